@@ -1,0 +1,5 @@
+"""Conversations, messages and attachments on disk (SQLite in WAL mode plus content-addressed files)."""
+
+from app.store.store import Attachment, Conversation, Message, Store, kind_of
+
+__all__ = ["Attachment", "Conversation", "Message", "Store", "kind_of"]

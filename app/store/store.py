@@ -1,0 +1,289 @@
+"""Conversations on disk: one SQLite database (WAL) and a folder of content-addressed attachment files.
+
+Layout under the data folder `root`:
+    tandem.sqlite3              conversations, messages, attachment rows (see schema.py)
+    attachments/ab/<sha256>.png the bytes of every attached file, named by their SHA-256
+    sessions/<id>.safetensors   the engine's saved KV cache of a conversation, when present
+
+Every write commits before the method returns, so when the UI shows a message as sent, it is on disk.
+The store is used from one thread (the GUI's). It imports no Qt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from app.store.schema import migrate
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic"}
+AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".aiff", ".aif"}
+
+
+def kind_of(path: str | Path) -> str:
+    """"image", "audio" or "" for a file name the app cannot attach."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    return ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message; `path` is the store's own copy."""
+
+    kind: str
+    sha256: str
+    suffix: str
+    filename: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: str
+    position: int
+    role: str  # "user" or "assistant"
+    content: str
+    attachments: tuple[Attachment, ...] = ()
+    thinking: str = ""
+    tool_calls: tuple[dict, ...] = ()
+    finish_reason: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class Store:
+    """The conversation database and attachment folder under `root` (created if missing)."""
+
+    DEFAULT_TITLE = "New chat"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.attachments_dir = self.root / "attachments"
+        self.sessions_dir = self.root / "sessions"
+        self.db_path = self.root / "tandem.sqlite3"
+        self._conn = sqlite3.connect(self.db_path, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")  # a sent message survives a power cut
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        migrate(self._conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # ------------------------------------------------------------ conversations
+
+    def create_conversation(self, title: str = DEFAULT_TITLE) -> Conversation:
+        now = time.time()
+        conv = Conversation(uuid.uuid4().hex, title, now, now)
+        self._conn.execute(
+            "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (conv.id, conv.title, now, now),
+        )
+        return conv
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        row = self._conn.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        return _conversation(row) if row else None
+
+    def conversations(self, query: str = "") -> list[Conversation]:
+        """Newest first; with `query`, only those whose title or any message contains it."""
+        if not query.strip():
+            rows = self._conn.execute("SELECT * FROM conversations ORDER BY updated_at DESC")
+        else:
+            like = "%" + query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            rows = self._conn.execute(
+                "SELECT * FROM conversations c WHERE c.title LIKE ?1 ESCAPE '\\' OR EXISTS ("
+                " SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE ?1 ESCAPE '\\')"
+                " ORDER BY updated_at DESC",
+                (like,),
+            )
+        return [_conversation(r) for r in rows]
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        title = title.strip()
+        if not title:
+            raise ValueError("A conversation needs a non-empty title.")
+        self._conn.execute(
+            "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id)
+        )
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        self._conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        self.session_cache_path(conversation_id).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------ messages
+
+    def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        attachments: Iterable[Attachment] = (),
+        thinking: str = "",
+        tool_calls: Iterable[dict] = (),
+        finish_reason: str = "",
+        stats: dict[str, Any] | None = None,
+    ) -> Message:
+        """Append a message (committed to disk when this returns) and return it."""
+        if role not in ("user", "assistant"):
+            raise ValueError(f"Unknown message role {role!r}; expected 'user' or 'assistant'.")
+        attachments = tuple(attachments)
+        tool_calls = tuple(tool_calls)
+        now = time.time()
+        with self._transaction():
+            if self.conversation(conversation_id) is None:
+                raise KeyError(f"No conversation with id {conversation_id!r}.")
+            position = self._conn.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
+                (conversation_id,),
+            ).fetchone()[0]
+            cur = self._conn.execute(
+                "INSERT INTO messages (conversation_id, position, role, content, created_at,"
+                " thinking, tool_calls, finish_reason, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, position, role, content, now, thinking,
+                 json.dumps(list(tool_calls)), finish_reason, json.dumps(stats or {})),
+            )
+            message_id = int(cur.lastrowid)
+            for a in attachments:
+                self._conn.execute(
+                    "INSERT INTO attachments (message_id, kind, sha256, suffix, filename)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (message_id, a.kind, a.sha256, a.suffix, a.filename),
+                )
+            self._conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
+            if role == "user" and position == 0:
+                self._conn.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ? AND title = ?",
+                    (_title_from(content, attachments), conversation_id, self.DEFAULT_TITLE),
+                )
+        return Message(message_id, conversation_id, position, role, content, attachments,
+                       thinking, tool_calls, finish_reason, dict(stats or {}))
+
+    def messages(self, conversation_id: str) -> list[Message]:
+        rows = self._conn.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position", (conversation_id,)
+        ).fetchall()
+        return [self._message(r) for r in rows]
+
+    def delete_messages_from(self, conversation_id: str, position: int) -> None:
+        """Remove the message at `position` and every later one (rollback, regenerate)."""
+        self._conn.execute(
+            "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+            (conversation_id, position),
+        )
+
+    # ------------------------------------------------------------ files
+
+    def import_file(self, source: str | Path) -> Attachment:
+        """Copy `source` into the attachment folder under its SHA-256 and describe it.
+
+        Raises:
+            ValueError: the file is not an image or audio file the app can attach.
+            OSError: the file cannot be read.
+        """
+        source = Path(source)
+        kind = kind_of(source)
+        if not kind:
+            raise ValueError(
+                f"{source.name} is not an image or audio file (supported: "
+                f"{', '.join(sorted(IMAGE_SUFFIXES | AUDIO_SUFFIXES))})."
+            )
+        digest = hashlib.sha256()
+        with source.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        suffix = source.suffix.lower()
+        target = self.blob_path(digest.hexdigest(), suffix)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(suffix + ".part")
+            shutil.copyfile(source, partial)
+            partial.replace(target)  # atomic: a blob is either whole or absent
+        return Attachment(kind, digest.hexdigest(), suffix, source.name, target)
+
+    def import_bytes(self, data: bytes, suffix: str, filename: str = "") -> Attachment:
+        """Store `data` (a pasted image, say) as if it had been a file named `filename`."""
+        suffix = suffix.lower() if suffix.startswith(".") else "." + suffix.lower()
+        kind = kind_of("x" + suffix)
+        if not kind:
+            raise ValueError(f"Cannot attach data of type {suffix!r}.")
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.blob_path(sha, suffix)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(suffix + ".part")
+            partial.write_bytes(data)
+            partial.replace(target)
+        return Attachment(kind, sha, suffix, filename or f"pasted{suffix}", target)
+
+    def blob_path(self, sha256: str, suffix: str) -> Path:
+        return self.attachments_dir / sha256[:2] / f"{sha256}{suffix}"
+
+    def session_cache_path(self, conversation_id: str) -> Path:
+        return self.sessions_dir / f"{conversation_id}.safetensors"
+
+    # ------------------------------------------------------------ internals
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._conn)
+
+    def _message(self, row: sqlite3.Row) -> Message:
+        atts = tuple(
+            Attachment(a["kind"], a["sha256"], a["suffix"], a["filename"],
+                       self.blob_path(a["sha256"], a["suffix"]))
+            for a in self._conn.execute(
+                "SELECT * FROM attachments WHERE message_id = ? ORDER BY id", (row["id"],)
+            )
+        )
+        return Message(row["id"], row["conversation_id"], row["position"], row["role"],
+                       row["content"], atts, row["thinking"], tuple(json.loads(row["tool_calls"])),
+                       row["finish_reason"], json.loads(row["stats"]))
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(row["id"], row["title"], row["created_at"], row["updated_at"])
+
+
+def _title_from(content: str, attachments: tuple[Attachment, ...]) -> str:
+    line = " ".join(content.split())
+    if not line and attachments:
+        line = attachments[0].filename
+    if len(line) > 48:
+        line = line[:47].rstrip() + "…"
+    return line or Store.DEFAULT_TITLE

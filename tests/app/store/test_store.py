@@ -1,0 +1,145 @@
+"""The conversation store: durability, migrations, attachments, search."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from app.store import Store
+from app.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
+
+
+def _png(path, color=(200, 30, 30)):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), color).save(path)
+    return path
+
+
+def test_message_is_committed_before_add_message_returns(tmp_path):
+    store = Store(tmp_path)
+    conv = store.create_conversation()
+    store.add_message(conv.id, "user", "hello there")
+    # A second, independent connection sees it: it is on disk, not in an open transaction.
+    other = sqlite3.connect(tmp_path / "tandem.sqlite3")
+    assert other.execute("SELECT content FROM messages").fetchall() == [("hello there",)]
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_first_user_message_names_the_conversation(tmp_path):
+    store = Store(tmp_path)
+    conv = store.create_conversation()
+    store.add_message(conv.id, "user", "  What is   the capital\nof France?  ")
+    assert store.conversation(conv.id).title == "What is the capital of France?"
+    store.rename_conversation(conv.id, "Geography")
+    store.add_message(conv.id, "assistant", "Paris.")
+    assert store.conversation(conv.id).title == "Geography"
+
+
+def test_rename_rejects_empty_title_and_unknown_role(tmp_path):
+    store = Store(tmp_path)
+    conv = store.create_conversation()
+    with pytest.raises(ValueError, match="non-empty title"):
+        store.rename_conversation(conv.id, "   ")
+    with pytest.raises(ValueError, match="role"):
+        store.add_message(conv.id, "system", "x")
+    with pytest.raises(KeyError):
+        store.add_message("missing", "user", "x")
+
+
+def test_reopen_finds_messages_and_attachments(tmp_path):
+    data = tmp_path / "data"
+    store = Store(data)
+    conv = store.create_conversation()
+    att = store.import_file(_png(tmp_path / "cat.png"))
+    store.add_message(conv.id, "user", "look", attachments=[att])
+    store.add_message(conv.id, "assistant", "A red square.", thinking="hm",
+                      tool_calls=[{"name": "f", "arguments": {"a": 1}}], finish_reason="stop",
+                      stats={"decode_tokens_per_second": 12.5})
+    store.close()
+    (tmp_path / "cat.png").unlink()  # the store keeps its own copy
+
+    again = Store(data)
+    [c] = again.conversations()
+    user, answer = again.messages(c.id)
+    assert user.attachments[0].filename == "cat.png"
+    assert user.attachments[0].path.read_bytes()[:4] == b"\x89PNG"
+    assert answer.thinking == "hm" and answer.tool_calls == ({"name": "f", "arguments": {"a": 1}},)
+    assert answer.stats["decode_tokens_per_second"] == 12.5
+
+
+def test_attachments_are_content_addressed(tmp_path):
+    store = Store(tmp_path / "d")
+    a = store.import_file(_png(tmp_path / "a.png"))
+    b = store.import_file(_png(tmp_path / "b.png"))
+    c = store.import_file(_png(tmp_path / "c.png", color=(0, 0, 255)))
+    assert a.path == b.path != c.path
+    assert a.path.name == f"{a.sha256}.png"
+    pasted = store.import_bytes(a.path.read_bytes(), "png")
+    assert pasted.path == a.path and pasted.kind == "image"
+
+
+def test_import_refuses_files_it_cannot_attach(tmp_path):
+    store = Store(tmp_path / "d")
+    doc = tmp_path / "notes.txt"
+    doc.write_text("hi")
+    with pytest.raises(ValueError, match="not an image or audio"):
+        store.import_file(doc)
+
+
+def test_delete_messages_from_and_delete_conversation(tmp_path):
+    store = Store(tmp_path)
+    conv = store.create_conversation()
+    for i, role in enumerate(["user", "assistant", "user", "assistant"]):
+        store.add_message(conv.id, role, f"m{i}")
+    store.delete_messages_from(conv.id, 2)
+    assert [m.content for m in store.messages(conv.id)] == ["m0", "m1"]
+    store.add_message(conv.id, "user", "again")
+    assert [m.position for m in store.messages(conv.id)] == [0, 1, 2]
+    store.delete_conversation(conv.id)
+    assert store.conversations() == [] and store.messages(conv.id) == []
+
+
+def test_search_matches_titles_and_message_text(tmp_path):
+    store = Store(tmp_path)
+    a = store.create_conversation("Rust lifetimes")
+    b = store.create_conversation()
+    store.add_message(b.id, "user", "how do I bake 100% rye bread")
+    assert [c.id for c in store.conversations("lifetimes")] == [a.id]
+    assert [c.id for c in store.conversations("RYE")] == [b.id]
+    assert [c.id for c in store.conversations("100%")] == [b.id]
+    assert store.conversations("nothing like this") == []
+
+
+def test_migration_from_version_1_keeps_data(tmp_path):
+    path = tmp_path / "tandem.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+    conn.execute("INSERT INTO conversations VALUES ('c1', 'Old chat', 1.0, 1.0)")
+    conn.execute("INSERT INTO messages (conversation_id, position, role, content, created_at)"
+                 " VALUES ('c1', 0, 'user', 'from an old release', 1.0)")
+    conn.close()
+
+    store = Store(tmp_path)
+    [m] = store.messages("c1")
+    assert m.content == "from an old release" and m.thinking == "" and m.tool_calls == ()
+    assert schema_version(sqlite3.connect(path)) == SCHEMA_VERSION == 2
+
+
+def test_newer_database_is_refused_with_a_clear_message(tmp_path):
+    conn = sqlite3.connect(tmp_path / "tandem.sqlite3")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(RuntimeError, match="Update Tandem"):
+        Store(tmp_path)
+
+
+def test_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):
+    conn = sqlite3.connect(tmp_path / "db", isolation_level=None)
+    monkeypatch.setattr("app.store.schema.MIGRATIONS", [MIGRATIONS[0], "CREATE TABLE broken (;"])
+    monkeypatch.setattr("app.store.schema.SCHEMA_VERSION", 2)
+    with pytest.raises(sqlite3.Error):
+        migrate(conn)
+    assert schema_version(conn) == 1
