@@ -1,0 +1,13 @@
+"""Random-weight Gemma 4 unified checkpoints with the released file layout (`tandem make-checkpoint`).
+
+`make_checkpoint(out, shape="tiny", *, seed=0, bits=None, group_size=64, with_drafter=False) -> Path`
+writes config.json (as transformers 5.23.0 writes it, marked `"tandem_random_weights": true`),
+generation_config.json, sharded safetensors in the released names (or mlx-vlm's quantized layout
+with `bits`), tokenizer files, chat_template.jinja, processor configs and, optionally, the MTP
+drafter in `<out>/drafter/`. `SHAPES` names the shapes ("tiny", "small", "12b") and their numbers.
+"""
+
+from .shapes import SHAPES, Shape
+from .writer import CheckpointError, is_random_checkpoint, make_checkpoint
+
+__all__ = ["SHAPES", "CheckpointError", "Shape", "is_random_checkpoint", "make_checkpoint"]
