@@ -1,0 +1,160 @@
+"""Undo for agent runs: snapshots of the workspace in a shadow git repository outside it.
+
+The shadow repository's git folder lives under the app's data folder (one per workspace, named by a
+hash of the workspace's real path); its work tree is the workspace. The person's own `.git` is never
+read or written: git always skips `.git` entries, and every call runs with GIT_DIR/GIT_WORK_TREE set
+and the person's global and system git config ignored.
+
+What is tracked: every file git would see in the workspace, honouring the workspace's `.gitignore`
+files (so `node_modules/`, build output and the like are neither snapshotted nor restored). Empty
+folders are not tracked. A nested repository (a sub-folder with its own `.git`) is kept as a link,
+not its files.
+
+`snapshot()` records the current state as a new checkpoint unless nothing changed. `restore(id)`
+makes the tracked files exactly what they were at that checkpoint (the same bytes and executable
+bits; files created since are removed, files deleted since come back) and moves the history back to
+it, so the checkpoints after it are dropped. `undo_last()` restores the one before the newest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+_EXCLUDES = ".git\n.DS_Store\n"
+
+
+class CheckpointError(RuntimeError):
+    """A git command failed, or there is nothing to go back to."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    id: str  # commit id in the shadow repository
+    label: str
+    timestamp: int  # seconds since the epoch
+
+
+class Checkpoints:
+    """The shadow repository of one workspace."""
+
+    def __init__(self, workspace: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> None:
+        """Args:
+        workspace: the folder the agent works in.
+        data_dir: the app's data folder; the repository goes in `data_dir/checkpoints/<hash>`.
+        """
+        self.work_tree = Path(os.path.realpath(workspace))
+        key = hashlib.sha256(str(self.work_tree).encode()).hexdigest()[:16]
+        self.git_dir = Path(os.path.realpath(data_dir)) / "checkpoints" / key
+        if self.git_dir.is_relative_to(self.work_tree):
+            raise CheckpointError("the checkpoint store must be outside the workspace")
+        if not (self.git_dir / "HEAD").exists():
+            self._init()
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(
+            GIT_DIR=str(self.git_dir),
+            GIT_WORK_TREE=str(self.work_tree),
+            GIT_CONFIG_NOSYSTEM="1",
+            GIT_CONFIG_GLOBAL=os.devnull,
+            GIT_AUTHOR_NAME="Tandem",
+            GIT_AUTHOR_EMAIL="tandem@localhost",
+            GIT_COMMITTER_NAME="Tandem",
+            GIT_COMMITTER_EMAIL="tandem@localhost",
+            GIT_TERMINAL_PROMPT="0",
+        )
+        return env
+
+    def git(self, *args: str, input: bytes | None = None) -> bytes:
+        """Run one git command on the shadow repository and return its stdout."""
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.work_tree,
+            env=self._env(),
+            input=input,
+            capture_output=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip()
+            raise CheckpointError(f"git {args[0]} failed: {err}")
+        return proc.stdout
+
+    def _init(self) -> None:
+        self.git_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.git("init", "--quiet")
+        for key, value in (
+            ("core.autocrlf", "false"),  # exact bytes, no line-ending conversion
+            ("core.fileMode", "true"),
+            ("core.symlinks", "true"),
+            ("commit.gpgSign", "false"),
+            ("gc.auto", "0"),
+        ):
+            self.git("config", key, value)
+        (self.git_dir / "info").mkdir(exist_ok=True)
+        (self.git_dir / "info" / "exclude").write_text(_EXCLUDES)
+
+    def _head(self) -> str | None:
+        try:
+            return self.git("rev-parse", "--verify", "--quiet", "HEAD").decode().strip()
+        except CheckpointError:
+            return None
+
+    def snapshot(self, label: str) -> Checkpoint | None:
+        """Record the workspace as a checkpoint; returns None when nothing changed since the last."""
+        self.git("add", "--all", ".")
+        tree = self.git("write-tree").decode().strip()
+        head = self._head()
+        if head is not None:
+            head_tree = self.git("rev-parse", f"{head}^{{tree}}").decode().strip()
+            if head_tree == tree:
+                return None
+        parents = ["-p", head] if head else []
+        commit = self.git("commit-tree", tree, *parents, "-m", label).decode().strip()
+        self.git("update-ref", "HEAD", commit)
+        return self._read(commit)
+
+    def list(self) -> list[Checkpoint]:
+        """All checkpoints, newest first."""
+        if self._head() is None:
+            return []
+        out = self.git("log", "--format=%H%x00%ct%x00%s", "HEAD").decode()
+        result = []
+        for line in out.splitlines():
+            commit, ts, label = line.split("\x00", 2)
+            result.append(Checkpoint(commit, label, int(ts)))
+        return result
+
+    def _read(self, commit: str) -> Checkpoint:
+        out = self.git("log", "-1", "--format=%H%x00%ct%x00%s", commit).decode().rstrip("\n")
+        commit_id, ts, label = out.split("\x00", 2)
+        return Checkpoint(commit_id, label, int(ts))
+
+    def restore(self, checkpoint_id: str) -> Checkpoint:
+        """Make the workspace's tracked files exactly as at `checkpoint_id`, and drop later checkpoints."""
+        known = {c.id for c in self.list()}
+        if checkpoint_id not in known:
+            raise CheckpointError(f"unknown checkpoint: {checkpoint_id}")
+        # Stage the present state first so files created since the checkpoint are known and removed.
+        self.git("add", "--all", ".")
+        self.git("read-tree", "--reset", "-u", checkpoint_id)
+        self.git("update-ref", "HEAD", checkpoint_id)
+        return self._read(checkpoint_id)
+
+    def undo_last(self) -> Checkpoint:
+        """Go back to the checkpoint before the newest one; changes since the newest are lost too."""
+        history = self.list()
+        if len(history) < 2:
+            raise CheckpointError("nothing to undo: there is no earlier checkpoint")
+        return self.restore(history[1].id)
+
+    def visible_files(self, under: str = ".") -> list[str]:
+        """Workspace-relative paths of the files git sees under `under` (ignored files left out)."""
+        out = self.git("ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", under)
+        paths = [p for p in out.decode("utf-8", errors="surrogateescape").split("\x00") if p]
+        # The index may still list files deleted since the last snapshot.
+        return sorted({p for p in paths if (self.work_tree / p).is_file()})
