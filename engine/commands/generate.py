@@ -1,0 +1,36 @@
+"""`tandem generate`: answer one prompt (text, images, audio files) and exit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine.commands.common import add_model_arguments, open_session, print_turn, settings_from
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--image", action="append", default=[], help="an image file (repeatable)")
+    parser.add_argument("--audio", action="append", default=[], help="an audio file (repeatable)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.inputs.audio import load_audio, split_audio
+    from engine.session import SessionError
+
+    content: list[dict] = [{"type": "image", "image": path} for path in args.image]
+    for path in args.audio:
+        clips = split_audio(load_audio(path))
+        if len(clips) > 1:
+            print(f"tandem: {path} is longer than 30 s; sent as {len(clips)} consecutive clips",
+                  file=sys.stderr)
+        content += [{"type": "audio", "audio": clip} for clip in clips]
+    content.append({"type": "text", "text": args.prompt})
+    session = open_session(args)
+    try:
+        reason = print_turn(session.send(content, settings_from(args)), args.stats)
+    except SessionError as e:
+        print(f"tandem: {e}", file=sys.stderr)
+        return 1
+    return 0 if reason in ("stop", "length", "tool_calls") else 1

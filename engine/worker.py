@@ -1,0 +1,266 @@
+"""The engine thread: it owns the model and makes every MLX call.
+
+Callers `submit` commands (`engine.events`); the thread runs them one at a time and reports through
+`on_event`, which it calls on the engine thread. `submit` never blocks. `Cancel` acts at once: it sets
+the flag that the running prefill or generation checks between chunks and tokens. An exception in a
+command becomes an `ErrorEvent`; the thread goes on serving the next command.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import mlx.core as mx
+
+from engine import events as ev
+
+EventCallback = Callable[[ev.Event], None]
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    tokenizer: object
+    template: str
+    gen_config: object
+    path: Path
+    name: str
+    random_weights: bool
+    drafter: object | None = None
+
+
+def resolve_local(path_or_repo: str) -> Path:
+    """A local folder as is; a Hugging Face repo id through the local hub cache (or a download)."""
+    path = Path(path_or_repo).expanduser()
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(path_or_repo))
+
+
+def load_everything(path_or_repo: str, drafter_path: str | None = None,
+                    dtype: str | None = None) -> LoadedModel:
+    """Model, tokenizer, chat template, generation config and (if present) the MTP drafter."""
+    from engine import load_model
+    from engine.generation import GenerationConfig
+    from engine.inputs.prompt import load_tokenizer
+    from engine.inputs.template import load_template
+
+    folder = resolve_local(path_or_repo)
+    model = load_model(str(folder), dtype=dtype)
+    config = json.loads((folder / "config.json").read_text())
+    drafter = None
+    drafter_folder = Path(drafter_path) if drafter_path else folder / "drafter"
+    if (drafter_folder / "config.json").exists():
+        from engine.model.drafter import load_drafter
+
+        drafter = load_drafter(drafter_folder, dtype=dtype)
+    return LoadedModel(
+        model=model,
+        tokenizer=load_tokenizer(folder),
+        template=load_template(folder),
+        gen_config=GenerationConfig.from_checkpoint(folder),
+        path=folder,
+        name=config.get("tandem_display_name") or folder.name,
+        random_weights=bool(config.get("tandem_random_weights", False)),
+        drafter=drafter,
+    )
+
+
+class EngineWorker:
+    def __init__(self, on_event: EventCallback) -> None:
+        self.on_event = on_event
+        self.commands: queue.SimpleQueue[ev.Command | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="tandem-engine", daemon=True)
+        self.loaded: LoadedModel | None = None
+        self.sessions: dict = {}
+        self.cancel_flags: dict[str, threading.Event] = {}
+        self.media: dict[str, dict] = {}  # session_id -> {path: preprocessed media}
+        self.busy = threading.Event()
+
+    # ------------------------------------------------------------ public API
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def submit(self, command: ev.Command) -> int:
+        if isinstance(command, ev.Cancel):
+            for sid, flag in list(self.cancel_flags.items()):
+                if command.session_id in (None, sid):
+                    flag.set()
+        self.commands.put(command)
+        return command.request_id
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for flag in list(self.cancel_flags.values()):
+            flag.set()
+        self.commands.put(None)
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    # ------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        stream = mx.new_stream(mx.default_device())
+        with mx.stream(stream):
+            while True:
+                command = self.commands.get()
+                if command is None or isinstance(command, ev.Shutdown):
+                    return
+                self.busy.set()
+                try:
+                    self._dispatch(command)
+                finally:
+                    self.busy.clear()
+
+    def _emit(self, event: ev.Event, command: ev.Command) -> None:
+        event.request_id = command.request_id
+        if not event.session_id:
+            event.session_id = getattr(command, "session_id", None) or ""
+        try:
+            self.on_event(event)
+        except Exception:  # a broken listener must not take the engine down
+            traceback.print_exc()
+
+    def _dispatch(self, command: ev.Command) -> None:
+        from engine.session import Cancelled, SessionError
+
+        handler = getattr(self, "_do_" + type(command).__name__, None)
+        if handler is None:
+            self._emit(ev.ErrorEvent(message=f"unknown command {type(command).__name__}"), command)
+            return
+        sid = getattr(command, "session_id", None)
+        if sid and not isinstance(command, ev.Cancel) and sid in self.cancel_flags:
+            self.cancel_flags[sid].clear()
+        try:
+            result = handler(command)
+            if isinstance(result, Iterator):
+                for event in result:
+                    self._emit(event, command)
+        except Cancelled:
+            self._emit(ev.TurnFinished(reason="cancelled"), command)
+        except SessionError as e:
+            self._emit(ev.ErrorEvent(message=str(e)), command)
+        except Exception as e:  # noqa: BLE001 - reported, and the engine stays up
+            self._emit(ev.ErrorEvent(message=_describe(e), detail=traceback.format_exc()), command)
+
+    # ------------------------------------------------------------ commands
+
+    def _session(self, session_id: str):
+        from engine.session import SessionError
+
+        if self.loaded is None:
+            raise SessionError("no model is loaded yet")
+        if session_id not in self.sessions:
+            raise SessionError(f"there is no open conversation '{session_id}'")
+        return self.sessions[session_id]
+
+    def _do_LoadModel(self, c: ev.LoadModel):
+        yield ev.Progress(stage="load", done=0, total=1)
+        started = time.perf_counter()
+        self.loaded = load_everything(c.path, c.drafter_path, c.dtype)
+        self.sessions.clear()
+        info = self.loaded
+        yield ev.Progress(stage="load", done=1, total=1)
+        yield ev.ModelLoaded(
+            name=info.name, path=str(info.path), random_weights=info.random_weights,
+            has_drafter=info.drafter is not None,
+            context_length=info.model.config.text_config.max_position_embeddings,
+            memory_bytes=int(mx.get_active_memory()),
+        )
+        del started
+
+    def _do_OpenSession(self, c: ev.OpenSession):
+        from engine.session import Session, SessionError, SessionOptions
+
+        if self.loaded is None:
+            raise SessionError("no model is loaded yet")
+        flag = self.cancel_flags.setdefault(c.session_id, threading.Event())
+        opts = SessionOptions(system_prompt=c.system_prompt, tools=c.tools,
+                              image_budget=c.image_budget)
+        m = self.loaded
+        session = Session(m.model, m.tokenizer, m.template, m.gen_config, opts, drafter=m.drafter)
+        session.cancel = flag
+        self.sessions[c.session_id] = session
+        return iter(())
+
+    def _do_CloseSession(self, c: ev.CloseSession):
+        self.sessions.pop(c.session_id, None)
+        self.cancel_flags.pop(c.session_id, None)
+        self.media.pop(c.session_id, None)
+        return iter(())
+
+    def _do_SendMessage(self, c: ev.SendMessage):
+        session = self._session(c.session_id)
+        return session.send(self._with_prepared(c.session_id, c.content), c.settings)
+
+    def _do_SendToolResults(self, c: ev.SendToolResults):
+        return self._session(c.session_id).send_tool_results(c.results, c.settings)
+
+    def _do_PrepareMedia(self, c: ev.PrepareMedia):
+        from engine.inputs.image import preprocess_image
+
+        session = self._session(c.session_id)
+        item = c.item
+        if item.get("type") == "image" and isinstance(item.get("image"), (str, Path)):
+            key = str(item["image"])
+            prepared = preprocess_image(key, max_soft_tokens=session.options.image_budget)
+            self.media.setdefault(c.session_id, {})[key] = prepared
+            yield ev.Progress(stage="image", done=1, total=1)
+
+    def _with_prepared(self, session_id: str, content):
+        prepared = self.media.get(session_id, {})
+        if isinstance(content, str) or not prepared:
+            return content
+        out = []
+        for item in content:
+            key = str(item.get("image")) if item.get("type") == "image" else None
+            out.append({**item, "image": prepared.pop(key)} if key in prepared else item)
+        return out
+
+    def _do_StartVoiceTurn(self, c: ev.StartVoiceTurn):
+        return self._session(c.session_id).start_voice(ev.GenerationSettings())
+
+    def _do_AppendAudio(self, c: ev.AppendAudio):
+        return self._session(c.session_id).append_audio(c.samples)
+
+    def _do_EndVoiceTurn(self, c: ev.EndVoiceTurn):
+        return self._session(c.session_id).end_voice(c.text, c.settings)
+
+    def _do_Rollback(self, c: ev.Rollback):
+        return self._session(c.session_id).rollback(c.turn)
+
+    def _do_Regenerate(self, c: ev.Regenerate):
+        return self._session(c.session_id).regenerate(c.settings)
+
+    def _do_Cancel(self, c: ev.Cancel):
+        return iter(())  # the flag was set in submit(); nothing is running now
+
+    def _do_SaveSession(self, c: ev.SaveSession):
+        from engine.session_files import save_session
+
+        save_session(self._session(c.session_id), c.path)
+        yield ev.SessionSaved(path=c.path)
+
+    def _do_LoadSession(self, c: ev.LoadSession):
+        from engine.session_files import load_session
+
+        load_session(self._session(c.session_id), c.path)
+        return iter(())
+
+
+def _describe(error: Exception) -> str:
+    text = str(error).strip()
+    return text if text else type(error).__name__
