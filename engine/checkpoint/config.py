@@ -43,7 +43,10 @@ def text_config(
     override: dict[str, int] = {"head_dim": global_head_dim}
     if attention_k_eq_v:
         override["num_key_value_heads"] = num_global_key_value_heads
-    per_layer = {str(i): dict(override) for i, t in enumerate(layer_types) if t == FULL}
+    full = [i for i, t in enumerate(layer_types) if t == FULL]
+    # transformers zero-pads the keys to the width of the largest index ("05", "11", ...).
+    width = len(str(max(full))) if full else 1
+    per_layer = {str(i).zfill(width): dict(override) for i in full}
     return {
         "attention_bias": False,
         "attention_dropout": 0.0,

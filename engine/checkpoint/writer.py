@@ -87,15 +87,15 @@ def _check_args(shape: Shape, bits: int | None, group_size: int) -> None:
                               f"groups of {group_size}")
 
 
-def make_checkpoint(out: Path | str, shape: str = "tiny", *, seed: int = 0, bits: int | None = None,
+def make_checkpoint(out: Path | str, shape: str | Shape = "tiny", *, seed: int = 0, bits: int | None = None,
                     group_size: int = 64, with_drafter: bool = False) -> Path:
     """Write a random-weight checkpoint of `shape` to `out` (which must not exist or be an empty folder).
 
-    Returns the folder. Raises `CheckpointError` (bad arguments, unwritable target, full disk), leaving
+    `shape` is a name from `SHAPES` or a `Shape` (tests vary one). Returns the folder. Raises `CheckpointError` (bad arguments, unwritable target, full disk), leaving
     nothing at `out` in that case.
     """
     try:
-        sh = get_shape(shape)
+        sh = shape if isinstance(shape, Shape) else get_shape(shape)
     except ValueError as e:
         raise CheckpointError(str(e)) from None
     _check_args(sh, bits, group_size)
