@@ -1,0 +1,240 @@
+"""Gemma 4 unified: token embeddings, image and audio soft tokens, the text decoder and the tied LM head.
+
+Contract (DESIGN.md, "The engine's contract"):
+    model(input_ids, cache=None, pixel_values=None, image_position_ids=None, input_features=None,
+          input_features_mask=None, *, inputs_embeds=None, logits_to_keep=None, return_hidden=False)
+returns logits [B, L, vocab] after the final softcap (or [B, N, vocab] with logits_to_keep=N), and with
+return_hidden=True also the post-final-norm hidden state of all positions. Image and audio features are
+scattered, unscaled, into the image_token_id / audio_token_id placeholders in row-major order; the bidirectional
+same-image blocks come from the runs of image placeholders in input_ids. With a cache, positions continue from
+the cache offset. `make_cache()` gives mlx-lm caches, one per layer that owns keys and values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+from mlx_lm.models.cache import KVCache, RotatingKVCache
+
+from .audio import AudioEmbedder
+from .config import FULL, ModelConfig
+from .masks import vision_block_ids
+from .text import DecoderLayer, TextModel
+from .vision import MultimodalEmbedder, VisionEmbedder
+
+# Kept in full precision by quantization: the multimodal embedders are small (about 0.5% of the 12B's
+# parameters) and sit before every image and audio token; norms, layer_scalar and the position table are not
+# Linear/Embedding layers, so no quantizer touches them.
+UNQUANTIZED_PREFIXES = ("vision_embedder.", "embed_vision.", "embed_audio.")
+
+
+def should_quantize(path: str, in_dims: int, group_size: int) -> bool:
+    """Whether the Linear/Embedding at `path` (our module names) is quantized."""
+    return not path.startswith(UNQUANTIZED_PREFIXES) and in_dims % group_size == 0
+
+
+def _quant_predicate(path: str, module: nn.Module) -> bool:
+    return not path.startswith(UNQUANTIZED_PREFIXES)
+
+
+class Model(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        text = config.text_config
+        self.language_model = TextModel(text)
+        if config.vision_config is not None:
+            vc = config.vision_config
+            self.vision_embedder = VisionEmbedder(vc)
+            self.embed_vision = MultimodalEmbedder(vc.output_proj_dims, text.hidden_size, vc.rms_norm_eps)
+        if config.audio_config is not None:
+            self.embed_audio = AudioEmbedder(config.audio_config, text.hidden_size)
+
+    @property
+    def layers(self) -> list[DecoderLayer]:
+        return self.language_model.layers
+
+    @property
+    def embed_tokens(self) -> nn.Module:
+        return self.language_model.embed_tokens
+
+    @property
+    def quant_predicate(self) -> Callable[[str, nn.Module], bool]:
+        return _quant_predicate
+
+    def last_layer_of_type(self, layer_type: str) -> int:
+        """Index into make_cache()'s list of the last cache-owning layer of `layer_type`."""
+        return self.language_model.last_layer_of_type(layer_type)
+
+    def make_cache(self) -> list[Any]:
+        text = self.config.text_config
+        # In "all" mode a query also sees `window` past keys, so the rotating cache holds one more.
+        size = text.window + 1 if text.use_bidirectional_attention == "all" else text.window
+        return [
+            KVCache() if text.layer_types[i] == FULL else RotatingKVCache(max_size=size)
+            for i in self.language_model.cache_layers()
+        ]
+
+    def embed_inputs(
+        self,
+        input_ids: mx.array,
+        pixel_values: mx.array | None = None,
+        image_position_ids: mx.array | None = None,
+        input_features: mx.array | None = None,
+        input_features_mask: mx.array | None = None,
+    ) -> mx.array:
+        """Token embeddings (scaled by sqrt(hidden)) with image and audio soft tokens scattered in, unscaled.
+
+        Args:
+            input_ids: [B, L] token ids holding one placeholder per soft token.
+            pixel_values: [num_images, max_soft_tokens, patch_dim] merged patches.
+            image_position_ids: [num_images, max_soft_tokens, 2] (x, y) positions; padding rows are -1.
+            input_features: [num_clips, frames, audio_embed_dim] raw audio frames.
+            input_features_mask: [num_clips, frames] bool, True for real frames.
+
+        Returns:
+            [B, L, hidden] embeddings.
+        """
+        cfg = self.config
+        input_ids = _as_ids(input_ids)
+        ids = np.array(input_ids)  # host copy of a leaf array: placeholder positions are known before any compute
+        placeholders = np.isin(ids, (cfg.image_token_id, cfg.video_token_id, cfg.audio_token_id))
+        safe_ids = mx.where(mx.array(placeholders), cfg.text_config.pad_token_id, input_ids)
+        h = self.language_model.embed(safe_ids)
+        B, L, H = h.shape
+        flat = h.reshape(B * L, H)
+        if pixel_values is not None:
+            flat = self._scatter_images(flat, ids, pixel_values, image_position_ids)
+        if input_features is not None:
+            flat = self._scatter_audio(flat, ids, input_features, input_features_mask)
+        return flat.reshape(B, L, H)
+
+    def _scatter_images(
+        self, flat: mx.array, ids: np.ndarray, pixel_values: mx.array, image_position_ids: mx.array | None
+    ) -> mx.array:
+        if self.config.vision_config is None:
+            raise ValueError("pixel_values were given but this model has no vision_config")
+        if image_position_ids is None:
+            raise ValueError("pixel_values need image_position_ids (padding rows -1)")
+        pixel_values, image_position_ids = mx.array(pixel_values), mx.array(image_position_ids)
+        positions = np.array(image_position_ids)
+        if pixel_values.ndim != 3 or positions.shape != (*pixel_values.shape[:2], 2):
+            raise ValueError(
+                f"pixel_values {tuple(pixel_values.shape)} and image_position_ids {positions.shape} must be "
+                "[num_images, max_soft_tokens, patch_dim] and [num_images, max_soft_tokens, 2]"
+            )
+        rows = np.flatnonzero((positions != -1).all(-1).reshape(-1))
+        slots = np.flatnonzero(ids.reshape(-1) == self.config.image_token_id)
+        if len(rows) != len(slots):
+            raise ValueError(f"{len(slots)} image placeholder tokens but {len(rows)} image patches (non-padding rows)")
+        feats = self.embed_vision(self.vision_embedder(pixel_values, image_position_ids))
+        feats = feats.reshape(-1, feats.shape[-1])[mx.array(rows)]
+        return _scatter(flat, slots, feats)
+
+    def _scatter_audio(
+        self, flat: mx.array, ids: np.ndarray, input_features: mx.array, input_features_mask: mx.array | None
+    ) -> mx.array:
+        if self.config.audio_config is None:
+            raise ValueError("input_features were given but this model has no audio_config")
+        if input_features_mask is None:
+            raise ValueError("input_features need input_features_mask (True for real frames)")
+        input_features = mx.array(input_features)
+        valid = np.array(input_features_mask).astype(bool)
+        if input_features.ndim != 3 or valid.shape != tuple(input_features.shape[:2]):
+            raise ValueError(
+                f"input_features {tuple(input_features.shape)} and input_features_mask {valid.shape} must be "
+                "[num_clips, frames, audio_embed_dim] and [num_clips, frames]"
+            )
+        rows = np.flatnonzero(valid.reshape(-1))
+        slots = np.flatnonzero(ids.reshape(-1) == self.config.audio_token_id)
+        if len(rows) != len(slots):
+            raise ValueError(f"{len(slots)} audio placeholder tokens but {len(rows)} audio frames (mask True)")
+        feats = self.embed_audio(input_features.astype(flat.dtype))
+        feats = feats.reshape(-1, feats.shape[-1])[mx.array(rows)]
+        return _scatter(flat, slots, feats)
+
+    def __call__(
+        self,
+        input_ids: mx.array,
+        cache: list[Any] | None = None,
+        pixel_values: mx.array | None = None,
+        image_position_ids: mx.array | None = None,
+        input_features: mx.array | None = None,
+        input_features_mask: mx.array | None = None,
+        *,
+        inputs_embeds: mx.array | None = None,
+        logits_to_keep: int | None = None,
+        return_hidden: bool = False,
+    ) -> mx.array | tuple[mx.array, mx.array]:
+        input_ids = _as_ids(input_ids)
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_inputs(
+                input_ids, pixel_values, image_position_ids, input_features, input_features_mask
+            )
+        elif pixel_values is not None or input_features is not None:
+            raise ValueError("pass either inputs_embeds or pixel_values/input_features, not both")
+        elif inputs_embeds.shape[:2] != input_ids.shape:
+            raise ValueError(f"inputs_embeds {inputs_embeds.shape} does not match input_ids {input_ids.shape}")
+        cfg = self.config
+        blocks = None
+        if cfg.text_config.use_bidirectional_attention == "vision":
+            blocks = vision_block_ids(np.array(input_ids), (cfg.image_token_id, cfg.video_token_id))
+        hidden = self.language_model(inputs_embeds, cache, blocks)
+        h = hidden if not logits_to_keep else hidden[:, -logits_to_keep:]
+        logits = self.language_model.embed_tokens.as_linear(h)
+        cap = cfg.text_config.final_logit_softcapping
+        if cap is not None:
+            logits = mx.tanh(logits / cap) * cap
+        return (logits, hidden) if return_hidden else logits
+
+    def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
+        """Map HF, mlx-vlm and our own tensor names to this module tree; drop tensors it does not use."""
+        text = self.config.text_config
+        shared = {i for i in range(text.num_hidden_layers) if text.is_kv_shared(i)}
+        out = {}
+        for name, w in weights.items():
+            name = _rename(name)
+            if name is None:
+                continue
+            m = re.match(r"language_model\.layers\.(\d+)\.self_attn\.(k_proj|v_proj|k_norm|v_norm)\.", name)
+            if m and int(m.group(1)) in shared:
+                continue  # KV-shared layers read their producer's keys and values
+            if name.startswith("embed_audio.") and self.config.audio_config is None:
+                continue
+            if name.startswith(("vision_embedder.", "embed_vision.")) and self.config.vision_config is None:
+                continue
+            out[name] = w
+        return out
+
+
+def _rename(name: str) -> str | None:
+    if "rotary_emb" in name or name.startswith(("lm_head.", "model.lm_head.")):
+        return None  # rotary tables are recomputed; the LM head is tied to the embedding
+    if name.startswith("model."):
+        name = name[len("model.") :]
+    if name.startswith("language_model.model."):  # mlx-vlm layout
+        name = "language_model." + name[len("language_model.model.") :]
+    if name.startswith("language_model.lm_head."):
+        return None
+    # A live transformers model's state_dict names (the saved files use the names above).
+    name = name.replace("embed_vision.multimodal_embedder.", "embed_vision.")
+    m = re.match(r"embed_vision\.(patch_ln1|patch_dense|patch_ln2|pos_embedding|pos_norm)(.*)", name)
+    if m:
+        name = f"vision_embedder.{m.group(1)}{m.group(2)}"
+    return name
+
+
+def _as_ids(input_ids: Any) -> mx.array:
+    ids = input_ids if isinstance(input_ids, mx.array) else mx.array(np.asarray(input_ids))
+    if ids.ndim != 2:
+        raise ValueError(f"input_ids must be [batch, length], got shape {tuple(ids.shape)}")
+    return ids
+
+
+def _scatter(flat: mx.array, slots: np.ndarray, feats: mx.array) -> mx.array:
+    flat[mx.array(slots)] = feats.astype(flat.dtype)
+    return flat

@@ -1,0 +1,72 @@
+"""Text-only logits parity with transformers 5.23.0 (float32, CPU) on every branch of the text config.
+
+Relative error = max |ours - reference| / max |reference| over all logits; the bound is 1e-4.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import pytest
+import torch
+from hf_reference import rel_err, text_ids
+
+from engine.model.config import FULL, SLIDING
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "T1",  # k_eq_v on, softcap 30
+        "T2",  # k_eq_v off: full layers have v_proj and 2 KV heads
+        "T3",  # softcap None
+        "T4",  # KV sharing (2 shared layers) with the double-wide MLP
+        "ALL",  # use_bidirectional_attention="all": bidirectional, halved window
+        "NONE",  # use_bidirectional_attention=None
+    ],
+)
+def test_logits_match_reference(loaded, name):
+    ref, model, _ = loaded(name)
+    ids = text_ids(13, seed=3)
+    with torch.no_grad():
+        expected = ref(input_ids=torch.tensor(ids)).logits
+    assert rel_err(model(mx.array(ids)), expected) < 1e-4
+
+
+def test_kv_sharing_structure(loaded):
+    _, model, _ = loaded("T4")
+    text = model.config.text_config
+    assert text.kv_producers == [None, None, None, None, 3, 2]
+    for i in (4, 5):
+        attn = model.layers[i].self_attn
+        assert "k_proj" not in attn and "v_proj" not in attn and "k_norm" not in attn
+        assert model.layers[i].mlp.gate_proj.weight.shape == (256, 64)  # double-wide on shared layers only
+    assert model.layers[3].mlp.gate_proj.weight.shape == (128, 64)
+    assert len(model.make_cache()) == 4
+    assert model.last_layer_of_type(SLIDING) == 3 and model.last_layer_of_type(FULL) == 2
+
+
+def test_full_layers_use_global_head_dim_and_kv_heads(loaded):
+    _, model, _ = loaded("T1")
+    full = model.layers[2].self_attn
+    assert full.head_dim == 32 and full.n_kv_heads == 1 and "v_proj" not in full
+    sliding = model.layers[0].self_attn
+    assert sliding.head_dim == 16 and sliding.n_kv_heads == 2 and "v_proj" in sliding
+
+
+def test_logits_to_keep_and_hidden(loaded):
+    ref, model, _ = loaded("T1")
+    ids = mx.array(text_ids(9, seed=4))
+    full, hidden = model(ids, return_hidden=True)
+    last = model(ids, logits_to_keep=1)
+    assert last.shape == (1, 1, 512) and hidden.shape == (1, 9, 64)
+    assert mx.allclose(last[:, 0], full[:, -1], atol=1e-6)
+    with torch.no_grad():
+        out = ref(input_ids=torch.tensor(text_ids(9, seed=4)), output_hidden_states=True)
+    # The reference's last hidden state is the post-final-norm state.
+    assert rel_err(hidden, out.hidden_states[-1]) < 1e-4
+
+
+def test_bad_input_ids_shape(loaded):
+    _, model, _ = loaded("T1")
+    with pytest.raises(ValueError, match=r"\[batch, length\]"):
+        model(mx.array([1, 2, 3]))
