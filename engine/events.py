@@ -66,6 +66,7 @@ class OpenSession(Command):
     system_prompt: str = ""
     tools: list[dict] | None = None
     image_budget: int = 280
+    context_length: int | None = None  # None: the model's own limit
 
 
 @dataclass

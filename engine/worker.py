@@ -189,7 +189,7 @@ class EngineWorker:
             raise SessionError("no model is loaded yet")
         flag = self.cancel_flags.setdefault(c.session_id, threading.Event())
         opts = SessionOptions(system_prompt=c.system_prompt, tools=c.tools,
-                              image_budget=c.image_budget)
+                              image_budget=c.image_budget, context_length=c.context_length)
         m = self.loaded
         session = Session(m.model, m.tokenizer, m.template, m.gen_config, opts, drafter=m.drafter)
         session.cancel = flag
