@@ -49,6 +49,7 @@ class TextConfig:
     rope_parameters: dict[str, dict[str, Any]] | None = None
     attention_bias: bool = False
     sliding_window: int = 1024
+    max_position_embeddings: int = 262_144
     layer_types: list[str] | None = None
     final_logit_softcapping: float | None = None
     use_bidirectional_attention: str | None = "vision"
