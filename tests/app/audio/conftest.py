@@ -24,7 +24,7 @@ import soundfile
 
 REPO = Path(__file__).resolve().parents[3]
 MIC_SCRIPT = REPO / "scripts" / "virtual_mic.sh"
-SPEECH_TEXT = "Hello Tandem. Please tell me a short story about a lighthouse."
+SPEECH_TEXT = "Hello Tandem. Tell me a story."
 
 
 @dataclass
@@ -81,7 +81,7 @@ def virtual_mic() -> Iterator[VirtualMic]:
 
 @pytest.fixture(scope="session")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """About 4 s of English speech by espeak-ng, converted to 16 kHz mono 16-bit with sox."""
+    """About 2 s of English speech by espeak-ng, converted to 16 kHz mono 16-bit with sox."""
     folder = tmp_path_factory.mktemp("speech")
     raw, wav = folder / "speech22k.wav", folder / "speech16k.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), SPEECH_TEXT], check=True, timeout=30)
