@@ -7,8 +7,9 @@ is close to but not exactly what the template renders) with the token counter it
 The rule when over budget: observations older than the newest `keep_recent` steps are shortened,
 oldest first, one at a time, until the prompt fits. Shortening keeps only the first
 `SHORT_OBSERVATION_CHARS` characters of an observation's text and adds a note that it was shortened.
-If shortening every old observation is not enough, they are dropped (replaced by a one-line note).
-If it still does not fit, the run stops with CONTEXT_FULL. The task and the model's own calls are
+If shortening every old observation is not enough, they are dropped (replaced by a one-line note);
+then the recent observations are shortened too, the newest last. If it still does not fit, the run
+stops with CONTEXT_FULL. The task and the model's own calls are
 never changed.
 """
 
@@ -66,9 +67,10 @@ class Transcript:
         if self.tokens(count) <= budget:
             return True
         steps = [m for m in self.messages if m["role"] == "assistant"]
-        old = steps[: max(0, len(steps) - keep_recent)]
-        for replace in (_shorten, _drop):
-            for message in old:
+        split = max(0, len(steps) - keep_recent)
+        passes = ((steps[:split], _shorten), (steps[:split], _drop), (steps[split:], _shorten))
+        for messages, replace in passes:
+            for message in messages:
                 for item in message["tool_responses"]:
                     item["response"] = replace(item["response"])
                     if self.tokens(count) <= budget:
