@@ -1,0 +1,69 @@
+"""`tandem app`: open the desktop app.
+
+Setup happens here, not at import: the data folder, the store, settings, the engine bridge and the
+window. The engine worker defaults to `engine.worker.EngineWorker`, imported only when the app runs;
+`run(args, worker_factory=...)` takes another with the same interface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from app.bridge import WorkerFactory
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder for conversations, attachments and models "
+                             "(default: the system's app data folder, or $TANDEM_DATA_DIR)")
+    parser.add_argument("--model", default=None,
+                        help="model folder or Hugging Face repo id to load (saved as the default)")
+    parser.add_argument("--demo", action="store_true",
+                        help="use the generated demo checkpoint (random weights)")
+
+
+def default_worker_factory() -> WorkerFactory:
+    from engine.worker import EngineWorker
+
+    return EngineWorker
+
+
+def run(args: argparse.Namespace, worker_factory: WorkerFactory | None = None) -> int:
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.settings import DATA_DIR_ENV, Key, Settings, data_dir
+
+    if args.data_dir is not None:
+        os.environ[DATA_DIR_ENV] = str(args.data_dir)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Tandem")
+    app.setOrganizationName("Tandem")
+    app.setApplicationDisplayName("Tandem")
+
+    from app.bridge import EngineBridge
+    from app.store import Store
+    from app.ui.main_window import MainWindow
+
+    root = data_dir()
+    try:
+        store = Store(root)
+    except Exception as exc:  # noqa: BLE001 - a broken data folder must be explained, not a traceback
+        QMessageBox.critical(None, "Tandem", f"Cannot open the conversations in {root}:\n{exc}")
+        return 1
+    settings = Settings()
+    if args.demo:
+        settings.set_value(Key.MODEL_PATH, "")
+    elif args.model:
+        settings.set_value(Key.MODEL_PATH, args.model)
+    bridge = EngineBridge(worker_factory or default_worker_factory())
+    window = MainWindow(store, settings, bridge)
+    window.show()
+    window.start()
+    try:
+        return int(app.exec())
+    finally:
+        bridge.stop()
+        store.close()

@@ -1,0 +1,245 @@
+"""The main window: sidebar | (chat view over composer), a status line, menus and Mac shortcuts.
+
+The right-hand side is a stack of mode views; chat is the first. `add_mode_view(name, widget)` adds
+another (the coding agent's view) and `show_mode(name)` switches to it. The composer's microphone
+button is `window.composer.mic_button` (see `Composer.set_voice_available`).
+
+On start the window asks the engine to load the configured model. With none configured it uses the
+demo checkpoint (random weights, generated once into the data folder) and says so in the status line.
+Size, layout and the open conversation are restored from settings.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+
+from app.bridge import EngineBridge
+from app.settings import Key, Settings
+from app.store import Store
+from app.ui.chat_view import ChatView
+from app.ui.composer import Composer
+from app.ui.conversation_controller import ConversationController
+from app.ui.sidebar import Sidebar
+from app.ui.status_bar import StatusLine
+from app.ui.theme import style_sheet
+from engine import events as ev
+
+DEMO_FOLDER = "models/tandem-demo-tiny"
+
+MakeCheckpoint = Callable[[Path], None]
+
+
+def make_demo_checkpoint(path: Path) -> None:
+    from engine.checkpoint import make_checkpoint  # heavy import, only on first run
+
+    make_checkpoint(path, shape="tiny")
+
+
+class MainWindow(QMainWindow):
+    demo_ready = Signal(str)  # emitted from the generator thread, delivered queued
+    demo_failed = Signal(str)
+
+    def __init__(self, store: Store, settings: Settings, bridge: EngineBridge,
+                 make_demo: MakeCheckpoint = make_demo_checkpoint,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store, self.settings, self.bridge = store, settings, bridge
+        self._make_demo = make_demo
+        self.setWindowTitle("Tandem")
+        self.setAcceptDrops(True)
+        self.resize(1100, 740)
+        self.setMinimumSize(640, 420)
+
+        self.sidebar = Sidebar()
+        self.sidebar.setMinimumWidth(180)
+        self.chat_view = ChatView()
+        self.composer = Composer()
+        chat_page = QWidget()
+        chat_page.setObjectName("ChatArea")
+        chat_layout = QVBoxLayout(chat_page)
+        chat_layout.setContentsMargins(0, 0, 0, 0)
+        chat_layout.setSpacing(0)
+        chat_layout.addWidget(self.chat_view, 1)
+        chat_layout.addWidget(self.composer)
+        self.modes = QStackedWidget()
+        self._mode_pages: dict[str, QWidget] = {}
+        self.add_mode_view("chat", chat_page)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setHandleWidth(1)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(self.modes)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([250, 850])
+        self.setCentralWidget(self.splitter)
+        self.status_line = StatusLine()
+        self.setStatusBar(self.status_line)
+
+        self.controller = ConversationController(store, bridge, settings, self.chat_view,
+                                                 self.composer, self.sidebar, self.status_line, self)
+        self.demo_ready.connect(self._load_demo)
+        self.demo_failed.connect(lambda msg: self.status_line.set_loading(
+            f"Could not create the demo checkpoint: {msg}"))
+        self._build_menus()
+        self._apply_theme()
+        self._restore()
+
+    # ------------------------------------------------------------ modes (chat, agent, ...)
+
+    def add_mode_view(self, name: str, widget: QWidget) -> None:
+        self._mode_pages[name] = widget
+        self.modes.addWidget(widget)
+
+    def show_mode(self, name: str) -> None:
+        self.modes.setCurrentWidget(self._mode_pages[name])
+
+    # ------------------------------------------------------------ engine and model
+
+    def start(self) -> None:
+        """Start the engine thread and load the model (the demo checkpoint on first run)."""
+        self.bridge.start()
+        self.load_model()
+
+    def load_model(self) -> None:
+        path = self.settings.value(Key.MODEL_PATH)
+        if path:
+            self._submit_load(path)
+            return
+        demo = self.demo_path()
+        if (demo / "config.json").exists():
+            self._load_demo(str(demo))
+            return
+        self.status_line.set_loading("Creating the demo checkpoint (random weights)…")
+
+        def work() -> None:
+            try:
+                self._make_demo(demo)
+                self.demo_ready.emit(str(demo))
+            except Exception as exc:  # noqa: BLE001 - shown to the user, never swallowed
+                self.demo_failed.emit(str(exc))
+
+        threading.Thread(target=work, name="demo-checkpoint", daemon=True).start()
+
+    def demo_path(self) -> Path:
+        return self.store.root / DEMO_FOLDER
+
+    def _load_demo(self, path: str) -> None:
+        self.settings.set_value(Key.MODEL_PATH, path)  # first run uses the demo by default
+        self._submit_load(path)
+
+    def _submit_load(self, path: str) -> None:
+        drafter = self.settings.value(Key.DRAFTER_PATH) or None
+        if not self.settings.value(Key.USE_DRAFTER):
+            drafter = None
+        self.status_line.set_loading(f"Loading {Path(path).name or path}…")
+        self.bridge.submit(ev.LoadModel(path=path, drafter_path=drafter))
+
+    # ------------------------------------------------------------ menus and shortcuts
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.new_action = self._action(file_menu, "New Chat", QKeySequence.StandardKey.New,
+                                       self.controller.new_conversation)
+        self.settings_action = self._action(file_menu, "Settings…", QKeySequence.StandardKey.Preferences,
+                                            self.open_settings)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        file_menu.addSeparator()
+        quit_action = self._action(file_menu, "Quit Tandem", QKeySequence.StandardKey.Quit, self.close)
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.find_action = self._action(edit_menu, "Find Conversation", QKeySequence.StandardKey.Find,
+                                        self.sidebar.focus_search)
+        chat_menu = self.menuBar().addMenu("&Conversation")
+        self.stop_action = self._action(chat_menu, "Stop", QKeySequence(Qt.Key.Key_Escape),
+                                        self._escape)
+        self._action(chat_menu, "Regenerate", QKeySequence("Ctrl+R"), self.controller.regenerate)
+        model_menu = self.menuBar().addMenu("&Model")
+        self._action(model_menu, "Manage Models…", None, self.open_model_manager)
+        # Preferences has no standard key on Linux; Cmd+, is the Mac convention everywhere.
+        if self.settings_action.shortcut().isEmpty():
+            QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
+
+    def _action(self, menu, text: str, key, slot) -> QAction:
+        action = QAction(text, self)
+        if key is not None:
+            action.setShortcut(key)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _escape(self) -> None:
+        if self.controller.current_id in self.controller.pending:
+            self.controller.stop()
+        else:
+            self.composer.cancel_edit()
+
+    def open_settings(self) -> None:
+        from app.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec() and dialog.model_changed:
+            self.load_model()
+
+    def open_model_manager(self) -> None:
+        from app.ui.model_manager import ModelManagerDialog
+
+        dialog = ModelManagerDialog(self.store.root / "models", self)
+        dialog.model_chosen.connect(self._use_model)
+        dialog.demo_requested.connect(lambda: self._use_model(""))
+        dialog.exec()
+
+    def _use_model(self, path: str) -> None:
+        """Load `path`; "" means the demo checkpoint."""
+        self.settings.set_value(Key.MODEL_PATH, path)
+        self.load_model()
+
+    # ------------------------------------------------------------ drops anywhere in the window
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.composer.offer_mime(event.mimeData()):
+            event.acceptProposedAction()
+
+    # ------------------------------------------------------------ appearance and state
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_theme()  # macOS switched between light and dark
+        super().changeEvent(event)
+
+    def _apply_theme(self) -> None:
+        sheet = style_sheet(self.palette())
+        if sheet != self.styleSheet():
+            self.setStyleSheet(sheet)
+
+    def _restore(self) -> None:
+        geometry = self.settings.value(Key.WINDOW_GEOMETRY)
+        if geometry:
+            self.restoreGeometry(geometry)
+        state = self.settings.value(Key.WINDOW_STATE)
+        if state:
+            self.restoreState(state)
+        splitter = self.settings.value(Key.SPLITTER_STATE)
+        if splitter:
+            self.splitter.restoreState(splitter)
+        last = self.settings.value(Key.LAST_CONVERSATION)
+        if last and self.store.conversation(last) is not None:
+            self.controller.open_conversation(last)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.settings.set_value(Key.WINDOW_GEOMETRY, self.saveGeometry())
+        self.settings.set_value(Key.WINDOW_STATE, self.saveState())
+        self.settings.set_value(Key.SPLITTER_STATE, self.splitter.saveState())
+        self.settings.sync()
+        if self.controller.pending:
+            self.bridge.submit(ev.Cancel())  # partial answers arrive as TurnFinished("cancelled")
+        super().closeEvent(event)

@@ -1,0 +1,215 @@
+"""Get a model: download it from Hugging Face, pick a local folder, or use the demo checkpoint.
+
+Before a download the dialog checks free disk space and installed memory and says plainly when the
+Mac is too small. The download runs on a plain thread through a `Downloader` (by default
+huggingface_hub's `snapshot_download`, which resumes partial files on its own); progress comes back
+by a queued signal, and Cancel stops it between chunks. When done it emits `model_chosen(folder)`.
+`demo_requested` asks for the generated demo checkpoint (random weights).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Callable, Protocol
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QVBoxLayout, QWidget)
+
+from app.ui.status_bar import format_bytes
+
+DEFAULT_REPO = "google/gemma-4-12B-unified-it"  # editable in the dialog
+GB = 1024**3
+NEED_DISK = 26 * GB  # bf16 weights (~24 GB) plus the drafter, before the 4-bit conversion
+NEED_MEMORY = 16 * GB  # the 4-bit 12B model plus a working KV cache and the app
+
+
+class DownloadCancelled(Exception):
+    pass
+
+
+ProgressCallback = Callable[[int, int], None]  # bytes done, bytes total
+
+
+class Downloader(Protocol):
+    def __call__(self, repo_id: str, target: Path, progress: ProgressCallback,
+                 cancelled: threading.Event) -> Path: ...
+
+
+def hub_download(repo_id: str, target: Path, progress: ProgressCallback,
+                 cancelled: threading.Event) -> Path:
+    """Download `repo_id` into `target` with huggingface_hub; partial files resume next time."""
+    from huggingface_hub import snapshot_download
+    from tqdm.auto import tqdm
+
+    class Reporter(tqdm):  # snapshot_download reports bytes through its tqdm_class
+        def update(self, n: float | None = 1) -> bool | None:
+            if cancelled.is_set():
+                raise DownloadCancelled()
+            result = super().update(n)
+            if self.unit == "B":
+                progress(int(self.n), int(self.total or 0))
+            return result
+
+    path = snapshot_download(repo_id, local_dir=str(target), tqdm_class=Reporter)
+    return Path(path)
+
+
+def total_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0  # unknown: do not block the download on it
+
+
+def check_requirements(free_disk: int, memory: int, need_disk: int = NEED_DISK,
+                       need_memory: int = NEED_MEMORY) -> list[str]:
+    """Plain-language reasons this Mac cannot run the model; empty when it can."""
+    problems = []
+    if free_disk < need_disk:
+        problems.append(f"The download needs {format_bytes(need_disk)} of free disk space, "
+                        f"and this Mac has {format_bytes(free_disk)} free.")
+    if memory and memory < need_memory:
+        problems.append(f"The model needs a Mac with at least {format_bytes(need_memory)} of memory; "
+                        f"this one has {format_bytes(memory)}.")
+    return problems
+
+
+class ModelManagerDialog(QDialog):
+    model_chosen = Signal(str)
+    demo_requested = Signal()
+    progress_changed = Signal(int, int)  # from the download thread, delivered queued
+    download_finished = Signal(str, str)  # folder, error ("" on success; "cancelled")
+
+    def __init__(self, models_dir: Path, parent: QWidget | None = None,
+                 downloader: Downloader = hub_download,
+                 disk_free: Callable[[Path], int] | None = None,
+                 memory: Callable[[], int] = total_memory) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.setMinimumWidth(520)
+        self.models_dir = Path(models_dir)
+        self._downloader = downloader
+        self._disk_free = disk_free or (lambda p: shutil.disk_usage(_existing(p)).free)
+        self._memory = memory
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+        intro = QLabel("Tandem runs Gemma 4 12B on this Mac. Download it once (about 24 GB), "
+                       "or try the app with a demo checkpoint whose random weights answer with noise.")
+        intro.setWordWrap(True)
+        self.repo = QLineEdit(DEFAULT_REPO)
+        self.repo.setPlaceholderText("Hugging Face repo id, like org/name")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.download_button = QPushButton("Download")
+        self.download_button.clicked.connect(self.start_download)
+        self.cancel_button = QPushButton("Cancel Download")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel_download)
+        self.folder_button = QPushButton("Use a Folder…")
+        self.folder_button.clicked.connect(self._choose_folder)
+        self.demo_button = QPushButton("Use Demo Checkpoint (random weights)")
+        self.demo_button.clicked.connect(self._use_demo)
+        repo_row = QHBoxLayout()
+        repo_row.addWidget(self.repo, 1)
+        repo_row.addWidget(self.download_button)
+        repo_row.addWidget(self.cancel_button)
+        other = QHBoxLayout()
+        other.addWidget(self.folder_button)
+        other.addStretch(1)
+        other.addWidget(self.demo_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(repo_row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+        layout.addLayout(other)
+        self.progress_changed.connect(self._show_progress)
+        self.download_finished.connect(self._finished)
+
+    def target_for(self, repo_id: str) -> Path:
+        return self.models_dir / repo_id.replace("/", "--")
+
+    def start_download(self) -> bool:
+        repo_id = self.repo.text().strip()
+        if repo_id.count("/") != 1 or " " in repo_id or repo_id.startswith("/"):
+            self.message.setText("Enter a Hugging Face repo id like org/name.")
+            return False
+        problems = check_requirements(self._disk_free(self.models_dir), self._memory())
+        if problems:
+            self.message.setText("This Mac is too small for the model. " + " ".join(problems))
+            return False
+        target = self.target_for(repo_id)
+        target.mkdir(parents=True, exist_ok=True)
+        self._cancel.clear()
+        self.download_button.setVisible(False)
+        self.cancel_button.setVisible(True)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.message.setText(f"Downloading {repo_id}… (an interrupted download resumes where it stopped)")
+
+        def work() -> None:
+            try:
+                folder = self._downloader(repo_id, target, self.progress_changed.emit, self._cancel)
+                self.download_finished.emit(str(folder), "")
+            except DownloadCancelled:
+                self.download_finished.emit(str(target), "cancelled")
+            except Exception as exc:  # noqa: BLE001 - shown to the user
+                self.download_finished.emit(str(target), str(exc) or type(exc).__name__)
+
+        self._thread = threading.Thread(target=work, name="model-download", daemon=True)
+        self._thread.start()
+        return True
+
+    def cancel_download(self) -> None:
+        self._cancel.set()
+        self.message.setText("Cancelling…")
+
+    def is_downloading(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _show_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            scale = 1024 * 1024  # QProgressBar holds ints; MB keep 24 GB in range
+            self.progress.setRange(0, max(1, total // scale))
+            self.progress.setValue(done // scale)
+            self.message.setText(f"Downloaded {format_bytes(done)} of {format_bytes(total)}")
+
+    def _finished(self, folder: str, error: str) -> None:
+        self.download_button.setVisible(True)
+        self.cancel_button.setVisible(False)
+        self.progress.setVisible(False)
+        if error == "cancelled":
+            self.message.setText("Download cancelled. Press Download to resume it later.")
+        elif error:
+            self.message.setText(f"The download failed: {error}")
+        else:
+            self.message.setText("Downloaded.")
+            self.model_chosen.emit(folder)
+            self.accept()
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        if folder:
+            self.model_chosen.emit(folder)
+            self.accept()
+
+    def _use_demo(self) -> None:
+        self.demo_requested.emit()
+        self.accept()
+
+    def reject(self) -> None:
+        self._cancel.set()  # closing the dialog stops a running download
+        super().reject()
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path

@@ -1,0 +1,69 @@
+"""The status line: model name, a "random weights" badge, memory, speed of the last answer,
+drafter acceptance, and a progress bar for loading and long prefills."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+
+from engine import events as ev
+
+
+def format_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit in ("B", "KB") else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+class StatusLine(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizeGripEnabled(False)
+        self.model_label = QLabel("No model loaded")
+        self.random_badge = QLabel("RANDOM WEIGHTS")
+        self.random_badge.setObjectName("RandomWeightsBadge")
+        self.random_badge.setToolTip(
+            "This is a generated demo checkpoint with random weights: its answers are noise. "
+            "Download the real model from Model ▸ Manage Models.")
+        self.random_badge.setVisible(False)
+        self.memory_label = QLabel()
+        self.speed_label = QLabel()
+        self.drafter_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.setMaximumHeight(12)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        self.addWidget(self.model_label)
+        self.addWidget(self.random_badge)
+        self.addWidget(self.progress)
+        for label in (self.memory_label, self.speed_label, self.drafter_label):
+            self.addPermanentWidget(label)
+
+    def set_loading(self, what: str) -> None:
+        self.model_label.setText(what)
+        self.random_badge.setVisible(False)
+
+    def show_model(self, event: ev.ModelLoaded) -> None:
+        self.model_label.setText(event.name or event.path or "model")
+        self.model_label.setToolTip(event.path)
+        self.random_badge.setVisible(event.random_weights)
+        self.memory_label.setText(f"Memory {format_bytes(event.memory_bytes)}" if event.memory_bytes else "")
+        self.progress.setVisible(False)
+
+    def show_stats(self, stats: ev.TurnStats, drafter_on: bool) -> None:
+        self.speed_label.setText(f"{stats.decode_tokens_per_second:.1f} tok/s")
+        if drafter_on and stats.drafted:
+            self.drafter_label.setText(f"Drafter {100 * stats.accepted / stats.drafted:.0f}% accepted")
+        else:
+            self.drafter_label.setText("")
+
+    def show_progress(self, event: ev.Progress) -> None:
+        if event.total <= 0 or event.done >= event.total:
+            self.progress.setVisible(False)
+            return
+        self.progress.setRange(0, event.total)
+        self.progress.setValue(event.done)
+        self.progress.setToolTip(f"{event.stage}: {event.done}/{event.total}")
+        self.progress.setVisible(True)

@@ -1,0 +1,173 @@
+"""A stand-in for `engine.worker.EngineWorker` with exactly its interface, for GUI tests.
+
+It runs its own thread, reads commands from a queue and answers with the real `engine.events`
+events, calling `on_event` on that thread as the real worker does. Answers come from `replies`
+(used in order, then an echo), streamed word by word with `token_delay` seconds between words;
+`prefill_delay` makes it sleep before the first word (a long prefill). `Cancel` takes effect
+between words, like the real engine's check between decode steps. Every command is kept in
+`commands` for tests to inspect.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from typing import Callable
+
+from engine import events as ev
+
+
+class FakeEngineWorker:
+    def __init__(
+        self,
+        on_event: Callable[[ev.Event], None],
+        replies: list[str] | None = None,
+        token_delay: float = 0.0,
+        prefill_delay: float = 0.0,
+        thinking: str = "",
+        tool_call: tuple[str, dict] | None = None,
+        random_weights: bool = True,
+    ) -> None:
+        self._on_event = on_event
+        self.replies = list(replies or [])
+        self.token_delay = token_delay
+        self.prefill_delay = prefill_delay
+        self.thinking = thinking
+        self.tool_call = tool_call
+        self.random_weights = random_weights
+        self.commands: list[ev.Command] = []
+        self.sessions: dict[str, list] = {}  # session_id -> user turn contents
+        self.generating = threading.Event()
+        self._cancel = threading.Event()
+        self._queue: queue.Queue[ev.Command | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="fake-engine", daemon=True)
+
+    # ------------------------------------------------------------ the EngineWorker interface
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, command: ev.Command) -> int:
+        self.commands.append(command)
+        if isinstance(command, ev.Cancel):
+            self._cancel.set()  # seen between words even while a turn is streaming
+        self._queue.put(command)
+        return command.request_id
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._cancel.set()
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # ------------------------------------------------------------ helpers for tests
+
+    def of_type(self, cls: type) -> list:
+        return [c for c in self.commands if isinstance(c, cls)]
+
+    # ------------------------------------------------------------ the engine thread
+
+    def _run(self) -> None:
+        while True:
+            command = self._queue.get()
+            if command is None:
+                return
+            handler = getattr(self, "_on_" + type(command).__name__, None)
+            if handler is not None:
+                handler(command)
+
+    def _emit(self, event: ev.Event) -> None:
+        self._on_event(event)
+
+    def _on_LoadModel(self, c: ev.LoadModel) -> None:
+        self._emit(ev.Progress(request_id=c.request_id, stage="load", done=1, total=1))
+        self._emit(ev.ModelLoaded(request_id=c.request_id, name=c.path.rstrip("/").split("/")[-1],
+                                  path=c.path, random_weights=self.random_weights,
+                                  has_drafter=c.drafter_path is not None, context_length=8192,
+                                  memory_bytes=123 * 2**20))
+
+    def _on_OpenSession(self, c: ev.OpenSession) -> None:
+        self.sessions[c.session_id] = []
+
+    def _on_PrepareMedia(self, c: ev.PrepareMedia) -> None:
+        item = c.item
+        if item.get("type") == "image":
+            from PIL import Image
+
+            try:
+                with Image.open(item["image"]) as im:
+                    im.load()
+            except Exception as exc:  # noqa: BLE001 - the real engine reports any decode failure
+                self._emit(ev.ErrorEvent(session_id=c.session_id, request_id=c.request_id,
+                                         message="Cannot read image", detail=str(exc)))
+                return
+        self._emit(ev.Progress(session_id=c.session_id, request_id=c.request_id,
+                               stage=item.get("type", ""), done=1, total=1))
+
+    def _on_SendMessage(self, c: ev.SendMessage) -> None:
+        if c.session_id not in self.sessions:
+            self._emit(ev.ErrorEvent(session_id=c.session_id, request_id=c.request_id,
+                                     message="No such session", detail=c.session_id))
+            return
+        self.sessions[c.session_id].append(c.content)
+        self._generate(c.session_id, c.request_id, c.content)
+
+    def _on_Regenerate(self, c: ev.Regenerate) -> None:
+        turns = self.sessions.get(c.session_id) or [""]
+        self._generate(c.session_id, c.request_id, turns[-1])
+
+    def _on_Rollback(self, c: ev.Rollback) -> None:
+        del self.sessions.setdefault(c.session_id, [])[c.turn:]
+
+    def _on_SaveSession(self, c: ev.SaveSession) -> None:
+        from pathlib import Path
+
+        Path(c.path).parent.mkdir(parents=True, exist_ok=True)
+        Path(c.path).write_text(repr(self.sessions.get(c.session_id)))
+        self._emit(ev.SessionSaved(session_id=c.session_id, request_id=c.request_id, path=c.path))
+
+    def _on_LoadSession(self, c: ev.LoadSession) -> None:
+        self.sessions[c.session_id] = ["(restored)"]
+
+    def _on_Cancel(self, c: ev.Cancel) -> None:
+        self._cancel.clear()  # nothing was running when it arrived: it has no effect later
+
+    def _generate(self, session_id: str, request_id: int, content) -> None:
+        self._cancel.clear()
+        self.generating.set()
+        try:
+            if self.prefill_delay:
+                time.sleep(self.prefill_delay)
+            text = self.replies.pop(0) if self.replies else "Echo: " + _text_of(content)
+            if self.thinking:
+                self._emit(ev.TextDelta(session_id=session_id, request_id=request_id,
+                                        text=self.thinking, channel="thinking"))
+            sent, reason = "", "stop"
+            for piece in re.findall(r"\s*\S+", text):
+                if self._cancel.is_set():
+                    reason = "cancelled"
+                    break
+                self._emit(ev.TextDelta(session_id=session_id, request_id=request_id, text=piece))
+                sent += piece
+                if self.token_delay:
+                    time.sleep(self.token_delay)
+            if reason == "stop" and self.tool_call:
+                name, args = self.tool_call
+                self._emit(ev.ToolCallEvent(session_id=session_id, request_id=request_id,
+                                            name=name, arguments=args))
+            self._emit(ev.TurnStats(session_id=session_id, request_id=request_id, prompt_tokens=12,
+                                    generated_tokens=len(sent.split()),
+                                    decode_tokens_per_second=42.5, drafted=10, accepted=7))
+            self._emit(ev.TurnFinished(session_id=session_id, request_id=request_id,
+                                       reason=reason, text=sent))
+        finally:
+            self._cancel.clear()
+            self.generating.clear()
+
+
+def _text_of(content) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(i.get("text", "") for i in content if i.get("type") == "text")
