@@ -126,7 +126,8 @@ def check(call: ToolCall) -> dict[str, Any]:
             args[key] = value = int(value)  # small models often quote numbers
         ok = isinstance(value, _PY_TYPES[kind]) and not (kind == "integer" and isinstance(value, bool))
         if not ok:
-            raise ToolError(f"{call.name}: '{key}' must be a {kind}, got {type(value).__name__}")
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise ToolError(f"{call.name}: '{key}' must be {article} {kind}, got {type(value).__name__}")
     return args
 
 

@@ -226,3 +226,25 @@ def test_undo_after_a_run_restores_bytes_even_after_a_deleting_command(ws: Path,
     assert (ws / "notes.txt").read_text() == "edited\n"
     run.checkpoints.restore(made[0].checkpoint_id)  # back to before the task
     assert (ws / "notes.txt").read_text() == "original\n"
+
+
+def test_a_gui_thread_can_answer_approvals(ws: Path, data_dir: Path):
+    """The run on a worker thread waits; the answer comes from another thread, as from a GUI."""
+    import queue
+
+    inbox: queue.Queue = queue.Queue()
+    model = ScriptedModel([calls(call("write_file", path="a.txt", content="hello"))])
+    run = AgentRun(model, ws, "t", data_dir=data_dir, on_event=inbox.put, use_sandbox=False)
+    worker = threading.Thread(target=run.run)
+    worker.start()
+    seen = []
+    while not seen or not isinstance(seen[-1], Finished):
+        event = inbox.get(timeout=10)
+        seen.append(event)
+        if isinstance(event, ApprovalNeeded):
+            assert not (ws / "a.txt").exists()
+            run.decide(event.call_id, Decision.allow_once())
+    worker.join(10)
+    assert (ws / "a.txt").read_text() == "hello"
+    names = [type(e).__name__ for e in seen]
+    assert names.index("ToolCallProposed") < names.index("ApprovalNeeded") < names.index("Observation")

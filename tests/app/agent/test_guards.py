@@ -1,0 +1,39 @@
+import pytest
+
+from engine.inputs.types import ToolCall
+
+from app.agent.guards import FormatGuard, LoopBreaker, call_key, hint_response
+
+
+def test_loop_breaker_fires_on_the_third_identical_call_in_a_row():
+    b = LoopBreaker(3)
+    a = ToolCall("read_file", {"path": "a", "start_line": 1})
+    same = ToolCall("read_file", {"start_line": 1, "path": "a"})  # argument order does not matter
+    assert call_key(a) == call_key(same)
+    assert not b.fires(a) and not b.fires(same) and b.fires(a)
+
+
+def test_a_different_call_in_between_resets_the_count():
+    b = LoopBreaker(3)
+    test, edit = ToolCall("run_command", {"command": "pytest"}), ToolCall("edit_file", {"path": "x"})
+    results = [b.fires(c) for c in (test, test, edit, test, test, edit)]
+    assert results == [False] * 6
+    with pytest.raises(ValueError):
+        LoopBreaker(1)
+
+
+def test_format_guard_counts_bad_steps_in_a_row():
+    g = FormatGuard(max_hints=2)
+    g.record_step(any_good=False, any_bad=True)
+    g.record_step(any_good=False, any_bad=True)
+    assert not g.exhausted
+    g.record_step(any_good=True, any_bad=True)  # one good call resets
+    assert g.bad_steps == 0
+    for _ in range(3):
+        g.record_step(any_good=False, any_bad=True)
+    assert g.exhausted
+
+
+def test_hint_shows_the_native_format_and_echoes_the_call():
+    r = hint_response("call:read{", "bad")
+    assert r["error"] == "bad" and "<|tool_call>call:" in r["hint"] and r["your_call"] == "call:read{"
