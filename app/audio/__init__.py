@@ -1,0 +1,23 @@
+"""Microphone capture for voice turns, with no Qt: Recorder, device picker, voice-activity detector.
+
+Importing this package does not load PortAudio; `Recorder.start()` and `list_input_devices()` do,
+and turn every failure into a `MicrophoneError` that a person can act on.
+"""
+
+from app.audio.capture import SAMPLE_RATE, Level, Recorder
+from app.audio.devices import InputDevice, list_input_devices, pick_input_device
+from app.audio.errors import MicrophoneError
+from app.audio.vad import SpeechEnded, SpeechStarted, VoiceActivityDetector
+
+__all__ = [
+    "SAMPLE_RATE",
+    "InputDevice",
+    "Level",
+    "MicrophoneError",
+    "Recorder",
+    "SpeechEnded",
+    "SpeechStarted",
+    "VoiceActivityDetector",
+    "list_input_devices",
+    "pick_input_device",
+]
