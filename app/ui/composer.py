@@ -9,14 +9,15 @@ nothing. The microphone button is a placeholder until `set_voice_available(True)
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
 from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton,
                                QVBoxLayout, QWidget)
 
 from app.store import Attachment
 from app.store.store import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from app.ui.attachment_chip import AttachmentChip
+from app.ui.icons import icon
 from app.ui.prompt_edit import PromptEdit
 
 
@@ -64,11 +65,11 @@ class Composer(QWidget):
         self.edit.media_received.connect(self.offer_mime)
 
         self.attach_button = QToolButton()
-        self.attach_button.setText("＋")
+        self.attach_button.setAccessibleName("Attach")
         self.attach_button.setToolTip("Attach images or audio")
         self.attach_button.clicked.connect(self._choose_files)
         self.mic_button = QToolButton()  # the voice input fills this in
-        self.mic_button.setText("🎙")
+        self.mic_button.setAccessibleName("Microphone")
         self.mic_button.setCheckable(True)
         self.mic_button.setToolTip("Voice input is not available yet")
         self.mic_button.setEnabled(False)
@@ -96,6 +97,9 @@ class Composer(QWidget):
         layout.addWidget(self.edit_banner)
         layout.addWidget(self.error_label)
         layout.addWidget(frame)
+        for button in (self.attach_button, self.mic_button, self.send_button):
+            button.setIconSize(QSize(20, 20))
+        self._paint_icons()
         self.edit.textChanged.connect(self._update_send)
         self._update_send()
 
@@ -211,14 +215,28 @@ class Composer(QWidget):
             self.submit()
 
     def _update_send(self) -> None:
+        white = QColor("white")
         if self._generating:
-            self.send_button.setText("■")
+            self.send_button.setIcon(icon("stop", white))
+            self.send_button.setAccessibleName("Stop")
             self.send_button.setToolTip("Stop generating (Esc)")
             self.send_button.setEnabled(True)
         else:
-            self.send_button.setText("↑")
+            self.send_button.setIcon(icon("send", white))
+            self.send_button.setAccessibleName("Send")
             self.send_button.setToolTip("Send (Return)")
             self.send_button.setEnabled(bool(self.text.strip() or self.chips))
+
+    def _paint_icons(self) -> None:
+        muted = self.palette().color(QPalette.ColorRole.WindowText)
+        muted.setAlphaF(0.6)
+        self.attach_button.setIcon(icon("plus", muted))
+        self.mic_button.setIcon(icon("mic", muted))
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.type() == event.Type.PaletteChange:
+            self._paint_icons()  # light/dark switch
+        super().changeEvent(event)
 
     def _choose_files(self) -> None:
         patterns = " ".join("*" + s for s in sorted(IMAGE_SUFFIXES | AUDIO_SUFFIXES))

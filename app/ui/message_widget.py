@@ -23,6 +23,7 @@ from app.ui.tool_call_card import ToolCallCard
 
 RENDER_INTERVAL_MS = 40  # about 25 re-renders a second while streaming
 THUMBNAIL_PX = 160
+BUBBLE_TEXT_WIDTH = 440
 
 
 class MessageWidget(QWidget):
@@ -65,7 +66,7 @@ class MessageWidget(QWidget):
         row.addStretch(1)
         self.bubble = QFrame()
         self.bubble.setObjectName("UserBubble")
-        self.bubble.setMaximumWidth(560)
+        self.bubble.setMaximumWidth(BUBBLE_TEXT_WIDTH + 28)
         inner = QVBoxLayout(self.bubble)
         inner.setContentsMargins(14, 9, 14, 9)
         self.text_label = QLabel()
@@ -87,6 +88,10 @@ class MessageWidget(QWidget):
         self.text = text
         self.attachments = attachments
         self.text_label.setText(plain_to_html(text))
+        # A word-wrapped label shrinks to its minimum; give short messages their natural width.
+        longest = max((self.text_label.fontMetrics().horizontalAdvance(line)
+                       for line in text.splitlines()), default=0)
+        self.text_label.setMinimumWidth(min(longest + 2, BUBBLE_TEXT_WIDTH))
         self.bubble.setVisible(bool(text))
         for att in attachments:
             self.attachment_row.addWidget(_attachment_preview(att))

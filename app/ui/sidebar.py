@@ -31,6 +31,8 @@ class Sidebar(QWidget):
         self.new_button.clicked.connect(self.new_requested)
         self.list = QListWidget()
         self.list.setObjectName("ConversationList")
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.currentItemChanged.connect(self._current_changed)

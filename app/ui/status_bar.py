@@ -39,6 +39,7 @@ class StatusLine(QStatusBar):
         self.addWidget(self.random_badge)
         self.addWidget(self.progress)
         for label in (self.memory_label, self.speed_label, self.drafter_label):
+            label.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(label)
 
     def set_loading(self, what: str) -> None:

@@ -1,0 +1,41 @@
+"""Small vector icons drawn with QPainter, tinted to the palette, so no image files or emoji fonts
+are needed (the composer's attach, microphone, send and stop buttons)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
+
+SIZE = 40  # drawn at 2x for Retina, shown at 20 px
+
+
+def icon(name: str, color: QColor) -> QIcon:
+    pixmap = QPixmap(SIZE, SIZE)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(color, 3.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+    p.setPen(pen)
+    c = SIZE / 2
+    if name == "plus":
+        p.drawLine(QPointF(c, 9), QPointF(c, SIZE - 9))
+        p.drawLine(QPointF(9, c), QPointF(SIZE - 9, c))
+    elif name == "mic":
+        p.drawRoundedRect(QRectF(c - 5.5, 6, 11, 18), 5.5, 5.5)
+        arc = QPainterPath(QPointF(c - 10, 19))
+        arc.cubicTo(QPointF(c - 10, 32), QPointF(c + 10, 32), QPointF(c + 10, 19))
+        p.drawPath(arc)
+        p.drawLine(QPointF(c, 29), QPointF(c, 34))
+    elif name == "send":
+        p.drawLine(QPointF(c, 30), QPointF(c, 10))
+        p.drawLine(QPointF(c - 8, 18), QPointF(c, 10))
+        p.drawLine(QPointF(c + 8, 18), QPointF(c, 10))
+    elif name == "stop":
+        p.setBrush(color)
+        p.drawRoundedRect(QRectF(c - 6, c - 6, 12, 12), 2.5, 2.5)
+    else:
+        p.end()
+        raise ValueError(f"No icon named {name!r}.")
+    p.end()
+    pixmap.setDevicePixelRatio(2.0)
+    return QIcon(pixmap)
