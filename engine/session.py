@@ -441,8 +441,8 @@ class Session:
 def _media_of(content) -> tuple[list, list]:
     if isinstance(content, str):
         return [], []
-    images = [c["image"] for c in content if c.get("type") == "image"]
-    audios = [c["audio"] for c in content if c.get("type") == "audio"]
+    images = [c.get("image") for c in content if c.get("type") == "image"]
+    audios = [c.get("audio") for c in content if c.get("type") == "audio"]
     return images, audios
 
 

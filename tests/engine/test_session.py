@@ -1,0 +1,167 @@
+"""A live session keeps its cache across turns and stays equal to a fresh prefill of what it fed."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from engine import events as ev
+from engine.generation import GenerationConfig, generate_tokens
+from engine.session import Cancelled, Session, SessionError, SessionOptions
+from engine.worker import load_everything
+
+from session_invariants import (
+    GREEDY,
+    answer_of,
+    assert_close,
+    assert_kept_cache_matches_fresh,
+    fresh_logits,
+    run,
+)
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_checkpoint):
+    return load_everything(str(tiny_checkpoint))
+
+
+def new_session(loaded, **options) -> Session:
+    opts = SessionOptions(chunk_tokens=5, audio_chunk_frames=3, **options)
+    return Session(loaded.model, loaded.tokenizer, loaded.template, loaded.gen_config, opts)
+
+
+def last_answer_ids(session) -> list[int]:
+    return session.segments[-1].ids.tolist()
+
+
+def test_turn_three_from_kept_cache_equals_fresh_prefill(loaded):
+    s = new_session(loaded, system_prompt="Be brief.")
+    for text in ["Hello there, who are you?", "Tell me more.", "And once more, please!"]:
+        run(s.send(text, GREEDY))
+        assert_kept_cache_matches_fresh(s)
+    # Greedy tokens of the last answer equal those decoded after a one-shot prefill.
+    mark = s.answer_marks[-1]
+    ids = np.concatenate([seg.ids for seg in s.segments[: mark.n_segments]])
+    cache = loaded.model.make_cache()
+    logits = loaded.model(mx.array(ids[None]), cache=cache)
+    fresh = [st.token for st in generate_tokens(loaded.model, cache, logits, settings=GREEDY,
+                                                config=loaded.gen_config) if not st.stop]
+    assert fresh == last_answer_ids(s)
+    assert s.offset == sum(len(seg) for seg in s.segments) == cache[0].offset
+
+
+def test_audio_streamed_in_random_chunks_equals_one_shot(loaded):
+    rng = np.random.default_rng(0)
+    samples = rng.uniform(-0.5, 0.5, 16000 + 1234).astype(np.float32)
+    samples[640:1280] = 0.0  # an all-zero frame
+    streamed = new_session(loaded)
+    run(streamed.send("First a text turn.", GREEDY))
+    run(streamed.start_voice(GREEDY))
+    cuts = np.sort(rng.choice(np.arange(1, len(samples)), size=7, replace=False))
+    for part in np.split(samples, cuts):
+        run(streamed.append_audio(part))
+    run(streamed.end_voice("", GREEDY))
+
+    one_shot = new_session(loaded)
+    run(one_shot.send("First a text turn.", GREEDY))
+    run(one_shot.send([{"type": "audio", "audio": samples}], GREEDY))
+
+    assert streamed.token_ids().tolist() == one_shot.token_ids().tolist()
+    assert_close(streamed.answer_marks[-1].last_logits[:, -1],
+                 one_shot.answer_marks[-1].last_logits[:, -1])
+    assert_kept_cache_matches_fresh(streamed)
+
+
+@pytest.mark.parametrize("max_snapshots", [8, 1])
+def test_rollback_equals_fresh_prefill_of_earlier_turns(loaded, max_snapshots):
+    s = new_session(loaded, max_snapshots=max_snapshots)
+    for text in ["one", "two two", "three three three"]:
+        run(s.send(text, GREEDY))
+    run(s.rollback(1))
+    assert s.user_turns == 1 and [m["role"] for m in s.messages] == ["user", "assistant"]
+    run(s.send("two, edited", GREEDY))
+
+    fresh = new_session(loaded)
+    run(fresh.send("one", GREEDY))
+    run(fresh.send("two, edited", GREEDY))
+    assert s.token_ids().tolist() == fresh.token_ids().tolist()
+    assert_close(s.answer_marks[-1].last_logits[:, -1], fresh.answer_marks[-1].last_logits[:, -1])
+    assert_kept_cache_matches_fresh(s)
+
+
+def test_regenerate_restores_the_prompt_and_answers_again(loaded):
+    s = new_session(loaded)
+    run(s.send("Hi", GREEDY))
+    first = last_answer_ids(s)
+    offset_before = s.answer_marks[-1].offset
+    run(s.regenerate(GREEDY))
+    assert last_answer_ids(s) == first  # greedy: the same answer
+    assert s.answer_marks[-1].offset == offset_before
+    run(s.send("Next", GREEDY))
+    assert_kept_cache_matches_fresh(s)
+
+
+def test_cancel_in_prefill_undoes_the_turn(loaded):
+    s = new_session(loaded)
+    run(s.send("A first turn.", GREEDY))
+    ids_before, messages_before = s.token_ids().tolist(), list(s.messages)
+    gen = s.send("a long second message " * 5, GREEDY)
+    with pytest.raises(Cancelled):
+        for e in gen:
+            if isinstance(e, ev.Progress):
+                s.cancel.set()
+    s.cancel.clear()
+    assert s.token_ids().tolist() == ids_before and s.messages == messages_before
+    run(s.send("Then this.", GREEDY))
+    assert_kept_cache_matches_fresh(s)
+
+
+def test_cancel_in_decode_keeps_the_partial_answer(loaded):
+    s = new_session(loaded)
+    s.gen_config = GenerationConfig(stop_tokens=())  # nothing ends the answer but the cancel
+    settings = ev.GenerationSettings(temperature=0.0, max_tokens=50, use_drafter=False)
+    events = []
+    for e in s.send("Write a long story.", settings):
+        events.append(e)
+        if isinstance(e, (ev.TextDelta, ev.ToolCallEvent, ev.ParseErrorEvent)):
+            s.cancel.set()
+    s.cancel.clear()
+    finished = [e for e in events if isinstance(e, ev.TurnFinished)][0]
+    assert finished.reason == "cancelled"
+    stats = [e for e in events if isinstance(e, ev.TurnStats)][0]
+    assert 1 <= stats.generated_tokens < 50
+    assert s.offset == len(s.token_ids())
+    run(s.send("Go on.", GREEDY))
+    assert_kept_cache_matches_fresh(s)
+
+
+def test_saved_cache_gives_the_same_next_turn(loaded, tmp_path):
+    from engine.session_files import load_session, save_session
+
+    s = new_session(loaded)
+    run(s.send("Remember the number 7.", GREEDY))
+    run(s.send("And 8.", GREEDY))
+    save_session(s, tmp_path / "conv.safetensors")
+    reopened = new_session(loaded)
+    load_session(reopened, tmp_path / "conv.safetensors")
+    assert reopened.token_ids().tolist() == s.token_ids().tolist()
+    run(s.send("Which numbers?", GREEDY))
+    run(reopened.send("Which numbers?", GREEDY))
+    assert_close(s.answer_marks[-1].last_logits[:, -1],
+                 reopened.answer_marks[-1].last_logits[:, -1])
+    run(reopened.rollback(1))  # going back past the load point feeds saved segments again
+    run(reopened.send("And 9.", GREEDY))
+    assert_kept_cache_matches_fresh(reopened)
+
+
+def test_bad_requests_are_clear_errors_and_change_nothing(loaded):
+    s = new_session(loaded, context_length=60)
+    with pytest.raises(SessionError, match="no answer to regenerate"):
+        run(s.regenerate(GREEDY))
+    with pytest.raises(SessionError, match="no voice turn"):
+        run(s.append_audio(np.zeros(640, np.float32)))
+    with pytest.raises(SessionError, match="too long"):
+        run(s.send("word " * 200, GREEDY))
+    assert s.offset == 0 and s.segments == []
+    events = run(s.send("ok", GREEDY))
+    assert answer_of(events) is not None
+    assert fresh_logits(loaded.model, s.segments[:1]).shape[-1] == loaded.model.config.text_config.vocab_size
