@@ -3,7 +3,8 @@
 It runs its own thread, reads commands from a queue and answers with the real `engine.events`
 events, calling `on_event` on that thread as the real worker does. Answers come from `replies`
 (used in order, then an echo), streamed word by word with `token_delay` seconds between words;
-`prefill_delay` makes it sleep before the first word (a long prefill). `Cancel` takes effect
+`prefill_delay` makes it sleep before the first word (a long prefill); `media_error` makes every
+`PrepareMedia` fail (images that pass the app's checks but not the engine's). `Cancel` takes effect
 between words, like the real engine's check between decode steps. Every command is kept in
 `commands` for tests to inspect.
 """
@@ -29,6 +30,7 @@ class FakeEngineWorker:
         thinking: str = "",
         tool_call: tuple[str, dict] | None = None,
         random_weights: bool = True,
+        media_error: str = "",
     ) -> None:
         self._on_event = on_event
         self.replies = list(replies or [])
@@ -37,6 +39,7 @@ class FakeEngineWorker:
         self.thinking = thinking
         self.tool_call = tool_call
         self.random_weights = random_weights
+        self.media_error = media_error  # when set, every PrepareMedia fails with this message
         self.commands: list[ev.Command] = []
         self.sessions: dict[str, list] = {}  # session_id -> user turn contents
         self.generating = threading.Event()
@@ -93,6 +96,10 @@ class FakeEngineWorker:
 
     def _on_PrepareMedia(self, c: ev.PrepareMedia) -> None:
         item = c.item
+        if self.media_error:
+            self._emit(ev.ErrorEvent(session_id=c.session_id, request_id=c.request_id,
+                                     message=self.media_error))
+            return
         if item.get("type") == "image":
             from PIL import Image
 
