@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _EXCLUDES = ".git\n.DS_Store\n"
+GIT_TIMEOUT_S = 120
 
 
 class CheckpointError(RuntimeError):
@@ -71,14 +72,19 @@ class Checkpoints:
 
     def git(self, *args: str, input: bytes | None = None) -> bytes:
         """Run one git command on the shadow repository and return its stdout."""
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.work_tree,
-            env=self._env(),
-            input=input,
-            capture_output=True,
-            timeout=120,
-        )
+        try:
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=self.work_tree,
+                env=self._env(),
+                input=input,
+                capture_output=True,
+                timeout=GIT_TIMEOUT_S,
+            )
+        except FileNotFoundError:
+            raise CheckpointError("git is needed for undo checkpoints but was not found") from None
+        except subprocess.TimeoutExpired:
+            raise CheckpointError(f"git {args[0]} took longer than {GIT_TIMEOUT_S} s") from None
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
             raise CheckpointError(f"git {args[0]} failed: {err}")
@@ -105,7 +111,7 @@ class Checkpoints:
             return None
 
     def snapshot(self, label: str) -> Checkpoint | None:
-        """Record the workspace as a checkpoint; returns None when nothing changed since the last."""
+        """Record the workspace as a checkpoint; None when nothing changed since the last one."""
         self.git("add", "--all", ".")
         tree = self.git("write-tree").decode().strip()
         head = self._head()
@@ -135,7 +141,7 @@ class Checkpoints:
         return Checkpoint(commit_id, label, int(ts))
 
     def restore(self, checkpoint_id: str) -> Checkpoint:
-        """Make the workspace's tracked files exactly as at `checkpoint_id`, and drop later checkpoints."""
+        """Make the tracked files exactly as at `checkpoint_id`; later checkpoints are dropped."""
         known = {c.id for c in self.list()}
         if checkpoint_id not in known:
             raise CheckpointError(f"unknown checkpoint: {checkpoint_id}")
@@ -146,7 +152,7 @@ class Checkpoints:
         return self._read(checkpoint_id)
 
     def undo_last(self) -> Checkpoint:
-        """Go back to the checkpoint before the newest one; changes since the newest are lost too."""
+        """Go back to the checkpoint before the newest; changes since the newest are lost too."""
         history = self.list()
         if len(history) < 2:
             raise CheckpointError("nothing to undo: there is no earlier checkpoint")

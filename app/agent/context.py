@@ -16,8 +16,9 @@ never changed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.inputs.types import ToolCall
 
@@ -47,7 +48,8 @@ class Transcript:
         message: dict[str, Any] = {"role": "assistant", "content": text, "tool_responses": []}
         if calls:
             message["tool_calls"] = [
-                {"type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
+                {"type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in calls
             ]
         self.messages.append(message)
         return message

@@ -23,7 +23,7 @@ class StopReason(str, enum.Enum):
     FORMAT_ERRORS = "format_errors"  # too many malformed calls in a row
     CONTEXT_FULL = "context_full"  # over budget even after shortening old observations
     STOPPED = "stopped"  # the person pressed stop
-    MODEL_ERROR = "model_error"  # the model adapter raised
+    ERROR = "error"  # the model adapter, git or a callback raised
 
 
 @dataclass(frozen=True)

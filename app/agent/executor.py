@@ -8,10 +8,8 @@ bad argument, a refused path, a missing passage, a denial or a failed command al
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
-
-from engine.inputs.types import ToolCall
 
 from app.agent import tools
 from app.agent.events import ApprovalNeeded, CommandOutput, Decision, DecisionKind
@@ -19,6 +17,7 @@ from app.agent.files import ToolError
 from app.agent.guards import hint_response
 from app.agent.permissions import Permissions
 from app.agent.runner import CommandRunner
+from engine.inputs.types import ToolCall
 
 Ask = Callable[[ApprovalNeeded], Decision]
 
@@ -80,7 +79,9 @@ class Executor:
     def _edit(self, call_id: int, name: str, args: dict) -> Outcome:
         change = self.toolbox.plan_change(name, args)
         verb = "Create" if change.old is None else ("Edit" if name == "edit_file" else "Overwrite")
-        request = ApprovalNeeded(call_id, name, "edit", f"{verb} {change.shown}", diff=change.diff())
+        request = ApprovalNeeded(
+            call_id, name, "edit", f"{verb} {change.shown}", diff=change.diff()
+        )
         decision = self._approved(request)
         if decision.kind is DecisionKind.DENY:
             return Outcome(_denied(decision), ok=False, well_formed=True)
@@ -95,7 +96,9 @@ class Executor:
         if decision.kind is DecisionKind.DENY:
             return Outcome(_denied(decision), ok=False, well_formed=True)
         result = self.runner.run(
-            command, tools.command_timeout(args), lambda chunk: self.emit(CommandOutput(call_id, chunk))
+            command,
+            tools.command_timeout(args),
+            lambda chunk: self.emit(CommandOutput(call_id, chunk)),
         )
         ok = result.exit_code == 0
         return Outcome(result.as_response(), ok=ok, well_formed=True)

@@ -1,8 +1,8 @@
 """The file tools: list a folder, read a file, search the tree, and plan writes and edits.
 
 Every function takes a `Workspace` and model-supplied arguments, and returns the dict that goes back
-to the model as the tool response. Problems the model can fix (missing file, passage not found) raise
-`ToolError` with a message that says what to do instead.
+to the model as the tool response. Problems the model can fix (missing file, passage not found)
+raise `ToolError` with a message that says what to do instead.
 
 Writes and edits are planned first (`plan_write`, `plan_edit` return a `FileChange` with a unified
 diff for the approval prompt) and applied only after approval (`FileChange.apply`).
@@ -110,7 +110,9 @@ def search(
     try:
         matcher = re.compile(pattern if regex else re.escape(pattern))
     except re.error as exc:
-        raise ToolError(f"invalid regular expression: {exc}; set regex=false to search plain text")
+        raise ToolError(
+            f"invalid regular expression: {exc}; set regex=false for plain text"
+        ) from None
     base = ws.relative(ws.resolve(path))
     hits: list[str] = []
     total = 0
@@ -182,6 +184,9 @@ def plan_edit(ws: Workspace, path: str, old_text: str, new_text: str) -> FileCha
         raise ToolError(f"old_text was not found in {shown}; {hint}")
     if count > 1:
         raise ToolError(
-            f"old_text appears {count} times in {shown}; include more surrounding lines so it is unique"
+            f"old_text appears {count} times in {shown}; "
+            "include more surrounding lines so that it is unique"
         )
-    return FileChange(real, shown, real.read_bytes(), text.replace(old_text, new_text).encode("utf-8"))
+    return FileChange(
+        real, shown, real.read_bytes(), text.replace(old_text, new_text).encode("utf-8")
+    )

@@ -4,7 +4,7 @@ Loop breaker: the same call (same tool name and the same arguments) made `limit`
 counting calls across steps, stops the run. Any different call in between resets the count, so
 running the tests again after an edit is never caught.
 
-Format hints: a call that does not parse, or names no known tool, or has wrong arguments, gets a hint
+Format hints: a call that does not parse, names no known tool, or has wrong arguments gets a hint
 back that shows the expected format. After `max_hints` steps in a row with only such calls, the run
 stops; one well-formed call resets the count.
 """
@@ -12,6 +12,7 @@ stops; one well-formed call resets the count.
 from __future__ import annotations
 
 import json
+import re
 
 from engine.inputs.types import ToolCall
 
@@ -73,3 +74,9 @@ def hint_response(raw: str, problem: str = "") -> dict:
     if raw:
         response["your_call"] = raw[:300]
     return response
+
+
+def guess_name(raw: str) -> str:
+    """The tool name in a malformed call's text, to label the hint's tool response."""
+    match = re.search(r"call:\s*([A-Za-z_]\w*)", raw)
+    return match.group(1) if match else "invalid_call"

@@ -10,7 +10,8 @@ Conversation shape used by `restart` (the chat template's shape, reference §6.1
     {"role": "assistant", "content": str,
      "tool_calls": [{"type": "function", "function": {"name": str, "arguments": dict}}],
      "tool_responses": [{"name": str, "response": dict}]}
-Tool responses sit on the assistant message that made the calls, as the Gemma 4 template renders them.
+Tool responses sit on the assistant message that made the calls, as the Gemma 4 template renders
+them.
 """
 
 from __future__ import annotations

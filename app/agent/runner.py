@@ -22,9 +22,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from app.agent import sandbox
 
@@ -46,13 +46,17 @@ class CommandResult:
         """The tool response the model sees."""
         response: dict = {"exit_code": self.exit_code, "output": self.output}
         if self.timed_out:
-            response["error"] = f"timed out after {self.duration_s:.0f} s; the command and its children were killed"
+            response["error"] = (
+                f"timed out after {self.duration_s:.0f} s; the command and its children were killed"
+            )
         elif self.cancelled:
             response["error"] = "stopped by the person; the command and its children were killed"
         return response
 
 
-def cap_output(text: str, head: int = OUTPUT_HEAD_CHARS, tail: int = OUTPUT_TAIL_CHARS) -> tuple[str, int]:
+def cap_output(
+    text: str, head: int = OUTPUT_HEAD_CHARS, tail: int = OUTPUT_TAIL_CHARS
+) -> tuple[str, int]:
     """Keep the first `head` and last `tail` characters; returns (text, characters cut)."""
     if len(text) <= head + tail:
         return text, 0
@@ -65,7 +69,11 @@ class CommandRunner:
     """Runs commands in one workspace. `cancel()` may be called from any thread."""
 
     def __init__(
-        self, workspace: Path, *, use_sandbox: bool | None = None, kill_grace_s: float = KILL_GRACE_S
+        self,
+        workspace: Path,
+        *,
+        use_sandbox: bool | None = None,
+        kill_grace_s: float = KILL_GRACE_S,
     ) -> None:
         self.workspace = workspace
         self.kill_grace_s = kill_grace_s
@@ -131,7 +139,9 @@ class CommandRunner:
             self._kill_group(proc)
 
     @staticmethod
-    def _read(proc: subprocess.Popen[bytes], chunks: list[str], on_output: Callable[[str], None]) -> None:
+    def _read(
+        proc: subprocess.Popen[bytes], chunks: list[str], on_output: Callable[[str], None]
+    ) -> None:
         assert proc.stdout is not None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         for data in iter(lambda: proc.stdout.read1(4096), b""):  # type: ignore[union-attr]

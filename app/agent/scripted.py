@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.inputs.types import ToolCall
-
 from app.agent.model import Reply
+from engine.inputs.types import ToolCall
 
 
 def call(name: str, **arguments: Any) -> ToolCall:
@@ -31,7 +30,7 @@ class ScriptedModel:
 
     Attributes:
         replies: the replies to give, one per model turn.
-        received: everything the loop sent: ("begin", task), ("tools", results), ("restart", messages).
+        received: what the loop sent: ("begin", task), ("tools", results), ("restart", messages).
         cancelled: set when `cancel` was called.
     """
 

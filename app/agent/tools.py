@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.inputs.types import ToolCall
-
 from app.agent import files
 from app.agent.checkpoints import Checkpoints
 from app.agent.files import FileChange, ToolError
 from app.agent.workspace import PathEscapeError, Workspace
+from engine.inputs.types import ToolCall
 
 MAX_COMMAND_TIMEOUT_S = 600
 DEFAULT_COMMAND_TIMEOUT_S = 120
@@ -55,11 +54,15 @@ DECLARATIONS: list[dict] = [
     ),
     _fn(
         "search",
-        "Find lines containing a text or matching a regular expression, in files not ignored by .gitignore.",
+        "Find lines that contain a text or match a regular expression, "
+        "in the files not ignored by .gitignore.",
         {
             "pattern": {"type": "string", "description": "Text to find, or a regular expression"},
             "regex": {"type": "boolean", "description": "Treat pattern as a regular expression"},
-            "path": {"type": "string", "description": "Folder to search in (default: the workspace)"},
+            "path": {
+                "type": "string",
+                "description": "Folder to search in (default: the workspace)",
+            },
         },
         ["pattern"],
     ),
@@ -84,7 +87,10 @@ DECLARATIONS: list[dict] = [
         "Run a shell command in the workspace folder and return its output and exit code.",
         {
             "command": {"type": "string", "description": "The shell command"},
-            "timeout_s": {"type": "integer", "description": "Seconds before it is killed (default 120)"},
+            "timeout_s": {
+                "type": "integer",
+                "description": "Seconds before it is killed (default 120)",
+            },
         },
         ["command"],
     ),
@@ -111,7 +117,9 @@ def check(call: ToolCall) -> dict[str, Any]:
     """
     schema = _SCHEMAS.get(call.name)
     if schema is None:
-        raise ToolError(f"there is no tool named '{call.name}'; the tools are: {', '.join(_SCHEMAS)}")
+        raise ToolError(
+            f"there is no tool named '{call.name}'; the tools are: {', '.join(_SCHEMAS)}"
+        )
     args = dict(call.arguments)
     props = schema["properties"]
     missing = [k for k in schema["required"] if k not in args]
@@ -119,15 +127,21 @@ def check(call: ToolCall) -> dict[str, Any]:
         raise ToolError(f"{call.name} needs the argument(s): {', '.join(missing)}")
     unknown = [k for k in args if k not in props]
     if unknown:
-        raise ToolError(f"{call.name} has no argument(s) {', '.join(unknown)}; it takes: {', '.join(props)}")
+        raise ToolError(
+            f"{call.name} has no argument(s) {', '.join(unknown)}; it takes: {', '.join(props)}"
+        )
     for key, value in args.items():
         kind = props[key]["type"]
         if kind == "integer" and isinstance(value, str) and value.strip().lstrip("-").isdigit():
             args[key] = value = int(value)  # small models often quote numbers
-        ok = isinstance(value, _PY_TYPES[kind]) and not (kind == "integer" and isinstance(value, bool))
+        ok = isinstance(value, _PY_TYPES[kind]) and not (
+            kind == "integer" and isinstance(value, bool)
+        )
         if not ok:
             article = "an" if kind[0] in "aeiou" else "a"
-            raise ToolError(f"{call.name}: '{key}' must be {article} {kind}, got {type(value).__name__}")
+            raise ToolError(
+                f"{call.name}: '{key}' must be {article} {kind}, got {type(value).__name__}"
+            )
     return args
 
 
@@ -145,11 +159,15 @@ class Toolbox:
             if name == "list_dir":
                 return files.list_dir(ws, args.get("path", "."))
             if name == "read_file":
-                return files.read_file(ws, args["path"], args.get("start_line", 1), args.get("end_line"))
+                return files.read_file(
+                    ws, args["path"], args.get("start_line", 1), args.get("end_line")
+                )
             if name == "search":
                 under = ws.relative(ws.resolve(args.get("path", ".")))
                 found = self.checkpoints.visible_files(under)
-                return files.search(ws, found, args["pattern"], regex=args.get("regex", False), path=under)
+                return files.search(
+                    ws, found, args["pattern"], regex=args.get("regex", False), path=under
+                )
         except PathEscapeError as exc:
             raise ToolError(str(exc)) from None
         raise ToolError(f"{name} is not a read tool")
@@ -160,7 +178,9 @@ class Toolbox:
             if name == "write_file":
                 return files.plan_write(self.workspace, args["path"], args["content"])
             if name == "edit_file":
-                return files.plan_edit(self.workspace, args["path"], args["old_text"], args["new_text"])
+                return files.plan_edit(
+                    self.workspace, args["path"], args["old_text"], args["new_text"]
+                )
         except PathEscapeError as exc:
             raise ToolError(str(exc)) from None
         raise ToolError(f"{name} is not an edit tool")

@@ -55,6 +55,6 @@ class Workspace:
         return real
 
     def relative(self, real: Path) -> str:
-        """The workspace-relative form of a resolved path, with "/" separators ("." for the root)."""
+        """The workspace-relative form of a resolved path, "/"-separated ("." for the root)."""
         rel = real.relative_to(self.root).as_posix()
         return rel or "."

@@ -120,3 +120,9 @@ def test_errors_are_clear(project: Path, data_dir: Path):
         ck.undo_last()
     with pytest.raises(CheckpointError, match="unknown checkpoint"):
         ck.restore("0" * 40)
+
+
+def test_missing_git_is_a_clear_error(ws: Path, data_dir: Path, monkeypatch):
+    monkeypatch.setenv("PATH", str(data_dir))  # a folder with no git in it
+    with pytest.raises(CheckpointError, match="git is needed"):
+        Checkpoints(ws, data_dir)

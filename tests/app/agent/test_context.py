@@ -1,6 +1,5 @@
-from engine.inputs.types import ToolCall
-
 from app.agent.context import DROPPED, SHORTENED, Transcript, approx_tokens
+from engine.inputs.types import ToolCall
 
 
 def _transcript(n_steps: int, size: int) -> Transcript:
@@ -8,7 +7,9 @@ def _transcript(n_steps: int, size: int) -> Transcript:
     t.add_task("the task")
     for i in range(n_steps):
         message = t.add_step(f"step {i}", [ToolCall("read_file", {"path": f"f{i}"})])
-        message["tool_responses"].append({"name": "read_file", "response": {"content": str(i) * size}})
+        message["tool_responses"].append(
+            {"name": "read_file", "response": {"content": str(i) * size}}
+        )
     return t
 
 

@@ -1,8 +1,7 @@
 import pytest
 
-from engine.inputs.types import ToolCall
-
 from app.agent.guards import FormatGuard, LoopBreaker, call_key, hint_response
+from engine.inputs.types import ToolCall
 
 
 def test_loop_breaker_fires_on_the_third_identical_call_in_a_row():
@@ -15,7 +14,10 @@ def test_loop_breaker_fires_on_the_third_identical_call_in_a_row():
 
 def test_a_different_call_in_between_resets_the_count():
     b = LoopBreaker(3)
-    test, edit = ToolCall("run_command", {"command": "pytest"}), ToolCall("edit_file", {"path": "x"})
+    test, edit = (
+        ToolCall("run_command", {"command": "pytest"}),
+        ToolCall("edit_file", {"path": "x"}),
+    )
     results = [b.fires(c) for c in (test, test, edit, test, test, edit)]
     assert results == [False] * 6
     with pytest.raises(ValueError):
@@ -36,4 +38,13 @@ def test_format_guard_counts_bad_steps_in_a_row():
 
 def test_hint_shows_the_native_format_and_echoes_the_call():
     r = hint_response("call:read{", "bad")
-    assert r["error"] == "bad" and "<|tool_call>call:" in r["hint"] and r["your_call"] == "call:read{"
+    assert (
+        r["error"] == "bad" and "<|tool_call>call:" in r["hint"] and r["your_call"] == "call:read{"
+    )
+
+
+def test_guess_name_labels_malformed_calls():
+    from app.agent.guards import guess_name
+
+    assert guess_name('<|tool_call>call:edit_file{path:"x"') == "edit_file"
+    assert guess_name("gibberish") == "invalid_call"

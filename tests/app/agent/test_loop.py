@@ -4,11 +4,19 @@ import sys
 import threading
 from pathlib import Path
 
+from app.agent.control import Limits
 from app.agent.events import (
-    ApprovalNeeded, CheckpointMade, CommandOutput, ContextShortened, Decision, Finished, Observation,
-    StepStarted, StopReason,
+    ApprovalNeeded,
+    CheckpointMade,
+    CommandOutput,
+    ContextShortened,
+    Decision,
+    Finished,
+    Observation,
+    StepStarted,
+    StopReason,
 )
-from app.agent.loop import AgentRun, Limits
+from app.agent.loop import AgentRun
 from app.agent.model import Reply
 from app.agent.permissions import ApprovalMode
 from app.agent.scripted import ScriptedModel, call, calls
@@ -33,8 +41,17 @@ def make_run(model, ws, data_dir, *, decide=None, mode=ApprovalMode.FULL_AUTO, *
         if isinstance(event, ApprovalNeeded):
             holder["run"].decide(event.call_id, decide(event))
 
-    run = AgentRun(model, ws, "task", data_dir=data_dir, on_event=on_event, mode=mode,
-                   use_sandbox=False, kill_grace_s=0.2, **kwargs)
+    run = AgentRun(
+        model,
+        ws,
+        "task",
+        data_dir=data_dir,
+        on_event=on_event,
+        mode=mode,
+        use_sandbox=False,
+        kill_grace_s=0.2,
+        **kwargs,
+    )
     holder["run"] = run
     return run, events
 
@@ -44,22 +61,30 @@ def of(events, kind):
 
 
 def test_builds_a_small_project_to_passing_tests(ws: Path, data_dir: Path):
-    model = ScriptedModel([
-        calls(call("write_file", path="calc.py", content=MODULE),
-              call("write_file", path="test_calc.py", content=TEST)),
-        calls(call("run_command", command=f"{PY} test_calc.py")),
-        calls(call("read_file", path="calc.py", start_line=2, end_line=2)),
-        calls(call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b")),
-        calls(call("run_command", command=f"{PY} test_calc.py")),
-        Reply(text="Fixed add; the tests pass."),
-    ])
+    model = ScriptedModel(
+        [
+            calls(
+                call("write_file", path="calc.py", content=MODULE),
+                call("write_file", path="test_calc.py", content=TEST),
+            ),
+            calls(call("run_command", command=f"{PY} test_calc.py")),
+            calls(call("read_file", path="calc.py", start_line=2, end_line=2)),
+            calls(
+                call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b")
+            ),
+            calls(call("run_command", command=f"{PY} test_calc.py")),
+            Reply(text="Fixed add; the tests pass."),
+        ]
+    )
     run, events = make_run(model, ws, data_dir)
     result = run.run()
     assert result.reason is StopReason.DONE and result.steps == 6
     assert result.answer == "Fixed add; the tests pass."
     assert (ws / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     seen = model.tool_results()
-    assert seen[2]["response"]["exit_code"] == 1 and "AssertionError" in seen[2]["response"]["output"]
+    assert (
+        seen[2]["response"]["exit_code"] == 1 and "AssertionError" in seen[2]["response"]["output"]
+    )
     assert seen[3]["response"]["content"] == "    return a - b\n"
     assert seen[-1]["response"] == {"exit_code": 0, "output": "all tests passed\n"}
     assert "all tests passed" in "".join(e.chunk for e in of(events, CommandOutput))
@@ -71,15 +96,19 @@ def test_builds_a_small_project_to_passing_tests(ws: Path, data_dir: Path):
 
 def test_approval_shows_a_diff_and_a_denial_reaches_the_model(ws: Path, data_dir: Path):
     (ws / "a.py").write_text("x = 1\n")
-    model = ScriptedModel([
-        calls(call("edit_file", path="a.py", old_text="x = 1", new_text="x = 2")),
-        calls(call("run_command", command="rm -rf a.py")),
-    ])
+    model = ScriptedModel(
+        [
+            calls(call("edit_file", path="a.py", old_text="x = 1", new_text="x = 2")),
+            calls(call("run_command", command="rm -rf a.py")),
+        ]
+    )
     asked: list[ApprovalNeeded] = []
 
     def decide(event):
         asked.append(event)
-        return Decision.allow_once() if event.kind == "edit" else Decision.deny("never delete files")
+        return (
+            Decision.allow_once() if event.kind == "edit" else Decision.deny("never delete files")
+        )
 
     result = make_run(model, ws, data_dir, decide=decide, mode=ApprovalMode.ASK)[0].run()
     assert result.reason is StopReason.DONE
@@ -87,13 +116,18 @@ def test_approval_shows_a_diff_and_a_denial_reaches_the_model(ws: Path, data_dir
     assert asked[1].kind == "run" and asked[1].command == "rm -rf a.py"
     denial = model.tool_results()[1]
     assert denial["name"] == "run_command"
-    assert denial["response"]["user_message"] == "never delete files" and "denied" in denial["response"]["error"]
+    assert (
+        denial["response"]["user_message"] == "never delete files"
+        and "denied" in denial["response"]["error"]
+    )
     assert (ws / "a.py").read_text() == "x = 2\n"
 
 
 def test_allow_for_task_and_auto_edit_mode(ws: Path, data_dir: Path):
-    model = ScriptedModel([calls(call("write_file", path=f"f{i}.txt", content="x")) for i in range(3)]
-                          + [calls(call("run_command", command="true"))])
+    model = ScriptedModel(
+        [calls(call("write_file", path=f"f{i}.txt", content="x")) for i in range(3)]
+        + [calls(call("run_command", command="true"))]
+    )
     asked: list = []
 
     def decide(event):
@@ -102,25 +136,36 @@ def test_allow_for_task_and_auto_edit_mode(ws: Path, data_dir: Path):
 
     make_run(model, ws, data_dir, decide=decide, mode=ApprovalMode.ASK)[0].run()
     assert asked == ["edit", "run"]  # later writes were covered by "allow for this task"
-    model = ScriptedModel([calls(call("write_file", path="g.txt", content="x"), call("run_command", command="true"))])
+    model = ScriptedModel(
+        [calls(call("write_file", path="g.txt", content="x"), call("run_command", command="true"))]
+    )
     asked.clear()
     make_run(model, ws, data_dir, decide=decide, mode=ApprovalMode.AUTO_EDITS)[0].run()
     assert asked == ["run"]
 
 
-def test_escaping_paths_are_refused_and_reported_to_the_model(ws: Path, data_dir: Path, tmp_path: Path):
+def test_escaping_paths_are_refused_and_reported_to_the_model(
+    ws: Path, data_dir: Path, tmp_path: Path
+):
     (tmp_path / "outside").mkdir()
     (ws / "link").symlink_to(tmp_path / "outside")
-    model = ScriptedModel([
-        calls(call("write_file", path="../escape.txt", content="x"),
-              call("write_file", path="link/escape.txt", content="x"),
-              call("read_file", path="../appdata/x")),
-    ])
+    model = ScriptedModel(
+        [
+            calls(
+                call("write_file", path="../escape.txt", content="x"),
+                call("write_file", path="link/escape.txt", content="x"),
+                call("read_file", path="../appdata/x"),
+            ),
+        ]
+    )
     result = make_run(model, ws, data_dir)[0].run()
     assert result.reason is StopReason.DONE
     errors = [r["response"]["error"] for r in model.tool_results()]
     assert len(errors) == 3 and all("outside the workspace" in e for e in errors)
-    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "outside" / "escape.txt").exists()
+    assert (
+        not (tmp_path / "escape.txt").exists()
+        and not (tmp_path / "outside" / "escape.txt").exists()
+    )
 
 
 def test_loop_breaker_stops_three_identical_calls(ws: Path, data_dir: Path):
@@ -134,9 +179,13 @@ def test_loop_breaker_stops_three_identical_calls(ws: Path, data_dir: Path):
 
 
 def test_malformed_call_gets_a_hint_and_the_run_goes_on(ws: Path, data_dir: Path):
-    bad = Reply(parse_errors=['<|tool_call>call:read_file{path:"a.py"<tool_call|>'], finish_reason="tool_calls")
-    model = ScriptedModel([bad, calls(call("nonexistent_tool", x=1)), calls(call("list_dir")),
-                           Reply(text="ok")])
+    bad = Reply(
+        parse_errors=['<|tool_call>call:read_file{path:"a.py"<tool_call|>'],
+        finish_reason="tool_calls",
+    )
+    model = ScriptedModel(
+        [bad, calls(call("nonexistent_tool", x=1)), calls(call("list_dir")), Reply(text="ok")]
+    )
     result = make_run(model, ws, data_dir)[0].run()
     assert result.reason is StopReason.DONE
     first, second, third = model.tool_results()
@@ -157,16 +206,27 @@ def test_step_and_time_limits_stop_with_a_visible_reason(ws: Path, data_dir: Pat
     model = ScriptedModel([calls(call("list_dir", path=str(i % 2))) for i in range(10)])
     (ws / "0").mkdir(), (ws / "1").mkdir()
     result = make_run(model, ws, data_dir, limits=Limits(max_steps=4))[0].run()
-    assert result.reason is StopReason.STEP_LIMIT and result.steps == 4 and "4 steps" in result.message
+    assert (
+        result.reason is StopReason.STEP_LIMIT and result.steps == 4 and "4 steps" in result.message
+    )
     model = ScriptedModel([calls(call("run_command", command="sleep 0.3"))] * 5)
     result = make_run(model, ws, data_dir, limits=Limits(max_wall_s=0.2))[0].run()
-    assert result.reason is StopReason.TIME_LIMIT and result.steps == 1 and "time limit" in result.message
+    assert (
+        result.reason is StopReason.TIME_LIMIT
+        and result.steps == 1
+        and "time limit" in result.message
+    )
 
 
 def test_context_budget_shortens_old_observations_and_restarts(ws: Path, data_dir: Path):
     (ws / "big.txt").write_text("word " * 2000)
-    model = ScriptedModel([calls(call("read_file", path="big.txt")), calls(call("list_dir")),
-                           calls(call("list_dir", path="."))])
+    model = ScriptedModel(
+        [
+            calls(call("read_file", path="big.txt")),
+            calls(call("list_dir")),
+            calls(call("list_dir", path=".")),
+        ]
+    )
     run, events = make_run(model, ws, data_dir, limits=Limits(context_budget=2000))
     assert run.run().reason is StopReason.DONE
     shortened = of(events, ContextShortened)
@@ -206,23 +266,27 @@ def test_model_errors_end_the_run_visibly(ws: Path, data_dir: Path):
             raise RuntimeError("engine died")
 
     result = make_run(Broken([calls(call("list_dir"))]), ws, data_dir)[0].run()
-    assert result.reason is StopReason.MODEL_ERROR and "engine died" in result.message
+    assert result.reason is StopReason.ERROR and "engine died" in result.message
 
 
 def test_undo_after_a_run_restores_bytes_even_after_a_deleting_command(ws: Path, data_dir: Path):
     (ws / "keep.bin").write_bytes(b"\x00\x01binary\r\n")
     (ws / "notes.txt").write_text("original\n")
-    model = ScriptedModel([
-        calls(call("edit_file", path="notes.txt", old_text="original", new_text="edited")),
-        calls(call("run_command", command="rm keep.bin && echo new > made.txt")),
-    ])
+    model = ScriptedModel(
+        [
+            calls(call("edit_file", path="notes.txt", old_text="original", new_text="edited")),
+            calls(call("run_command", command="rm keep.bin && echo new > made.txt")),
+        ]
+    )
     run, events = make_run(model, ws, data_dir)
     run.run()
     made = of(events, CheckpointMade)
     assert [c.step for c in made] == [0, 1, 2]
     assert not (ws / "keep.bin").exists()
     run.checkpoints.undo_last()  # undo step 2: the command
-    assert (ws / "keep.bin").read_bytes() == b"\x00\x01binary\r\n" and not (ws / "made.txt").exists()
+    assert (ws / "keep.bin").read_bytes() == b"\x00\x01binary\r\n" and not (
+        ws / "made.txt"
+    ).exists()
     assert (ws / "notes.txt").read_text() == "edited\n"
     run.checkpoints.restore(made[0].checkpoint_id)  # back to before the task
     assert (ws / "notes.txt").read_text() == "original\n"
@@ -247,4 +311,6 @@ def test_a_gui_thread_can_answer_approvals(ws: Path, data_dir: Path):
     worker.join(10)
     assert (ws / "a.txt").read_text() == "hello"
     names = [type(e).__name__ for e in seen]
-    assert names.index("ToolCallProposed") < names.index("ApprovalNeeded") < names.index("Observation")
+    assert (
+        names.index("ToolCallProposed") < names.index("ApprovalNeeded") < names.index("Observation")
+    )

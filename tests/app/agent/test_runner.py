@@ -20,7 +20,9 @@ def _dead(pid: int) -> bool:
 
 def test_runs_in_the_workspace_and_streams_output(ws: Path):
     chunks: list[str] = []
-    result = CommandRunner(ws, use_sandbox=False).run("pwd; echo err >&2; exit 3", 10, chunks.append)
+    result = CommandRunner(ws, use_sandbox=False).run(
+        "pwd; echo err >&2; exit 3", 10, chunks.append
+    )
     assert result.exit_code == 3 and not result.timed_out
     assert result.output.splitlines() == [str(ws.resolve()), "err"]
     assert "".join(chunks) == result.output
@@ -28,7 +30,11 @@ def test_runs_in_the_workspace_and_streams_output(ws: Path):
 
 def test_a_hanging_command_is_killed_with_its_children(ws: Path):
     # The shell starts two children that would outlive it, then hangs itself.
-    cmd = "sleep 60 & echo $! > pids; python3 -c 'import time; time.sleep(60)' & echo $! >> pids; sleep 60"
+    cmd = (
+        "sleep 60 & echo $! > pids; "
+        "python3 -c 'import time; time.sleep(60)' & echo $! >> pids; "
+        "sleep 60"
+    )
     start = time.monotonic()
     result = CommandRunner(ws, use_sandbox=False, kill_grace_s=0.2).run(cmd, 1.0)
     assert time.monotonic() - start < 5
@@ -43,7 +49,9 @@ def test_a_hanging_command_is_killed_with_its_children(ws: Path):
 
 
 def test_children_left_behind_by_a_finished_command_are_ended(ws: Path):
-    result = CommandRunner(ws, use_sandbox=False, kill_grace_s=0.2).run("sleep 60 & echo $! > pid", 5)
+    result = CommandRunner(ws, use_sandbox=False, kill_grace_s=0.2).run(
+        "sleep 60 & echo $! > pid", 5
+    )
     assert result.exit_code == 0
     pid = int((ws / "pid").read_text())
     deadline = time.monotonic() + 3

@@ -1,9 +1,8 @@
 import pytest
 
-from engine.inputs.types import ToolCall
-
 from app.agent import tools
 from app.agent.files import ToolError
+from engine.inputs.types import ToolCall
 
 
 def test_declarations_are_openai_style_functions_with_a_kind_each():

@@ -1,0 +1,74 @@
+"""The run's limits, its stop signal and the hand-over of approval decisions between threads.
+
+`RunControl` is shared by the run's worker thread and whoever drives it (a GUI): `decide` and
+`stop` may be called from any thread, `wait_for` blocks the worker until a decision arrives or the
+run is stopped. A decision given before the wait starts (for example from inside the event
+callback) is kept and used.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from app.agent.events import Decision, StopReason
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_steps: int = 30
+    max_wall_s: float = 1800.0  # checked between steps
+    context_budget: int = 24_000  # tokens, as counted by the run's token counter
+    repeat_limit: int = 3  # identical calls in a row that stop the run
+    max_format_hints: int = 3  # malformed steps in a row that get a hint
+
+    def check(self, steps_done: int, elapsed_s: float) -> None:
+        """Raise RunStopped when the step or wall-time limit is reached."""
+        if steps_done >= self.max_steps:
+            raise RunStopped(
+                StopReason.STEP_LIMIT, f"Stopped at the step limit ({self.max_steps} steps)."
+            )
+        if elapsed_s >= self.max_wall_s:
+            raise RunStopped(
+                StopReason.TIME_LIMIT,
+                f"Stopped at the time limit ({self.max_wall_s:.0f} s; {elapsed_s:.0f} s used).",
+            )
+
+
+class RunStopped(Exception):
+    """Ends a run early; `message` is what the person is told."""
+
+    def __init__(self, reason: StopReason, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+class RunControl:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._decisions: dict[int, Decision] = {}
+        self.stopped = False
+
+    def decide(self, call_id: int, decision: Decision) -> None:
+        with self._cond:
+            self._decisions[call_id] = decision
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self.stopped = True
+            self._cond.notify_all()
+
+    def check(self) -> None:
+        """Raise RunStopped if the person stopped the run."""
+        if self.stopped:
+            raise RunStopped(StopReason.STOPPED, "Stopped by the user.")
+
+    def wait_for(self, call_id: int) -> Decision:
+        """Block until `call_id` is decided; raises RunStopped when the run is stopped first."""
+        with self._cond:
+            while call_id not in self._decisions and not self.stopped:
+                self._cond.wait()
+            if call_id not in self._decisions:
+                raise RunStopped(StopReason.STOPPED, "Stopped by the user.")
+            return self._decisions.pop(call_id)
