@@ -36,7 +36,7 @@ def open_window(qtbot, data_dir):
         path.mkdir(parents=True)
         (path / "config.json").write_text("{}")
 
-    def open_(model: str | None = "models/fake", make_demo=fake_demo, **fake):
+    def open_(model: str | None = "models/fake", make_demo=fake_demo, size=(1000, 700), **fake):
         store = Store(data_dir)
         settings = make_settings(data_dir)
         if model is not None:
@@ -44,7 +44,8 @@ def open_window(qtbot, data_dir):
         bridge = EngineBridge(lambda on_event: FakeEngineWorker(on_event, **fake))
         window = MainWindow(store, settings, bridge, make_demo=make_demo)
         qtbot.addWidget(window)
-        window.resize(1000, 700)
+        if size:
+            window.resize(*size)
         window.show()
         window.start()
         opened.append((window, bridge, store))
