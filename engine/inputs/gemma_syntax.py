@@ -61,7 +61,9 @@ class _Reader:
     def error(self, what: str) -> GemmaSyntaxError:
         if self.pos >= len(self.text):
             return GemmaSyntaxError(f"expected {what}, found the end of the text", self.pos)
-        return GemmaSyntaxError(f"expected {what}, found {self.text[self.pos:self.pos + 12]!r}", self.pos)
+        return GemmaSyntaxError(
+            f"expected {what}, found {self.text[self.pos : self.pos + 12]!r}", self.pos
+        )
 
     def expect(self, s: str) -> None:
         self.skip_ws()
@@ -73,8 +75,8 @@ class _Reader:
         self.pos += len(QUOTE)
         end = self.text.find(QUOTE, self.pos)
         if end < 0:
-            raise GemmaSyntaxError("unterminated <|\"|> string", self.pos - len(QUOTE))
-        s = self.text[self.pos:end]
+            raise GemmaSyntaxError('unterminated <|"|> string', self.pos - len(QUOTE))
+        s = self.text[self.pos : end]
         self.pos = end + len(QUOTE)
         return s
 
@@ -108,7 +110,7 @@ class _Reader:
         start = self.pos
         while self.pos < len(self.text) and self.text[self.pos] not in ":,{}[]":
             self.pos += 1
-        k = self.text[start:self.pos].strip()
+        k = self.text[start : self.pos].strip()
         if not k:
             raise self.error("a key")
         return k

@@ -22,7 +22,6 @@ are joined (`coalesce`). A thinking channel left open is closed by `<|tool_call>
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from engine.inputs.gemma_syntax import parse_calls
 from engine.inputs.types import ToolCall
@@ -66,7 +65,7 @@ class ParseError:
     message: str
 
 
-Item = Union[Text, Thinking, ToolCall, EndOfTurn, ToolResponseRequest, ParseError]
+Item = Text | Thinking | ToolCall | EndOfTurn | ToolResponseRequest | ParseError
 
 _TEXT, _CHANNEL_NAME, _THINK, _CALL = "text", "channel_name", "think", "call"
 
@@ -104,7 +103,7 @@ class OutputParser:
         try:
             self._buf += text
             return self._drain(final=False)
-        except Exception as e:  # never raise into the generation loop
+        except Exception as e:  # noqa: BLE001  (never raise into the generation loop)
             raw, self._buf, self._state = self._buf, "", _TEXT
             return [ParseError(raw, f"internal parser error: {e!r}")]
 
@@ -112,10 +111,14 @@ class OutputParser:
         try:
             out = self._drain(final=True)
             if self._state == _CALL:
-                out.append(ParseError(self._call_raw, "tool call cut off: the stream ended before <tool_call|>"))
+                out.append(
+                    ParseError(
+                        self._call_raw, "tool call cut off: the stream ended before <tool_call|>"
+                    )
+                )
             self._state, self._call_raw, self._buf = _TEXT, "", ""
             return out
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001
             raw, self._buf, self._state = self._buf, "", _TEXT
             return [ParseError(raw, f"internal parser error: {e!r}")]
 
@@ -134,7 +137,7 @@ class OutputParser:
                 nl = self._buf.find("\n", 0, _MAX_CHANNEL_NAME + 1)
                 i, _ = _find_control(self._buf)
                 if nl >= 0 and (i < 0 or nl < i):
-                    self._buf = self._buf[nl + 1:]  # the name ("thought") is not thinking text
+                    self._buf = self._buf[nl + 1 :]  # the name ("thought") is not thinking text
                     self._state = _THINK
                 elif i >= 0 or final or len(self._buf) > _MAX_CHANNEL_NAME:
                     self._state = _THINK  # no name line: everything so far is thinking
@@ -150,7 +153,7 @@ class OutputParser:
                     self._buf = self._buf[cut:]
                     break
                 self._call_raw += self._buf[:i]
-                self._buf = self._buf[i + len(tok):]
+                self._buf = self._buf[i + len(tok) :]
                 if tok == CALL_CLOSE:
                     self._call_raw += tok
                     out.extend(self._parse_call(self._call_raw))
@@ -167,7 +170,7 @@ class OutputParser:
                 self._buf = self._buf[cut:]
                 break
             self._emit_text(out, self._buf[:i])
-            self._buf = self._buf[i + len(tok):]
+            self._buf = self._buf[i + len(tok) :]
             self._control(out, tok)
         return out
 
@@ -193,7 +196,7 @@ class OutputParser:
 
     @staticmethod
     def _parse_call(raw: str) -> list[Item]:
-        body = raw[len(CALL_OPEN):-len(CALL_CLOSE)]
+        body = raw[len(CALL_OPEN) : -len(CALL_CLOSE)]
         try:
             return [ToolCall(name, args) for name, args in parse_calls(body)]
         except ValueError as e:

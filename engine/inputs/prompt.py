@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +63,13 @@ def load_tokenizer(checkpoint_dir: str | os.PathLike[str]) -> Any:
     from mlx_lm.tokenizer_utils import load
 
     folder = Path(checkpoint_dir)
-    if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
-        raise FileNotFoundError(f"no tokenizer files (tokenizer.json, tokenizer_config.json) in {folder}")
+    if (
+        not (folder / "tokenizer.json").is_file()
+        and not (folder / "tokenizer_config.json").is_file()
+    ):
+        raise FileNotFoundError(
+            f"no tokenizer files (tokenizer.json, tokenizer_config.json) in {folder}"
+        )
     return load(folder, eos_token_ids=_eos_ids(folder))
 
 
@@ -98,7 +104,9 @@ def _audio_frames(item: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(item, np.ndarray):
         samples = item
         if samples.ndim != 1:
-            raise PromptError(f"audio {k} must be 1-D mono samples at 16 kHz, got shape {samples.shape}")
+            raise PromptError(
+                f"audio {k} must be 1-D mono samples at 16 kHz, got shape {samples.shape}"
+            )
     else:
         samples = load_audio(item)
     frames, mask = frame_audio(samples.astype(np.float32, copy=False))
@@ -131,18 +139,26 @@ def encode_prompt(
     """Expand media placeholders, tokenize, and stack the media for the model."""
     n_img, n_aud = text.count(IMAGE_TOKEN), text.count(AUDIO_TOKEN)
     if n_img != len(images):
-        raise PromptError(f"the prompt has {n_img} image placeholder(s) ({IMAGE_TOKEN}) but {len(images)} image(s)")
+        raise PromptError(
+            f"the prompt has {n_img} image placeholder(s) ({IMAGE_TOKEN}) but {len(images)} image(s)"
+        )
     if n_aud != len(audios):
-        raise PromptError(f"the prompt has {n_aud} audio placeholder(s) ({AUDIO_TOKEN}) but {len(audios)} clip(s)")
+        raise PromptError(
+            f"the prompt has {n_aud} audio placeholder(s) ({AUDIO_TOKEN}) but {len(audios)} clip(s)"
+        )
     for marker in (BOI, EOI, BOA, EOA):
         if marker in text:
-            raise PromptError(f"the prompt text already holds {marker}: pass it before placeholder expansion")
+            raise PromptError(
+                f"the prompt text already holds {marker}: pass it before placeholder expansion"
+            )
 
     out = PromptInputs(input_ids=np.zeros((1, 0), np.int32))
     if images:
         prepared = [_image_inputs(im, image_budget, k) for k, im in enumerate(images)]
         out.image_token_counts = [int(p.num_soft_tokens) for p in prepared]
-        out.pixel_values = np.stack([p.pixel_values for p in prepared]).astype(np.float32, copy=False)
+        out.pixel_values = np.stack([p.pixel_values for p in prepared]).astype(
+            np.float32, copy=False
+        )
         out.image_position_ids = np.stack([p.position_ids for p in prepared])
     if audios:
         framed = [_audio_frames(a, k) for k, a in enumerate(audios)]

@@ -14,7 +14,8 @@ Contract:
   `[{"function": {"name", "arguments"}}]` or `[{"name", "arguments"}]`; arguments given as a JSON
   string are decoded. `tool_responses` are `[{"name", "response"}]`. Tools are OpenAI-style
   `{"type": "function", "function": {...}}` or bare function dicts.
-- Bad messages raise `ValueError` that names the message and the problem.
+- Bad messages raise `MessageError` (a `ValueError`) that names the message and the problem; a
+  template that fails raises `ValueError`.
 
 Incremental rendering (the live session renders the conversation so far, then with one more message,
 and feeds the difference): rendering message i never depends on later messages, so with
@@ -32,16 +33,23 @@ the Gemma format itself makes:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, ClassVar
 
 import jinja2
 from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 OWN_TEMPLATE = Path(__file__).with_name("chat_template.jinja")
+
+
+class MessageError(ValueError):
+    """A chat message, tool or tool call the template cannot render."""
+
+
 ROLES = ("system", "developer", "user", "assistant", "model", "tool")
 MEDIA_TYPES = ("image", "audio", "video")
 
@@ -55,7 +63,9 @@ def load_template(checkpoint_dir: str | Path | None = None) -> str:
         for name in ("tokenizer_config.json", "chat_template.json"):
             f = d / name
             if f.is_file():
-                found = _template_from_json(json.loads(f.read_text(encoding="utf-8")).get("chat_template"))
+                found = _template_from_json(
+                    json.loads(f.read_text(encoding="utf-8")).get("chat_template")
+                )
                 if found:
                     return found
     return OWN_TEMPLATE.read_text(encoding="utf-8")
@@ -74,7 +84,7 @@ class _GenerationTag(Extension):
     """`{% generation %}...{% endgeneration %}` renders its body (transformers uses it to mark
     assistant text)."""
 
-    tags = {"generation"}
+    tags: ClassVar[set[str]] = {"generation"}
 
     def parse(self, parser: jinja2.parser.Parser) -> jinja2.nodes.Node:
         lineno = next(parser.stream).lineno
@@ -89,10 +99,17 @@ def _raise_exception(message: str) -> None:
     raise jinja2.exceptions.TemplateError(message)
 
 
-def _tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
-            sort_keys: bool = False) -> str:
+def _tojson(
+    x: Any,
+    ensure_ascii: bool = False,
+    indent: Any = None,
+    separators: Any = None,
+    sort_keys: bool = False,
+) -> str:
     # Jinja's own tojson escapes HTML characters; templates expect plain JSON.
-    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    return json.dumps(
+        x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
 
 
 @lru_cache(maxsize=8)
@@ -123,7 +140,7 @@ def render_chat(
     for i, t in enumerate(tool_list or []):
         f = t.get("function", t) if isinstance(t, dict) else None
         if not isinstance(f, dict) or not isinstance(f.get("name"), str):
-            raise ValueError(f"tools[{i}] must be a function dict with a 'name'")
+            raise MessageError(f"tools[{i}] must be a function dict with a 'name'")
     try:
         return _compile(template).render(
             messages=msgs,
@@ -139,10 +156,12 @@ def render_chat(
 def _clean_message(i: int, m: Any) -> dict[str, Any]:
     where = f"messages[{i}]"
     if not isinstance(m, dict):
-        raise ValueError(f"{where} must be a dict with 'role' and 'content', got {type(m).__name__}")
+        raise MessageError(
+            f"{where} must be a dict with 'role' and 'content', got {type(m).__name__}"
+        )
     role = m.get("role")
     if role not in ROLES:
-        raise ValueError(f"{where} has role {role!r}; expected one of {', '.join(ROLES)}")
+        raise MessageError(f"{where} has role {role!r}; expected one of {', '.join(ROLES)}")
     out: dict[str, Any] = {"role": role}
     content = m.get("content")
     if content is None or isinstance(content, str):
@@ -150,14 +169,18 @@ def _clean_message(i: int, m: Any) -> dict[str, Any]:
     elif isinstance(content, (list, tuple)):
         out["content"] = [_clean_item(f"{where}.content[{j}]", it) for j, it in enumerate(content)]
     else:
-        raise ValueError(f"{where}.content must be a string, a list of items or None")
+        raise MessageError(f"{where}.content must be a string, a list of items or None")
     if m.get("tool_calls"):
-        out["tool_calls"] = [_clean_call(f"{where}.tool_calls[{j}]", c) for j, c in enumerate(m["tool_calls"])]
+        out["tool_calls"] = [
+            _clean_call(f"{where}.tool_calls[{j}]", c) for j, c in enumerate(m["tool_calls"])
+        ]
     if m.get("tool_responses"):
         rs = []
         for j, r in enumerate(m["tool_responses"]):
             if not isinstance(r, dict) or "response" not in r:
-                raise ValueError(f"{where}.tool_responses[{j}] must be a dict with 'name' and 'response'")
+                raise MessageError(
+                    f"{where}.tool_responses[{j}] must be a dict with 'name' and 'response'"
+                )
             rs.append(_plain({"name": r.get("name", "unknown"), "response": r["response"]}, where))
         out["tool_responses"] = rs
     for k, v in m.items():  # keep other plain fields a checkpoint's template may read
@@ -171,20 +194,22 @@ def _clean_message(i: int, m: Any) -> dict[str, Any]:
 
 def _clean_item(where: str, it: Any) -> dict[str, Any]:
     if not isinstance(it, dict) or "type" not in it:
-        raise ValueError(f"{where} must be a dict with a 'type'")
+        raise MessageError(f"{where} must be a dict with a 'type'")
     if it["type"] == "text":
         if not isinstance(it.get("text"), str):
-            raise ValueError(f"{where} is a text item without a 'text' string")
+            raise MessageError(f"{where} is a text item without a 'text' string")
         return {"type": "text", "text": it["text"]}
     if it["type"] in MEDIA_TYPES:
         return {"type": it["type"]}  # the payload is for preprocessing, not for the template
-    raise ValueError(f"{where} has type {it['type']!r}; expected text, image, audio or video")
+    raise MessageError(f"{where} has type {it['type']!r}; expected text, image, audio or video")
 
 
 def _clean_call(where: str, c: Any) -> dict[str, Any]:
     f = c.get("function", c) if isinstance(c, dict) else None
     if not isinstance(f, dict) or not isinstance(f.get("name"), str):
-        raise ValueError(f"{where} must be {{'function': {{'name', 'arguments'}}}} or {{'name', 'arguments'}}")
+        raise MessageError(
+            f"{where} must be {{'function': {{'name', 'arguments'}}}} or {{'name', 'arguments'}}"
+        )
     args = f.get("arguments", {})
     if isinstance(args, str):
         try:
@@ -196,7 +221,7 @@ def _clean_call(where: str, c: Any) -> dict[str, Any]:
     if args is None:
         args = {}
     if not isinstance(args, (dict, str)):
-        raise ValueError(f"{where}.arguments must be a dict or a JSON object string")
+        raise MessageError(f"{where}.arguments must be a dict or a JSON object string")
     return {"type": "function", "function": {"name": f["name"], "arguments": _plain(args, where)}}
 
 
@@ -210,4 +235,4 @@ def _plain(v: Any, where: str) -> Any:
         return [_plain(x, where) for x in v]
     if hasattr(v, "item") and callable(v.item):  # numpy scalars
         return _plain(v.item(), where)
-    raise ValueError(f"{where} holds a {type(v).__name__}, which a chat template cannot render")
+    raise MessageError(f"{where} holds a {type(v).__name__}, which a chat template cannot render")

@@ -16,30 +16,103 @@ from engine.inputs.parser import OutputParser, coalesce, parse_output
 from engine.inputs.prompt import PromptError, encode_prompt, load_tokenizer
 from engine.inputs.template import load_template, render_chat
 
-TOOLS = [{"type": "function", "function": {"name": "read_file", "description": "Read a file", "parameters": {
-    "type": "object", "properties": {"path": {"type": "string", "description": "File path"}}, "required": ["path"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "read_file",
+            "description": "Read a file",
+            "parameters": {
+                "type": "object",
+                "properties": {"path": {"type": "string", "description": "File path"}},
+                "required": ["path"],
+            },
+        },
+    }
+]
 IMAGES = [Image.new("RGB", (100, 70), (200, 10, 30)), Image.new("RGB", (480, 96), (0, 90, 200))]
 rng = np.random.default_rng(0)
-AUDIOS = [rng.standard_normal(16001).astype(np.float32) * 0.1, rng.standard_normal(1000).astype(np.float32) * 0.1]
+AUDIOS = [
+    rng.standard_normal(16001).astype(np.float32) * 0.1,
+    rng.standard_normal(1000).astype(np.float32) * 0.1,
+]
 
 CASES = {
-    "plain": (dict(messages=[{"role": "user", "content": "Hello there, how are you?"}]), 0, 0),
-    "system_thinking": (dict(messages=[{"role": "system", "content": "Be brief."},
-                                       {"role": "user", "content": "Why is the sky blue?"}],
-                             enable_thinking=True), 0, 0),
-    "multi_turn_stripped_thinking": (dict(messages=[
-        {"role": "user", "content": "2+2?"},
-        {"role": "assistant", "content": "<|channel>thought\nadd<channel|>It is 4."},
-        {"role": "user", "content": "And 3+3?"}]), 0, 0),
-    "two_images": (dict(messages=[{"role": "user", "content": [
-        {"type": "image"}, {"type": "text", "text": "versus"}, {"type": "image"}]}]), 2, 0),
-    "image_audio": (dict(messages=[{"role": "user", "content": [
-        {"type": "image"}, {"type": "audio"}, {"type": "audio"}, {"type": "text", "text": "Describe both."}]}]), 1, 2),
-    "tools": (dict(messages=[
-        {"role": "user", "content": "Show main.py"},
-        {"role": "assistant", "tool_calls": [{"function": {"name": "read_file", "arguments": {"path": "main.py"}}}],
-         "tool_responses": [{"name": "read_file", "response": {"text": "print('hi')", "lines": 1}}]}],
-        tools=TOOLS), 0, 0),
+    "plain": ({"messages": [{"role": "user", "content": "Hello there, how are you?"}]}, 0, 0),
+    "system_thinking": (
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Why is the sky blue?"},
+            ],
+            "enable_thinking": True,
+        },
+        0,
+        0,
+    ),
+    "multi_turn_stripped_thinking": (
+        {
+            "messages": [
+                {"role": "user", "content": "2+2?"},
+                {"role": "assistant", "content": "<|channel>thought\nadd<channel|>It is 4."},
+                {"role": "user", "content": "And 3+3?"},
+            ]
+        },
+        0,
+        0,
+    ),
+    "two_images": (
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image"},
+                        {"type": "text", "text": "versus"},
+                        {"type": "image"},
+                    ],
+                }
+            ]
+        },
+        2,
+        0,
+    ),
+    "image_audio": (
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image"},
+                        {"type": "audio"},
+                        {"type": "audio"},
+                        {"type": "text", "text": "Describe both."},
+                    ],
+                }
+            ]
+        },
+        1,
+        2,
+    ),
+    "tools": (
+        {
+            "messages": [
+                {"role": "user", "content": "Show main.py"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"function": {"name": "read_file", "arguments": {"path": "main.py"}}}
+                    ],
+                    "tool_responses": [
+                        {"name": "read_file", "response": {"text": "print('hi')", "lines": 1}}
+                    ],
+                },
+            ],
+            "tools": TOOLS,
+        },
+        0,
+        0,
+    ),
 }
 
 
@@ -56,29 +129,38 @@ def reference(tiny_checkpoint):
         Gemma4UnifiedAudioFeatureExtractor,
     )
     from transformers.models.gemma4_unified.processing_gemma4_unified import (
-        Gemma4UnifiedProcessor, get_aspect_ratio_preserving_size,
+        Gemma4UnifiedProcessor,
+        get_aspect_ratio_preserving_size,
     )
 
     class StandInImageProcessor(ImageProcessingMixin):
         patch_size, pooling_kernel_size, max_soft_tokens = 16, 3, 280
-        model_input_names = ["pixel_values", "image_position_ids"]
+        model_input_names = ("pixel_values", "image_position_ids")
 
         def __call__(self, images, **kwargs):
-            flat = [im for group in images for im in (group if isinstance(group, list) else [group])]
+            flat = [
+                im for group in images for im in (group if isinstance(group, list) else [group])
+            ]
             counts = []
             for im in flat:
                 h, w = get_aspect_ratio_preserving_size(im.height, im.width, 16, 280 * 9, 3)
                 counts.append((h // 48) * (w // 48))
-            return BatchFeature({"pixel_values": np.zeros((len(flat), 280, 6912), np.float32),
-                                 "num_soft_tokens_per_image": counts})
+            return BatchFeature(
+                {
+                    "pixel_values": np.zeros((len(flat), 280, 6912), np.float32),
+                    "num_soft_tokens_per_image": counts,
+                }
+            )
 
     class ReferenceProcessor(Gemma4UnifiedProcessor):
         def check_argument_for_proper_class(self, argument_name, argument):
             return None  # lets the stand-in image processor (and no video processor) through
 
     return ReferenceProcessor(
-        feature_extractor=Gemma4UnifiedAudioFeatureExtractor(), image_processor=StandInImageProcessor(),
-        tokenizer=AutoTokenizer.from_pretrained(tiny_checkpoint), video_processor=None,
+        feature_extractor=Gemma4UnifiedAudioFeatureExtractor(),
+        image_processor=StandInImageProcessor(),
+        tokenizer=AutoTokenizer.from_pretrained(tiny_checkpoint),
+        video_processor=None,
         chat_template=load_template(tiny_checkpoint),
     )
 
@@ -88,10 +170,15 @@ def test_text_and_ids_equal_the_reference_processor(name, tiny_checkpoint, token
     case, n_img, n_aud = CASES[name]
     images, audios = IMAGES[:n_img], AUDIOS[:n_aud]
     kw = {"enable_thinking": True} if case.get("enable_thinking") else {}
-    ref_text = reference.apply_chat_template(case["messages"], tools=case.get("tools"), tokenize=False,
-                                             add_generation_prompt=True, **kw)
-    text = render_chat(case["messages"], template=load_template(tiny_checkpoint), tools=case.get("tools"),
-                       enable_thinking=bool(kw))
+    ref_text = reference.apply_chat_template(
+        case["messages"], tools=case.get("tools"), tokenize=False, add_generation_prompt=True, **kw
+    )
+    text = render_chat(
+        case["messages"],
+        template=load_template(tiny_checkpoint),
+        tools=case.get("tools"),
+        enable_thinking=bool(kw),
+    )
     assert text == ref_text
     ref = reference(text=ref_text, images=images or None, audio=audios or None, return_tensors="np")
     ours = encode_prompt(text, tokenizer, images=images, audios=audios)
@@ -104,9 +191,13 @@ def test_text_and_ids_equal_the_reference_processor(name, tiny_checkpoint, token
     else:
         assert ours.input_features is None and ours.input_features_mask is None
     if n_img:
-        assert ours.pixel_values.shape == (n_img, 280, 6912) and ours.pixel_values.dtype == np.float32
+        assert (
+            ours.pixel_values.shape == (n_img, 280, 6912) and ours.pixel_values.dtype == np.float32
+        )
         assert ours.image_position_ids.shape == (n_img, 280, 2)
-        assert ours.image_token_counts == [int((ours.image_position_ids[i, :, 0] >= 0).sum()) for i in range(n_img)]
+        assert ours.image_token_counts == [
+            int((ours.image_position_ids[i, :, 0] >= 0).sum()) for i in range(n_img)
+        ]
     else:
         assert ours.pixel_values is None and ours.image_position_ids is None
 
@@ -117,9 +208,9 @@ def test_expansion_layout(tokenizer):
     n, m = ours.image_token_counts[0], ours.audio_token_counts[0]
     assert m == 2 and n == preprocess_image(IMAGES[0], 280).num_soft_tokens
     i = toks.index("<|image>")
-    assert toks[i + 1:i + 1 + n] == ["<|image|>"] * n and toks[i + 1 + n] == "<image|>"
+    assert toks[i + 1 : i + 1 + n] == ["<|image|>"] * n and toks[i + 1 + n] == "<image|>"
     j = toks.index("<|audio>")
-    assert toks[j + 1:j + 1 + m] == ["<|audio|>"] * m and toks[j + 1 + m] == "<audio|>"
+    assert toks[j + 1 : j + 1 + m] == ["<|audio|>"] * m and toks[j + 1 + m] == "<audio|>"
 
 
 def test_media_item_kinds_agree(tokenizer, tmp_path):
@@ -127,26 +218,35 @@ def test_media_item_kinds_agree(tokenizer, tmp_path):
     IMAGES[0].save(png)
     sf.write(wav, AUDIOS[0], 16000, subtype="FLOAT")
     pre = preprocess_image(IMAGES[0], 140)
-    runs = [encode_prompt("<|image|><|audio|>", tokenizer, images=[im], audios=[au], image_budget=140)
-            for im, au in [(IMAGES[0], AUDIOS[0]), (png, wav), (pre, AUDIOS[0])]]
+    runs = [
+        encode_prompt("<|image|><|audio|>", tokenizer, images=[im], audios=[au], image_budget=140)
+        for im, au in [(IMAGES[0], AUDIOS[0]), (png, wav), (pre, AUDIOS[0])]
+    ]
     for r in runs[1:]:
         np.testing.assert_array_equal(r.input_ids, runs[0].input_ids)
         np.testing.assert_array_equal(r.pixel_values, runs[0].pixel_values)
         np.testing.assert_array_equal(r.input_features, runs[0].input_features)
     assert runs[0].pixel_values.shape == (1, 140, 6912)
-    assert set(runs[0].model_kwargs()) == {"pixel_values", "image_position_ids", "input_features",
-                                           "input_features_mask"}
+    assert set(runs[0].model_kwargs()) == {
+        "pixel_values",
+        "image_position_ids",
+        "input_features",
+        "input_features_mask",
+    }
 
 
-@pytest.mark.parametrize("text, images, audios, match", [
-    ("<|image|>", [], [], "1 image placeholder.*but 0 image"),
-    ("no placeholder", IMAGES[:1], [], "0 image placeholder.*but 1 image"),
-    ("<|audio|><|audio|>", [], AUDIOS[:1], "2 audio placeholder.*but 1 clip"),
-    ("<|image><|image|><image|>", IMAGES[:1], [], "already holds <\\|image>"),
-    ("<|audio|>", [], [np.zeros((2, 640), np.float32)], "1-D mono"),
-    ("<|audio|>", [], [np.zeros(0, np.float32)], "no samples"),
-    ("<|audio|>", [], [np.zeros(751 * 640, np.float32)], "over the model's 30 s.*split_audio"),
-])
+@pytest.mark.parametrize(
+    "text, images, audios, match",
+    [
+        ("<|image|>", [], [], "1 image placeholder.*but 0 image"),
+        ("no placeholder", IMAGES[:1], [], "0 image placeholder.*but 1 image"),
+        ("<|audio|><|audio|>", [], AUDIOS[:1], "2 audio placeholder.*but 1 clip"),
+        ("<|image><|image|><image|>", IMAGES[:1], [], "already holds <\\|image>"),
+        ("<|audio|>", [], [np.zeros((2, 640), np.float32)], "1-D mono"),
+        ("<|audio|>", [], [np.zeros(0, np.float32)], "no samples"),
+        ("<|audio|>", [], [np.zeros(751 * 640, np.float32)], "over the model's 30 s.*split_audio"),
+    ],
+)
 def test_bad_input(tokenizer, text, images, audios, match):
     with pytest.raises(PromptError, match=match):
         encode_prompt(text, tokenizer, images=images, audios=audios)
@@ -167,8 +267,10 @@ def test_load_tokenizer_errors_and_eos(tiny_checkpoint, tokenizer, tmp_path):
 
 
 def test_streaming_detokenizer_feeds_the_parser(tokenizer):
-    out = ("<|channel>thought\nI should  read it.<channel|>Reading <main.py>\n\n<|tool_call>call:read_file{"
-           "path:<|\"|>main.py<|\"|>,n:[1,-2.5,true]}<tool_call|><|tool_response>")
+    out = (
+        "<|channel>thought\nI should  read it.<channel|>Reading <main.py>\n\n<|tool_call>call:read_file{"
+        'path:<|"|>main.py<|"|>,n:[1,-2.5,true]}<tool_call|><|tool_response>'
+    )
     ids = tokenizer.encode(out, add_special_tokens=False)
     detok, parser, items, text = tokenizer.detokenizer, OutputParser(), [], []
     detok.reset()

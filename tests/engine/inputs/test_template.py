@@ -20,7 +20,11 @@ READ_FILE = {
             "type": "object",
             "properties": {
                 "path": {"type": "string", "description": "File path"},
-                "lines": {"type": "array", "items": {"type": "integer"}, "description": "First and last line"},
+                "lines": {
+                    "type": "array",
+                    "items": {"type": "integer"},
+                    "description": "First and last line",
+                },
             },
             "required": ["path"],
         },
@@ -51,39 +55,71 @@ EX2_TEXT = (
 
 # Conversations covering every branch of the template (rendered by us and by transformers).
 CASES = {
-    "plain": dict(messages=[{"role": "user", "content": "Hi"}]),
-    "system_thinking": dict(
-        messages=[{"role": "system", "content": " Be brief. "}, {"role": "user", "content": "Why?"}],
-        enable_thinking=True,
-    ),
-    "multi_turn_thinking_stripped": dict(
-        messages=[
+    "plain": {"messages": [{"role": "user", "content": "Hi"}]},
+    "system_thinking": {
+        "messages": [
+            {"role": "system", "content": " Be brief. "},
+            {"role": "user", "content": "Why?"},
+        ],
+        "enable_thinking": True,
+    },
+    "multi_turn_thinking_stripped": {
+        "messages": [
             {"role": "user", "content": "2+2?"},
             {"role": "assistant", "content": "<|channel>thought\nadd them<channel|> 4 "},
             {"role": "user", "content": "3+3?"},
         ]
-    ),
-    "two_images": dict(
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "Compare "}, {"type": "image"}, {"type": "image"}]}]
-    ),
-    "image_audio": dict(
-        messages=[{"role": "user", "content": [{"type": "image"}, {"type": "audio"}, {"type": "text", "text": "?"}]}]
-    ),
-    "tools": dict(
-        messages=EX2[:2] + [{"role": "user", "content": "more"}, {
-            "role": "assistant",
-            "tool_calls": [{"function": {"name": "read_file", "arguments": {"path": "a b.py", "lines": [1, 20]}}}],
-            "tool_responses": [{"name": "read_file", "response": {"text": "x = 1", "ok": True, "size": 5}}],
-        }],
-        tools=[READ_FILE],
-    ),
-    "tool_role_and_video": dict(
-        messages=[
-            {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "what happens"}]},
-            {"role": "tool", "content": "{\"ok\": true}"},
+    },
+    "two_images": {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Compare "},
+                    {"type": "image"},
+                    {"type": "image"},
+                ],
+            }
         ]
-    ),
+    },
+    "image_audio": {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "image"}, {"type": "audio"}, {"type": "text", "text": "?"}],
+            }
+        ]
+    },
+    "tools": {
+        "messages": EX2[:2]
+        + [
+            {"role": "user", "content": "more"},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "function": {
+                            "name": "read_file",
+                            "arguments": {"path": "a b.py", "lines": [1, 20]},
+                        }
+                    }
+                ],
+                "tool_responses": [
+                    {"name": "read_file", "response": {"text": "x = 1", "ok": True, "size": 5}}
+                ],
+            },
+        ],
+        "tools": [READ_FILE],
+    },
+    "tool_role_and_video": {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "video"}, {"type": "text", "text": "what happens"}],
+            },
+            {"role": "tool", "content": '{"ok": true}'},
+        ]
+    },
 }
 
 
@@ -93,12 +129,17 @@ def _hf_render(case, add_generation_prompt=True):
 
     tok = PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer(models.WordLevel({"<unk>": 0, "<bos>": 1}, unk_token="<unk>")),
-        bos_token="<bos>", unk_token="<unk>",
+        bos_token="<bos>",
+        unk_token="<unk>",
     )
     tok.chat_template = TEMPLATE
     kw = {"enable_thinking": True} if case.get("enable_thinking") else {}
     return tok.apply_chat_template(
-        case["messages"], tools=case.get("tools"), tokenize=False, add_generation_prompt=add_generation_prompt, **kw
+        case["messages"],
+        tools=case.get("tools"),
+        tokenize=False,
+        add_generation_prompt=add_generation_prompt,
+        **kw,
     )
 
 
@@ -111,8 +152,13 @@ def test_reference_examples_byte_for_byte():
 def test_reference_examples_with_plain_jinja2(env_kwargs):
     tpl = ImmutableSandboxedEnvironment(**env_kwargs).from_string(TEMPLATE)
     assert tpl.render(messages=EX1, add_generation_prompt=True, bos_token="<bos>") == EX1_TEXT
-    out = tpl.render(messages=EX2, tools=[READ_FILE], enable_thinking=True, add_generation_prompt=True,
-                     bos_token="<bos>")
+    out = tpl.render(
+        messages=EX2,
+        tools=[READ_FILE],
+        enable_thinking=True,
+        add_generation_prompt=True,
+        bos_token="<bos>",
+    )
     assert out == EX2_TEXT
 
 
@@ -125,35 +171,59 @@ def test_reference_examples_with_transformers():
 @pytest.mark.parametrize("gen", [True, False])
 def test_same_as_transformers_apply_chat_template(name, gen):
     case = CASES[name]
-    ours = render_chat(case["messages"], template=TEMPLATE, tools=case.get("tools"),
-                       enable_thinking=case.get("enable_thinking", False), add_generation_prompt=gen)
+    ours = render_chat(
+        case["messages"],
+        template=TEMPLATE,
+        tools=case.get("tools"),
+        enable_thinking=case.get("enable_thinking", False),
+        add_generation_prompt=gen,
+    )
     assert ours == _hf_render(case, add_generation_prompt=gen)
 
 
 def test_format_rules():
-    r = lambda name, **kw: render_chat(CASES[name]["messages"], template=TEMPLATE, **{
-        k: v for k, v in CASES[name].items() if k != "messages"}, **kw)
+    r = lambda name, **kw: render_chat(
+        CASES[name]["messages"],
+        template=TEMPLATE,
+        **{k: v for k, v in CASES[name].items() if k != "messages"},
+        **kw,
+    )
     assert r("system_thinking") == (
-        "<bos><|turn>system\n<|think|>Be brief.<turn|>\n<|turn>user\nWhy?<turn|>\n<|turn>model\n")
+        "<bos><|turn>system\n<|think|>Be brief.<turn|>\n<|turn>user\nWhy?<turn|>\n<|turn>model\n"
+    )
     assert r("multi_turn_thinking_stripped") == (
         "<bos><|turn>user\n2+2?<turn|>\n<|turn>model\n4<turn|>\n<|turn>user\n3+3?<turn|>\n"
-        "<|turn>model\n<|channel>thought\n<channel|>")
-    assert r("two_images").startswith("<bos><|turn>user\nCompare\n\n<|image|>\n\n\n\n<|image|>\n\n<turn|>\n")
+        "<|turn>model\n<|channel>thought\n<channel|>"
+    )
+    assert r("two_images").startswith(
+        "<bos><|turn>user\nCompare\n\n<|image|>\n\n\n\n<|image|>\n\n<turn|>\n"
+    )
     assert r("image_audio").startswith("<bos><|turn>user\n\n\n<|image|>\n\n<|audio|>?<turn|>\n")
     assert r("tool_role_and_video").endswith(
-        "<|turn>user\n\n\n<|video|>\n\nwhat happens<turn|>\n<|turn>tool\n{\"ok\": true}<turn|>\n"
-        "<|turn>model\n<|channel>thought\n<channel|>")
+        '<|turn>user\n\n\n<|video|>\n\nwhat happens<turn|>\n<|turn>tool\n{"ok": true}<turn|>\n'
+        "<|turn>model\n<|channel>thought\n<channel|>"
+    )
     # An open tool response: no <turn|>, and the generation prompt adds only the empty thought channel.
     assert r("tools").endswith(
         f"<|tool_call>call:read_file{{lines:[1,20],path:{Q}a b.py{Q}}}<tool_call|>"
         f"<|tool_response>response:read_file{{ok:true,size:5,text:{Q}x = 1{Q}}}<tool_response|>"
-        "<|channel>thought\n<channel|>")
+        "<|channel>thought\n<channel|>"
+    )
 
 
 def test_tool_shapes_are_equivalent():
     bare_tool = READ_FILE["function"]
-    openai = [{"role": "assistant", "tool_calls": [
-        {"type": "function", "function": {"name": "f", "arguments": json.dumps({"b": 1, "a": "x"})}}]}]
+    openai = [
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "type": "function",
+                    "function": {"name": "f", "arguments": json.dumps({"b": 1, "a": "x"})},
+                }
+            ],
+        }
+    ]
     bare = [{"role": "assistant", "tool_calls": [{"name": "f", "arguments": {"a": "x", "b": 1}}]}]
     a = render_chat(openai, template=TEMPLATE, tools=[READ_FILE])
     assert a == render_chat(bare, template=TEMPLATE, tools=[bare_tool])
@@ -161,18 +231,30 @@ def test_tool_shapes_are_equivalent():
 
 
 def test_declaration_enum_nested_and_nullable():
-    tool = {"name": "t", "description": "d", "parameters": {"type": "object", "properties": {
-        "mode": {"type": "string", "enum": ["r", "w"]},
-        "opts": {"type": "object", "properties": {"deep": {"type": "boolean"}}, "required": ["deep"]},
-        "tags": {"type": "array", "items": {"type": "string", "enum": ["a"]}},
-        "n": {"type": "integer", "nullable": True},
-    }}}
+    tool = {
+        "name": "t",
+        "description": "d",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "mode": {"type": "string", "enum": ["r", "w"]},
+                "opts": {
+                    "type": "object",
+                    "properties": {"deep": {"type": "boolean"}},
+                    "required": ["deep"],
+                },
+                "tags": {"type": "array", "items": {"type": "string", "enum": ["a"]}},
+                "n": {"type": "integer", "nullable": True},
+            },
+        },
+    }
     out = render_chat([{"role": "user", "content": "x"}], template=TEMPLATE, tools=[tool])
     assert out.startswith(
         f"<bos><|turn>system\n<|tool>declaration:t{{description:{Q}d{Q},parameters:{{properties:{{"
         f"mode:{{enum:[{Q}r{Q},{Q}w{Q}],type:{Q}STRING{Q}}},n:{{nullable:true,type:{Q}INTEGER{Q}}},"
         f"opts:{{properties:{{deep:{{type:{Q}BOOLEAN{Q}}}}},required:[{Q}deep{Q}],type:{Q}OBJECT{Q}}},"
-        f"tags:{{items:{{enum:[{Q}a{Q}],type:{Q}STRING{Q}}},type:{Q}ARRAY{Q}}}}},type:{Q}OBJECT{Q}}}}}<tool|><turn|>\n")
+        f"tags:{{items:{{enum:[{Q}a{Q}],type:{Q}STRING{Q}}},type:{Q}ARRAY{Q}}}}},type:{Q}OBJECT{Q}}}}}<tool|><turn|>\n"
+    )
 
 
 def test_incremental_rendering_is_prefix_stable():
@@ -181,16 +263,30 @@ def test_incremental_rendering_is_prefix_stable():
         {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image"}]},
         {"role": "assistant", "content": "<|channel>thought\nhm<channel|>ok"},
         {"role": "user", "content": [{"type": "audio"}]},
-        {"role": "assistant", "tool_calls": [{"name": "read_file", "arguments": {"path": "p"}}],
-         "tool_responses": [{"name": "read_file", "response": "r"}], "content": "done"},
+        {
+            "role": "assistant",
+            "tool_calls": [{"name": "read_file", "arguments": {"path": "p"}}],
+            "tool_responses": [{"name": "read_file", "response": "r"}],
+            "content": "done",
+        },
         {"role": "user", "content": "bye"},
     ]
     for thinking in (False, True):
         for n in range(1, len(convo)):
-            short = render_chat(convo[:n], template=TEMPLATE, tools=[READ_FILE], enable_thinking=thinking,
-                                add_generation_prompt=False)
-            longer = render_chat(convo[:n + 1], template=TEMPLATE, tools=[READ_FILE], enable_thinking=thinking,
-                                 add_generation_prompt=False)
+            short = render_chat(
+                convo[:n],
+                template=TEMPLATE,
+                tools=[READ_FILE],
+                enable_thinking=thinking,
+                add_generation_prompt=False,
+            )
+            longer = render_chat(
+                convo[: n + 1],
+                template=TEMPLATE,
+                tools=[READ_FILE],
+                enable_thinking=thinking,
+                add_generation_prompt=False,
+            )
             assert longer.startswith(short)
 
 
@@ -198,21 +294,33 @@ def test_media_payload_never_reaches_the_template():
     class Opaque:
         pass
 
-    msgs = [{"role": "user", "content": [{"type": "image", "image": Opaque()}], "attachments": [Opaque()]}]
+    msgs = [
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": Opaque()}],
+            "attachments": [Opaque()],
+        }
+    ]
     assert "<|image|>" in render_chat(msgs, template=TEMPLATE)
 
 
-@pytest.mark.parametrize("messages, match", [
-    ([{"content": "x"}], "role None"),
-    ([{"role": "robot", "content": "x"}], "role 'robot'"),
-    (["hello"], "must be a dict"),
-    ([{"role": "user", "content": 5}], "content must be"),
-    ([{"role": "user", "content": [{"type": "gif"}]}], "type 'gif'"),
-    ([{"role": "user", "content": [{"type": "text"}]}], "without a 'text'"),
-    ([{"role": "assistant", "tool_calls": [{"arguments": {}}]}], "tool_calls\\[0\\]"),
-    ([{"role": "assistant", "tool_responses": [{"name": "f"}]}], "tool_responses\\[0\\]"),
-    ([{"role": "assistant", "tool_calls": [{"name": "f", "arguments": {"x": object()}}]}], "cannot render"),
-])
+@pytest.mark.parametrize(
+    "messages, match",
+    [
+        ([{"content": "x"}], "role None"),
+        ([{"role": "robot", "content": "x"}], "role 'robot'"),
+        (["hello"], "must be a dict"),
+        ([{"role": "user", "content": 5}], "content must be"),
+        ([{"role": "user", "content": [{"type": "gif"}]}], "type 'gif'"),
+        ([{"role": "user", "content": [{"type": "text"}]}], "without a 'text'"),
+        ([{"role": "assistant", "tool_calls": [{"arguments": {}}]}], "tool_calls\\[0\\]"),
+        ([{"role": "assistant", "tool_responses": [{"name": "f"}]}], "tool_responses\\[0\\]"),
+        (
+            [{"role": "assistant", "tool_calls": [{"name": "f", "arguments": {"x": object()}}]}],
+            "cannot render",
+        ),
+    ],
+)
 def test_bad_messages_raise_clear_errors(messages, match):
     with pytest.raises(ValueError, match=match):
         render_chat(messages, template=TEMPLATE)
@@ -224,8 +332,10 @@ def test_template_errors_become_value_errors():
 
 
 def test_transformers_environment_features():
-    t = "{% generation %}{{ messages[0]['content'] | tojson }}{% endgeneration %}{% for m in messages %}" \
+    t = (
+        "{% generation %}{{ messages[0]['content'] | tojson }}{% endgeneration %}{% for m in messages %}"
         "{% if loop.first %}{% break %}{% endif %}{% endfor %}"
+    )
     assert render_chat([{"role": "user", "content": "é<>"}], template=t) == '"é<>"'
 
 
@@ -233,8 +343,16 @@ def test_load_template_search_order(tmp_path):
     assert load_template(tmp_path) == TEMPLATE
     (tmp_path / "chat_template.json").write_text(json.dumps({"chat_template": "C"}))
     assert load_template(tmp_path) == "C"
-    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": [
-        {"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]}))
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "chat_template": [
+                    {"name": "tool_use", "template": "T"},
+                    {"name": "default", "template": "D"},
+                ]
+            }
+        )
+    )
     assert load_template(tmp_path) == "D"
     (tmp_path / "chat_template.jinja").write_text("J")
     assert load_template(tmp_path) == "J"
