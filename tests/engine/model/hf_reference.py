@@ -78,3 +78,56 @@ def build_reference(name: str, folder: Path, seed: int):
 
 def text_ids(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(3, 500, size=(1, n)).astype(np.int64)
+
+
+def image_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two images: 6 patches (a 3x2 grid, longer than the window) and 4 patches (2x2) padded to 6 rows with -1."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(0, 1, size=(2, 6, 6912)).astype(np.float32)
+    first = [(x, y) for y in range(2) for x in range(3)]
+    second = [(x, y) for y in range(2) for x in range(2)] + [(-1, -1), (-1, -1)]
+    pixels[1, 4:] = 0
+    return pixels, np.array([first, second], dtype=np.int64)
+
+
+def audio_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two clips of 3 frame slots: an all-zero frame, a zero-padded tail frame, and one padding slot (mask False)."""
+    rng = np.random.default_rng(seed)
+    frames = rng.uniform(-1, 1, size=(2, 3, 640)).astype(np.float32)
+    frames[0, 1] = 0  # an all-zero frame
+    frames[1, 1, 200:] = 0  # the clip's last frame, zero-padded
+    frames[1, 2] = 0  # padding slot
+    mask = np.array([[True, True, True], [True, True, False]])
+    return frames, mask
+
+
+def prompt(*parts) -> np.ndarray:
+    """Token ids from parts: ints, ("text", n, seed), ("image", n) or ("audio", n) with their delimiters."""
+    ids: list[int] = [2]
+    for part in parts:
+        if part[0] == "text":
+            ids += list(np.random.default_rng(part[2]).integers(3, 500, size=part[1]))
+        elif part[0] == "image":
+            ids += [BOI] + [IMAGE] * part[1] + [EOI]
+        elif part[0] == "audio":
+            ids += [BOA] + [AUDIO] * part[1] + [EOA]
+    return np.array([ids], dtype=np.int64)
+
+
+def token_types(ids: np.ndarray) -> np.ndarray:
+    """The processor's mm_token_type_ids: 1 image soft token, 3 audio soft token, 0 otherwise."""
+    return np.where(ids == IMAGE, 1, np.where(ids == AUDIO, 3, 0))
+
+
+def reference_logits(ref, ids: np.ndarray, pixels=None, positions=None, frames=None, mask=None):
+    import torch
+
+    kwargs = {}
+    if pixels is not None:
+        kwargs.update(pixel_values=torch.tensor(pixels), image_position_ids=torch.tensor(positions))
+    if frames is not None:
+        kwargs.update(input_features=torch.tensor(frames), input_features_mask=torch.tensor(mask))
+    with torch.no_grad():
+        return ref(
+            input_ids=torch.tensor(ids), mm_token_type_ids=torch.tensor(token_types(ids)), **kwargs
+        ).logits
