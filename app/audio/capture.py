@@ -256,8 +256,7 @@ class Recorder:
         if self.error is not None:
             return
         now = time.monotonic()
-        stream = self._stream
-        ended = self._finished.is_set() or (stream is not None and not stream.active)
+        ended = self._finished.is_set() or not self._stream_active()
         if self._last_data_at is None:
             stalled = now - self._started_at > max(FIRST_BLOCK_TIMEOUT_S, self._stall_timeout_s)
         else:
@@ -267,6 +266,12 @@ class Recorder:
             # Everything queued was converted just before this check, so elapsed() is complete.
             self.error = device_lost(name, self.elapsed())
             self._close_stream()
+
+    def _stream_active(self) -> bool:
+        try:
+            return self._stream is not None and bool(self._stream.active)
+        except Exception:  # PortAudio cannot even report on a stream whose device vanished
+            return False
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None

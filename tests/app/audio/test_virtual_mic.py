@@ -7,6 +7,7 @@ the turn after the silence that follows the speech.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +16,10 @@ import pytest
 
 from app.audio.capture import SAMPLE_RATE, Recorder
 from app.audio.devices import list_input_devices
+from app.audio.errors import DEVICE_LOST
 from app.audio.vad import SpeechEnded, SpeechStarted, VoiceActivityDetector
+
+MIC_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "virtual_mic.sh"
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,3 +109,29 @@ def test_capture_at_48k_is_resampled_to_16k(virtual_mic, speech_wav: Path, speec
     lag, r = best_lag(captured, speech)
     assert r > 0.99, f"Pearson r {r:.4f} at lag {lag} through PulseAudio's and soxr's resamplers"
     print(f"\n48 kHz capture resampled to 16 kHz: Pearson r {r:.6f}")
+
+
+def test_audio_server_dying_mid_recording_keeps_the_samples(virtual_mic, tmp_path, monkeypatch) -> None:
+    """A second, private PulseAudio that is killed while the Recorder reads from it: a real device loss."""
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = dict(virtual_mic.env, XDG_RUNTIME_DIR=str(runtime))
+    subprocess.run(["bash", str(MIC_SCRIPT), "start"], env=env, check=True, timeout=30, capture_output=True)
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))  # the ALSA pulse plugin connects at open
+        recorder = Recorder()
+        recorder.start()
+        monkeypatch.undo()
+        kept = _wait_for_audio(recorder, seconds=0.5)
+    finally:
+        subprocess.run(["bash", str(MIC_SCRIPT), "stop"], env=env, timeout=30, capture_output=True)
+    deadline = time.monotonic() + 10
+    while recorder.error is None:
+        assert time.monotonic() < deadline, "the lost audio server was never noticed"
+        kept.append(recorder.drain())
+        time.sleep(0.02)
+    kept.append(recorder.stop())
+    assert recorder.error.reason == DEVICE_LOST
+    seconds = sum(c.size for c in kept) / SAMPLE_RATE
+    assert seconds >= 0.5
+    assert "are kept" in str(recorder.error)
