@@ -12,7 +12,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from app.audio.errors import MicrophoneError, no_portaudio
+from app.audio.errors import no_portaudio
 
 
 def load_sounddevice(override: Any | None = None) -> Any:

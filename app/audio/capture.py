@@ -16,6 +16,7 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
@@ -79,6 +80,7 @@ class Recorder:
         self._capture_rate = capture_rate
         self._stall_timeout_s = stall_timeout_s
         self._blocks: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+        self._sd: Any | None = None
         self._stream: Any | None = None
         self._resampler: Any | None = None
         self._finished = threading.Event()
@@ -106,8 +108,10 @@ class Recorder:
             RuntimeError: the recorder was already started.
         """
         if self._state != "new":
-            raise RuntimeError("this Recorder was already started; make a new one for a new recording")
-        sd = load_sounddevice(self._sd_override)
+            raise RuntimeError(
+                "this Recorder was already started; make a new one for a new recording"
+            )
+        sd = self._sd = load_sounddevice(self._sd_override)
         self.device = pick_input_device(self._choice, sd)
         try:
             rate, channels = self._choose_settings(sd, self.device)
@@ -126,7 +130,9 @@ class Recorder:
         if rate != SAMPLE_RATE:
             import soxr  # only needed when the device cannot record at 16 kHz
 
-            self._resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+            self._resampler = soxr.ResampleStream(
+                rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"
+            )
         self._stream = stream
         self._started_at = time.monotonic()
         try:
@@ -205,10 +211,12 @@ class Recorder:
     def _choose_settings(self, sd: Any, device: InputDevice) -> tuple[int, int]:
         """16 kHz mono when the device takes it, else its own rate, mono if possible."""
         rates = [self._capture_rate] if self._capture_rate else [SAMPLE_RATE]
-        own = int(round(device.default_samplerate))
+        own = round(device.default_samplerate)
         if own not in rates:
             rates.append(own)
-        channel_options = [1] if device.max_input_channels == 1 else [1, min(2, device.max_input_channels)]
+        channel_options = (
+            [1] if device.max_input_channels == 1 else [1, min(2, device.max_input_channels)]
+        )
         last_error: Exception | None = None
         for rate in rates:
             for channels in channel_options:
@@ -270,7 +278,7 @@ class Recorder:
     def _stream_active(self) -> bool:
         try:
             return self._stream is not None and bool(self._stream.active)
-        except Exception:  # PortAudio cannot even report on a stream whose device vanished
+        except self._sd.PortAudioError:  # no report at all on a stream whose device vanished
             return False
 
     def _close_stream(self) -> None:
@@ -278,10 +286,9 @@ class Recorder:
         if stream is None:
             return
         for step in (stream.stop, stream.close):
-            try:
+            # A vanished device can make stop/close fail; the samples are already queued.
+            with contextlib.suppress(self._sd.PortAudioError):
                 step()
-            except Exception:  # a vanished device makes stop/close fail; the samples are safe
-                pass
 
 
 def _dbfs(amplitude: float) -> float:

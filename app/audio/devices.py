@@ -82,7 +82,9 @@ def list_input_devices(sounddevice: Any | None = None) -> list[InputDevice]:
     return found
 
 
-def pick_input_device(choice: int | str | None = None, sounddevice: Any | None = None) -> InputDevice:
+def pick_input_device(
+    choice: int | str | None = None, sounddevice: Any | None = None
+) -> InputDevice:
     """The device to record from.
 
     Args:

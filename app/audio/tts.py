@@ -15,14 +15,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-_FENCE = re.compile(r"```.*?(```|$)", re.S)
+_FENCE = re.compile(r"```.*?(```|$)", re.DOTALL)
 _INLINE_CODE = re.compile(r"`([^`]*)`")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 # emphasis marks at a word's edge (not inside `snake_case` or `3*4`), headings, list bullets, quotes
-_DECORATION = re.compile(r"(?<!\w)[*_~]{1,3}|[*_~]{1,3}(?!\w)|(^|\s)#{1,6}\s|^\s*[-+>]\s+", re.M)
+_DECORATION = re.compile(
+    r"(?<!\w)[*_~]{1,3}|[*_~]{1,3}(?!\w)|(^|\s)#{1,6}\s|^\s*[-+>]\s+", re.MULTILINE
+)
 
 
 def speakable(text: str) -> str:

@@ -88,7 +88,7 @@ class VoiceActivityDetector:
         if hold_db > onset_db:
             raise ValueError(f"hold_db ({hold_db}) must not exceed onset_db ({onset_db})")
         self.silence_frames = max(1, math.ceil(silence_s * SAMPLE_RATE / FRAME))
-        self.pre_roll = int(round(pre_roll_s * SAMPLE_RATE))
+        self.pre_roll = round(pre_roll_s * SAMPLE_RATE)
         self.min_speech_frames = max(1, math.ceil(min_speech_s * SAMPLE_RATE / FRAME))
         self.onset_db = onset_db
         self.hold_db = hold_db
@@ -107,13 +107,17 @@ class VoiceActivityDetector:
         """Judge `samples` (16 kHz mono float32, any length) and return the events they complete."""
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1:
-            raise ValueError(f"feed() takes mono samples (one dimension), not shape {samples.shape}")
+            raise ValueError(
+                f"feed() takes mono samples (one dimension), not shape {samples.shape}"
+            )
         self._keep = np.concatenate([self._keep, samples])
         self._fed += samples.size
         events: list[VadEvent] = []
         started: int | None = None
         while self._fed - self._done >= FRAME:
-            frame = self._keep[self._done - self._keep_start : self._done - self._keep_start + FRAME]
+            frame = self._keep[
+                self._done - self._keep_start : self._done - self._keep_start + FRAME
+            ]
             event = self._judge(frame, self._done)
             self._done += FRAME
             if isinstance(event, SpeechStarted):
@@ -172,7 +176,9 @@ class VoiceActivityDetector:
     def _with_audio(self, event: VadEvent, until: int) -> SpeechStarted:
         assert isinstance(event, SpeechStarted)
         first = event.start - self._keep_start
-        return SpeechStarted(start=event.start, audio=self._keep[first : until - self._keep_start].copy())
+        return SpeechStarted(
+            start=event.start, audio=self._keep[first : until - self._keep_start].copy()
+        )
 
     def _trim(self) -> None:
         # Keep the unjudged tail plus enough history for a pre-roll before a run not yet confirmed.

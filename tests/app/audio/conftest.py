@@ -14,9 +14,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -54,14 +54,18 @@ def _reinit_portaudio() -> None:
 def virtual_mic() -> Iterator[VirtualMic]:
     missing = [tool for tool in ("pulseaudio", "paplay") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"the virtual microphone needs {' and '.join(missing)} (Debian: pulseaudio, pulseaudio-utils)")
+        pytest.skip(
+            f"the virtual microphone needs {' and '.join(missing)} (Debian: pulseaudio, pulseaudio-utils)"
+        )
     if os.environ.get("TANDEM_VIRTUAL_MIC") == "1":
         yield VirtualMic(dict(os.environ))  # started by scripts/run-tests.sh before Python
         return
     runtime = tempfile.mkdtemp(prefix="tandem-vmic-")
     env = dict(os.environ, XDG_RUNTIME_DIR=runtime)
     env.pop("PULSE_SERVER", None)
-    subprocess.run(["bash", str(MIC_SCRIPT), "start"], env=env, check=True, timeout=30, capture_output=True)
+    subprocess.run(
+        ["bash", str(MIC_SCRIPT), "start"], env=env, check=True, timeout=30, capture_output=True
+    )
     saved = {key: os.environ.get(key) for key in ("XDG_RUNTIME_DIR", "PULSE_SERVER")}
     os.environ["XDG_RUNTIME_DIR"] = runtime
     os.environ.pop("PULSE_SERVER", None)
@@ -69,7 +73,9 @@ def virtual_mic() -> Iterator[VirtualMic]:
     try:
         yield VirtualMic(env)
     finally:
-        subprocess.run(["bash", str(MIC_SCRIPT), "stop"], env=env, timeout=30, capture_output=True)
+        subprocess.run(
+            ["bash", str(MIC_SCRIPT), "stop"], check=False, env=env, timeout=30, capture_output=True
+        )
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -84,8 +90,12 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 2 s of English speech by espeak-ng, converted to 16 kHz mono 16-bit with sox."""
     folder = tmp_path_factory.mktemp("speech")
     raw, wav = folder / "speech22k.wav", folder / "speech16k.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), SPEECH_TEXT], check=True, timeout=30)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True, timeout=30)
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-w", str(raw), SPEECH_TEXT], check=True, timeout=30
+    )
+    subprocess.run(
+        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True, timeout=30
+    )
     return wav
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -99,10 +100,22 @@ class MockSoundDevice:
         return apis if index is None else apis[index]
 
     def query_devices(self, device: int | str | None = None, kind: str | None = None) -> Any:
-        speaker = {"name": "Mock Speaker", "index": 0, "hostapi": 0, "max_input_channels": 0,
-                   "max_output_channels": 2, "default_samplerate": 48000.0}
-        mic = {"name": self.name, "index": 1, "hostapi": 0, "max_input_channels": self.channels,
-               "max_output_channels": 0, "default_samplerate": float(self.samplerate)}
+        speaker = {
+            "name": "Mock Speaker",
+            "index": 0,
+            "hostapi": 0,
+            "max_input_channels": 0,
+            "max_output_channels": 2,
+            "default_samplerate": 48000.0,
+        }
+        mic = {
+            "name": self.name,
+            "index": 1,
+            "hostapi": 0,
+            "max_input_channels": self.channels,
+            "max_output_channels": 0,
+            "default_samplerate": float(self.samplerate),
+        }
         devices = (speaker,) if self.no_devices else (speaker, mic)
         if device is None:
             return devices
@@ -110,14 +123,20 @@ class MockSoundDevice:
             return next(d for d in devices if d["name"] == device)
         return devices[device]
 
-    def check_input_settings(self, device: int | None = None, channels: int | None = None,
-                             dtype: str | None = None, samplerate: float | None = None, **_: Any) -> None:
+    def check_input_settings(
+        self,
+        device: int | None = None,
+        channels: int | None = None,
+        dtype: str | None = None,
+        samplerate: float | None = None,
+        **_: Any,
+    ) -> None:
         if samplerate not in self.rates:
             raise MockPortAudioError("Invalid sample rate [PaErrorCode -9997]")
         if channels is None or channels > self.channels or (channels == 1 and not self.mono_ok):
             raise MockPortAudioError("Invalid number of channels [PaErrorCode -9998]")
 
-    def InputStream(self, **kwargs: Any) -> MockInputStream:  # noqa: N802 (sounddevice's name)
+    def InputStream(self, **kwargs: Any) -> MockInputStream:
         if self.open_error is not None:
             raise MockPortAudioError(self.open_error)
         if self.no_devices:
@@ -131,9 +150,18 @@ class MockSoundDevice:
 class MockInputStream:
     """Plays sounddevice.InputStream: a thread that calls `callback` block by block."""
 
-    def __init__(self, owner: MockSoundDevice, *, samplerate: float, channels: int, dtype: str,
-                 blocksize: int, callback: Callable[..., None],
-                 finished_callback: Callable[[], None] | None = None, **_: Any) -> None:
+    def __init__(
+        self,
+        owner: MockSoundDevice,
+        *,
+        samplerate: float,
+        channels: int,
+        dtype: str,
+        blocksize: int,
+        callback: Callable[..., None],
+        finished_callback: Callable[[], None] | None = None,
+        **_: Any,
+    ) -> None:
         assert dtype == "float32"
         self._dev = owner
         self.samplerate = samplerate
@@ -199,7 +227,9 @@ class MockInputStream:
             self._thread.join(timeout=5)
         was_active, self.active = self.active, False
         if self.lost:
-            raise MockPortAudioError("Unanticipated host error [PaErrorCode -9999]: device vanished")
+            raise MockPortAudioError(
+                "Unanticipated host error [PaErrorCode -9999]: device vanished"
+            )
         if was_active and self._finished_callback:
             self._finished_callback()
 

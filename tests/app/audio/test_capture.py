@@ -51,7 +51,9 @@ def test_samples_arrive_intact_and_in_order() -> None:
 def test_device_at_48k_is_resampled_like_soxr_one_shot() -> None:
     rng = np.random.default_rng(1)
     t = np.arange(48_000) / 48_000
-    audio = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    audio = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(t.size)).astype(
+        np.float32
+    )
     mock = MockSoundDevice(audio, samplerate=48_000)
     recorder, out = _record(mock)
     assert recorder.device_rate == 48_000
@@ -151,7 +153,9 @@ def test_digital_silence_is_flagged_and_noise_is_not() -> None:
     recorder, _ = _record(MockSoundDevice(np.zeros(int(1.2 * SAMPLE_RATE), np.float32)))
     assert recorder.digital_silence()
     assert recorder.level().rms_dbfs == FLOOR_DBFS
-    noise = (1e-4 * np.random.default_rng(2).standard_normal(int(1.2 * SAMPLE_RATE))).astype(np.float32)
+    noise = (1e-4 * np.random.default_rng(2).standard_normal(int(1.2 * SAMPLE_RATE))).astype(
+        np.float32
+    )
     recorder, _ = _record(MockSoundDevice(noise))
     assert not recorder.digital_silence()
 

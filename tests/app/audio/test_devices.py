@@ -20,7 +20,13 @@ class TwoMics(MockSoundDevice):
         devices = (
             dict(base, name="Speakers", index=0, max_input_channels=0, max_output_channels=2),
             dict(base, name="USB Mic", index=1, max_input_channels=1),
-            dict(base, name="Headset Microphone", index=2, max_input_channels=2, default_samplerate=44100.0),
+            dict(
+                base,
+                name="Headset Microphone",
+                index=2,
+                max_input_channels=2,
+                default_samplerate=44100.0,
+            ),
             dict(base, name="USB Mic Pro", index=3, max_input_channels=1),
         )
         return devices if device is None else devices[device]
@@ -29,7 +35,9 @@ class TwoMics(MockSoundDevice):
 def test_lists_only_devices_that_record() -> None:
     devices = list_input_devices(TwoMics(SILENCE))
     assert [(d.index, d.name, d.is_default) for d in devices] == [
-        (1, "USB Mic", True), (2, "Headset Microphone", False), (3, "USB Mic Pro", False)
+        (1, "USB Mic", True),
+        (2, "Headset Microphone", False),
+        (3, "USB Mic Pro", False),
     ]
     assert devices[1].default_samplerate == 44100.0 and devices[1].max_input_channels == 2
     assert devices[0].hostapi == "MockAPI"
@@ -52,8 +60,13 @@ def test_no_default_falls_back_to_the_first_input() -> None:
 
 @pytest.mark.parametrize(
     "choice, text",
-    [(0, "No input device has index 0"), (9, "index 9"), ("Webcam", "No input device is named 'Webcam'"),
-     ("", "empty"), ("Mic", "matches several devices")],
+    [
+        (0, "No input device has index 0"),
+        (9, "index 9"),
+        ("Webcam", "No input device is named 'Webcam'"),
+        ("", "empty"),
+        ("Mic", "matches several devices"),
+    ],
 )
 def test_bad_choice_says_what_is_available(choice, text) -> None:
     with pytest.raises(MicrophoneError, match=text) as caught:

@@ -38,11 +38,18 @@ def _probe(tmp_path: Path, prelude: str = "") -> subprocess.CompletedProcess:
     env.update(XDG_RUNTIME_DIR=str(empty), PYTHONPATH=str(REPO))
     return subprocess.run(
         [sys.executable, "-c", PROBE.format(prelude=prelude)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="an audio server is a Linux notion")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="an audio server is a Linux notion"
+)
 def test_no_audio_server_gives_a_clear_error(tmp_path: Path) -> None:
     result = _probe(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

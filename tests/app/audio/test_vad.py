@@ -12,7 +12,9 @@ RATE = 16_000
 
 def _noise(seconds: float, dbfs: float, seed: int = 0) -> np.ndarray:
     rms = 10 ** (dbfs / 20)
-    return (rms * np.random.default_rng(seed).standard_normal(int(seconds * RATE))).astype(np.float32)
+    return (rms * np.random.default_rng(seed).standard_normal(int(seconds * RATE))).astype(
+        np.float32
+    )
 
 
 def _voice(seconds: float, seed: int = 1) -> np.ndarray:
@@ -32,7 +34,9 @@ def _feed_in_chunks(vad: VoiceActivityDetector, signal: np.ndarray, sizes: list[
     return events
 
 
-def _turns(signal: np.ndarray, sizes: list[int], **kwargs: float) -> list[tuple[int, int, np.ndarray]]:
+def _turns(
+    signal: np.ndarray, sizes: list[int], **kwargs: float
+) -> list[tuple[int, int, np.ndarray]]:
     """Rebuild each turn's audio the way a caller does: the start event's audio, then later chunks."""
     vad = VoiceActivityDetector(**kwargs)
     turns, current, at, i = [], None, 0, 0
@@ -89,11 +93,15 @@ def test_start_event_carries_the_pre_roll_when_fed_in_small_chunks() -> None:
     started = next(e for e in _feed_in_chunks(vad, signal, [160]) if isinstance(e, SpeechStarted))
     assert started.start <= onset - vad.pre_roll + FRAME
     assert started.audio.size >= vad.pre_roll  # the audio before the detected start is included
-    np.testing.assert_array_equal(started.audio, signal[started.start : started.start + started.audio.size])
+    np.testing.assert_array_equal(
+        started.audio, signal[started.start : started.start + started.audio.size]
+    )
 
 
 def test_short_pause_keeps_the_turn_and_silence_setting_is_honoured() -> None:
-    signal = np.concatenate([_noise(1.0, -60), _voice(0.6), _noise(0.5, -60, 3), _voice(0.6, 4), _noise(1.2, -60, 5)])
+    signal = np.concatenate(
+        [_noise(1.0, -60), _voice(0.6), _noise(0.5, -60, 3), _voice(0.6, 4), _noise(1.2, -60, 5)]
+    )
     events = VoiceActivityDetector().feed(signal)
     assert [type(e) for e in events] == [SpeechStarted, SpeechEnded]  # a 0.5 s pause is not the end
     events = VoiceActivityDetector(silence_s=0.3).feed(signal)

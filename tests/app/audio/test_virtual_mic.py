@@ -90,12 +90,14 @@ def test_speech_reaches_the_recorder_sample_for_sample_and_vad_ends_the_turn(
     assert ends[0].end - ends[0].speech_end == pytest.approx(0.8 * SAMPLE_RATE, abs=640)
     print(
         f"\nvirtual mic: lag {1000 * (lag - played_at) / SAMPLE_RATE:.0f} ms after paplay started, "
-        f"Pearson r {r:.6f}, max |diff| {np.max(np.abs(captured[lag:lag + speech.size] - speech)):.2e}, "
+        f"Pearson r {r:.6f}, max |diff| {np.max(np.abs(captured[lag : lag + speech.size] - speech)):.2e}, "
         f"turn {starts[0].start}..{ends[0].end}, speech ended at {ends[0].speech_end}"
     )
 
 
-def test_capture_at_48k_is_resampled_to_16k(virtual_mic, speech_wav: Path, speech: np.ndarray) -> None:
+def test_capture_at_48k_is_resampled_to_16k(
+    virtual_mic, speech_wav: Path, speech: np.ndarray
+) -> None:
     recorder = Recorder(capture_rate=48_000)
     recorder.start()
     assert recorder.device_rate == 48_000
@@ -111,20 +113,27 @@ def test_capture_at_48k_is_resampled_to_16k(virtual_mic, speech_wav: Path, speec
     print(f"\n48 kHz capture resampled to 16 kHz: Pearson r {r:.6f}")
 
 
-def test_audio_server_dying_mid_recording_keeps_the_samples(virtual_mic, tmp_path, monkeypatch) -> None:
+def test_audio_server_dying_mid_recording_keeps_the_samples(
+    virtual_mic, tmp_path, monkeypatch
+) -> None:
     """A second, private PulseAudio that is killed while the Recorder reads from it: a real device loss."""
     runtime = tmp_path / "xdg"
     runtime.mkdir(mode=0o700)
     env = dict(virtual_mic.env, XDG_RUNTIME_DIR=str(runtime))
-    subprocess.run(["bash", str(MIC_SCRIPT), "start"], env=env, check=True, timeout=30, capture_output=True)
+    subprocess.run(
+        ["bash", str(MIC_SCRIPT), "start"], env=env, check=True, timeout=30, capture_output=True
+    )
     try:
-        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))  # the ALSA pulse plugin connects at open
+        # the ALSA pulse plugin connects to the server named by the environment at open time
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
         recorder = Recorder()
         recorder.start()
         monkeypatch.undo()
         kept = _wait_for_audio(recorder, seconds=0.5)
     finally:
-        subprocess.run(["bash", str(MIC_SCRIPT), "stop"], env=env, timeout=30, capture_output=True)
+        subprocess.run(
+            ["bash", str(MIC_SCRIPT), "stop"], check=False, env=env, timeout=30, capture_output=True
+        )
     deadline = time.monotonic() + 10
     while recorder.error is None:
         assert time.monotonic() < deadline, "the lost audio server was never noticed"
