@@ -4,6 +4,7 @@ Contract:
 - `format_value(v)` writes a JSON-like Python value the way the chat template does: strings between
   `<|"|>` quotes (no escaping: the quote is a special token), `true`/`false`/`null`, numbers as Python
   prints them, objects `{key:value,...}` with keys sorted and unquoted, arrays `[a,b]`.
+- `format_tool_response(name, response)` writes a tool result block the same way.
 - `parse_value(text)` reads one value back and `parse_calls(text)` reads `call:NAME{...}` blocks.
   Both raise `GemmaSyntaxError` (a `ValueError`) that says what was expected and where.
 - The reader is lenient where the published template and the model are: keys may be bare or quoted,
@@ -47,6 +48,14 @@ def format_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     raise TypeError(f"cannot format a {type(value).__name__} in Gemma syntax")
+
+
+def format_tool_response(name: str, response: Any) -> str:
+    """`<|tool_response>response:NAME{...}<tool_response|>` as the template renders a tool result
+    (a non-mapping result becomes `{value:...}`). After the model stops at `<|tool_response>`, the
+    session feeds this text without its first marker."""
+    body = format_value(response if isinstance(response, dict) else {"value": response})
+    return f"<|tool_response>response:{name}{body}<tool_response|>"
 
 
 class _Reader:

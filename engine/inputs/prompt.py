@@ -13,7 +13,8 @@ Contract:
   [images, budget, 6912], image_position_ids int32 [images, budget, 2], input_features float32
   [clips, frames, 640] (clips zero-padded to the longest) and input_features_mask bool [clips, frames];
   each is None when there is no such media.
-- The number of placeholders and of items must match; otherwise `PromptError` says which.
+- The number of placeholders and of items must match; otherwise `PromptError` says which. Video is
+  not supported (a `<|video|>` placeholder is a `PromptError`).
 - `load_tokenizer(checkpoint_dir)` gives mlx-lm's `TokenizerWrapper`; its streaming detokenizer keeps
   special tokens (`<turn|>`, `<|tool_call>`, ...) as text, which the output parser needs.
 """
@@ -31,6 +32,7 @@ import numpy as np
 
 IMAGE_TOKEN, BOI, EOI = "<|image|>", "<|image>", "<image|>"
 AUDIO_TOKEN, BOA, EOA = "<|audio|>", "<|audio>", "<audio|>"
+VIDEO_TOKEN = "<|video|>"
 MAX_AUDIO_FRAMES = 750  # 30 s at 40 ms per frame
 
 
@@ -146,6 +148,8 @@ def encode_prompt(
         raise PromptError(
             f"the prompt has {n_aud} audio placeholder(s) ({AUDIO_TOKEN}) but {len(audios)} clip(s)"
         )
+    if VIDEO_TOKEN in text:
+        raise PromptError("video input is not supported: the prompt holds a <|video|> placeholder")
     for marker in (BOI, EOI, BOA, EOA):
         if marker in text:
             raise PromptError(

@@ -20,14 +20,15 @@ Contract:
 Incremental rendering (the live session renders the conversation so far, then with one more message,
 and feeds the difference): rendering message i never depends on later messages, so with
 `add_generation_prompt=False` a longer conversation's text starts with the shorter one's, as long as
-`tools` and `enable_thinking` stay the same (both go into the system turn at the top). The exceptions
-the Gemma format itself makes:
+`tools` and `enable_thinking` stay the same (both go into the system turn at the top);
+`render_continuation(history, new_messages, ...)` returns that difference and checks it. The
+exceptions the Gemma format itself makes:
 - An assistant message is rendered from its content with thinking stripped and whitespace trimmed,
   so its text differs from the tokens the model generated (which hold the thinking or the empty
   thought channel). A session that keeps the generated tokens in its cache must not re-feed them.
 - An assistant message with `tool_responses` and no content leaves its turn open (no `<turn|>`); the
-  generation prompt after it adds no `<|turn>model\\n`. Adding content later to that message changes
-  its rendering; append a new message instead.
+  generation prompt after it adds no `<|turn>model\\n`, only (thinking off) the empty thought
+  channel. Adding content later to that message changes its rendering; append a new message.
 """
 
 from __future__ import annotations
@@ -151,6 +152,34 @@ def render_chat(
         )
     except jinja2.TemplateError as e:
         raise ValueError(f"the chat template failed: {e}") from e
+
+
+def render_continuation(
+    history: list[dict[str, Any]],
+    new_messages: list[dict[str, Any]],
+    *,
+    template: str | None = None,
+    tools: Iterable[dict[str, Any]] | None = None,
+    enable_thinking: bool = False,
+    add_generation_prompt: bool = True,
+) -> str:
+    """The text that `new_messages` add after `history` (rendered without a generation prompt).
+
+    Raises `MessageError` when the template renders `history` differently once more messages
+    follow, so the difference would not be a plain continuation.
+    """
+    tools = list(tools) if tools else None
+    kw = {"template": template, "tools": tools, "enable_thinking": enable_thinking}
+    before = render_chat(history, add_generation_prompt=False, **kw)
+    after = render_chat(
+        list(history) + list(new_messages), add_generation_prompt=add_generation_prompt, **kw
+    )
+    if not after.startswith(before):
+        raise MessageError(
+            "the chat template renders the earlier messages differently once new ones follow; "
+            "re-render the whole conversation instead"
+        )
+    return after[len(before) :]
 
 
 def _clean_message(i: int, m: Any) -> dict[str, Any]:

@@ -242,6 +242,7 @@ def test_media_item_kinds_agree(tokenizer, tmp_path):
         ("no placeholder", IMAGES[:1], [], "0 image placeholder.*but 1 image"),
         ("<|audio|><|audio|>", [], AUDIOS[:1], "2 audio placeholder.*but 1 clip"),
         ("<|image><|image|><image|>", IMAGES[:1], [], "already holds <\\|image>"),
+        ("<|video|>", [], [], "video input is not supported"),
         ("<|audio|>", [], [np.zeros((2, 640), np.float32)], "1-D mono"),
         ("<|audio|>", [], [np.zeros(0, np.float32)], "no samples"),
         ("<|audio|>", [], [np.zeros(751 * 640, np.float32)], "over the model's 30 s.*split_audio"),

@@ -6,7 +6,14 @@ import json
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from engine.inputs.template import OWN_TEMPLATE, load_template, render_chat
+from engine.inputs.gemma_syntax import format_tool_response
+from engine.inputs.template import (
+    OWN_TEMPLATE,
+    MessageError,
+    load_template,
+    render_chat,
+    render_continuation,
+)
 
 TEMPLATE = OWN_TEMPLATE.read_text(encoding="utf-8")
 Q = '<|"|>'
@@ -356,3 +363,39 @@ def test_load_template_search_order(tmp_path):
     assert load_template(tmp_path) == "D"
     (tmp_path / "chat_template.jinja").write_text("J")
     assert load_template(tmp_path) == "J"
+
+
+def test_render_continuation():
+    history = [
+        {"role": "user", "content": "Show main.py"},
+        {
+            "role": "assistant",
+            "tool_calls": [{"name": "read_file", "arguments": {"path": "main.py"}}],
+            "tool_responses": [{"name": "read_file", "response": "x"}],
+        },
+    ]
+    new = [{"role": "user", "content": [{"type": "text", "text": "and this?"}, {"type": "audio"}]}]
+    for thinking in (False, True):
+        kw = {"template": TEMPLATE, "tools": [READ_FILE], "enable_thinking": thinking}
+        full = render_chat(history + new, **kw)
+        suffix = "<|turn>user\nand this?<|audio|><turn|>\n<|turn>model\n"
+        if not thinking:
+            suffix += "<|channel>thought\n<channel|>"
+        assert full.endswith(suffix)
+        assert render_continuation(history, new, **kw) == suffix
+        assert render_chat(history, add_generation_prompt=False, **kw) + suffix == full
+    # The first turn: the continuation of nothing is the whole prompt but "<bos>".
+    assert render_continuation([], EX1, template=TEMPLATE) == EX1_TEXT[len("<bos>") :]
+
+
+def test_render_continuation_refuses_templates_that_look_ahead():
+    t = "{{ messages | length }}{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    with pytest.raises(MessageError, match="re-render the whole conversation"):
+        render_continuation([{"role": "user", "content": "a"}], EX1, template=t)
+
+
+def test_format_tool_response_matches_the_template():
+    for response in ["print('hi')", {"b": [1, 2.5], "a": {"x": None, "y": True}}, 3, [1, "z"], {}]:
+        msg = {"role": "assistant", "tool_responses": [{"name": "run", "response": response}]}
+        text = render_chat([msg], template=TEMPLATE, add_generation_prompt=False)
+        assert text == "<bos><|turn>model\n" + format_tool_response("run", response)
