@@ -31,8 +31,9 @@ def to_bf16_bits(x: np.ndarray) -> np.ndarray:
     return (rounded >> np.uint32(16)).astype(np.uint16)
 
 
-def _row_blocks(shape: tuple[int, ...], budget: int = CHUNK_ELEMENTS) -> Iterator[tuple[int, ...]]:
+def _row_blocks(shape: tuple[int, ...], budget: int | None = None) -> Iterator[tuple[int, ...]]:
     """Shapes of consecutive leading-axis blocks of at most `budget` elements (at least one row each)."""
+    budget = budget or CHUNK_ELEMENTS
     rows = shape[0]
     row = 1
     for s in shape[1:]:

@@ -66,7 +66,6 @@ def _write_drafter(folder: Path, shape: Shape, seed: int) -> None:
 
 def _fill(folder: Path, shape: Shape, *, seed: int, bits: int | None, group_size: int, with_drafter: bool) -> None:
     quant = None if bits is None else {"group_size": group_size, "bits": bits, "mode": "affine"}
-    write_json(folder / "config.json", model_config(shape, quantization=quant))
     write_json(folder / "generation_config.json", generation_config(shape))
     write_tokenizer(folder, shape)
     if CHAT_TEMPLATE.is_file():
@@ -75,6 +74,8 @@ def _fill(folder: Path, shape: Shape, *, seed: int, bits: int | None, group_size
     _write_shards(folder, target_shards(shape), seed=seed, dtype=shape.dtype, bits=bits, group_size=group_size)
     if with_drafter:
         _write_drafter(folder / "drafter", shape, seed)
+    # config.json last: even a partial folder left by a killed process does not look like a checkpoint.
+    write_json(folder / "config.json", model_config(shape, quantization=quant))
 
 
 def _check_args(shape: Shape, bits: int | None, group_size: int) -> None:
