@@ -132,7 +132,9 @@ class Store:
 
     def delete_conversation(self, conversation_id: str) -> None:
         self._conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-        self.session_cache_path(conversation_id).unlink(missing_ok=True)
+        if self.sessions_dir.is_dir():  # the KV cache and the engine's files beside it
+            for path in self.sessions_dir.glob(f"{conversation_id}.*"):
+                path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------ messages
 

@@ -75,8 +75,11 @@ class ConversationController(QObject):
         self.opened: set[str] = set()
         self.pending: dict[str, PendingAnswer] = {}
         self._preparing: dict[int, Attachment] = {}
+        self._opening: dict[int, str] = {}  # OpenSession request_id -> conversation id
         self._search = ""
         self._had_model = False
+        self.model_state = "none"  # "none", "loading", "ready" or "failed"
+        self._load_request = 0
 
         composer.send_requested.connect(self.send)
         composer.stop_requested.connect(self.stop)
@@ -168,15 +171,30 @@ class ConversationController(QObject):
             self.settings.set_value(Key.LAST_CONVERSATION, self.current_id)
             self.refresh_sidebar()
             self.conversation_changed.emit(self.current_id)
-        self._ensure_session(self.current_id)
+        if self.engine_accepts_sessions():
+            self._ensure_session(self.current_id)
         return self.current_id
+
+    def load_model(self, command: ev.LoadModel) -> None:
+        """Submit `command`; sessions may be opened from now on (the engine runs commands in order)."""
+        self.model_state = "loading"
+        self._load_request = self.bridge.submit(command)
+
+    def engine_accepts_sessions(self) -> bool:
+        return self.model_state in ("loading", "ready")
+
+    def _model_missing_message(self) -> str:
+        if self.model_state == "failed":
+            return "The model could not be loaded. Choose another in Settings or Model ▸ Manage Models."
+        return "The model is not ready yet. Your message is still here; send it in a moment."
 
     def _ensure_session(self, conversation_id: str) -> None:
         if conversation_id in self.opened:
             return
-        self.bridge.submit(ev.OpenSession(
+        rid = self.bridge.submit(ev.OpenSession(
             session_id=conversation_id, system_prompt=self.settings.value(Key.SYSTEM_PROMPT),
             image_budget=self.settings.image_budget()))
+        self._opening[rid] = conversation_id
         cache = self.store.session_cache_path(conversation_id)
         if cache.exists():
             self.bridge.submit(ev.LoadSession(session_id=conversation_id, path=str(cache)))
@@ -209,6 +227,8 @@ class ConversationController(QObject):
     def _add_attachment(self, attachment: Attachment, kind: str) -> None:
         self.composer.add_attachment(attachment)
         session_id = self._ensure_conversation()
+        if not self.engine_accepts_sessions():
+            return  # it is prepared with the message instead
         # Start the image's prefill work now, while the user is still writing.
         rid = self.bridge.submit(ev.PrepareMedia(session_id=session_id,
                                                  item={"type": kind, kind: str(attachment.path)}))
@@ -219,6 +239,9 @@ class ConversationController(QObject):
     def send(self, text: str) -> None:
         attachments = self.composer.attachments
         if not text and not attachments:
+            return
+        if not self.engine_accepts_sessions():
+            self.composer.show_error(self._model_missing_message())
             return
         conv_id = self._ensure_conversation()
         if conv_id in self.pending:
@@ -249,6 +272,9 @@ class ConversationController(QObject):
         last = self.chat_view.last()
         conv_id = self.current_id
         if conv_id is None or conv_id in self.pending or last is None or last.role != "assistant":
+            return
+        if not self.engine_accepts_sessions():
+            self.status.showMessage(self._model_missing_message(), 8000)
             return
         self._ensure_session(conv_id)
         self.store.delete_messages_from(conv_id, last.position)
@@ -347,6 +373,13 @@ class ConversationController(QObject):
         self.refresh_sidebar()
 
     def _on_error(self, e: ev.ErrorEvent) -> None:
+        if e.request_id == self._load_request and self.model_state == "loading":
+            self.model_state = "failed"
+            self.status.set_loading(f"Could not load the model: {e.message}")
+            return
+        failed_open = self._opening.pop(e.request_id, None)
+        if failed_open is not None:
+            self.opened.discard(failed_open)  # the next send opens it again
         attachment = self._preparing.pop(e.request_id, None)
         if attachment is not None:
             self.composer.remove_attachment(attachment)
@@ -376,6 +409,7 @@ class ConversationController(QObject):
         if self._had_model:
             self.opened.clear()  # a replaced model starts with no sessions
         self._had_model = True
+        self.model_state = "ready"
         self.status.show_model(e)
 
 

@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         if not self.settings.value(Key.USE_DRAFTER):
             drafter = None
         self.status_line.set_loading(f"Loading {Path(path).name or path}…")
-        self.bridge.submit(ev.LoadModel(path=path, drafter_path=drafter))
+        self.controller.load_model(ev.LoadModel(path=path, drafter_path=drafter))
 
     # ------------------------------------------------------------ menus and shortcuts
 

@@ -97,8 +97,15 @@ def test_delete_messages_from_and_delete_conversation(tmp_path):
     assert [m.content for m in store.messages(conv.id)] == ["m0", "m1"]
     store.add_message(conv.id, "user", "again")
     assert [m.position for m in store.messages(conv.id)] == [0, 1, 2]
+    cache = store.session_cache_path(conv.id)
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"kv")
+    cache.with_name(cache.name + ".segments.npz").write_bytes(b"seg")
+    other = store.session_cache_path("other")
+    other.write_bytes(b"keep")
     store.delete_conversation(conv.id)
     assert store.conversations() == [] and store.messages(conv.id) == []
+    assert [p.name for p in cache.parent.iterdir()] == [other.name]
 
 
 def test_search_matches_titles_and_message_text(tmp_path):

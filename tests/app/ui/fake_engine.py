@@ -4,7 +4,8 @@ It runs its own thread, reads commands from a queue and answers with the real `e
 events, calling `on_event` on that thread as the real worker does. Answers come from `replies`
 (used in order, then an echo), streamed word by word with `token_delay` seconds between words;
 `prefill_delay` makes it sleep before the first word (a long prefill); `media_error` makes every
-`PrepareMedia` fail (images that pass the app's checks but not the engine's). `Cancel` takes effect
+`PrepareMedia` fail (images that pass the app's checks but not the engine's). As in the real
+engine, `OpenSession` fails until a model is loaded; `LoadModel("missing")` fails. `Cancel` takes effect
 between words, like the real engine's check between decode steps. Every command is kept in
 `commands` for tests to inspect.
 """
@@ -42,6 +43,7 @@ class FakeEngineWorker:
         self.media_error = media_error  # when set, every PrepareMedia fails with this message
         self.commands: list[ev.Command] = []
         self.sessions: dict[str, list] = {}  # session_id -> user turn contents
+        self.model_path = ""  # sessions need a model, as in the real engine
         self.generating = threading.Event()
         self._cancel = threading.Event()
         self._queue: queue.Queue[ev.Command | None] = queue.Queue()
@@ -85,6 +87,10 @@ class FakeEngineWorker:
         self._on_event(event)
 
     def _on_LoadModel(self, c: ev.LoadModel) -> None:
+        if c.path == "missing":
+            self._emit(ev.ErrorEvent(request_id=c.request_id, message=f"no model at {c.path}"))
+            return
+        self.model_path = c.path
         self._emit(ev.Progress(request_id=c.request_id, stage="load", done=1, total=1))
         self._emit(ev.ModelLoaded(request_id=c.request_id, name=c.path.rstrip("/").split("/")[-1],
                                   path=c.path, random_weights=self.random_weights,
@@ -92,6 +98,10 @@ class FakeEngineWorker:
                                   memory_bytes=123 * 2**20))
 
     def _on_OpenSession(self, c: ev.OpenSession) -> None:
+        if not self.model_path:
+            self._emit(ev.ErrorEvent(session_id=c.session_id, request_id=c.request_id,
+                                     message="no model is loaded yet"))
+            return
         self.sessions[c.session_id] = []
 
     def _on_PrepareMedia(self, c: ev.PrepareMedia) -> None:

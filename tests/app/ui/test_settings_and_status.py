@@ -152,3 +152,34 @@ def test_bridge_delivers_engine_events_on_the_gui_thread(qtbot):
     assert rid > 0
     assert seen == [("x", QApplication.instance().thread())]
     bridge.stop()
+
+
+def test_sending_before_the_model_is_ready_fails_clearly_then_recovers(qtbot, open_window):
+    release = threading.Event()
+
+    def slow_demo(path):
+        release.wait(5)
+        path.mkdir(parents=True)
+        (path / "config.json").write_text("{}")
+
+    window, engine = open_window(model=None, make_demo=slow_demo)
+    window.composer.edit.setPlainText("too early")
+    window.composer.submit()
+    assert "not ready yet" in window.composer.error_label.text()
+    assert window.composer.text == "too early" and window.chat_view.messages == []
+    assert not engine.of_type(ev.SendMessage) and not engine.of_type(ev.OpenSession)
+    release.set()
+    qtbot.waitUntil(lambda: window.status_line.random_badge.isVisibleTo(window), timeout=3000)
+    window.composer.edit.setPlainText("now")
+    window.composer.submit()
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "Echo: now"
+                    and window.chat_view.last().finish_reason == "stop", timeout=3000)
+    assert len(engine.of_type(ev.OpenSession)) == 1
+    assert window.store.messages(window.controller.current_id)[0].content == "now"
+
+
+def test_a_model_that_fails_to_load_is_reported(qtbot, open_window):
+    window, engine = open_window(model="missing")  # the fake cannot load it
+    qtbot.waitUntil(lambda: "Could not load" in window.status_line.model_label.text(), timeout=3000)
+    window.controller.send("hello")
+    assert "could not be loaded" in window.composer.error_label.text()
