@@ -5,8 +5,9 @@ closed and stdout and stderr merged. On timeout or `cancel()`, the whole process
 then SIGKILL after a short grace period, so the children it started die with it. A child that starts
 its own session (daemonizes) leaves the group and is not reached; that is a known limit.
 
-Output is streamed to `on_output` as it arrives. The result keeps the first and last parts of the
-output and says how many characters were cut in between.
+Output is streamed to `on_output` as it arrives, on the caller's thread (the first
+STREAM_LIMIT_CHARS of it). The result keeps the first OUTPUT_HEAD_CHARS and last OUTPUT_TAIL_CHARS
+characters and says how many were cut in between; memory stays bounded for endless output.
 
 On macOS the command runs under `sandbox-exec` (see `app.agent.sandbox`). On Linux and elsewhere
 there is no OS sandbox: the command can write anywhere the user can, and only the approval gate and
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from app.agent import sandbox
 KILL_GRACE_S = 1.0  # between SIGTERM and SIGKILL
 OUTPUT_HEAD_CHARS = 4_000
 OUTPUT_TAIL_CHARS = 8_000
+STREAM_LIMIT_CHARS = 1_000_000  # streamed to the view; the model gets head and tail only
 
 
 @dataclass(frozen=True)
@@ -52,17 +55,6 @@ class CommandResult:
         elif self.cancelled:
             response["error"] = "stopped by the person; the command and its children were killed"
         return response
-
-
-def cap_output(
-    text: str, head: int = OUTPUT_HEAD_CHARS, tail: int = OUTPUT_TAIL_CHARS
-) -> tuple[str, int]:
-    """Keep the first `head` and last `tail` characters; returns (text, characters cut)."""
-    if len(text) <= head + tail:
-        return text, 0
-    cut = len(text) - head - tail
-    note = f"\n[... {cut} characters of output cut here ...]\n"
-    return text[:head] + note + text[-tail:], cut
 
 
 class CommandRunner:
@@ -90,7 +82,10 @@ class CommandRunner:
     def run(
         self, command: str, timeout_s: float, on_output: Callable[[str], None] = lambda _: None
     ) -> CommandResult:
-        """Run `command`; blocks until it ends, times out or is cancelled."""
+        """Run `command`; blocks until it ends, times out or is cancelled.
+
+        `on_output` is called on the caller's thread (not the pipe reader's), chunk by chunk.
+        """
         if not command.strip():
             raise ValueError("command is empty")
         self._cancelled.clear()
@@ -106,24 +101,30 @@ class CommandRunner:
             start_new_session=True,
         )
         self._proc = proc
-        chunks: list[str] = []
-        reader = threading.Thread(target=self._read, args=(proc, chunks, on_output), daemon=True)
-        reader.start()
-        timed_out = False
+        chunks: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_read, args=(proc, chunks), daemon=True).start()
+        output = _Output(on_output)
+        timed_out = eof = False
         try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = not self._cancelled.is_set()
+            timed_out, eof = self._pump(proc, chunks, output, start + timeout_s)
         finally:
-            # Also when the leader exited: background children it left behind are ended with it.
+            # Also when the leader exited: background children it left behind end with it.
             self._kill_group(proc)
             self._proc = None
         # A grandchild that left the group may hold the pipe open; do not wait on it forever.
-        reader.join(timeout=2.0)
-        output, cut = cap_output("".join(chunks))
+        drain_until = time.monotonic() + 2.0
+        while not eof and (left := drain_until - time.monotonic()) > 0:
+            try:
+                item = chunks.get(timeout=left)
+            except queue.Empty:
+                break
+            if item is None:
+                break
+            output.add(item)
+        text, cut = output.result()
         cancelled = self._cancelled.is_set()
         return CommandResult(
-            output=output,
+            output=text,
             exit_code=None if (timed_out or cancelled) else proc.returncode,
             timed_out=timed_out,
             cancelled=cancelled,
@@ -131,28 +132,43 @@ class CommandRunner:
             duration_s=time.monotonic() - start,
         )
 
+    def _pump(
+        self,
+        proc: subprocess.Popen[bytes],
+        chunks: queue.Queue[str | None],
+        output: _Output,
+        deadline: float,
+    ) -> tuple[bool, bool]:
+        """Pass output on until the end of output, the leader's exit, or the deadline.
+
+        Returns:
+            (timed out, end of output seen).
+        """
+        while not self._cancelled.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True, False
+            try:
+                item = chunks.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                if proc.poll() is not None:
+                    return False, False  # the leader is done; a child may still hold the pipe
+                continue
+            if item is None:
+                try:
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    return True, True  # closed its output but kept running
+                return False, True
+            output.add(item)
+        return False, False
+
     def cancel(self) -> None:
         """Kill the running command, if any, with its process group."""
         self._cancelled.set()
         proc = self._proc
         if proc is not None:
             self._kill_group(proc)
-
-    @staticmethod
-    def _read(
-        proc: subprocess.Popen[bytes], chunks: list[str], on_output: Callable[[str], None]
-    ) -> None:
-        assert proc.stdout is not None
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        for data in iter(lambda: proc.stdout.read1(4096), b""):  # type: ignore[union-attr]
-            text = decoder.decode(data)
-            if text:
-                chunks.append(text)
-                on_output(text)
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            chunks.append(tail)
-            on_output(tail)
 
     def _kill_group(self, proc: subprocess.Popen[bytes]) -> None:
         # The group id is the leader's pid (start_new_session); it lives on while any member does.
@@ -185,3 +201,50 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _read(proc: subprocess.Popen[bytes], chunks: queue.Queue[str | None]) -> None:
+    """Pipe reader thread: decoded chunks into the queue, then None at end of output."""
+    assert proc.stdout is not None
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for data in iter(lambda: proc.stdout.read1(4096), b""):  # type: ignore[union-attr]
+        if text := decoder.decode(data):
+            chunks.put(text)
+    if tail := decoder.decode(b"", final=True):
+        chunks.put(tail)
+    chunks.put(None)
+
+
+class _Output:
+    """Keeps the head and a bounded tail of the output and streams it, up to a limit."""
+
+    def __init__(self, on_output: Callable[[str], None]) -> None:
+        self.on_output = on_output
+        self.head = ""
+        self.tail: list[str] = []
+        self.tail_len = 0
+        self.total = 0
+
+    def add(self, text: str) -> None:
+        if self.total < STREAM_LIMIT_CHARS:
+            shown = text[: STREAM_LIMIT_CHARS - self.total]
+            if len(shown) < len(text):
+                shown += "\n[output continues; the rest is not shown live]\n"
+            self.on_output(shown)
+        self.total += len(text)
+        room = OUTPUT_HEAD_CHARS - len(self.head)
+        if room > 0:
+            self.head, text = self.head + text[:room], text[room:]
+        if text:
+            self.tail.append(text)
+            self.tail_len += len(text)
+            if self.tail_len > 2 * OUTPUT_TAIL_CHARS:  # keep memory bounded for endless output
+                joined = "".join(self.tail)[-OUTPUT_TAIL_CHARS:]
+                self.tail, self.tail_len = [joined], len(joined)
+
+    def result(self) -> tuple[str, int]:
+        tail = "".join(self.tail)[-OUTPUT_TAIL_CHARS:]
+        cut = self.total - len(self.head) - len(tail)
+        if cut == 0:
+            return self.head + tail, 0
+        return self.head + f"\n[... {cut} characters of output cut here ...]\n" + tail, cut

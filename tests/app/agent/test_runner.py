@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from app.agent import sandbox
-from app.agent.runner import CommandRunner, cap_output
+from app.agent import runner, sandbox
+from app.agent.runner import CommandRunner
 
 
 def _dead(pid: int) -> bool:
@@ -76,10 +76,28 @@ def test_long_output_is_capped_with_a_note(ws: Path):
     assert result.output.startswith("1\n2\n") and result.output.rstrip().endswith("20000")
 
 
-def test_cap_output_keeps_short_text():
-    assert cap_output("abc", 2, 2) == ("abc", 0)
-    text, cut = cap_output("abcdefgh", 2, 3)
-    assert cut == 3 and text.startswith("ab") and text.endswith("fgh")
+def test_endless_output_is_bounded_in_memory_and_in_streaming(ws: Path):
+    streamed: list[str] = []
+    result = CommandRunner(ws, use_sandbox=False).run(
+        "yes abcdefgh | head -c 3000000", 20, streamed.append
+    )
+    assert result.exit_code == 0 and result.chars_cut == 3_000_000 - len(result.output) + len(
+        f"\n[... {result.chars_cut} characters of output cut here ...]\n"
+    )
+    assert len(result.output) < runner.OUTPUT_HEAD_CHARS + runner.OUTPUT_TAIL_CHARS + 100
+    live = "".join(streamed)
+    assert runner.STREAM_LIMIT_CHARS <= len(live) < runner.STREAM_LIMIT_CHARS + 100
+    assert live.endswith("not shown live]\n")
+
+
+def test_output_is_streamed_on_the_calling_thread(ws: Path):
+    import threading
+
+    threads = set()
+    CommandRunner(ws, use_sandbox=False).run(
+        "echo a; sleep 0.2; echo b", 10, lambda _: threads.add(threading.get_ident())
+    )
+    assert threads == {threading.get_ident()}
 
 
 def test_empty_command_is_refused(ws: Path):
