@@ -21,7 +21,8 @@ Incremental rendering (the live session renders the conversation so far, then wi
 and feeds the difference): rendering message i never depends on later messages, so with
 `add_generation_prompt=False` a longer conversation's text starts with the shorter one's, as long as
 `tools` and `enable_thinking` stay the same (both go into the system turn at the top);
-`render_continuation(history, new_messages, ...)` returns that difference and checks it. The
+`render_continuation(history, new_messages, ...)` returns that difference and checks it;
+`render_tool_results(responses, ...)` gives the text that continues a turn after tool calls. The
 exceptions the Gemma format itself makes:
 - An assistant message is rendered from its content with thinking stripped and whitespace trimmed,
   so its text differs from the tokens the model generated (which hold the thinking or the empty
@@ -180,6 +181,29 @@ def render_continuation(
             "re-render the whole conversation instead"
         )
     return after[len(before) :]
+
+
+def render_tool_results(
+    responses: list[dict[str, Any]],
+    *,
+    template: str | None = None,
+    enable_thinking: bool = False,
+) -> str:
+    """The text that gives tool results to a model that stopped at `<|tool_response>` in its turn.
+
+    `responses` are `[{"name", "response"}]`. The text is what the template renders for an open
+    tool response plus the generation prompt after it, from `<|tool_response>` on: the results,
+    and (thinking off) the empty thought channel. The model's own text before its call is not
+    repeated, which re-rendering the message would do (the template puts content after responses).
+    """
+    if not responses:
+        raise MessageError("render_tool_results needs at least one response")
+    msg = {"role": "assistant", "tool_responses": responses}
+    text = render_chat([msg], template=template, enable_thinking=enable_thinking)
+    start = text.find("<|tool_response>")
+    if start < 0:
+        raise MessageError("the chat template does not render tool responses with <|tool_response>")
+    return text[start:]
 
 
 def _clean_message(i: int, m: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from engine.inputs.template import (
     load_template,
     render_chat,
     render_continuation,
+    render_tool_results,
 )
 
 TEMPLATE = OWN_TEMPLATE.read_text(encoding="utf-8")
@@ -399,3 +400,32 @@ def test_format_tool_response_matches_the_template():
         msg = {"role": "assistant", "tool_responses": [{"name": "run", "response": response}]}
         text = render_chat([msg], template=TEMPLATE, add_generation_prompt=False)
         assert text == "<bos><|turn>model\n" + format_tool_response("run", response)
+
+
+def test_render_tool_results_continues_the_open_turn():
+    responses = [
+        {"name": "read_file", "response": "x"},
+        {"name": "ls", "response": {"files": ["a"]}},
+    ]
+    blocks = format_tool_response("read_file", "x") + format_tool_response("ls", {"files": ["a"]})
+    assert blocks == (
+        f"<|tool_response>response:read_file{{value:{Q}x{Q}}}<tool_response|>"
+        f"<|tool_response>response:ls{{files:[{Q}a{Q}]}}<tool_response|>"
+    )
+    assert (
+        render_tool_results(responses, template=TEMPLATE)
+        == blocks + "<|channel>thought\n<channel|>"
+    )
+    assert render_tool_results(responses, template=TEMPLATE, enable_thinking=True) == blocks
+    # The same text ends the whole conversation rendered with the results on the calling message.
+    call = {"name": "read_file", "arguments": {"path": "a"}}
+    convo = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "tool_calls": [call], "tool_responses": responses},
+    ]
+    for thinking in (False, True):
+        full = render_chat(convo, template=TEMPLATE, tools=[READ_FILE], enable_thinking=thinking)
+        ours = render_tool_results(responses, template=TEMPLATE, enable_thinking=thinking)
+        assert full.endswith("<tool_call|>" + ours)
+    with pytest.raises(MessageError, match="at least one"):
+        render_tool_results([], template=TEMPLATE)
