@@ -17,6 +17,8 @@ Items, in stream order:
 Splitting the same stream differently gives the same items once adjacent `Text`/`Thinking` pieces
 are joined (`coalesce`). A thinking channel left open is closed by `<|tool_call>`, `<turn|>`,
 `<|tool_response>` or the end of the stream; a tool call left open by any of these is a `ParseError`.
+Control tokens are recognized anywhere, even inside a `<|"|>` string of a call: the tokenizer makes
+each one a single special token, which the model does not emit as argument text.
 """
 
 from __future__ import annotations
