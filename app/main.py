@@ -8,7 +8,6 @@ window. The engine worker defaults to `engine.worker.EngineWorker`, imported onl
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -34,10 +33,8 @@ def default_worker_factory() -> WorkerFactory:
 def run(args: argparse.Namespace, worker_factory: WorkerFactory | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from app.settings import DATA_DIR_ENV, Key, Settings, data_dir
+    from app.settings import Key, Settings, data_dir, default_qsettings
 
-    if args.data_dir is not None:
-        os.environ[DATA_DIR_ENV] = str(args.data_dir)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Tandem")
     app.setOrganizationName("Tandem")
@@ -47,13 +44,13 @@ def run(args: argparse.Namespace, worker_factory: WorkerFactory | None = None) -
     from app.store import Store
     from app.ui.main_window import MainWindow
 
-    root = data_dir()
+    root = args.data_dir if args.data_dir is not None else data_dir()
     try:
         store = Store(root)
     except Exception as exc:  # noqa: BLE001 - a broken data folder must be explained, not a traceback
         QMessageBox.critical(None, "Tandem", f"Cannot open the conversations in {root}:\n{exc}")
         return 1
-    settings = Settings()
+    settings = Settings(default_qsettings(args.data_dir))
     if args.demo:
         settings.set_value(Key.MODEL_PATH, "")
     elif args.model:

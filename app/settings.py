@@ -105,8 +105,11 @@ class Settings:
         )
 
 
-def default_qsettings() -> QSettings:
-    """An INI file in $TANDEM_DATA_DIR when set, else the platform's native store (plist on macOS)."""
-    if os.environ.get(DATA_DIR_ENV):
-        return QSettings(str(data_dir() / "settings.ini"), QSettings.Format.IniFormat)
+def default_qsettings(root: Path | None = None) -> QSettings:
+    """An INI file in `root` (or $TANDEM_DATA_DIR) when given, else the platform's native store
+    (a plist on macOS)."""
+    if root is None and os.environ.get(DATA_DIR_ENV):
+        root = data_dir()
+    if root is not None:
+        return QSettings(str(Path(root) / "settings.ini"), QSettings.Format.IniFormat)
     return QSettings("Tandem", "Tandem")

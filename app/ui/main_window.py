@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store, self.settings, self.bridge = store, settings, bridge
         self._make_demo = make_demo
+        self.setObjectName("MainWindow")
         self.setWindowTitle("Tandem")
         self.setAcceptDrops(True)
         self.resize(1100, 740)
