@@ -1,4 +1,4 @@
-"""Microphone capture for voice turns, with no Qt: Recorder, device picker, voice-activity detector.
+"""Microphone capture for voice turns, with no Qt: Recorder, device picker, VAD, hands-free turns.
 
 Importing this package does not load PortAudio; `Recorder.start()` and `list_input_devices()` do,
 and turn every failure into a `MicrophoneError` that a person can act on.
@@ -7,6 +7,7 @@ and turn every failure into a `MicrophoneError` that a person can act on.
 from app.audio.capture import SAMPLE_RATE, Level, Recorder
 from app.audio.devices import InputDevice, list_input_devices, pick_input_device
 from app.audio.errors import MicrophoneError
+from app.audio.turns import TurnAudio, TurnEnded, TurnSegmenter, TurnStarted
 from app.audio.vad import SpeechEnded, SpeechStarted, VoiceActivityDetector
 
 __all__ = [
@@ -17,6 +18,10 @@ __all__ = [
     "Recorder",
     "SpeechEnded",
     "SpeechStarted",
+    "TurnAudio",
+    "TurnEnded",
+    "TurnSegmenter",
+    "TurnStarted",
     "VoiceActivityDetector",
     "list_input_devices",
     "pick_input_device",

@@ -94,7 +94,7 @@ def test_callback_only_copies() -> None:
     mock = MockSoundDevice(audio)
     _, out = _record(mock)
     assert not np.isnan(out).any()
-    assert max(mock.streams[-1].callback_seconds) < 0.05  # a copy, not a computation
+    assert max(mock.streams[-1].callback_seconds) < 0.01  # CPU time of a copy, not a computation
 
 
 def _drain_until_error(recorder: Recorder, timeout: float = 10) -> list[np.ndarray]:

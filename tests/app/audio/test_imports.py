@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_importing_app_audio_loads_neither_qt_nor_portaudio() -> None:
     code = (
-        "import sys, app.audio, app.audio.capture, app.audio.devices, app.audio.vad, app.audio.tts\n"
+        "import sys, app.audio, app.audio.capture, app.audio.devices, app.audio.vad, app.audio.turns, app.audio.tts\n"
         "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'sounddevice', '_sounddevice'))))"
     )
     result = subprocess.run(

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_speech import RATE
+from synthetic_speech import noise as _noise
+from synthetic_speech import voice as _voice
 
 from app.audio.vad import FRAME, SpeechEnded, SpeechStarted, VoiceActivityDetector
-
-RATE = 16_000
-
-
-def _noise(seconds: float, dbfs: float, seed: int = 0) -> np.ndarray:
-    rms = 10 ** (dbfs / 20)
-    return (rms * np.random.default_rng(seed).standard_normal(int(seconds * RATE))).astype(
-        np.float32
-    )
-
-
-def _voice(seconds: float, seed: int = 1) -> np.ndarray:
-    """A vowel-like tone with a syllable envelope (4 syllables a second), about -20 dBFS."""
-    t = np.arange(int(seconds * RATE)) / RATE
-    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t) ** 2
-    tone = np.sin(2 * np.pi * 180 * t) + 0.5 * np.sin(2 * np.pi * 720 * t)
-    return (0.1 * envelope * tone).astype(np.float32) + _noise(seconds, -60, seed)
 
 
 def _feed_in_chunks(vad: VoiceActivityDetector, signal: np.ndarray, sizes: list[int]) -> list:

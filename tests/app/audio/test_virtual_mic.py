@@ -17,7 +17,7 @@ import pytest
 from app.audio.capture import SAMPLE_RATE, Recorder
 from app.audio.devices import list_input_devices
 from app.audio.errors import DEVICE_LOST
-from app.audio.vad import SpeechEnded, SpeechStarted, VoiceActivityDetector
+from app.audio.turns import TurnAudio, TurnEnded, TurnSegmenter, TurnStarted
 
 MIC_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "virtual_mic.sh"
 
@@ -54,20 +54,20 @@ def test_virtual_mic_is_listed_as_an_input(virtual_mic) -> None:
 def test_speech_reaches_the_recorder_sample_for_sample_and_vad_ends_the_turn(
     virtual_mic, speech_wav: Path, speech: np.ndarray
 ) -> None:
-    vad = VoiceActivityDetector()
+    segmenter = TurnSegmenter()
     recorder = Recorder()
     recorder.start()
-    chunks = _wait_for_audio(recorder)
-    events = vad.feed(np.concatenate(chunks))
+    chunks = _wait_for_audio(recorder, seconds=0.5)  # longer than the pre-roll
+    events = segmenter.feed(np.concatenate(chunks))
     played_at = sum(c.size for c in chunks)
     player = virtual_mic.play(speech_wav)
     deadline = time.monotonic() + speech.size / SAMPLE_RATE + 8
-    while not any(isinstance(e, SpeechEnded) for e in events):
+    while not any(isinstance(e, TurnEnded) for e in events):
         assert time.monotonic() < deadline, f"the turn never ended; events: {events}"
         assert recorder.error is None, recorder.error
         chunk = recorder.drain()
         chunks.append(chunk)
-        events += vad.feed(chunk)
+        events += segmenter.feed(chunk)
         time.sleep(0.02)
     assert player.wait(timeout=10) == 0, player.stderr.read()
     chunks.append(recorder.stop())
@@ -79,12 +79,14 @@ def test_speech_reaches_the_recorder_sample_for_sample_and_vad_ends_the_turn(
     assert lag >= played_at  # the speech cannot be heard before it was played
     np.testing.assert_allclose(captured[lag : lag + speech.size], speech, atol=2e-4)
 
-    starts = [e for e in events if isinstance(e, SpeechStarted)]
-    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    starts = [e for e in events if isinstance(e, TurnStarted)]
+    ends = [e for e in events if isinstance(e, TurnEnded)]
     assert len(starts) == 1 and len(ends) == 1, events
+    turn = np.concatenate([e.samples for e in events if isinstance(e, TurnAudio)])
+    np.testing.assert_array_equal(turn, captured[starts[0].start : ends[0].end])
     voiced = np.flatnonzero(np.abs(speech) > 0.01)
     first_voice, last_voice = lag + voiced[0], lag + voiced[-1]
-    assert starts[0].start <= first_voice  # the pre-roll covers the first syllable
+    assert 0 < starts[0].start <= first_voice  # the pre-roll covers the first syllable
     assert first_voice - starts[0].start < 0.5 * SAMPLE_RATE
     assert abs(ends[0].speech_end - last_voice) < 0.1 * SAMPLE_RATE
     assert ends[0].end - ends[0].speech_end == pytest.approx(0.8 * SAMPLE_RATE, abs=640)
