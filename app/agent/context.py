@@ -9,8 +9,11 @@ oldest first, one at a time, until the prompt fits. Shortening keeps only the fi
 `SHORT_OBSERVATION_CHARS` characters of an observation's text and adds a note that it was shortened.
 If shortening every old observation is not enough, they are dropped (replaced by a one-line note);
 then the recent observations are shortened too, the newest last. If it still does not fit, the run
-stops with CONTEXT_FULL. The task and the model's own calls are
-never changed.
+stops with CONTEXT_FULL. The task and the model's own calls are never changed.
+
+Media in the task (an image, a voice recording) is not rendered to text: each item counts as
+MEDIA_ITEM_TOKENS, the default image budget (an audio clip is 25 tokens a second, so a 10 s clip
+is about as much).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ SHORT_OBSERVATION_CHARS = 300
 KEEP_RECENT_STEPS = 2
 SHORTENED = "[shortened to save context: read the file or run the command again for all of it]"
 DROPPED = "[dropped to save context]"
+MEDIA_ITEM_TOKENS = 280
 
 TokenCounter = Callable[[str], int]
 
@@ -55,14 +59,23 @@ class Transcript:
         return message
 
     def render(self) -> str:
+        """The prompt as text for counting; media items become {"type": ...} stubs."""
+        messages = [dict(m, content=_text_only(m["content"])) for m in self.messages]
         return json.dumps(
-            {"system": self.system_prompt, "tools": self.tools, "messages": self.messages},
+            {"system": self.system_prompt, "tools": self.tools, "messages": messages},
             ensure_ascii=False,
             default=str,
         )
 
     def tokens(self, count: TokenCounter) -> int:
-        return count(self.render())
+        media = sum(
+            1
+            for m in self.messages
+            if isinstance(m["content"], list)
+            for item in m["content"]
+            if item.get("type") != "text"
+        )
+        return count(self.render()) + media * MEDIA_ITEM_TOKENS
 
     def fit(self, budget: int, count: TokenCounter, keep_recent: int = KEEP_RECENT_STEPS) -> bool:
         """Shorten old observations by the module's rule until the prompt fits; True if it fits."""
@@ -78,6 +91,12 @@ class Transcript:
                     if self.tokens(count) <= budget:
                         return True
         return False
+
+
+def _text_only(content: str | list[dict]) -> str | list[dict]:
+    if isinstance(content, str):
+        return content
+    return [item if item.get("type") == "text" else {"type": item.get("type")} for item in content]
 
 
 def _shorten(response: dict) -> dict:

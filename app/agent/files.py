@@ -150,6 +150,10 @@ class FileChange:
         return "".join(difflib.unified_diff(old, new, before, f"b/{self.shown}"))
 
     def apply(self) -> dict:
+        """Write the new bytes, unless the file changed since the change was planned."""
+        current = self.path.read_bytes() if self.path.exists() else None
+        if current != self.old:
+            raise ToolError(f"{self.shown} changed while waiting for approval; read it again")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_bytes(self.new)
         verb = "created" if self.old is None else "updated"

@@ -209,7 +209,7 @@ class AgentRun:
     def _finish(self, reason: StopReason, message: str, steps: int, answer: str) -> Finished:
         try:
             # A stop in the middle of a step may have changed files.
-            self._checkpoint(steps, f"Step {steps} (stopped)")
+            self._checkpoint(steps, f"End of run (step {steps})")
         except Exception as exc:
             message += f" (The last checkpoint failed: {exc})"
         finished = Finished(reason, message, steps, answer)

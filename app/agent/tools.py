@@ -120,8 +120,11 @@ def check(call: ToolCall) -> dict[str, Any]:
         raise ToolError(
             f"there is no tool named '{call.name}'; the tools are: {', '.join(_SCHEMAS)}"
         )
-    args = dict(call.arguments)
     props = schema["properties"]
+    # Small models often send null for an optional argument they mean to leave out.
+    args = {
+        k: v for k, v in call.arguments.items() if not (v is None and k not in schema["required"])
+    }
     missing = [k for k in schema["required"] if k not in args]
     if missing:
         raise ToolError(f"{call.name} needs the argument(s): {', '.join(missing)}")

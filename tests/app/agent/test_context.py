@@ -38,3 +38,16 @@ def test_then_dropped_then_recent_shortened_then_it_gives_up():
     assert responses[0] == {"note": DROPPED} and responses[1] == {"note": DROPPED}
     assert responses[2]["note"] == SHORTENED
     assert not _transcript(4, 4000).fit(10, approx_tokens)
+
+
+def test_media_in_the_task_counts_a_fixed_amount_and_is_not_rendered():
+    from app.agent.context import MEDIA_ITEM_TOKENS
+
+    pixels = b"\x89PNG" + b"\x00" * 100_000
+    t = Transcript("s", [])
+    t.add_task([{"type": "text", "text": "why is this wrong?"}, {"type": "image", "image": pixels}])
+    plain = Transcript("s", [])
+    plain.add_task([{"type": "text", "text": "why is this wrong?"}, {"type": "image"}])
+    assert t.tokens(approx_tokens) == plain.tokens(approx_tokens)
+    assert t.tokens(approx_tokens) - approx_tokens(t.render()) == MEDIA_ITEM_TOKENS
+    assert t.messages[0]["content"][1]["image"] is pixels  # the transcript itself keeps the media

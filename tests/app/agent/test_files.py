@@ -106,3 +106,16 @@ def test_search_text_and_regex_respects_gitignore(ws: Path, data_dir: Path):
     # Plain text is not a regex: "(" is found literally.
     (ws / "c.py").write_text("f(\n")
     assert files.search(w, ck.visible_files("."), "f(")["total"] == 1
+
+
+def test_a_change_is_not_applied_over_a_file_changed_meanwhile(ws: Path):
+    (ws / "a.txt").write_text("one\n")
+    change = files.plan_edit(Workspace(ws), "a.txt", "one", "two")
+    (ws / "a.txt").write_text("someone else's edit\n")
+    with pytest.raises(ToolError, match="changed while waiting"):
+        change.apply()
+    assert (ws / "a.txt").read_text() == "someone else's edit\n"
+    new = files.plan_write(Workspace(ws), "b.txt", "x")
+    (ws / "b.txt").write_text("y")
+    with pytest.raises(ToolError, match="changed while waiting"):
+        new.apply()

@@ -39,3 +39,9 @@ def test_command_timeout_is_clamped():
     assert tools.command_timeout({}) == tools.DEFAULT_COMMAND_TIMEOUT_S
     assert tools.command_timeout({"timeout_s": 10**6}) == tools.MAX_COMMAND_TIMEOUT_S
     assert tools.command_timeout({"timeout_s": -5}) == 1
+
+
+def test_null_optional_arguments_are_left_out_but_null_required_ones_are_errors():
+    assert tools.check(ToolCall("read_file", {"path": "a", "end_line": None})) == {"path": "a"}
+    with pytest.raises(ToolError, match="must be a string"):
+        tools.check(ToolCall("read_file", {"path": None}))
