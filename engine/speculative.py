@@ -1,0 +1,325 @@
+"""Speculative decoding with the MTP drafter, on a cache the session already prefilled.
+
+`speculative_generate_step(first_token, model, draft, cache, hidden_last, ...)` yields `(token, from_draft)`.
+Each round drafts K tokens, verifies [pending, d1..dK] in ONE target forward, emits the accepted drafts plus
+the target's own next token, and rolls both caches back to the accepted prefix. The drafter owns no cache: it
+reads the target's K/V, so rolling back the target rolls back the drafter too.
+
+Cache contract (the same as `engine.generation.generate_tokens`): when the generator ends (limit reached,
+closed early, e.g. on cancel) the cache holds every yielded token except a stop token, and nothing else, so
+`cache offset == tokens fed` and the next turn prefills on top of it. Do not touch the cache while the
+generator is suspended. Between yields of one round a `CacheTransaction` is open; closing the generator
+commits exactly the tokens already yielded.
+
+Rollback (`CacheTransaction`): a multi-token forward through mlx-lm's `RotatingKVCache` goes through its concat
+path, which builds NEW key/value arrays in temporal order (max_size - 1 past entries + the new ones). The
+transaction keeps references to the old arrays (no copy) to abort, and commits by slicing the rejected tail
+off the new ones, which stays correct once the cache is past its window (where mlx-lm's `trim` is not).
+Full-attention `KVCache`s are trimmed. Greedy mode emits exactly the target's argmax tokens; sampled mode
+uses standard speculative rejection sampling, so the output distribution is the target's
+(shared/reference/gemma4_unified.md §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Protocol, Sequence
+
+import mlx.core as mx
+from mlx_lm.models.cache import RotatingKVCache
+from mlx_lm.sample_utils import apply_min_p, apply_top_k, apply_top_p
+
+from engine.model.config import FULL, SLIDING
+from engine.model.drafter import Drafter, SharedKV, draft_geometry
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a token is chosen from logits: greedy at temperature 0, else mlx-lm's `make_sampler` distribution."""
+
+    temperature: float = 0.0
+    top_p: float = 0.0
+    top_k: int = 0
+    min_p: float = 0.0
+    suppress_tokens: tuple[int, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def logprobs(self, logits: mx.array) -> mx.array:
+        """Log of the distribution tokens are drawn from, per row of `logits` [..., V] (float32).
+
+        Same filters in the same order as mlx-lm's sampler chain (top-p, min-p, top-k, then temperature).
+        In greedy mode only the suppression applies.
+        """
+        x = logits.astype(mx.float32)
+        if self.suppress_tokens:
+            ids = mx.array([t for t in self.suppress_tokens if t < x.shape[-1]])
+            x = mx.put_along_axis(x, mx.broadcast_to(ids, (*x.shape[:-1], ids.size)), mx.array(-mx.inf), axis=-1)
+        x = x - mx.logsumexp(x, axis=-1, keepdims=True)
+        if self.greedy:
+            return x
+        if 0 < self.top_p < 1.0:
+            x = apply_top_p(x, self.top_p)
+        if self.min_p != 0.0:
+            x = apply_min_p(x, self.min_p)
+        if self.top_k > 0:
+            x = apply_top_k(x, self.top_k)
+        x = x * (1 / self.temperature)
+        return x - mx.logsumexp(x, axis=-1, keepdims=True)
+
+    def choose(self, logprobs: mx.array) -> mx.array:
+        """One token per row of `logprobs` (from `self.logprobs`)."""
+        if self.greedy:
+            return mx.argmax(logprobs, axis=-1)
+        return mx.random.categorical(logprobs)
+
+
+@dataclass
+class SpeculativeStats:
+    drafted: int = 0
+    accepted: int = 0
+    target_forwards: int = 0
+    rounds: int = 0  # verify forwards
+    emitted: int = 0
+
+    @property
+    def acceptance_rate(self) -> float:
+        return self.accepted / self.drafted if self.drafted else 0.0
+
+    @property
+    def tokens_per_round(self) -> float:
+        """Tokens emitted per verify forward (accepted drafts plus the target's own token)."""
+        return (self.accepted + self.rounds) / self.rounds if self.rounds else 0.0
+
+
+class DraftSource(Protocol):
+    """Proposes draft tokens for the next round."""
+
+    def propose(
+        self, token: int, hidden: mx.array, cache: list[Any], num_draft: int, sampling: Sampling
+    ) -> tuple[mx.array, mx.array]:
+        """Draft `num_draft` tokens after `token` (not yet in `cache`).
+
+        Args:
+            token: the last emitted token; the cache holds everything before it.
+            hidden: [1, H] target post-norm hidden state of the token before `token`.
+            cache: the target's caches (read only).
+            num_draft: K >= 1.
+            sampling: how drafts are chosen (greedy, or drawn from the returned distribution).
+
+        Returns:
+            (tokens [K] int32, log-probs [K, V] the tokens were drawn from); both may be lazy.
+        """
+        ...
+
+
+def shared_kv(cache: list[Any], sliding_index: int, full_index: int, sliding_entries: int) -> SharedKV:
+    """The K/V the drafter reads: all of the last full layer, the newest `sliding_entries` of the last sliding one."""
+    full_keys, full_values = cache[full_index].keys_and_values()
+    keys, values, offset, keep, max_size, idx = cache[sliding_index].state
+    valid = min(offset, keys.shape[2])
+    if idx < valid and valid > sliding_entries:
+        # A wrapped ring buffer: put it back in temporal order before taking the newest entries.
+        keys = mx.concatenate([keys[..., :keep, :], keys[..., idx:valid, :], keys[..., keep:idx, :]], axis=2)
+        values = mx.concatenate([values[..., :keep, :], values[..., idx:valid, :], values[..., keep:idx, :]], axis=2)
+    start = max(valid - sliding_entries, 0)
+    return {FULL: (full_keys, full_values), SLIDING: (keys[..., start:valid, :], values[..., start:valid, :])}
+
+
+class MTPDraftSource:
+    """Drafts with the MTP assistant: fixed query position, hidden state chained from step to step."""
+
+    def __init__(self, model: Any, drafter: Drafter, position_offset: int = 0) -> None:
+        self.model, self.drafter, self.position_offset = model, drafter, position_offset
+        self.sliding_index = model.last_layer_of_type(SLIDING)
+        self.full_index = model.last_layer_of_type(FULL)
+        self.window = model.config.text_config.window
+
+    def propose(
+        self, token: int, hidden: mx.array, cache: list[Any], num_draft: int, sampling: Sampling
+    ) -> tuple[mx.array, mx.array]:
+        position, entries = draft_geometry(cache[self.full_index].offset, self.window, self.position_offset)
+        kv = shared_kv(cache, self.sliding_index, self.full_index, entries)
+        tok, g = mx.array([[token]]), hidden.reshape(1, 1, -1)
+        tokens, logprobs = [], []
+        for _ in range(num_draft):
+            x = mx.concatenate([self.model.language_model.embed(tok), g], axis=-1)
+            logits, g = self.drafter(x.astype(self.drafter.pre_projection.weight.dtype), kv, position)
+            lp = sampling.logprobs(logits[0])  # [1, V]
+            tok = sampling.choose(lp).reshape(1, 1)
+            tokens.append(tok.reshape(1))
+            logprobs.append(lp)
+        return mx.concatenate(tokens).astype(mx.int32), mx.concatenate(logprobs)
+
+
+class CacheTransaction:
+    """Undo for one multi-token forward over a list of mlx-lm caches (see the module docstring).
+
+    Open it right before the forward; then `commit(keep)` keeps the first `keep` tokens that forward fed, or
+    `abort()` restores the caches as they were. Used as a context manager it aborts on an exception.
+    Single-token forwards write rotating caches in place and must not run inside a transaction.
+    """
+
+    def __init__(self, cache: list[Any]) -> None:
+        self.cache = cache
+        self.start = [c.offset for c in cache]
+        self.saved = [c.state if isinstance(c, RotatingKVCache) else None for c in cache]
+        self.open = True
+
+    def commit(self, keep: int) -> None:
+        self._close()
+        for c, start, saved in zip(self.cache, self.start, self.saved):
+            drop = c.offset - start - keep
+            if drop < 0:
+                raise ValueError(f"cannot keep {keep} tokens: the forward fed {c.offset - start}")
+            if drop == 0:
+                continue
+            if saved is not None and keep == 0:
+                # mlx-lm cannot grow a buffer shorter than max_size once past the window: restore instead.
+                c.state = saved
+            elif isinstance(c, RotatingKVCache):
+                keys, values, offset, keep_, max_size, idx = c.state
+                if idx != keys.shape[2]:
+                    raise RuntimeError("rotating cache was written in place inside a transaction")
+                c.state = (keys[..., : idx - drop, :], values[..., : idx - drop, :], offset - drop, keep_,
+                           max_size, idx - drop)
+            elif c.is_trimmable():
+                c.trim(drop)
+            else:
+                raise TypeError(f"cannot roll back a {type(c).__name__}")
+
+    def abort(self) -> None:
+        self._close()
+        for c, start, saved in zip(self.cache, self.start, self.saved):
+            if saved is not None:
+                c.state = saved
+            else:
+                c.trim(c.offset - start)
+
+    def _close(self) -> None:
+        if not self.open:
+            raise RuntimeError("transaction already committed or aborted")
+        self.open = False
+
+    def __enter__(self) -> CacheTransaction:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.open and exc_type is not None:
+            self.abort()
+
+
+def _accept(
+    sampling: Sampling, drafts: mx.array, draft_lp: mx.array, target_lp: mx.array
+) -> tuple[int, int]:
+    """(number of accepted drafts n, the target's token after them) for one verified round.
+
+    Greedy: n = leading drafts equal to the target's argmax. Sampled: accept d_i with probability
+    min(1, p_i(d_i) / q_i(d_i)); at the first rejection draw from normalize(max(p - q, 0)), else from p_K.
+    """
+    K = drafts.shape[0]
+    if sampling.greedy:
+        target = mx.argmax(target_lp, axis=-1)
+        match = (drafts == target[:K]).astype(mx.int32)
+        n_arr = mx.cumprod(match).sum()
+        mx.eval(n_arr, target)
+        n = int(n_arr.item())
+        return n, int(target[n].item())
+    p = mx.exp(target_lp)  # [K + 1, V]
+    q = mx.exp(draft_lp)  # [K, V]
+    rows = mx.arange(K)
+    p_d, q_d = p[rows, drafts], q[rows, drafts]
+    accept = (mx.random.uniform(shape=(K,)) * q_d < p_d).astype(mx.int32)
+    n_arr = mx.cumprod(accept).sum()
+    residual = mx.maximum(p[:K] - q, 0.0)
+    residual = mx.where(residual.sum(axis=-1, keepdims=True) > 0, residual, p[:K])  # p == q: nothing left over
+    pick_from = mx.concatenate([residual, p[K:]])  # row K: every draft was accepted, draw from p_K
+    choices = mx.random.categorical(mx.log(pick_from))
+    mx.eval(n_arr, choices)
+    n = int(n_arr.item())
+    return n, int(choices[n].item())
+
+
+def speculative_generate_step(
+    first_token: int,
+    model: Any,
+    draft: DraftSource,
+    cache: list[Any],
+    hidden_last: mx.array,
+    *,
+    sampling: Sampling = Sampling(),
+    max_tokens: int = 256,
+    num_draft: int = 4,
+    max_draft: int = 8,
+    adaptive: bool = True,
+    stop_tokens: Sequence[int] = (),
+    stats: SpeculativeStats | None = None,
+) -> Iterator[tuple[int, bool]]:
+    """Yield `(token, from_draft)`, starting with `first_token`, for at most `max_tokens` tokens.
+
+    Args:
+        first_token: the token the caller sampled from the prefill's last logits (not yet in `cache`).
+        model: the target model (engine contract, with `return_hidden`).
+        draft: the draft source, e.g. `MTPDraftSource(model, drafter)`.
+        cache: the target's caches, holding the prompt (and any earlier turns).
+        hidden_last: [1, H] or [1, 1, H] post-norm hidden state of the prompt's last position.
+        sampling: greedy or sampled, with suppressed tokens; applied to target and drafter alike.
+        max_tokens: the most tokens to yield (first_token included).
+        num_draft: drafts per round to start with; with `adaptive` it grows by 2 after a fully accepted round
+            and shrinks by 1 otherwise, within [1, max_draft].
+        stop_tokens: yielding one of these ends the generator; it is not fed to the cache.
+        stats: counters to fill (drafted, accepted, target forwards, emitted).
+    """
+    stats = stats if stats is not None else SpeculativeStats()
+    stops = set(stop_tokens)
+    pending, hidden, k = int(first_token), hidden_last.reshape(1, -1), num_draft
+    failed, emitted = False, 1
+    try:
+        stats.emitted += 1
+        yield pending, False
+        if pending in stops:
+            return
+        while emitted < max_tokens:
+            k = max(1, min(k, max_draft, max_tokens - emitted))
+            drafts, draft_lp = draft.propose(pending, hidden, cache, k, sampling)
+            tx = CacheTransaction(cache)
+            with tx:
+                ids = mx.concatenate([mx.array([pending], dtype=mx.int32), drafts])[None]
+                logits, h = model(ids, cache=cache, return_hidden=True)
+                n, bonus = _accept(sampling, drafts, draft_lp, sampling.logprobs(logits[0]))
+            stats.rounds += 1
+            stats.target_forwards += 1
+            stats.drafted += k
+            stats.accepted += n
+            out = drafts[:n].tolist() + [bonus]
+            keep = 1  # `pending` was yielded last round, so it stays
+            try:
+                for j, tok in enumerate(out):
+                    if tok in stops:
+                        keep, pending = j + 1, None
+                    elif j < n:
+                        keep, pending = j + 2, None
+                    else:
+                        keep, pending = n + 1, tok
+                    emitted += 1
+                    stats.emitted += 1
+                    yield tok, j < n
+                    if tok in stops or emitted >= max_tokens:
+                        break
+            finally:
+                tx.commit(keep)
+            if pending is None:
+                return
+            hidden = h[:, keep - 1]
+            if adaptive:
+                k = k + 2 if n == k else k - 1
+    except Exception:
+        failed = True
+        raise
+    finally:
+        if not failed and pending is not None and pending not in stops:
+            # Closed early or at the limit: feed the last yielded token so the cache holds all of them.
+            mx.eval(model(mx.array([[pending]]), cache=cache, logits_to_keep=1))
+            stats.target_forwards += 1

@@ -1,0 +1,309 @@
+"""Speculative decoding: greedy identity with plain decoding, rollback past the window, cancel, sampling law.
+
+Invariant helpers, and the bug class each catches:
+- `assert_same_cache(a, b)`: the next-token logits of two caches agree. Catches a rollback that keeps a rejected
+  draft's keys (or drops an accepted one) in a sliding-window cache already past its window.
+- greedy identity: speculative output == plain greedy output, token for token. Catches off-by-one acceptance,
+  a wrong hidden state or position handed to the next round, and a cache offset that drifts from tokens fed.
+
+With random weights the real MTP drafter is almost never right, so every greedy case also runs with
+`OracleSource`, which drafts the true continuation with a fixed pattern of wrong tokens: rounds then accept
+all, some or none of their drafts.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from engine.loading import load_model
+from engine.model.drafter import load_drafter
+from engine.speculative import (
+    CacheTransaction,
+    MTPDraftSource,
+    Sampling,
+    SpeculativeStats,
+    speculative_generate_step,
+)
+
+N_TOKENS = 64
+
+
+@pytest.fixture(scope="module")
+def pair(tiny_checkpoint_with_drafter):
+    model = load_model(tiny_checkpoint_with_drafter, dtype="float32")
+    drafter = load_drafter(tiny_checkpoint_with_drafter / "drafter")
+    return model, drafter
+
+
+def _window(model) -> int:
+    return model.config.text_config.window
+
+
+def _text_prompt(length: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"input_ids": mx.array([[2, *rng.integers(10, 490, size=length - 1).tolist()]])}
+
+
+def _image_audio_prompt(model, seed: int) -> dict:
+    """Text, a 3x4-patch image (12 tokens, longer than the window), text, 5 audio frames, text."""
+    cfg = model.config
+    rng = np.random.default_rng(seed)
+    rows, cols, frames = 3, 4, 5
+    ids = ([2, 105, 30, 31] + [cfg.boi_token_id] + [cfg.image_token_id] * (rows * cols) + [cfg.eoi_token_id]
+           + [40, 41] + [cfg.boa_token_id] + [cfg.audio_token_id] * frames + [cfg.eoa_token_index] + [106, 107])
+    pos = np.array([[c, r] for r in range(rows) for c in range(cols)], dtype=np.int32)[None]
+    return {
+        "input_ids": mx.array([ids]),
+        "pixel_values": mx.array(rng.uniform(0, 1, (1, rows * cols, cfg.vision_config.patch_dim)).astype(np.float32)),
+        "image_position_ids": mx.array(pos),
+        "input_features": mx.array(rng.uniform(-1, 1, (1, frames, 640)).astype(np.float32)),
+        "input_features_mask": mx.ones((1, frames), dtype=mx.bool_),
+    }
+
+
+def _prefill(model, cache, prompt: dict) -> tuple[int, mx.array]:
+    logits, hidden = model(prompt["input_ids"], cache=cache, **{k: v for k, v in prompt.items() if k != "input_ids"},
+                           return_hidden=True)
+    return int(mx.argmax(logits[0, -1]).item()), hidden[:, -1]
+
+
+def _plain_greedy(model, cache, first: int, n: int) -> list[int]:
+    """Plain decoding, one token per forward; the cache ends holding all n tokens."""
+    out, tok = [], first
+    for _ in range(n):
+        out.append(tok)
+        tok = int(mx.argmax(model(mx.array([[tok]]), cache=cache)[0, -1]).item())
+    return out
+
+
+def _clone(cache: list) -> list:
+    """Independent copies (MLX writes in place through the array objects a cache holds)."""
+    out = []
+    for c in cache:
+        d = copy.copy(c)
+        d.state = tuple(mx.array(x) if isinstance(x, mx.array) else x for x in c.state)
+        out.append(d)
+    return out
+
+
+def assert_same_cache(model, a: list, b: list, probe: int = 77) -> None:
+    assert [c.offset for c in a] == [c.offset for c in b]
+    la = model(mx.array([[probe]]), cache=_clone(a))
+    lb = model(mx.array([[probe]]), cache=_clone(b))
+    np.testing.assert_allclose(np.array(la), np.array(lb), rtol=1e-4, atol=1e-4)
+
+
+class OracleSource:
+    """Drafts the known continuation, with every third draft position (by absolute index) wrong."""
+
+    def __init__(self, reference: list[int], start: int) -> None:
+        self.reference, self.start = reference, start
+
+    def propose(self, token, hidden, cache, num_draft, sampling):
+        i = cache[0].offset - self.start  # index of `token` in the reference
+        drafts = []
+        for j in range(i + 1, i + 1 + num_draft):
+            good = self.reference[j] if j < len(self.reference) else 0
+            drafts.append((good + 1) % 512 if j % 3 == 0 and j % 7 else good)
+        return mx.array(drafts, dtype=mx.int32), mx.zeros((num_draft, 512))
+
+
+def _run(gen) -> list[int]:
+    return [t for t, _ in gen]
+
+
+@pytest.mark.parametrize("source", ["mtp", "oracle"])
+@pytest.mark.parametrize("case", ["text", "past-window", "image+audio"])
+def test_greedy_matches_plain(pair, case, source):
+    model, drafter = pair
+    prompt = {"text": lambda: _text_prompt(6, 0), "past-window": lambda: _text_prompt(3 * _window(model) + 5, 1),
+              "image+audio": lambda: _image_audio_prompt(model, 2)}[case]()
+    ref_cache = model.make_cache()
+    first, _ = _prefill(model, ref_cache, prompt)
+    reference = _plain_greedy(model, ref_cache, first, N_TOKENS)
+
+    cache = model.make_cache()
+    first, hidden = _prefill(model, cache, prompt)
+    start = cache[0].offset
+    draft = MTPDraftSource(model, drafter) if source == "mtp" else OracleSource(reference, start)
+    stats = SpeculativeStats()
+    got = _run(speculative_generate_step(first, model, draft, cache, hidden, max_tokens=N_TOKENS, stats=stats))
+
+    assert got == reference
+    assert cache[0].offset == start + N_TOKENS
+    assert_same_cache(model, cache, ref_cache)
+    assert stats.emitted == N_TOKENS and stats.rounds < N_TOKENS
+    if source == "oracle":
+        assert 0 < stats.accepted < stats.drafted
+        assert stats.target_forwards < N_TOKENS / 2  # the point of it all
+
+
+@pytest.mark.parametrize("source", ["mtp", "oracle"])
+def test_second_turn_after_cancel(pair, source):
+    """Cancel turn 1 mid-round, prefill turn 2 on the same cache, continue: same tokens as plain decoding."""
+    model, drafter = pair
+    turn1, turn2 = _text_prompt(12, 3), {"input_ids": mx.array([[106, 107, 105, 33, 34, 35, 106, 107]])}
+    stop_after = 23
+
+    ref_cache = model.make_cache()
+    first, _ = _prefill(model, ref_cache, turn1)
+    full1 = _plain_greedy(model, ref_cache.copy() if False else _clone(ref_cache), first, 40)
+    ref1 = _plain_greedy(model, ref_cache, first, stop_after)
+    first2, _ = _prefill(model, ref_cache, turn2)
+    ref2 = _plain_greedy(model, ref_cache, first2, N_TOKENS)
+
+    cache = model.make_cache()
+    first, hidden = _prefill(model, cache, turn1)
+    start = cache[0].offset
+    draft = MTPDraftSource(model, drafter) if source == "mtp" else OracleSource(full1, start)
+    gen = speculative_generate_step(first, model, draft, cache, hidden, max_tokens=1000)
+    got1 = [next(gen)[0] for _ in range(stop_after)]
+    gen.close()  # cancel between two tokens of one round
+    assert got1 == ref1
+    assert cache[0].offset == start + stop_after
+
+    first2, hidden2 = _prefill(model, cache, turn2)
+    start2 = cache[0].offset
+    draft = MTPDraftSource(model, drafter) if source == "mtp" else OracleSource(ref2, start2)
+    got2 = _run(speculative_generate_step(first2, model, draft, cache, hidden2, max_tokens=N_TOKENS))
+    assert got2 == ref2
+    assert_same_cache(model, cache, ref_cache)
+
+
+def test_stop_token_is_yielded_but_not_fed(pair):
+    model, drafter = pair
+    prompt = _text_prompt(10, 4)
+    ref_cache = model.make_cache()
+    first, _ = _prefill(model, ref_cache, prompt)
+    reference = _plain_greedy(model, _clone(ref_cache), first, 40)
+    at = next(i for i in range(6, 40) if reference[i] not in reference[:i])
+    cache = model.make_cache()
+    first, hidden = _prefill(model, cache, prompt)
+    start = cache[0].offset
+    got = list(speculative_generate_step(first, model, OracleSource(reference, start), cache, hidden,
+                                         max_tokens=100, stop_tokens=(reference[at],)))
+    assert [t for t, _ in got] == reference[: at + 1]
+    assert any(d for _, d in got)
+    assert cache[0].offset == start + at
+    _plain_greedy(model, ref_cache, first, at)
+    assert_same_cache(model, cache, ref_cache)
+
+
+def test_transaction_commit_and_abort_past_window(pair):
+    """Rolling back a rotating cache that has wrapped (in-place decode steps) and then seen a concat forward."""
+    model, _ = pair
+    W = _window(model)
+    prompt = _text_prompt(2 * W + 3, 5)
+    base = model.make_cache()
+    first, _ = _prefill(model, base, prompt)
+    _plain_greedy(model, base, first, W + 2)  # single-token steps: the sliding buffers wrap
+    fed = [11, 12, 13, 14, 15]
+    for keep in (0, 2, 5):
+        cache = _clone(base)
+        tx = CacheTransaction(cache)
+        mx.eval(model(mx.array([fed]), cache=cache))
+        tx.commit(keep)
+        expected = _clone(base)
+        if keep:
+            mx.eval(model(mx.array([fed[:keep]]), cache=expected))
+        assert_same_cache(model, cache, expected)
+
+    cache = _clone(base)
+    with pytest.raises(RuntimeError, match="boom"):
+        with CacheTransaction(cache):
+            mx.eval(model(mx.array([fed]), cache=cache))
+            raise RuntimeError("boom")
+    assert_same_cache(model, cache, base)
+
+
+def test_adaptive_draft_length(pair):
+    model, drafter = pair
+    prompt = _text_prompt(8, 6)
+    ref_cache = model.make_cache()
+    first, _ = _prefill(model, ref_cache, prompt)
+    reference = _plain_greedy(model, ref_cache, first, 40)
+
+    class Perfect(OracleSource):
+        def propose(self, token, hidden, cache, num_draft, sampling):
+            i = cache[0].offset - self.start
+            ids = [self.reference[j] if j < len(self.reference) else 0 for j in range(i + 1, i + 1 + num_draft)]
+            return mx.array(ids, dtype=mx.int32), mx.zeros((num_draft, 512))
+
+    cache = model.make_cache()
+    first, hidden = _prefill(model, cache, prompt)
+    stats = SpeculativeStats()
+    _run(speculative_generate_step(first, model, Perfect(reference, cache[0].offset), cache, hidden,
+                                   max_tokens=40, num_draft=1, max_draft=6, stats=stats))
+    assert stats.accepted == stats.drafted and stats.rounds <= 9  # K: 1, 3, 5, 6, 6, ...
+
+
+def _restore(cache: list, saved: list) -> None:
+    for c, s in zip(cache, saved):
+        c.state = tuple(mx.array(x) if isinstance(x, mx.array) else x for x in s)
+
+
+class NoisySource:
+    """One draft from q = 0.7 on p's 8th most likely token + 0.3 uniform over p's 16 most likely tokens.
+
+    q differs strongly from p (so a loop that skips the rejection step would fail) and puts mass outside p's
+    top-k support (so the residual branch must remove it).
+    """
+
+    def __init__(self, p: np.ndarray) -> None:
+        ranked = np.argsort(-p)
+        q = np.zeros_like(p)
+        q[ranked[:16]] = 0.3 / 16
+        q[ranked[7]] += 0.7
+        self.q = q / q.sum()
+
+    def propose(self, token, hidden, cache, num_draft, sampling):
+        lq = mx.log(mx.array(self.q, dtype=mx.float32))[None]
+        return mx.random.categorical(lq).astype(mx.int32), lq
+
+
+def _chi2_pvalue(counts: np.ndarray, probs: np.ndarray) -> float:
+    import torch
+
+    expected = counts.sum() * probs
+    stat = float(((counts - expected) ** 2 / expected).sum())
+    return float(torch.special.gammaincc(torch.tensor((len(probs) - 1) / 2.0), torch.tensor(stat / 2.0)))
+
+
+@pytest.mark.parametrize("source,trials", [("mtp", 300), ("noisy", 600)])
+def test_sampled_first_token_follows_target_distribution(pair, source, trials):
+    """The first token chosen by a speculative round is distributed as plain sampling would draw it.
+
+    Rounds at temperature 0.8, top-k 8, fixed seed; chi-square goodness of fit over the 8 tokens of the
+    target's support, accepted at p-value > 0.001. The noisy source's own law q fails the same test (power).
+    """
+    model, drafter = pair
+    sampling = Sampling(temperature=0.8, top_k=8)
+    cache = model.make_cache()
+    first, hidden = _prefill(model, cache, _text_prompt(2 * _window(model) + 1, 7))
+    saved = [c.state for c in cache]
+    lp = sampling.logprobs(model(mx.array([[first]]), cache=_clone(cache))[0, -1])
+    p = np.exp(np.array(lp, dtype=np.float64))
+    support = np.flatnonzero(p > 0)
+    assert len(support) == 8
+
+    draft = MTPDraftSource(model, drafter) if source == "mtp" else NoisySource(p)
+    mx.random.seed(1234)
+    counts = np.zeros(p.shape[0])
+    stats = SpeculativeStats()
+    for _ in range(trials):
+        _restore(cache, saved)
+        gen = speculative_generate_step(first, model, draft, cache, hidden, sampling=sampling, max_tokens=2,
+                                        num_draft=1, adaptive=False, stats=stats)
+        assert next(gen)[0] == first
+        counts[next(gen)[0]] += 1
+        gen.close()
+    assert counts[support].sum() == trials  # nothing outside the top-k support
+    assert _chi2_pvalue(counts[support], p[support] / p[support].sum()) > 1e-3
+    if source == "noisy":
+        assert 0.1 < stats.acceptance_rate < 0.9  # both the accept and the residual branch ran
+        q = draft.q[support] / draft.q[support].sum()
+        assert _chi2_pvalue(counts[support], q) < 1e-3
