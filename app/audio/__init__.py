@@ -5,7 +5,7 @@ and turn every failure into a `MicrophoneError` that a person can act on.
 """
 
 from app.audio.capture import SAMPLE_RATE, Level, Recorder
-from app.audio.devices import InputDevice, list_input_devices, pick_input_device
+from app.audio.devices import InputDevice, list_input_devices, pick_input_device, refresh_devices
 from app.audio.errors import MicrophoneError
 from app.audio.turns import TurnAudio, TurnEnded, TurnSegmenter, TurnStarted
 from app.audio.vad import SpeechEnded, SpeechStarted, VoiceActivityDetector
@@ -25,4 +25,5 @@ __all__ = [
     "VoiceActivityDetector",
     "list_input_devices",
     "pick_input_device",
+    "refresh_devices",
 ]

@@ -7,7 +7,7 @@ None means the system default input, an int is a PortAudio device index, a str i
 `MicrophoneError` whose message lists what is available.
 
 PortAudio reads the device list once, when sounddevice is imported: a device plugged in later
-appears only after the audio library is re-initialised (on Linux, also a newly started server).
+(on Linux, also a newly started audio server) appears after `refresh_devices()`.
 """
 
 from __future__ import annotations
@@ -127,6 +127,21 @@ def pick_input_device(
             DEVICE_NOT_FOUND,
         )
     raise _not_found(f"No input device is named '{choice}'.", devices)
+
+
+def refresh_devices(sounddevice: Any | None = None) -> list[InputDevice]:
+    """Re-read the device list (a microphone plugged in, an audio server started) and return it.
+
+    PortAudio has no public re-scan; sounddevice's `_terminate()`/`_initialize()` pair is the way
+    (it invalidates open streams: call it only while nothing records).
+
+    Raises:
+        MicrophoneError: reason `no_portaudio` when PortAudio cannot be loaded.
+    """
+    sd = load_sounddevice(sounddevice)
+    sd._terminate()
+    sd._initialize()
+    return list_input_devices(sd)
 
 
 def _default_input_index(sd: Any) -> int:

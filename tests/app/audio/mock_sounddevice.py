@@ -94,6 +94,15 @@ class MockSoundDevice:
         self.no_devices = no_devices
         self.default = _Default(-1 if no_devices else 1)
         self.streams: list[MockInputStream] = []
+        self.reinitialised = 0
+        self.rescan_finds_mic = True  # a re-scan finds the microphone (plugged in meanwhile)
+
+    def _terminate(self) -> None:
+        self.reinitialised += 1
+        self.no_devices = not self.rescan_finds_mic
+
+    def _initialize(self) -> None:
+        self.default = _Default(-1 if self.no_devices else 1)
 
     def query_hostapis(self, index: int | None = None) -> Any:
         apis = ({"name": "MockAPI", "devices": [0, 1]},)

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from mock_sounddevice import MockSoundDevice
 
-from app.audio.devices import audio_server_reachable, list_input_devices, pick_input_device
+from app.audio.devices import (
+    audio_server_reachable,
+    list_input_devices,
+    pick_input_device,
+    refresh_devices,
+)
 from app.audio.errors import DEVICE_NOT_FOUND, NO_AUDIO_SERVER, NO_INPUT_DEVICE, MicrophoneError
 
 SILENCE = np.zeros(16, np.float32)
@@ -109,3 +114,11 @@ def test_audio_server_socket_is_found(tmp_path, monkeypatch) -> None:
     assert audio_server_reachable()
     if before:
         pytest.skip("not Linux: the audio server is always reachable")
+
+
+def test_refresh_finds_a_microphone_plugged_in_later() -> None:
+    sd = MockSoundDevice(SILENCE, no_devices=True)
+    assert list_input_devices(sd) == []
+    devices = refresh_devices(sd)
+    assert sd.reinitialised == 1
+    assert [d.name for d in devices] == ["Mock Microphone"] and devices[0].is_default
