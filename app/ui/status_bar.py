@@ -21,6 +21,7 @@ class StatusLine(QStatusBar):
         super().__init__(parent)
         self.setSizeGripEnabled(False)
         self.model_label = QLabel("No model loaded")
+        self.model_label.setContentsMargins(8, 0, 4, 0)
         self.random_badge = QLabel("RANDOM WEIGHTS")
         self.random_badge.setObjectName("RandomWeightsBadge")
         self.random_badge.setToolTip(
