@@ -190,9 +190,19 @@ class AgentRun:
             )
         self._emit(ContextShortened(step, before, self.transcript.tokens(self.count_tokens)))
         t = self.transcript
-        return partial(self.model.restart, t.system_prompt, t.tools, t.messages)
+        return partial(self._restart, t)
 
     # ---------------------------------------------------------------- helpers
+
+    def _restart(self, t: Transcript) -> Reply:
+        try:
+            return self.model.restart(t.system_prompt, t.tools, t.messages)
+        except NotImplementedError:
+            raise RunStopped(
+                StopReason.CONTEXT_FULL,
+                "Stopped: the conversation is over the context budget and this model cannot "
+                "continue from a shortened one.",
+            ) from None
 
     def _ask(self, request: ApprovalNeeded) -> Decision:
         self._emit(request)

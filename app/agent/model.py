@@ -61,7 +61,8 @@ class AgentModel(Protocol):
     def restart(self, system_prompt: str, tools: list[dict], messages: list[dict]) -> Reply:
         """Replace the conversation with `messages` (shortened by the loop) and continue after them.
 
-        The last message is the assistant turn whose tool responses are to be answered.
+        The last message is the assistant turn whose tool responses are to be answered. An adapter
+        that cannot do this raises NotImplementedError; the run then stops with CONTEXT_FULL.
         """
         ...
 

@@ -316,3 +316,14 @@ def test_a_gui_thread_can_answer_approvals(ws: Path, data_dir: Path):
     assert (
         names.index("ToolCallProposed") < names.index("ApprovalNeeded") < names.index("Observation")
     )
+
+
+def test_a_model_that_cannot_restart_stops_with_context_full(ws: Path, data_dir: Path):
+    class NoRestart(ScriptedModel):
+        def restart(self, system_prompt, tools, messages):
+            raise NotImplementedError
+
+    (ws / "big.txt").write_text("word " * 2000)
+    model = NoRestart([calls(call("read_file", path="big.txt")), calls(call("list_dir"))])
+    result = make_run(model, ws, data_dir, limits=Limits(context_budget=2000))[0].run()
+    assert result.reason is StopReason.CONTEXT_FULL and "cannot continue" in result.message
