@@ -33,7 +33,7 @@ from engine.generation import DecodeStats, GenerationConfig, generate_tokens
 from engine.inputs.audio import MAX_AUDIO_TOKENS, SAMPLES_PER_AUDIO_TOKEN, frame_audio
 from engine.inputs.parser import OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
-from engine.inputs.template import render_chat
+from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
 from engine.session_state import (
     Mark,
@@ -139,12 +139,10 @@ class Session:
         """Give the model the results of the tool calls it just made; it continues its turn."""
         if not self.awaiting_tools:
             raise SessionError("the model has not asked for any tool results")
-        last = self.messages[-1]
-        last["tool_responses"] = [{"name": r["name"], "response": r["response"]} for r in results]
-        rendered = render_chat(self.messages, template=self.template, tools=self.options.tools,
-                               enable_thinking=settings.enable_thinking, add_generation_prompt=True)
-        cut = rendered.rfind("<tool_call|>")
-        text = rendered[cut + len("<tool_call|>"):] if cut >= 0 else rendered
+        responses = [{"name": r["name"], "response": r["response"]} for r in results]
+        self.messages[-1].setdefault("tool_responses", []).extend(responses)
+        text = render_tool_results(responses, template=self.template,
+                                   enable_thinking=settings.enable_thinking)
         inputs = encode_prompt(text, self.tokenizer)
         self._check_room(inputs.input_ids.shape[1], settings.max_tokens)
         self.awaiting_tools = []

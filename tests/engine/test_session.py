@@ -165,3 +165,40 @@ def test_bad_requests_are_clear_errors_and_change_nothing(loaded):
     events = run(s.send("ok", GREEDY))
     assert answer_of(events) is not None
     assert fresh_logits(loaded.model, s.segments[:1]).shape[-1] == loaded.model.config.text_config.vocab_size
+
+
+def scripted_steps(session, text: str, stop_token: int):
+    """Make the session 'generate' `text` then `stop_token`, feeding each token like real decoding."""
+    from engine.generation import Step
+
+    def steps(logits, settings, stats):
+        for tok in session.tokenizer.encode(text, add_special_tokens=False):
+            session.model(mx.array([[tok]]), cache=session.cache)
+            stats.generated += 1
+            yield Step(tok)
+        yield Step(stop_token, stop=True)
+
+    return steps
+
+
+def test_tool_call_round_trip_continues_the_same_turn(loaded):
+    s = new_session(loaded, tools=[{"type": "function", "function": {
+        "name": "read_file", "description": "Read a file",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
+                       "required": ["path"]}}}])
+    s._steps = scripted_steps(s, 'Let me look.<|tool_call>call:read_file{path:<|"|>a.py<|"|>}<tool_call|>', 50)
+    events = run(s.send("What is in a.py?", GREEDY))
+    calls = [e for e in events if isinstance(e, ev.ToolCallEvent)]
+    assert [(c.name, c.arguments) for c in calls] == [("read_file", {"path": "a.py"})]
+    assert [e for e in events if isinstance(e, ev.TurnFinished)][0].reason == "tool_calls"
+    del s._steps  # back to real decoding
+    run(s.send_tool_results([{"name": "read_file", "response": "print('hi')"}], GREEDY))
+    text = loaded.tokenizer.decode(s.token_ids().tolist())
+    assert ('<tool_call|><|tool_response>response:read_file{value:<|"|>print(\'hi\')<|"|>}'
+            '<tool_response|>') in text
+    assert s.messages[-1]["tool_responses"][0]["name"] == "read_file"
+    assert_kept_cache_matches_fresh(s)
+    with pytest.raises(SessionError, match="has not asked"):
+        run(s.send_tool_results([{"name": "read_file", "response": "again"}], GREEDY))
+    run(s.send("Thanks.", GREEDY))
+    assert_kept_cache_matches_fresh(s)
