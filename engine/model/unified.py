@@ -193,22 +193,27 @@ class Model(nn.Module):
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map HF, mlx-vlm and our own tensor names to this module tree; drop tensors it does not use."""
-        text = self.config.text_config
-        shared = {i for i in range(text.num_hidden_layers) if text.is_kv_shared(i)}
-        out = {}
-        for name, w in weights.items():
-            name = _rename(name)
-            if name is None:
-                continue
-            m = re.match(r"language_model\.layers\.(\d+)\.self_attn\.(k_proj|v_proj|k_norm|v_norm)\.", name)
-            if m and int(m.group(1)) in shared:
-                continue  # KV-shared layers read their producer's keys and values
-            if name.startswith("embed_audio.") and self.config.audio_config is None:
-                continue
-            if name.startswith(("vision_embedder.", "embed_vision.")) and self.config.vision_config is None:
-                continue
-            out[name] = w
-        return out
+        return sanitize_weights(self.config, weights)
+
+
+def sanitize_weights(config: ModelConfig, weights: dict[str, mx.array]) -> dict[str, mx.array]:
+    """`Model.sanitize` without a model: usable shard by shard (conversion never builds the model)."""
+    text = config.text_config
+    shared = {i for i in range(text.num_hidden_layers) if text.is_kv_shared(i)}
+    out = {}
+    for name, w in weights.items():
+        name = _rename(name)
+        if name is None:
+            continue
+        m = re.match(r"language_model\.layers\.(\d+)\.self_attn\.(k_proj|v_proj|k_norm|v_norm)\.", name)
+        if m and int(m.group(1)) in shared:
+            continue  # KV-shared layers read their producer's keys and values
+        if name.startswith("embed_audio.") and config.audio_config is None:
+            continue
+        if name.startswith(("vision_embedder.", "embed_vision.")) and config.vision_config is None:
+            continue
+        out[name] = w
+    return out
 
 
 def _rename(name: str) -> str | None:

@@ -1,0 +1,156 @@
+"""engine.load_model: the three folder layouts, repo ids through a local hub cache, and clear load errors.
+
+Parity: relative error = max |ours - reference| / max |reference| over all logits, bound 1e-4, where the
+reference is transformers 5.23.0 loading the same folder (float32, CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from engine.loading import CheckpointError, load_model, load_safetensors, weight_files
+
+IDS = [[2, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]]
+
+
+def rel_err(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+@pytest.fixture(scope="module")
+def float_model(tiny_checkpoint):
+    return load_model(tiny_checkpoint, dtype="float32")
+
+
+@pytest.fixture()
+def ckpt(tiny_checkpoint, tmp_path) -> Path:
+    """A private copy of the tiny checkpoint that a test may damage."""
+    return Path(shutil.copytree(tiny_checkpoint, tmp_path / "ckpt"))
+
+
+def test_sharded_hf_layout_matches_transformers(tiny_checkpoint, float_model):
+    import torch
+    from transformers import Gemma4UnifiedForConditionalGeneration
+
+    assert (tiny_checkpoint / "model.safetensors.index.json").is_file()
+    ref = Gemma4UnifiedForConditionalGeneration.from_pretrained(
+        tiny_checkpoint, dtype=torch.float32, attn_implementation="eager"
+    ).eval()
+    with torch.no_grad():
+        expected = ref(input_ids=torch.tensor(IDS)).logits.numpy()
+    assert rel_err(float_model(mx.array(IDS)), expected) < 1e-4
+
+
+def test_default_dtype_is_float32_on_cpu(tiny_checkpoint):
+    model = load_model(tiny_checkpoint)
+    assert model.language_model.embed_tokens.weight.dtype == mx.float32
+    assert load_model(tiny_checkpoint, dtype="bfloat16").language_model.norm.weight.dtype == mx.bfloat16
+
+
+def test_single_file_mlx_vlm_layout(ckpt, float_model):
+    """mlx-vlm names (`language_model.model.*`, `vision_embedder.*`) in one model.safetensors."""
+    weights = {}
+    for f in weight_files(ckpt):
+        for name, w in load_safetensors(f).items():
+            name = name.removeprefix("model.")
+            if name.startswith("language_model."):
+                name = "language_model.model." + name.removeprefix("language_model.")
+            weights[name] = w
+        f.unlink()
+    (ckpt / "model.safetensors.index.json").unlink()
+    mx.save_safetensors(str(ckpt / "model.safetensors"), weights)
+    model = load_model(ckpt, dtype="float32")
+    assert mx.array_equal(model(mx.array(IDS)), float_model(mx.array(IDS)))
+
+
+def test_quantized_mlx_vlm_folder_from_make_checkpoint(tmp_path):
+    from engine.checkpoint import make_checkpoint
+
+    folder = make_checkpoint(tmp_path / "q4", shape="tiny", seed=0, bits=4)
+    model = load_model(folder, dtype="float32")
+    attn = model.layers[0].self_attn.q_proj
+    assert "scales" in attn and attn.bits == 4
+    assert "scales" not in model.embed_vision.embedding_projection  # multimodal projections stay float
+    logits = model(mx.array(IDS))
+    assert logits.shape == (1, len(IDS[0]), 512) and bool(mx.all(mx.isfinite(logits)))
+
+
+def test_repo_id_through_local_hub_cache(tiny_checkpoint, tmp_path, monkeypatch, float_model):
+    import huggingface_hub.constants as hub_constants
+
+    cache = tmp_path / "hub"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / "models--tandem-test--tiny"
+    shutil.copytree(tiny_checkpoint, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    model = load_model("tandem-test/tiny", dtype="float32")
+    assert mx.array_equal(model(mx.array(IDS)), float_model(mx.array(IDS)))
+    with pytest.raises(CheckpointError, match="tandem-test/absent"):
+        load_model("tandem-test/absent")
+
+
+def test_missing_shard_names_the_file(ckpt):
+    victim = weight_files(ckpt)[1]
+    victim.unlink()
+    with pytest.raises(CheckpointError, match=victim.name):
+        load_model(ckpt)
+
+
+def test_wrong_shape_names_tensor_and_both_shapes(ckpt):
+    target = "model.language_model.layers.0.mlp.gate_proj.weight"
+    shard = ckpt / json.loads((ckpt / "model.safetensors.index.json").read_text())["weight_map"][target]
+    weights = load_safetensors(shard)
+    name = target
+    weights[name] = mx.zeros((127, 64))
+    mx.save_safetensors(str(shard), weights)
+    with pytest.raises(CheckpointError, match=r"layers\.0\.mlp\.gate_proj\.weight.*\(127, 64\).*\(128, 64\)"):
+        load_model(ckpt)
+
+
+def test_truncated_safetensors_is_a_clear_error(ckpt):
+    shard = weight_files(ckpt)[-1]
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=f"{shard.name} is truncated"):
+        load_model(ckpt)
+    shard.write_bytes(data[:5])
+    with pytest.raises(CheckpointError, match=f"{shard.name} is truncated"):
+        load_model(ckpt)
+
+
+def test_other_model_type_says_what_it_is(ckpt):
+    config = json.loads((ckpt / "config.json").read_text())
+    config["model_type"] = "llama"
+    (ckpt / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="'llama' model"):
+        load_model(ckpt)
+
+
+def test_missing_required_config_key(ckpt):
+    config = json.loads((ckpt / "config.json").read_text())
+    del config["text_config"]["hidden_size"]
+    (ckpt / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="hidden_size"):
+        load_model(ckpt)
+
+
+def test_missing_tensor_and_missing_folder(ckpt, tmp_path):
+    shard = weight_files(ckpt)[0]
+    weights = load_safetensors(shard)
+    dropped = next(iter(weights))
+    del weights[dropped]
+    mx.save_safetensors(str(shard), weights)
+    with pytest.raises(CheckpointError, match="missing from the checkpoint"):
+        load_model(ckpt)
+    with pytest.raises(CheckpointError, match="neither a folder nor"):
+        load_model(tmp_path / "nowhere")
