@@ -31,7 +31,6 @@ from app.audio.devices import InputDevice, audio_server_reachable, pick_input_de
 from app.audio.errors import MicrophoneError, device_lost, from_portaudio
 
 SAMPLE_RATE = 16_000  # the model's audio frames are 16 kHz mono
-SAMPLES_PER_AUDIO_TOKEN = 640  # 40 ms at 16 kHz
 BLOCK_SECONDS = 0.02  # PortAudio block: 320 frames at 16 kHz, short enough for a live meter
 LEVEL_WINDOW = 1_600  # 100 ms at 16 kHz: the span a meter reading covers
 FLOOR_DBFS = -100.0  # what the meter reads for digital silence (log of 0 is -inf)
