@@ -16,29 +16,49 @@ from .writer import CheckpointError, make_checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--shape", default="tiny", help=f"model shape: {', '.join(SHAPES)} (default tiny)")
-    parser.add_argument("--out", required=True, help="folder to create (must not exist, or be empty)")
-    parser.add_argument("--bits", type=int, default=None, help="write the MLX-quantized layout with 4 or 8 bits")
-    parser.add_argument("--group-size", type=int, default=64, help="quantization group size (default 64)")
-    parser.add_argument("--with-drafter", action="store_true", help="also write the MTP drafter in OUT/drafter")
+    parser.add_argument(
+        "--shape", default="tiny", help=f"model shape: {', '.join(SHAPES)} (default tiny)"
+    )
+    parser.add_argument(
+        "--out", required=True, help="folder to create (must not exist, or be empty)"
+    )
+    parser.add_argument(
+        "--bits", type=int, default=None, help="write the MLX-quantized layout with 4 or 8 bits"
+    )
+    parser.add_argument(
+        "--group-size", type=int, default=64, help="quantization group size (default 64)"
+    )
+    parser.add_argument(
+        "--with-drafter", action="store_true", help="also write the MTP drafter in OUT/drafter"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.shape not in SHAPES:
-        print(f"tandem make-checkpoint: unknown --shape {args.shape!r}; choose one of: {', '.join(SHAPES)}",
-              file=sys.stderr)
+        print(
+            f"tandem make-checkpoint: unknown --shape {args.shape!r}; choose one of: {', '.join(SHAPES)}",
+            file=sys.stderr,
+        )
         return 2
     if args.bits is not None and args.bits not in (4, 8):
         print(f"tandem make-checkpoint: --bits must be 4 or 8, not {args.bits}", file=sys.stderr)
         return 2
     start = time.perf_counter()
     try:
-        out = make_checkpoint(args.out, args.shape, seed=args.seed, bits=args.bits, group_size=args.group_size,
-                              with_drafter=args.with_drafter)
+        out = make_checkpoint(
+            args.out,
+            args.shape,
+            seed=args.seed,
+            bits=args.bits,
+            group_size=args.group_size,
+            with_drafter=args.with_drafter,
+        )
     except CheckpointError as e:
         print(f"tandem make-checkpoint: {e}", file=sys.stderr)
         return 1
     layout = "HF safetensors" if args.bits is None else f"MLX {args.bits}-bit"
-    print(f"wrote random-weight {args.shape} checkpoint ({layout}) to {out} in {time.perf_counter() - start:.1f} s")
+    print(
+        f"wrote random-weight {args.shape} checkpoint ({layout}) to {out} in {time.perf_counter() - start:.1f} s"
+    )
     return 0

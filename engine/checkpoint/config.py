@@ -18,7 +18,11 @@ TRANSFORMERS_VERSION = "5.23.0"
 RANDOM_WEIGHTS_FIELD = "tandem_random_weights"
 
 ROPE_PARAMETERS = {
-    "full_attention": {"partial_rotary_factor": 0.25, "rope_theta": 1_000_000.0, "rope_type": "proportional"},
+    "full_attention": {
+        "partial_rotary_factor": 0.25,
+        "rope_theta": 1_000_000.0,
+        "rope_type": "proportional",
+    },
     "sliding_attention": {"rope_theta": 10_000.0, "rope_type": "default"},
 }
 

@@ -45,7 +45,10 @@ def image_processor_config(shape: Shape) -> dict:
 
 
 def write_processor(folder: Path, shape: Shape) -> None:
-    write_json(folder / "preprocessor_config.json", {**image_processor_config(shape), **feature_extractor_config(shape)})
+    write_json(
+        folder / "preprocessor_config.json",
+        {**image_processor_config(shape), **feature_extractor_config(shape)},
+    )
     write_json(
         folder / "processor_config.json",
         {

@@ -24,7 +24,9 @@ class Entry:
     name: str
     dtype: str  # safetensors dtype tag: F32, BF16, U32, ...
     shape: tuple[int, ...]
-    chunks: Callable[[], Iterable[np.ndarray]]  # yields contiguous pieces whose bytes concatenate to the tensor
+    chunks: Callable[
+        [], Iterable[np.ndarray]
+    ]  # yields contiguous pieces whose bytes concatenate to the tensor
 
     @property
     def nbytes(self) -> int:
@@ -39,7 +41,11 @@ def write(path: Path, entries: list[Entry], metadata: dict[str, str] | None = No
     header: dict[str, object] = {}
     offset = 0
     for e in entries:
-        header[e.name] = {"dtype": e.dtype, "shape": list(e.shape), "data_offsets": [offset, offset + e.nbytes]}
+        header[e.name] = {
+            "dtype": e.dtype,
+            "shape": list(e.shape),
+            "data_offsets": [offset, offset + e.nbytes],
+        }
         offset += e.nbytes
     if metadata:
         header["__metadata__"] = dict(metadata)

@@ -138,8 +138,12 @@ SHAPES: dict[str, Shape] = {
         mm_posemb_size=1120,
         media_ids=TINY_MEDIA_IDS,
         dtype="float32",
-        drafter=DrafterShape(hidden_size=32, intermediate_size=64,
-                             layer_types=(SLIDING, SLIDING, SLIDING, FULL), num_attention_heads=4),
+        drafter=DrafterShape(
+            hidden_size=32,
+            intermediate_size=64,
+            layer_types=(SLIDING, SLIDING, SLIDING, FULL),
+            num_attention_heads=4,
+        ),
     ),
     "small": Shape(
         name="small",
@@ -159,8 +163,12 @@ SHAPES: dict[str, Shape] = {
         mm_posemb_size=1120,
         media_ids=REAL_MEDIA_IDS,
         dtype="bfloat16",
-        drafter=DrafterShape(hidden_size=512, intermediate_size=2048,
-                             layer_types=(SLIDING, SLIDING, SLIDING, FULL), num_attention_heads=8),
+        drafter=DrafterShape(
+            hidden_size=512,
+            intermediate_size=2048,
+            layer_types=(SLIDING, SLIDING, SLIDING, FULL),
+            num_attention_heads=8,
+        ),
     ),
     "12b": Shape(
         name="12b",
@@ -180,8 +188,12 @@ SHAPES: dict[str, Shape] = {
         mm_posemb_size=1120,
         media_ids=REAL_MEDIA_IDS,
         dtype="bfloat16",
-        drafter=DrafterShape(hidden_size=1024, intermediate_size=8192,
-                             layer_types=(SLIDING, SLIDING, SLIDING, FULL), num_attention_heads=16),
+        drafter=DrafterShape(
+            hidden_size=1024,
+            intermediate_size=8192,
+            layer_types=(SLIDING, SLIDING, SLIDING, FULL),
+            num_attention_heads=16,
+        ),
     ),
 }
 
@@ -191,4 +203,6 @@ def get_shape(name: str) -> Shape:
     try:
         return SHAPES[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown checkpoint shape {name!r}; choose one of: {', '.join(SHAPES)}") from None
+        raise ValueError(
+            f"unknown checkpoint shape {name!r}; choose one of: {', '.join(SHAPES)}"
+        ) from None

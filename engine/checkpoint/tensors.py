@@ -47,7 +47,12 @@ def _attention_geometry(shape: Shape, layer_type: str) -> tuple[int, int, bool]:
 
 
 def _norms(prefix: str, hidden: int) -> list[TensorSpec]:
-    names = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm")
+    names = (
+        "input_layernorm",
+        "post_attention_layernorm",
+        "pre_feedforward_layernorm",
+        "post_feedforward_layernorm",
+    )
     out = [TensorSpec(f"{prefix}.{n}.weight", (hidden,), "norm") for n in names]
     out.append(TensorSpec(f"{prefix}.layer_scalar", (1,), "scalar"))
     return out
@@ -98,7 +103,9 @@ def head_tensors(shape: Shape) -> list[TensorSpec]:
         TensorSpec(f"{v}.pos_norm.weight", (e,), "norm"),
         TensorSpec(f"{v}.pos_norm.bias", (e,), "normal"),
         TensorSpec("model.embed_vision.embedding_projection.weight", (h, e), "dense"),
-        TensorSpec("model.embed_audio.embedding_projection.weight", (h, shape.audio_embed_dim), "dense"),
+        TensorSpec(
+            "model.embed_audio.embedding_projection.weight", (h, shape.audio_embed_dim), "dense"
+        ),
     ]
 
 

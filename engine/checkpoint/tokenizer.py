@@ -59,7 +59,11 @@ RESPONSE_SCHEMA = {
                         "x-regex": r"call\:(?P<name>\w+)(?P<arguments>\{.*\})",
                         "properties": {
                             "name": {"type": "string"},
-                            "arguments": {"type": "object", "x-parser": "gemma4-tool-call", "additionalProperties": {}},
+                            "arguments": {
+                                "type": "object",
+                                "x-parser": "gemma4-tool-call",
+                                "additionalProperties": {},
+                            },
                         },
                     },
                 },
@@ -70,7 +74,9 @@ RESPONSE_SCHEMA = {
     r"(?P<content>(?:(?!\<turn\|\>)(?!\<\|tool_response\>).)+)?(?:\<turn\|\>|\<\|tool_response\>)?",
 }
 
-_BASE_CHARS = [SPACE] + list(string.ascii_lowercase + string.ascii_uppercase + string.digits + string.punctuation)
+_BASE_CHARS = [SPACE] + list(
+    string.ascii_lowercase + string.ascii_uppercase + string.digits + string.punctuation
+)
 _COMMON = "etaoinshrdlcumwfgypbvk"
 
 
@@ -97,7 +103,9 @@ def build_vocab(shape: Shape) -> tuple[dict[str, int], list[tuple[str, str]], li
     taken = {i: t for t, i in fixed.items()}
     taken[NEWLINE_ID] = "\n"
     if max(taken) >= size:
-        raise ValueError(f"shape {shape.name!r}: token id {max(taken)} does not fit a vocabulary of {size}")
+        raise ValueError(
+            f"shape {shape.name!r}: token id {max(taken)} does not fit a vocabulary of {size}"
+        )
     vocab: dict[str, int] = {t: i for i, t in taken.items()}
     specials = list(fixed)
     # The control region below the newline holds reserved special tokens, as in the released vocabulary.
@@ -126,10 +134,16 @@ def build_vocab(shape: Shape) -> tuple[dict[str, int], list[tuple[str, str]], li
 
 def build_tokenizer(shape: Shape) -> Tokenizer:
     vocab, merges, specials = build_vocab(shape)
-    tok = Tokenizer(BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+    tok = Tokenizer(
+        BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True)
+    )
     tok.normalizer = normalizers.Replace(" ", SPACE)
-    tok.pre_tokenizer = pre_tokenizers.Split(pattern=" ", behavior="merged_with_previous", invert=False)
-    tok.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse()])
+    tok.pre_tokenizer = pre_tokenizers.Split(
+        pattern=" ", behavior="merged_with_previous", invert=False
+    )
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse()]
+    )
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
     return tok
 
@@ -160,5 +174,11 @@ def write_tokenizer(folder: Path, shape: Shape) -> None:
     write_json(folder / "tokenizer_config.json", tokenizer_config(shape))
     write_json(
         folder / "special_tokens_map.json",
-        {"bos_token": "<bos>", "eos_token": "<eos>", "mask_token": "<mask>", "pad_token": "<pad>", "unk_token": "<unk>"},
+        {
+            "bos_token": "<bos>",
+            "eos_token": "<eos>",
+            "mask_token": "<mask>",
+            "pad_token": "<pad>",
+            "unk_token": "<unk>",
+        },
     )

@@ -64,7 +64,9 @@ def float_entry(spec: TensorSpec, name: str, seed: int, dtype: str) -> Entry:
     return Entry(name, tag, spec.shape, chunks)
 
 
-def quantized_entries(spec: TensorSpec, prefix: str, seed: int, bits: int, group_size: int, dtype: str) -> list[Entry]:
+def quantized_entries(
+    spec: TensorSpec, prefix: str, seed: int, bits: int, group_size: int, dtype: str
+) -> list[Entry]:
     """`prefix.weight` (uint32, `bits` per value packed low bits first), `prefix.scales`, `prefix.biases`.
 
     Codes are uniform on [0, 2^bits); scale = 0.02/std(code) * U[0.8, 1.2] per group and bias =
@@ -72,7 +74,9 @@ def quantized_entries(spec: TensorSpec, prefix: str, seed: int, bits: int, group
     """
     out_dim, in_dim = spec.shape
     if in_dim % group_size or (in_dim * bits) % 32:
-        raise ValueError(f"{spec.name}: input size {in_dim} does not split into groups of {group_size}")
+        raise ValueError(
+            f"{spec.name}: input size {in_dim} does not split into groups of {group_size}"
+        )
     levels = 1 << bits
     mid = (levels - 1) / 2.0
     code_std = np.sqrt((levels * levels - 1) / 12.0)

@@ -29,8 +29,15 @@ class CheckpointError(Exception):
     """A checkpoint could not be written; the message says why, in the user's terms."""
 
 
-def _write_shards(folder: Path, shards: list[list[TensorSpec]], *, seed: int, dtype: str,
-                  bits: int | None, group_size: int) -> None:
+def _write_shards(
+    folder: Path,
+    shards: list[list[TensorSpec]],
+    *,
+    seed: int,
+    dtype: str,
+    bits: int | None,
+    group_size: int,
+) -> None:
     n = len(shards)
     weight_map: dict[str, str] = {}
     total_bytes = 0
@@ -43,15 +50,18 @@ def _write_shards(folder: Path, shards: list[list[TensorSpec]], *, seed: int, dt
             if bits is None:
                 entries.append(float_entry(spec, spec.name, seed, dtype))
             elif quantizable(spec, group_size):
-                entries += quantized_entries(spec, mlx_name(spec.name).removesuffix(".weight"), seed, bits,
-                                             group_size, dtype)
+                entries += quantized_entries(
+                    spec, mlx_name(spec.name).removesuffix(".weight"), seed, bits, group_size, dtype
+                )
             else:
                 entries.append(float_entry(spec, mlx_name(spec.name), seed, dtype))
             total_params += spec.numel
         total_bytes += safetensors_stream.write(folder / fname, entries, {"format": fmt})
         weight_map.update({e.name: fname for e in entries})
-    index = {"metadata": {"total_parameters": total_params, "total_size": total_bytes},
-             "weight_map": dict(sorted(weight_map.items()))}
+    index = {
+        "metadata": {"total_parameters": total_params, "total_size": total_bytes},
+        "weight_map": dict(sorted(weight_map.items())),
+    }
     write_json(folder / "model.safetensors.index.json", index)
 
 
@@ -59,19 +69,25 @@ def _write_drafter(folder: Path, shape: Shape, seed: int) -> None:
     folder.mkdir()
     write_json(folder / "config.json", drafter_config(shape))
     # One file, the drafter is small next to its target; always float, in the released names.
-    entries = [float_entry(s, s.name, seed + 1_000_003, shape.dtype) for s in drafter_tensors(shape)]
+    entries = [
+        float_entry(s, s.name, seed + 1_000_003, shape.dtype) for s in drafter_tensors(shape)
+    ]
     safetensors_stream.write(folder / "model.safetensors", entries, {"format": "pt"})
     write_json(folder / "generation_config.json", generation_config(shape))
 
 
-def _fill(folder: Path, shape: Shape, *, seed: int, bits: int | None, group_size: int, with_drafter: bool) -> None:
+def _fill(
+    folder: Path, shape: Shape, *, seed: int, bits: int | None, group_size: int, with_drafter: bool
+) -> None:
     quant = None if bits is None else {"group_size": group_size, "bits": bits, "mode": "affine"}
     write_json(folder / "generation_config.json", generation_config(shape))
     write_tokenizer(folder, shape)
     if CHAT_TEMPLATE.is_file():
         shutil.copyfile(CHAT_TEMPLATE, folder / "chat_template.jinja")
     write_processor(folder, shape)
-    _write_shards(folder, target_shards(shape), seed=seed, dtype=shape.dtype, bits=bits, group_size=group_size)
+    _write_shards(
+        folder, target_shards(shape), seed=seed, dtype=shape.dtype, bits=bits, group_size=group_size
+    )
     if with_drafter:
         _write_drafter(folder / "drafter", shape, seed)
     # config.json last: even a partial folder left by a killed process does not look like a checkpoint.
@@ -84,16 +100,25 @@ def _check_args(shape: Shape, bits: int | None, group_size: int) -> None:
     if group_size not in (32, 64, 128):
         raise CheckpointError(f"group size must be 32, 64 or 128, not {group_size}")
     if bits is not None and shape.hidden_size % group_size:
-        raise CheckpointError(f"shape {shape.name!r}: hidden size {shape.hidden_size} does not split into "
-                              f"groups of {group_size}")
+        raise CheckpointError(
+            f"shape {shape.name!r}: hidden size {shape.hidden_size} does not split into "
+            f"groups of {group_size}"
+        )
 
 
-def make_checkpoint(out: Path | str, shape: str | Shape = "tiny", *, seed: int = 0, bits: int | None = None,
-                    group_size: int = 64, with_drafter: bool = False) -> Path:
-    """Write a random-weight checkpoint of `shape` to `out` (which must not exist or be an empty folder).
+def make_checkpoint(
+    out: Path | str,
+    shape: str | Shape = "tiny",
+    *,
+    seed: int = 0,
+    bits: int | None = None,
+    group_size: int = 64,
+    with_drafter: bool = False,
+) -> Path:
+    """Write a random-weight checkpoint of `shape` to `out` (absent, or an empty folder).
 
-    `shape` is a name from `SHAPES` or a `Shape` (tests vary one). Returns the folder. Raises `CheckpointError` (bad arguments, unwritable target, full disk), leaving
-    nothing at `out` in that case.
+    `shape` is a name from `SHAPES` or a `Shape` (tests vary one). Returns the folder. Raises
+    `CheckpointError` (bad arguments, unwritable target, full disk), leaving nothing at `out`.
     """
     try:
         sh = shape if isinstance(shape, Shape) else get_shape(shape)
@@ -102,7 +127,9 @@ def make_checkpoint(out: Path | str, shape: str | Shape = "tiny", *, seed: int =
     _check_args(sh, bits, group_size)
     out = Path(out).expanduser().absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CheckpointError(f"{out} already exists and is not an empty folder; choose another --out")
+        raise CheckpointError(
+            f"{out} already exists and is not an empty folder; choose another --out"
+        )
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +145,9 @@ def make_checkpoint(out: Path | str, shape: str | Shape = "tiny", *, seed: int =
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if e.errno == errno.ENOSPC:
-            raise CheckpointError(f"no space left on the disk while writing {out}; nothing was kept") from None
+            raise CheckpointError(
+                f"no space left on the disk while writing {out}; nothing was kept"
+            ) from None
         raise CheckpointError(f"cannot write {out}: {e.strerror or e}; nothing was kept") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,27 +18,36 @@ def _reference_config(shape, tmp_path):
 
     ids = shape.media_ids
     cfg = Gemma4UnifiedConfig(
-        text_config=dict(
-            vocab_size=shape.vocab_size,
-            hidden_size=shape.hidden_size,
-            intermediate_size=shape.intermediate_size,
-            num_hidden_layers=shape.num_hidden_layers,
-            layer_types=list(shape.layer_types),
-            num_attention_heads=shape.num_attention_heads,
-            num_key_value_heads=shape.num_key_value_heads,
-            head_dim=shape.head_dim,
-            global_head_dim=shape.global_head_dim,
-            num_global_key_value_heads=shape.num_global_key_value_heads,
-            attention_k_eq_v=shape.attention_k_eq_v,
-            sliding_window=shape.sliding_window,
-            final_logit_softcapping=shape.final_logit_softcapping,
-        ),
-        vision_config=dict(mm_embed_dim=shape.mm_embed_dim, output_proj_dims=shape.mm_embed_dim,
-                           mm_posemb_size=shape.mm_posemb_size),
-        audio_config=dict(audio_embed_dim=shape.audio_embed_dim),
-        boi_token_id=ids["boi"], eoi_token_id=ids["eoi"], image_token_id=ids["image"], video_token_id=ids["video"],
-        boa_token_id=ids["boa"], eoa_token_index=ids["eoa"], audio_token_id=ids["audio"],
-        architectures=["Gemma4UnifiedForConditionalGeneration"], dtype=shape.dtype,
+        text_config={
+            "vocab_size": shape.vocab_size,
+            "hidden_size": shape.hidden_size,
+            "intermediate_size": shape.intermediate_size,
+            "num_hidden_layers": shape.num_hidden_layers,
+            "layer_types": list(shape.layer_types),
+            "num_attention_heads": shape.num_attention_heads,
+            "num_key_value_heads": shape.num_key_value_heads,
+            "head_dim": shape.head_dim,
+            "global_head_dim": shape.global_head_dim,
+            "num_global_key_value_heads": shape.num_global_key_value_heads,
+            "attention_k_eq_v": shape.attention_k_eq_v,
+            "sliding_window": shape.sliding_window,
+            "final_logit_softcapping": shape.final_logit_softcapping,
+        },
+        vision_config={
+            "mm_embed_dim": shape.mm_embed_dim,
+            "output_proj_dims": shape.mm_embed_dim,
+            "mm_posemb_size": shape.mm_posemb_size,
+        },
+        audio_config={"audio_embed_dim": shape.audio_embed_dim},
+        boi_token_id=ids["boi"],
+        eoi_token_id=ids["eoi"],
+        image_token_id=ids["image"],
+        video_token_id=ids["video"],
+        boa_token_id=ids["boa"],
+        eoa_token_index=ids["eoa"],
+        audio_token_id=ids["audio"],
+        architectures=["Gemma4UnifiedForConditionalGeneration"],
+        dtype=shape.dtype,
         tandem_random_weights=True,
     )
     cfg.save_pretrained(tmp_path)
@@ -71,12 +80,34 @@ def test_written_config_round_trips_through_transformers(tiny_checkpoint, tmp_pa
 def test_12b_config_has_the_released_numbers():
     cfg = model_config(SHAPES["12b"])
     t = cfg["text_config"]
-    assert (t["hidden_size"], t["intermediate_size"], t["num_hidden_layers"], t["vocab_size"]) == (3840, 15360, 48, 262144)
-    assert [i for i, x in enumerate(t["layer_types"]) if x == "full_attention"] == [5, 11, 17, 23, 29, 35, 41, 47]
+    assert (t["hidden_size"], t["intermediate_size"], t["num_hidden_layers"], t["vocab_size"]) == (
+        3840,
+        15360,
+        48,
+        262144,
+    )
+    assert [i for i, x in enumerate(t["layer_types"]) if x == "full_attention"] == [
+        5,
+        11,
+        17,
+        23,
+        29,
+        35,
+        41,
+        47,
+    ]
     assert t["per_layer_config"]["05"] == {"head_dim": 512, "num_key_value_heads": 1}
-    assert (cfg["boi_token_id"], cfg["eoi_token_id"], cfg["image_token_id"], cfg["video_token_id"]) == (
-        255999, 258882, 258880, 258884)
-    assert (cfg["boa_token_id"], cfg["eoa_token_index"], cfg["audio_token_id"]) == (256000, 258883, 258881)
+    assert (
+        cfg["boi_token_id"],
+        cfg["eoi_token_id"],
+        cfg["image_token_id"],
+        cfg["video_token_id"],
+    ) == (255999, 258882, 258880, 258884)
+    assert (cfg["boa_token_id"], cfg["eoa_token_index"], cfg["audio_token_id"]) == (
+        256000,
+        258883,
+        258881,
+    )
 
 
 def test_quantized_config_marks_both_spellings():
@@ -92,17 +123,26 @@ def test_drafter_config_equals_transformers(name, tmp_path):
     shape = SHAPES[name]
     d = shape.drafter
     ref = Gemma4UnifiedAssistantConfig(
-        text_config=dict(
-            model_type="gemma4_unified_text",
-            vocab_size=shape.vocab_size, hidden_size=d.hidden_size, intermediate_size=d.intermediate_size,
-            num_hidden_layers=len(d.layer_types), layer_types=list(d.layer_types),
-            num_attention_heads=d.num_attention_heads, num_key_value_heads=shape.num_key_value_heads,
-            head_dim=shape.head_dim, global_head_dim=shape.global_head_dim,
-            num_global_key_value_heads=shape.num_global_key_value_heads, attention_k_eq_v=shape.attention_k_eq_v,
-            sliding_window=shape.sliding_window, final_logit_softcapping=None,
-        ),
+        text_config={
+            "model_type": "gemma4_unified_text",
+            "vocab_size": shape.vocab_size,
+            "hidden_size": d.hidden_size,
+            "intermediate_size": d.intermediate_size,
+            "num_hidden_layers": len(d.layer_types),
+            "layer_types": list(d.layer_types),
+            "num_attention_heads": d.num_attention_heads,
+            "num_key_value_heads": shape.num_key_value_heads,
+            "head_dim": shape.head_dim,
+            "global_head_dim": shape.global_head_dim,
+            "num_global_key_value_heads": shape.num_global_key_value_heads,
+            "attention_k_eq_v": shape.attention_k_eq_v,
+            "sliding_window": shape.sliding_window,
+            "final_logit_softcapping": None,
+        },
         backbone_hidden_size=shape.hidden_size,
-        architectures=["Gemma4UnifiedAssistantForCausalLM"], dtype=shape.dtype, tandem_random_weights=True,
+        architectures=["Gemma4UnifiedAssistantForCausalLM"],
+        dtype=shape.dtype,
+        tandem_random_weights=True,
     )
     ref.save_pretrained(tmp_path)
     assert drafter_config(shape) == json.loads((tmp_path / "config.json").read_text())

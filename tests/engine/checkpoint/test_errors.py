@@ -7,7 +7,12 @@ import os
 
 import pytest
 
-from engine.checkpoint import CheckpointError, is_random_checkpoint, make_checkpoint, safetensors_stream
+from engine.checkpoint import (
+    CheckpointError,
+    is_random_checkpoint,
+    make_checkpoint,
+    safetensors_stream,
+)
 from engine.checkpoint import cli as ckpt_cli
 from engine.cli import main
 

@@ -15,7 +15,9 @@ from engine.checkpoint.tensors import mlx_name, quantizable, target_shards
 @pytest.fixture(scope="module", params=[4, 8])
 def quantized(request, tmp_path_factory):
     bits = request.param
-    return bits, make_checkpoint(tmp_path_factory.mktemp("q") / f"q{bits}", "tiny", bits=bits, seed=3)
+    return bits, make_checkpoint(
+        tmp_path_factory.mktemp("q") / f"q{bits}", "tiny", bits=bits, seed=3
+    )
 
 
 def _load(folder):
@@ -43,9 +45,13 @@ def test_names_dtypes_and_shapes(quantized):
     # Spot checks of the rule: decoder projections and the embedding are packed; the rest stays float.
     assert t["language_model.model.embed_tokens.weight"].dtype == mx.uint32
     assert t["language_model.model.layers.2.self_attn.o_proj.weight"].dtype == mx.uint32
-    for name in ("vision_embedder.patch_dense.weight", "embed_vision.embedding_projection.weight",
-                 "embed_audio.embedding_projection.weight", "language_model.model.layers.0.layer_scalar",
-                 "language_model.model.layers.0.self_attn.q_norm.weight"):
+    for name in (
+        "vision_embedder.patch_dense.weight",
+        "embed_vision.embedding_projection.weight",
+        "embed_audio.embedding_projection.weight",
+        "language_model.model.layers.0.layer_scalar",
+        "language_model.model.layers.0.self_attn.q_norm.weight",
+    ):
         assert t[name].dtype == mx.float32, name
     index = json.loads((folder / "model.safetensors.index.json").read_text())
     assert set(index["weight_map"]) == set(t)
@@ -63,7 +69,9 @@ def test_dequantized_weights_have_the_intended_distribution(quantized):
     bits, folder = quantized
     t = _load(folder)
     p = "language_model.model.layers.1.mlp.down_proj"
-    w = mx.dequantize(t[p + ".weight"], t[p + ".scales"], t[p + ".biases"], group_size=64, bits=bits)
+    w = mx.dequantize(
+        t[p + ".weight"], t[p + ".scales"], t[p + ".biases"], group_size=64, bits=bits
+    )
     w = np.array(w)
     assert w.shape == (64, 128)
     assert abs(w.mean()) < 0.002 and abs(w.std() - 0.02) < 0.002

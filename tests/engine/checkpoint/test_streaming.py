@@ -35,7 +35,9 @@ def test_row_blocks_cover_the_tensor_within_budget():
     blocks = list(_row_blocks(shape, budget=1 << 20))
     assert sum(b[0] for b in blocks) == shape[0]
     assert all(b[0] * b[1] <= 1 << 20 for b in blocks) and len(blocks) > 100
-    assert list(_row_blocks((3, 10_000_000), budget=10)) == [(1, 10_000_000)] * 3  # at least one row
+    assert (
+        list(_row_blocks((3, 10_000_000), budget=10)) == [(1, 10_000_000)] * 3
+    )  # at least one row
 
 
 def test_chunks_are_independent_of_the_chunk_size(monkeypatch):
@@ -48,7 +50,13 @@ def test_chunks_are_independent_of_the_chunk_size(monkeypatch):
     pieces = list(float_entry(spec, spec.name, 1, "float32").chunks())
     assert len(pieces) > 1
     assert np.array_equal(np.concatenate([c.ravel() for c in pieces]), whole)
-    q = [np.concatenate([c.ravel() for c in e.chunks()]) for e in quantized_entries(spec, "p", 1, 4, 64, "float32")]
+    q = [
+        np.concatenate([c.ravel() for c in e.chunks()])
+        for e in quantized_entries(spec, "p", 1, 4, 64, "float32")
+    ]
     monkeypatch.setattr(w, "CHUNK_ELEMENTS", 1 << 24)
-    q2 = [np.concatenate([c.ravel() for c in e.chunks()]) for e in quantized_entries(spec, "p", 1, 4, 64, "float32")]
+    q2 = [
+        np.concatenate([c.ravel() for c in e.chunks()])
+        for e in quantized_entries(spec, "p", 1, 4, 64, "float32")
+    ]
     assert all(np.array_equal(x, y) for x, y in zip(q, q2))

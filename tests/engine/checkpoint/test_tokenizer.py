@@ -37,8 +37,12 @@ def test_control_tokens_at_config_ids(tok, tiny_checkpoint):
         assert tok.convert_tokens_to_ids(text) == i, text
         assert tok.encode(text, add_special_tokens=False) == [i], text
     media = {
-        "<|image>": cfg["boi_token_id"], "<|image|>": cfg["image_token_id"], "<image|>": cfg["eoi_token_id"],
-        "<|audio>": cfg["boa_token_id"], "<|audio|>": cfg["audio_token_id"], "<audio|>": cfg["eoa_token_index"],
+        "<|image>": cfg["boi_token_id"],
+        "<|image|>": cfg["image_token_id"],
+        "<image|>": cfg["eoi_token_id"],
+        "<|audio>": cfg["boa_token_id"],
+        "<|audio|>": cfg["audio_token_id"],
+        "<audio|>": cfg["eoa_token_index"],
         "<|video|>": cfg["video_token_id"],
     }
     for text, i in media.items():
@@ -49,7 +53,9 @@ def test_control_tokens_at_config_ids(tok, tiny_checkpoint):
     # The processor reads these attributes.
     assert (tok.image_token, tok.boi_token, tok.eoi_token) == ("<|image|>", "<|image>", "<image|>")
     assert (tok.audio_token, tok.boa_token, tok.eoa_token) == ("<|audio|>", "<|audio>", "<audio|>")
-    assert tok.image_token_id == cfg["image_token_id"] and tok.audio_token_id == cfg["audio_token_id"]
+    assert (
+        tok.image_token_id == cfg["image_token_id"] and tok.audio_token_id == cfg["audio_token_id"]
+    )
     assert len(tok) == cfg["text_config"]["vocab_size"]
 
 
@@ -89,8 +95,16 @@ def test_real_vocab_has_every_id_once_and_real_ids():
     vocab, merges, _ = build_vocab(shape)
     assert sorted(vocab.values()) == list(range(262144))
     t = build_tokenizer(shape)
-    for text, i in {**CONTROL_TOKENS, "<|image>": 255999, "<|audio>": 256000, "<|image|>": 258880,
-                    "<|audio|>": 258881, "<image|>": 258882, "<audio|>": 258883, "<|video|>": 258884}.items():
+    for text, i in {
+        **CONTROL_TOKENS,
+        "<|image>": 255999,
+        "<|audio>": 256000,
+        "<|image|>": 258880,
+        "<|audio|>": 258881,
+        "<image|>": 258882,
+        "<audio|>": 258883,
+        "<|video|>": 258884,
+    }.items():
         assert t.token_to_id(text) == i
         assert t.encode(text).ids == [i]
     assert len(merges) > 10_000  # real-vocab text gets multi-character tokens

@@ -19,7 +19,7 @@ def _read_all(folder):
     out = {}
     for f in sorted(folder.glob("*.safetensors")):
         with safe_open(f, "pt") as g:
-            for k in g.keys():
+            for k in g:
                 out[k] = g.get_tensor(k)
     return out
 
@@ -28,7 +28,8 @@ def test_tiny_loads_in_transformers_with_no_missing_or_unexpected_keys(tiny_chec
     from transformers import Gemma4UnifiedForConditionalGeneration
 
     model, info = Gemma4UnifiedForConditionalGeneration.from_pretrained(
-        tiny_checkpoint, output_loading_info=True, dtype=torch.float32)
+        tiny_checkpoint, output_loading_info=True, dtype=torch.float32
+    )
     assert info["missing_keys"] == set()
     assert info["unexpected_keys"] == set()
     assert info["mismatched_keys"] == set() or info["mismatched_keys"] == []
@@ -36,10 +37,17 @@ def test_tiny_loads_in_transformers_with_no_missing_or_unexpected_keys(tiny_chec
     on_disk = _read_all(tiny_checkpoint)
     sd = model.state_dict()
     # Loaded values are the file's values (no silent re-initialization), under transformers' renaming.
-    assert torch.equal(sd["model.language_model.layers.2.layer_scalar"], on_disk["model.language_model.layers.2.layer_scalar"])
-    assert torch.equal(sd["model.embed_vision.multimodal_embedder.embedding_projection.weight"],
-                       on_disk["model.embed_vision.embedding_projection.weight"])
-    assert torch.equal(sd["model.embed_vision.pos_embedding"], on_disk["model.vision_embedder.pos_embedding"])
+    assert torch.equal(
+        sd["model.language_model.layers.2.layer_scalar"],
+        on_disk["model.language_model.layers.2.layer_scalar"],
+    )
+    assert torch.equal(
+        sd["model.embed_vision.multimodal_embedder.embedding_projection.weight"],
+        on_disk["model.embed_vision.embedding_projection.weight"],
+    )
+    assert torch.equal(
+        sd["model.embed_vision.pos_embedding"], on_disk["model.vision_embedder.pos_embedding"]
+    )
     # A forward pass runs and gives finite, softcapped logits.
     ids = torch.tensor([[2, 105, 400, 401, 402, 106, 107]])
     with torch.no_grad():
@@ -107,8 +115,11 @@ def test_drafter_weights_match_the_reference_assistant(tiny_checkpoint_with_draf
 
     folder = tiny_checkpoint_with_drafter / "drafter"
     cfg = Gemma4UnifiedAssistantConfig.from_pretrained(folder)
-    monkeypatch.setattr(conf.Gemma4UnifiedTextConfig, "kv_sharing_modes",
-                        property(lambda self: ["reuse"] * self.num_hidden_layers))
+    monkeypatch.setattr(
+        conf.Gemma4UnifiedTextConfig,
+        "kv_sharing_modes",
+        property(lambda self: ["reuse"] * self.num_hidden_layers),
+    )
     with torch.device("meta"):
         ref = Gemma4UnifiedAssistantForCausalLM(cfg)
     expected = {k: tuple(v.shape) for k, v in ref.state_dict().items() if k != "lm_head.weight"}
