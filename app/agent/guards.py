@@ -1,8 +1,9 @@
 """Safety nets for small models: the loop breaker and the format-hint counter.
 
-Loop breaker: the same call (same tool name and the same arguments) made `limit` times in a row,
-counting calls across steps, stops the run. Any different call in between resets the count, so
-running the tests again after an edit is never caught.
+Loop breaker: the same call (same tool name and the same arguments) stops the run when it is made
+`limit` times in a row, or `limit` times while the workspace has not changed (so a model circling
+between two or three reads is caught too). A change to the workspace (a new checkpoint) resets the
+second count, so running the tests again after each edit is never caught.
 
 Format hints: a call that does not parse, names no known tool, or has wrong arguments gets a hint
 back that shows the expected format. After `max_hints` steps in a row with only such calls, the run
@@ -32,21 +33,26 @@ def call_key(call: ToolCall) -> str:
 
 
 class LoopBreaker:
-    """Counts identical consecutive calls."""
+    """Counts identical calls: in a row, and since the workspace last changed."""
 
     def __init__(self, limit: int = REPEAT_LIMIT) -> None:
         if limit < 2:
             raise ValueError("the repeat limit must be at least 2")
         self.limit = limit
         self._last: str | None = None
-        self._count = 0
+        self._in_a_row = 0
+        self._since_change: dict[str, int] = {}
 
     def fires(self, call: ToolCall) -> bool:
-        """Record `call`; True when it is the `limit`-th identical call in a row."""
+        """Record `call`; True when it is the `limit`-th identical one by either count."""
         key = call_key(call)
-        self._count = self._count + 1 if key == self._last else 1
+        self._in_a_row = self._in_a_row + 1 if key == self._last else 1
         self._last = key
-        return self._count >= self.limit
+        self._since_change[key] = self._since_change.get(key, 0) + 1
+        return self._in_a_row >= self.limit or self._since_change[key] >= self.limit
+
+    def workspace_changed(self) -> None:
+        self._since_change.clear()
 
 
 class FormatGuard:

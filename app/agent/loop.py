@@ -124,7 +124,8 @@ class AgentRun:
                         StopReason.DONE, "The model finished the task.", step, answer
                     )
                 results = self._do_step(step, reply, breaker, guard)
-                self._checkpoint(step, f"Step {step}")
+                if self._checkpoint(step, f"Step {step}"):
+                    breaker.workspace_changed()
                 send = self._next_send(step, started, results)
         except RunStopped as stop:
             return self._finish(stop.reason, stop.message, step, answer)
@@ -164,8 +165,8 @@ class AgentRun:
         if repeated:
             raise RunStopped(
                 StopReason.REPEATED_CALL,
-                f"Stopped: the model called {repeated} with the same "
-                f"arguments {self.limits.repeat_limit} times in a row.",
+                f"Stopped: the model called {repeated} with the same arguments "
+                f"{self.limits.repeat_limit} times without getting anywhere.",
             )
         if guard.exhausted:
             raise RunStopped(
@@ -208,13 +209,16 @@ class AgentRun:
         self._emit(request)
         return self._control.wait_for(request.call_id)
 
-    def _checkpoint(self, step: int, label: str) -> None:
+    def _checkpoint(self, step: int, label: str) -> bool:
+        """Snapshot the workspace; True when it changed since the last checkpoint."""
         made = self.checkpoints.snapshot(label)
+        changed = made is not None
         if made is None and step == 0:
             # Unchanged since an earlier run: that run's last checkpoint is the baseline.
             made = self.checkpoints.list()[0]
         if made is not None:
             self._emit(CheckpointMade(step, made.id, made.label))
+        return changed
 
     def _finish(self, reason: StopReason, message: str, steps: int, answer: str) -> Finished:
         try:

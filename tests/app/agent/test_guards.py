@@ -12,13 +12,17 @@ def test_loop_breaker_fires_on_the_third_identical_call_in_a_row():
     assert not b.fires(a) and not b.fires(same) and b.fires(a)
 
 
-def test_a_different_call_in_between_resets_the_count():
+def test_a_different_call_and_a_change_in_between_reset_the_count():
     b = LoopBreaker(3)
     test, edit = (
         ToolCall("run_command", {"command": "pytest"}),
         ToolCall("edit_file", {"path": "x"}),
     )
-    results = [b.fires(c) for c in (test, test, edit, test, test, edit)]
+    results = []
+    for c in (test, test, edit, test, test, edit):
+        results.append(b.fires(c))
+        if c is edit:
+            b.workspace_changed()
     assert results == [False] * 6
     with pytest.raises(ValueError):
         LoopBreaker(1)
@@ -48,3 +52,15 @@ def test_guess_name_labels_malformed_calls():
 
     assert guess_name('<|tool_call>call:edit_file{path:"x"') == "edit_file"
     assert guess_name("gibberish") == "invalid_call"
+
+
+def test_circling_between_calls_is_caught_until_the_workspace_changes():
+    b = LoopBreaker(3)
+    a, c = ToolCall("read_file", {"path": "a"}), ToolCall("read_file", {"path": "c"})
+    assert [b.fires(x) for x in (a, c, a, c)] == [False] * 4
+    assert b.fires(a)  # the third `a` with nothing changed in between
+    b = LoopBreaker(3)
+    test, edit = ToolCall("run_command", {"command": "pytest"}), ToolCall("edit_file", {"n": 1})
+    for _ in range(5):
+        assert not b.fires(test) and not b.fires(edit)
+        b.workspace_changed()

@@ -327,3 +327,20 @@ def test_a_model_that_cannot_restart_stops_with_context_full(ws: Path, data_dir:
     model = NoRestart([calls(call("read_file", path="big.txt")), calls(call("list_dir"))])
     result = make_run(model, ws, data_dir, limits=Limits(context_budget=2000))[0].run()
     assert result.reason is StopReason.CONTEXT_FULL and "cannot continue" in result.message
+
+
+def test_loop_breaker_catches_a_model_circling_between_reads(ws: Path, data_dir: Path):
+    (ws / "a.py").write_text("a\n")
+    a, b = call("read_file", path="a.py"), call("list_dir", path=".")
+    model = ScriptedModel([calls(a), calls(b), calls(a), calls(b), calls(a), calls(b)])
+    result = make_run(model, ws, data_dir)[0].run()
+    assert result.reason is StopReason.REPEATED_CALL and result.steps == 5
+
+
+def test_editing_and_testing_in_turns_is_not_a_loop(ws: Path, data_dir: Path):
+    test = call("run_command", command="cat n.txt")
+    script = []
+    for i in range(4):
+        script += [calls(call("write_file", path="n.txt", content=str(i))), calls(test)]
+    result = make_run(ScriptedModel(script), ws, data_dir)[0].run()
+    assert result.reason is StopReason.DONE and result.steps == 9
