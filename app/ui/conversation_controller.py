@@ -14,14 +14,14 @@ Rules it keeps:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QIODevice, QObject, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from app.bridge import EngineBridge
 from app.settings import Key, Settings
-from app.store import Attachment, Store, kind_of
+from app.store import Attachment, Store
+from app.ui.attachment_intake import import_files, import_image
 from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
 from app.ui.message_widget import MessageWidget
@@ -38,27 +38,6 @@ class PendingAnswer:
     tool_calls: list[dict] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     widget: MessageWidget | None = None
-
-
-def check_attachable(path: str | Path) -> str:
-    """The attachment kind of `path`, or raise ValueError saying plainly why it cannot be attached."""
-    path = Path(path)
-    kind = kind_of(path)
-    if not kind:
-        raise ValueError(f"{path.name} is not an image or audio file.")
-    if not path.is_file():
-        raise ValueError(f"{path.name} does not exist or is not a file.")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path.name} is empty.")
-    if kind == "image":
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as im:
-                im.verify()  # reads the whole file: catches truncated and corrupt images
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ValueError(f"{path.name} is not a readable image ({exc}).") from None
-    return kind
 
 
 class ConversationController(QObject):
@@ -165,6 +144,10 @@ class ConversationController(QObject):
         else:
             self.refresh_sidebar()
 
+    def ensure_conversation(self) -> str:
+        """The open conversation's id, creating it (and its engine session) when needed."""
+        return self._ensure_conversation()
+
     def _ensure_conversation(self) -> str:
         if self.current_id is None:
             self.current_id = self.store.create_conversation().id
@@ -203,28 +186,20 @@ class ConversationController(QObject):
     # ------------------------------------------------------------ attachments
 
     def attach_files(self, paths: list[str]) -> None:
-        errors = []
-        for path in paths:
-            try:
-                kind = check_attachable(path)
-                attachment = self.store.import_file(path)
-            except (ValueError, OSError) as exc:
-                errors.append(str(exc))
-                continue
-            self._add_attachment(attachment, kind)
+        accepted, errors = import_files(self.store, paths)
+        for attachment in accepted:
+            self._add_attachment(attachment)
         if errors:
             self.composer.show_error("Could not attach: " + " ".join(errors))
 
     def attach_image(self, image: QImage) -> None:
-        buffer = QBuffer()
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        if image.isNull() or not image.save(buffer, "PNG"):
-            self.composer.show_error("The pasted image could not be read.")
-            return
-        attachment = self.store.import_bytes(bytes(buffer.data()), ".png", "Pasted image.png")
-        self._add_attachment(attachment, "image")
+        try:
+            self._add_attachment(import_image(self.store, image))
+        except ValueError as exc:
+            self.composer.show_error(str(exc))
 
-    def _add_attachment(self, attachment: Attachment, kind: str) -> None:
+    def _add_attachment(self, attachment: Attachment) -> None:
+        kind = attachment.kind
         self.composer.add_attachment(attachment)
         session_id = self._ensure_conversation()
         if not self.engine_accepts_sessions():
@@ -249,12 +224,8 @@ class ConversationController(QObject):
         edit_position = self.composer.editing_position
         if edit_position is not None:
             self._roll_back(conv_id, edit_position)
-        message = self.store.add_message(conv_id, "user", text, attachments)  # on disk first
-        widget = MessageWidget("user", message.position)
-        widget.set_user_content(text, message.attachments)
-        self.chat_view.add_message(widget)
+        self.add_user_message(conv_id, text, attachments)
         self.composer.clear()
-        self.refresh_sidebar()
         content: str | list[dict] = text
         if attachments:
             content = [{"type": a.kind, a.kind: str(a.path)} for a in attachments]
@@ -262,7 +233,17 @@ class ConversationController(QObject):
                 content.append({"type": "text", "text": text})
         rid = self.bridge.submit(ev.SendMessage(session_id=conv_id, content=content,
                                                 settings=self.settings.generation_settings()))
-        self._begin_answer(conv_id, rid)
+        self.begin_answer(conv_id, rid)
+
+    def add_user_message(self, conv_id: str, text: str, attachments=()) -> MessageWidget:
+        """Store a user message (on disk when this returns), then show it."""
+        message = self.store.add_message(conv_id, "user", text, attachments)
+        widget = MessageWidget("user", message.position)
+        widget.set_user_content(text, message.attachments)
+        if conv_id == self.current_id:
+            self.chat_view.add_message(widget)
+        self.refresh_sidebar()
+        return widget
 
     def stop(self) -> None:
         if self.current_id in self.pending:
@@ -281,7 +262,7 @@ class ConversationController(QObject):
         self.chat_view.remove_from(last.position)
         rid = self.bridge.submit(ev.Regenerate(session_id=conv_id,
                                                settings=self.settings.generation_settings()))
-        self._begin_answer(conv_id, rid)
+        self.begin_answer(conv_id, rid)
 
     def start_edit(self, position: int) -> None:
         if self.current_id is None or self.current_id in self.pending:
@@ -301,7 +282,8 @@ class ConversationController(QObject):
         self.store.delete_messages_from(conv_id, position)
         self.chat_view.remove_from(position)
 
-    def _begin_answer(self, conv_id: str, request_id: int) -> None:
+    def begin_answer(self, conv_id: str, request_id: int) -> None:
+        """Stream the events of `request_id` into a new answer of `conv_id`, saved when it finishes."""
         pending = PendingAnswer(request_id)
         if conv_id == self.current_id:
             pending.widget = self._answer_widget()

@@ -2,7 +2,8 @@
 
 The right-hand side is a stack of mode views; chat is the first. `add_mode_view(name, widget)` adds
 another (the coding agent's view) and `show_mode(name)` switches to it. The composer's microphone
-button is `window.composer.mic_button` (see `Composer.set_voice_available`).
+button is `window.composer.mic_button` (see `Composer.set_voice_available`); a spoken turn goes
+through `window.voice` (`VoiceTurn`: start, append samples, finish).
 
 On start the window asks the engine to load the configured model. With none configured it uses the
 demo checkpoint (random weights, generated once into the data folder) and says so in the status line.
@@ -28,6 +29,7 @@ from app.ui.conversation_controller import ConversationController
 from app.ui.sidebar import Sidebar
 from app.ui.status_bar import StatusLine
 from app.ui.theme import style_sheet
+from app.ui.voice_turn import VoiceTurn
 from engine import events as ev
 
 DEMO_FOLDER = "models/tandem-demo-tiny"
@@ -83,6 +85,8 @@ class MainWindow(QMainWindow):
 
         self.controller = ConversationController(store, bridge, settings, self.chat_view,
                                                  self.composer, self.sidebar, self.status_line, self)
+        self.voice = VoiceTurn(self.controller, self)  # app.audio drives it from the mic button
+        self.voice.turn_failed.connect(self.composer.show_error)
         self.demo_ready.connect(self._load_demo)
         self.demo_failed.connect(lambda msg: self.status_line.set_loading(
             f"Could not create the demo checkpoint: {msg}"))

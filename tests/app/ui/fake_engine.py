@@ -44,6 +44,7 @@ class FakeEngineWorker:
         self.commands: list[ev.Command] = []
         self.sessions: dict[str, list] = {}  # session_id -> user turn contents
         self.model_path = ""  # sessions need a model, as in the real engine
+        self.voice_samples = 0  # samples of the open voice turn
         self.generating = threading.Event()
         self._cancel = threading.Event()
         self._queue: queue.Queue[ev.Command | None] = queue.Queue()
@@ -130,6 +131,18 @@ class FakeEngineWorker:
             return
         self.sessions[c.session_id].append(c.content)
         self._generate(c.session_id, c.request_id, c.content)
+
+    def _on_StartVoiceTurn(self, c: ev.StartVoiceTurn) -> None:
+        self.voice_samples = 0
+
+    def _on_AppendAudio(self, c: ev.AppendAudio) -> None:
+        self.voice_samples += len(c.samples)
+
+    def _on_EndVoiceTurn(self, c: ev.EndVoiceTurn) -> None:
+        content = [{"type": "audio", "audio": f"<{self.voice_samples} samples>"},
+                   {"type": "text", "text": c.text}]
+        self.sessions.setdefault(c.session_id, []).append(content)
+        self._generate(c.session_id, c.request_id, content)
 
     def _on_Regenerate(self, c: ev.Regenerate) -> None:
         turns = self.sessions.get(c.session_id) or [""]

@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
-from app.ui.conversation_controller import check_attachable
+from app.ui.attachment_intake import check_attachable
 from engine import events as ev
 
 
