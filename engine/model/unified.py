@@ -38,7 +38,7 @@ def should_quantize(path: str, in_dims: int, group_size: int) -> bool:
 
 
 def _quant_predicate(path: str, module: nn.Module) -> bool:
-    return not path.startswith(UNQUANTIZED_PREFIXES)
+    return hasattr(module, "to_quantized") and not path.startswith(UNQUANTIZED_PREFIXES)
 
 
 class Model(nn.Module):
