@@ -6,9 +6,10 @@ read or written: git always skips `.git` entries, and every call runs with GIT_D
 and the person's global and system git config ignored.
 
 What is tracked: every file git would see in the workspace, honouring the workspace's `.gitignore`
-files (so `node_modules/`, build output and the like are neither snapshotted nor restored). Empty
-folders are not tracked. A nested repository (a sub-folder with its own `.git`) is kept as a link,
-not its files.
+files (so `node_modules/`, build output and the like are neither snapshotted nor restored). A new
+file larger than `max_file_bytes` (a data set, a model) is left out for good (it is added to the
+shadow repository's exclude list), so undo does not restore it. Empty folders are not tracked. A
+nested repository (a sub-folder with its own `.git`) is kept as a link, not its files.
 
 `snapshot()` records the current state as a new checkpoint unless nothing changed. `restore(id)`
 makes the tracked files exactly what they were at that checkpoint (the same bytes and executable
@@ -26,6 +27,7 @@ from pathlib import Path
 
 _EXCLUDES = ".git\n.DS_Store\n"
 GIT_TIMEOUT_S = 120
+MAX_FILE_BYTES = 20 * 1024 * 1024  # larger new files are not snapshotted
 
 
 class CheckpointError(RuntimeError):
@@ -42,11 +44,18 @@ class Checkpoint:
 class Checkpoints:
     """The shadow repository of one workspace."""
 
-    def __init__(self, workspace: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        workspace: str | os.PathLike[str],
+        data_dir: str | os.PathLike[str],
+        max_file_bytes: int = MAX_FILE_BYTES,
+    ) -> None:
         """Args:
         workspace: the folder the agent works in.
         data_dir: the app's data folder; the repository goes in `data_dir/checkpoints/<hash>`.
+        max_file_bytes: new files larger than this are not snapshotted.
         """
+        self.max_file_bytes = max_file_bytes
         self.work_tree = Path(os.path.realpath(workspace))
         key = hashlib.sha256(str(self.work_tree).encode()).hexdigest()[:16]
         self.git_dir = Path(os.path.realpath(data_dir)) / "checkpoints" / key
@@ -104,6 +113,20 @@ class Checkpoints:
         (self.git_dir / "info").mkdir(exist_ok=True)
         (self.git_dir / "info" / "exclude").write_text(_EXCLUDES)
 
+    def _exclude_big_files(self) -> None:
+        out = self.git("ls-files", "--others", "--exclude-standard", "-z")
+        big = []
+        for rel in out.decode("utf-8", errors="surrogateescape").split("\x00"):
+            path = self.work_tree / rel
+            if rel and path.is_file() and not path.is_symlink():
+                if path.stat().st_size > self.max_file_bytes:
+                    big.append(rel)
+        if big:
+            with open(
+                self.git_dir / "info" / "exclude", "a", encoding="utf-8", errors="surrogateescape"
+            ) as f:
+                f.writelines(_literal_pattern(rel) + "\n" for rel in big)
+
     def _head(self) -> str | None:
         try:
             return self.git("rev-parse", "--verify", "--quiet", "HEAD").decode().strip()
@@ -112,6 +135,7 @@ class Checkpoints:
 
     def snapshot(self, label: str) -> Checkpoint | None:
         """Record the workspace as a checkpoint; None when nothing changed since the last one."""
+        self._exclude_big_files()
         self.git("add", "--all", ".")
         tree = self.git("write-tree").decode().strip()
         head = self._head()
@@ -164,3 +188,11 @@ class Checkpoints:
         paths = [p for p in out.decode("utf-8", errors="surrogateescape").split("\x00") if p]
         # The index may still list files deleted since the last snapshot.
         return sorted({p for p in paths if (self.work_tree / p).is_file()})
+
+
+def _literal_pattern(rel: str) -> str:
+    """A gitignore pattern that matches exactly this workspace-relative path."""
+    escaped = "".join("\\" + ch if ch in "*?[]\\!#" else ch for ch in rel)
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "
+    return "/" + escaped

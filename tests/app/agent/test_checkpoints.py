@@ -126,3 +126,15 @@ def test_missing_git_is_a_clear_error(ws: Path, data_dir: Path, monkeypatch):
     monkeypatch.setenv("PATH", str(data_dir))  # a folder with no git in it
     with pytest.raises(CheckpointError, match="git is needed"):
         Checkpoints(ws, data_dir)
+
+
+def test_big_new_files_are_left_out_of_snapshots(project: Path, data_dir: Path):
+    ck = Checkpoints(project, data_dir, max_file_bytes=1000)
+    ck.snapshot("start")
+    (project / "data [v1]*.bin").write_bytes(b"x" * 5000)
+    (project / "small.txt").write_text("s")
+    ck.snapshot("step")
+    assert "data [v1]*.bin" not in ck.visible_files() and "small.txt" in ck.visible_files()
+    ck.undo_last()
+    assert not (project / "small.txt").exists()
+    assert (project / "data [v1]*.bin").read_bytes() == b"x" * 5000  # not tracked, not touched
