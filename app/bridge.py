@@ -9,7 +9,8 @@ so the GUI never waits on the engine.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 

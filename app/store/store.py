@@ -17,9 +17,10 @@ import shutil
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from app.store.schema import migrate
 
@@ -251,7 +252,7 @@ class Store:
 
     # ------------------------------------------------------------ internals
 
-    def _transaction(self) -> "_Transaction":
+    def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)
 
     def _message(self, row: sqlite3.Row) -> Message:

@@ -47,7 +47,7 @@ class ChatView(QScrollArea):
         self.verticalScrollBar().rangeChanged.connect(self._follow)
         self.verticalScrollBar().valueChanged.connect(self._note_scroll)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.column.setFixedWidth(min(MAX_COLUMN_WIDTH, max(200, self.viewport().width() - 48)))
 
@@ -98,7 +98,8 @@ class ChatView(QScrollArea):
 
     def _follow(self, _min: int, maximum: int) -> None:
         if self._stick_to_bottom:
-            QTimer.singleShot(0, lambda: self.verticalScrollBar().setValue(
+            # After the layout settles; the view is the timer's context, so no call after it dies.
+            QTimer.singleShot(0, self, lambda: self.verticalScrollBar().setValue(
                 self.verticalScrollBar().maximum()))
 
     def _note_scroll(self, value: int) -> None:

@@ -9,10 +9,18 @@ nothing. The microphone button is a placeholder until `set_voice_available(True)
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QSize, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
-from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.store import Attachment
 from app.store.store import AUDIO_SUFFIXES, IMAGE_SUFFIXES
@@ -193,11 +201,11 @@ class Composer(QWidget):
             return True
         return False
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event: QDropEvent) -> None:
         if self.offer_mime(event.mimeData()):
             event.acceptProposedAction()
 
@@ -233,7 +241,7 @@ class Composer(QWidget):
         self.attach_button.setIcon(icon("plus", muted))
         self.mic_button.setIcon(icon("mic", muted))
 
-    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def changeEvent(self, event) -> None:
         if event.type() == event.Type.PaletteChange:
             self._paint_icons()  # light/dark switch
         super().changeEvent(event)

@@ -13,8 +13,8 @@ Size, layout and the open conversation are restored from settings.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
@@ -72,7 +72,8 @@ class MainWindow(QMainWindow):
         chat_layout.addWidget(self.composer)
         self.modes = QStackedWidget()
         self._mode_pages: dict[str, QWidget] = {}
-        self.add_mode_view("chat", chat_page)
+        self._mode_actions: dict[str, QAction] = {}
+        self.add_mode_view("chat", chat_page, "Chat")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setHandleWidth(1)
         self.splitter.addWidget(self.sidebar)
@@ -96,12 +97,27 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ modes (chat, agent, ...)
 
-    def add_mode_view(self, name: str, widget: QWidget) -> None:
+    def add_mode_view(self, name: str, widget: QWidget, title: str = "") -> QAction:
+        """Add a view beside the chat (the coding agent's); View ▸ title (Ctrl/Cmd+N) shows it."""
+        if name in self._mode_pages:
+            raise ValueError(f"A view named {name!r} is already in the window.")
         self._mode_pages[name] = widget
         self.modes.addWidget(widget)
+        action = QAction(title or name.capitalize(), self)
+        action.setCheckable(True)
+        action.setShortcut(QKeySequence(f"Ctrl+{len(self._mode_pages)}"))
+        action.triggered.connect(lambda: self.show_mode(name))
+        self._mode_actions[name] = action
+        if hasattr(self, "view_menu"):
+            self.view_menu.addAction(action)
+        self.addAction(action)
+        action.setChecked(len(self._mode_pages) == 1)
+        return action
 
     def show_mode(self, name: str) -> None:
         self.modes.setCurrentWidget(self._mode_pages[name])
+        for other, action in self._mode_actions.items():
+            action.setChecked(other == name)
 
     # ------------------------------------------------------------ engine and model
 
@@ -163,6 +179,9 @@ class MainWindow(QMainWindow):
         self.stop_action = self._action(chat_menu, "Stop", QKeySequence(Qt.Key.Key_Escape),
                                         self._escape)
         self._action(chat_menu, "Regenerate", QKeySequence("Ctrl+R"), self.controller.regenerate)
+        self.view_menu = self.menuBar().addMenu("&View")
+        for action in self._mode_actions.values():
+            self.view_menu.addAction(action)
         model_menu = self.menuBar().addMenu("&Model")
         self._action(model_menu, "Manage Models…", None, self.open_model_manager)
         # Preferences has no standard key on Linux; Cmd+, is the Mac convention everywhere.
@@ -206,17 +225,17 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ drops anywhere in the window
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event) -> None:
         if self.composer.offer_mime(event.mimeData()):
             event.acceptProposedAction()
 
     # ------------------------------------------------------------ appearance and state
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
             self._apply_theme()  # macOS switched between light and dark
         super().changeEvent(event)
@@ -240,7 +259,7 @@ class MainWindow(QMainWindow):
         if last and self.store.conversation(last) is not None:
             self.controller.open_conversation(last)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set_value(Key.WINDOW_GEOMETRY, self.saveGeometry())
         self.settings.set_value(Key.WINDOW_STATE, self.saveState())
         self.settings.set_value(Key.SPLITTER_STATE, self.splitter.saveState())

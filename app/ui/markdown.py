@@ -46,7 +46,7 @@ def split_blocks(text: str, dark: bool = False) -> list[Block]:
         if token.level == 0 and token.type in ("fence", "code_block"):
             flush()
             language = token.info.strip().split(" ")[0] if token.type == "fence" else ""
-            code = token.content[:-1] if token.content.endswith("\n") else token.content
+            code = token.content.removesuffix("\n")
             blocks.append(Block("code", highlight_code(code, language, dark), code, language))
         else:
             pending.append(token)

@@ -5,9 +5,23 @@ Values are written to `Settings` only on OK. `model_changed` tells the caller to
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                               QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.settings import IMAGE_BUDGETS, Key, Settings
 
@@ -75,7 +89,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
 
-    def accept(self) -> None:  # noqa: D401 - Qt override
+    def accept(self) -> None:
         model = self.model_path.text().strip()
         if model and " " in model and "/" not in model:
             self.error_label.setText("The model must be a folder path or a repo id like org/name.")

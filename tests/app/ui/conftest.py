@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fake_engine import FakeEngineWorker
 from PySide6.QtCore import QSettings
 
 from app.bridge import EngineBridge
 from app.settings import Key, Settings
 from app.store import Store
-from fake_engine import FakeEngineWorker
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import queue
 import re
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from engine import events as ev
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from fake_engine import FakeEngineWorker
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app import main as app_main
 from app.store import Store
 from engine import events as ev
-from fake_engine import FakeEngineWorker
 
 
 def parse(argv):

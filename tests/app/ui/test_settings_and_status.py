@@ -179,7 +179,7 @@ def test_sending_before_the_model_is_ready_fails_clearly_then_recovers(qtbot, op
 
 
 def test_a_model_that_fails_to_load_is_reported(qtbot, open_window):
-    window, engine = open_window(model="missing")  # the fake cannot load it
+    window, _ = open_window(model="missing")  # the fake cannot load it
     qtbot.waitUntil(lambda: "Could not load" in window.status_line.model_label.text(), timeout=3000)
     window.controller.send("hello")
     assert "could not be loaded" in window.composer.error_label.text()

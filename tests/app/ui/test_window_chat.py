@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 
@@ -166,7 +167,7 @@ def test_gui_stays_responsive_during_a_long_prefill(qtbot, open_window):
     heartbeat.stop()
     during = [t for t in ticks if t >= busy_from]
     assert len(during) >= 20  # ~60 expected; a blocked GUI thread would give ~0
-    gaps = [b - a for a, b in zip(during, during[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(during)]
     assert max(gaps) < 0.25
 
 
@@ -175,7 +176,7 @@ def test_quit_and_reopen_finds_conversation_and_attachments(qtbot, open_window, 
 
     image = tmp_path / "photo.png"
     Image.new("RGB", (32, 20), (10, 120, 200)).save(image)
-    window, engine = open_window(replies=["A blue rectangle."])
+    window, _ = open_window(replies=["A blue rectangle."])
     window.controller.attach_files([str(image)])
     send(qtbot, window, "describe")
     wait_answer(qtbot, window)

@@ -31,7 +31,7 @@ def test_rename_by_dialog_answer(qtbot, open_window):
 
 
 def test_delete_asks_first(qtbot, open_window):
-    window, engine = open_window()
+    window, _ = open_window()
     keep, doomed = seed(window, ["Keep", "Doomed"])
     window.sidebar.list.setCurrentRow(0)  # newest first: "Doomed"
     assert window.controller.current_id == doomed
@@ -87,3 +87,19 @@ def test_window_geometry_and_splitter_are_restored(qtbot, open_window):
     again, _ = open_window(size=None)
     assert again.size().width() == 720 and again.size().height() == 520
     assert abs(again.splitter.sizes()[0] - 300) <= 2
+
+
+def test_another_mode_view_can_be_added_and_shown(qtbot, open_window):
+    import pytest
+    from PySide6.QtWidgets import QLabel
+
+    window, _ = open_window()
+    agent = QLabel("agent view")
+    action = window.add_mode_view("agent", agent, "Agent")
+    assert action.shortcut().toString() == "Ctrl+2" and action in window.view_menu.actions()
+    action.trigger()
+    assert window.modes.currentWidget() is agent and action.isChecked()
+    window.show_mode("chat")
+    assert window.modes.currentWidget() is not agent and not action.isChecked()
+    with pytest.raises(ValueError, match="already"):
+        window.add_mode_view("agent", QLabel())
