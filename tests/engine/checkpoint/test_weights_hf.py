@@ -19,7 +19,7 @@ def _read_all(folder):
     out = {}
     for f in sorted(folder.glob("*.safetensors")):
         with safe_open(f, "pt") as g:
-            for k in g:
+            for k in g.keys():  # noqa: SIM118 (safe_open is not iterable)
                 out[k] = g.get_tensor(k)
     return out
 
