@@ -4,10 +4,12 @@
 writes config.json (as transformers 5.23.0 writes it, marked `"tandem_random_weights": true`),
 generation_config.json, sharded safetensors in the released names (or mlx-vlm's quantized layout
 with `bits`), tokenizer files, chat_template.jinja, processor configs and, optionally, the MTP
-drafter in `<out>/drafter/`. `SHAPES` names the shapes ("tiny", "small", "12b") and their numbers.
+drafter in `<out>/drafter/`. `SHAPES` names the shapes ("tiny", "small", "12b") and their numbers;
+`parameter_count(shape)` counts a shape's parameters.
 """
 
 from .shapes import SHAPES, Shape
+from .tensors import parameter_count
 from .writer import CheckpointError, is_random_checkpoint, make_checkpoint
 
-__all__ = ["SHAPES", "CheckpointError", "Shape", "is_random_checkpoint", "make_checkpoint"]
+__all__ = ["SHAPES", "CheckpointError", "Shape", "is_random_checkpoint", "make_checkpoint", "parameter_count"]

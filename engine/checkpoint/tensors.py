@@ -157,3 +157,8 @@ def quantizable(spec: TensorSpec, group_size: int) -> bool:
     if spec.init != "dense" or "vision" in spec.name or "audio" in spec.name:
         return False
     return spec.shape[-1] % group_size == 0
+
+
+def parameter_count(shape: Shape) -> int:
+    """Parameters of the target model of `shape` (the tied embedding counted once)."""
+    return sum(s.numel for shard in target_shards(shape) for s in shard)

@@ -126,3 +126,13 @@ def test_drafter_weights_match_the_reference_assistant(tiny_checkpoint_with_draf
     got = {k: tuple(v.shape) for k, v in _read_all(folder).items()}
     assert got == expected
     assert got["pre_projection.weight"] == (32, 128) and got["post_projection.weight"] == (64, 32)
+
+
+def test_12b_parameter_count_matches_the_released_model():
+    from engine.checkpoint.tensors import parameter_count, target_shards
+
+    # Reference §1.3: text 11,907,350,320 + vision embedder 49,922,304 + audio projection 2,457,600.
+    assert parameter_count(SHAPES["12b"]) == 11_907_350_320 + 49_922_304 + 2_457_600
+    per_layer = [sum(s.numel for s in shard) for shard in target_shards(SHAPES["12b"])[1:]]
+    assert per_layer[0] == 224_148_993 and per_layer[5] == 241_844_225  # sliding, full layer
+    assert 0.85e9 < parameter_count(SHAPES["small"]) < 0.95e9
