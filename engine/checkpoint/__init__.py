@@ -12,4 +12,11 @@ from .shapes import SHAPES, Shape
 from .tensors import parameter_count
 from .writer import CheckpointError, is_random_checkpoint, make_checkpoint
 
-__all__ = ["SHAPES", "CheckpointError", "Shape", "is_random_checkpoint", "make_checkpoint", "parameter_count"]
+__all__ = [
+    "SHAPES",
+    "CheckpointError",
+    "Shape",
+    "is_random_checkpoint",
+    "make_checkpoint",
+    "parameter_count",
+]
