@@ -23,12 +23,15 @@ uses standard speculative rejection sampling, so the output distribution is the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import time
 from typing import Any, Iterator, Protocol, Sequence
 
 import mlx.core as mx
 from mlx_lm.models.cache import RotatingKVCache
 from mlx_lm.sample_utils import apply_min_p, apply_top_k, apply_top_p
 
+from engine.events import GenerationSettings
+from engine.generation import DecodeStats, GenerationConfig, Step
 from engine.model.config import FULL, SLIDING
 from engine.model.drafter import Drafter, SharedKV, draft_geometry
 
@@ -42,6 +45,13 @@ class Sampling:
     top_k: int = 0
     min_p: float = 0.0
     suppress_tokens: tuple[int, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: GenerationSettings, suppress_tokens: Sequence[int] = ()) -> Sampling:
+        """The distribution `engine.generation.make_token_sampler(settings)` draws from."""
+        hot = settings.temperature > 0
+        return cls(settings.temperature, settings.top_p if hot else 0.0, settings.top_k if hot else 0,
+                   settings.min_p, tuple(suppress_tokens))
 
     @property
     def greedy(self) -> bool:
@@ -242,12 +252,24 @@ def _accept(
     return n, int(choices[n].item())
 
 
+def _verify_ids(model: Any, pending: int, drafts: mx.array) -> mx.array:
+    """[1, K + 1] ids to verify, with image/video placeholders replaced by the pad id.
+
+    Without pixels the model embeds a placeholder as the pad token anyway, but a run of them would be masked
+    as one bidirectional image block, which one-by-one decoding never does.
+    """
+    cfg = model.config
+    ids = mx.concatenate([mx.array([pending], dtype=mx.int32), drafts])
+    vision = (ids == cfg.image_token_id) | (ids == cfg.video_token_id)
+    return mx.where(vision, cfg.text_config.pad_token_id, ids)[None]
+
+
 def speculative_generate_step(
     first_token: int,
     model: Any,
     draft: DraftSource,
     cache: list[Any],
-    hidden_last: mx.array,
+    hidden_last: mx.array | None,
     *,
     sampling: Sampling = Sampling(),
     max_tokens: int = 256,
@@ -264,7 +286,8 @@ def speculative_generate_step(
         model: the target model (engine contract, with `return_hidden`).
         draft: the draft source, e.g. `MTPDraftSource(model, drafter)`.
         cache: the target's caches, holding the prompt (and any earlier turns).
-        hidden_last: [1, H] or [1, 1, H] post-norm hidden state of the prompt's last position.
+        hidden_last: [1, H] or [1, 1, H] post-norm hidden state of the prompt's last position; None starts
+            with one plain decode step, which provides it.
         sampling: greedy or sampled, with suppressed tokens; applied to target and drafter alike.
         max_tokens: the most tokens to yield (first_token included).
         num_draft: drafts per round to start with; with `adaptive` it grows by 2 after a fully accepted round
@@ -274,7 +297,8 @@ def speculative_generate_step(
     """
     stats = stats if stats is not None else SpeculativeStats()
     stops = set(stop_tokens)
-    pending, hidden, k = int(first_token), hidden_last.reshape(1, -1), num_draft
+    pending, k = int(first_token), num_draft
+    hidden = None if hidden_last is None else hidden_last.reshape(1, -1)
     failed, emitted = False, 1
     try:
         stats.emitted += 1
@@ -282,12 +306,21 @@ def speculative_generate_step(
         if pending in stops:
             return
         while emitted < max_tokens:
+            if hidden is None:
+                logits, h = model(mx.array([[pending]]), cache=cache, return_hidden=True)
+                stats.target_forwards += 1
+                pending, hidden = int(sampling.choose(sampling.logprobs(logits[0, -1])).item()), h[:, -1]
+                emitted += 1
+                stats.emitted += 1
+                yield pending, False
+                if pending in stops:
+                    return
+                continue
             k = max(1, min(k, max_draft, max_tokens - emitted))
             drafts, draft_lp = draft.propose(pending, hidden, cache, k, sampling)
             tx = CacheTransaction(cache)
             with tx:
-                ids = mx.concatenate([mx.array([pending], dtype=mx.int32), drafts])[None]
-                logits, h = model(ids, cache=cache, return_hidden=True)
+                logits, h = model(_verify_ids(model, pending, drafts), cache=cache, return_hidden=True)
                 n, bonus = _accept(sampling, drafts, draft_lp, sampling.logprobs(logits[0]))
             stats.rounds += 1
             stats.target_forwards += 1
@@ -323,3 +356,40 @@ def speculative_generate_step(
             # Closed early or at the limit: feed the last yielded token so the cache holds all of them.
             mx.eval(model(mx.array([[pending]]), cache=cache, logits_to_keep=1))
             stats.target_forwards += 1
+
+
+def generate_speculative(
+    model: Any,
+    draft: DraftSource,
+    cache: list[Any],
+    first_logits: mx.array,
+    *,
+    settings: GenerationSettings,
+    config: GenerationConfig,
+    stats: DecodeStats | None = None,
+    hidden_last: mx.array | None = None,
+) -> Iterator[Step]:
+    """`engine.generation.generate_tokens` with drafts: same arguments, same `Step`s, same cache contract.
+
+    Without `hidden_last` (the prefill did not ask for hidden states) the first step is a plain decode step.
+    `stats` gets drafted, accepted and target_forwards besides the plain counters.
+    """
+    if settings.seed is not None:
+        mx.random.seed(settings.seed)
+    sampling = Sampling.from_settings(settings, config.suppress_tokens)
+    stats = stats if stats is not None else DecodeStats()
+    stops = set(config.stop_tokens)
+    first = int(sampling.choose(sampling.logprobs(first_logits[0, -1])).item())
+    spec = SpeculativeStats()
+    steps = speculative_generate_step(first, model, draft, cache, hidden_last, sampling=sampling,
+                                      max_tokens=settings.max_tokens, stop_tokens=config.stop_tokens, stats=spec)
+    try:
+        for token, from_draft in steps:
+            stats.first_token_at = stats.first_token_at or time.perf_counter()
+            stats.generated += 1
+            stats.drafted, stats.accepted, stats.target_forwards = spec.drafted, spec.accepted, spec.target_forwards
+            stats.finished_at = time.perf_counter()
+            yield Step(token, stop=token in stops, from_draft=from_draft)
+    finally:
+        steps.close()  # feeds the last yielded token if the caller stopped early
+        stats.target_forwards = spec.target_forwards

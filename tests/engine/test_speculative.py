@@ -21,11 +21,15 @@ import pytest
 
 from engine.loading import load_model
 from engine.model.drafter import load_drafter
+from engine.events import GenerationSettings
+from engine.generation import DecodeStats, GenerationConfig, generate_tokens
 from engine.speculative import (
     CacheTransaction,
     MTPDraftSource,
     Sampling,
     SpeculativeStats,
+    _verify_ids,
+    generate_speculative,
     speculative_generate_step,
 )
 
@@ -116,15 +120,20 @@ def _run(gen) -> list[int]:
     return [t for t, _ in gen]
 
 
+_PLAIN: dict[str, tuple[list[int], list]] = {}  # plain greedy tokens and final cache, per prompt case
+
+
 @pytest.mark.parametrize("source", ["mtp", "oracle"])
 @pytest.mark.parametrize("case", ["text", "past-window", "image+audio"])
 def test_greedy_matches_plain(pair, case, source):
     model, drafter = pair
     prompt = {"text": lambda: _text_prompt(6, 0), "past-window": lambda: _text_prompt(3 * _window(model) + 5, 1),
               "image+audio": lambda: _image_audio_prompt(model, 2)}[case]()
-    ref_cache = model.make_cache()
-    first, _ = _prefill(model, ref_cache, prompt)
-    reference = _plain_greedy(model, ref_cache, first, N_TOKENS)
+    if case not in _PLAIN:
+        ref_cache = model.make_cache()
+        first, _ = _prefill(model, ref_cache, prompt)
+        _PLAIN[case] = (_plain_greedy(model, ref_cache, first, N_TOKENS), ref_cache)
+    reference, ref_cache = _PLAIN[case]
 
     cache = model.make_cache()
     first, hidden = _prefill(model, cache, prompt)
@@ -151,7 +160,7 @@ def test_second_turn_after_cancel(pair, source):
 
     ref_cache = model.make_cache()
     first, _ = _prefill(model, ref_cache, turn1)
-    full1 = _plain_greedy(model, ref_cache.copy() if False else _clone(ref_cache), first, 40)
+    full1 = _plain_greedy(model, _clone(ref_cache), first, 40)
     ref1 = _plain_greedy(model, ref_cache, first, stop_after)
     first2, _ = _prefill(model, ref_cache, turn2)
     ref2 = _plain_greedy(model, ref_cache, first2, N_TOKENS)
@@ -307,3 +316,47 @@ def test_sampled_first_token_follows_target_distribution(pair, source, trials):
         assert 0.1 < stats.acceptance_rate < 0.9  # both the accept and the residual branch ran
         q = draft.q[support] / draft.q[support].sum()
         assert _chi2_pvalue(counts[support], q) < 1e-3
+
+
+def test_generate_speculative_is_a_drop_in_for_generate_tokens(pair):
+    """Same Steps (tokens, stop flag) and the same cache as the plain loop, with stop and suppressed tokens."""
+    model, _ = pair
+    prompt = _text_prompt(9, 8)
+    settings = GenerationSettings(temperature=0.0, max_tokens=30)
+
+    def run_plain(config):
+        cache = model.make_cache()
+        logits = model(prompt["input_ids"], cache=cache)
+        steps = generate_tokens(model, cache, logits, settings=settings, config=config)
+        return [(s.token, s.stop) for s in steps], cache
+
+    suppressed = (run_plain(GenerationConfig((), ()))[0][3][0],)
+    free = [t for t, _ in run_plain(GenerationConfig((), suppressed))[0]]
+    at = next(i for i in range(12, 30) if free[i] not in free[:i])
+    config = GenerationConfig(stop_tokens=(free[at],), suppress_tokens=suppressed)
+    expected, ref_cache = run_plain(config)
+    assert len(expected) == at + 1 and expected[-1][1]
+
+    cache = model.make_cache()
+    logits = model(prompt["input_ids"], cache=cache)
+    stats = DecodeStats()
+    steps = list(generate_speculative(model, OracleSource(free, cache[0].offset), cache, logits,
+                                      settings=settings, config=config, stats=stats))
+    assert [(s.token, s.stop) for s in steps] == expected
+    assert any(s.from_draft for s in steps) and stats.accepted > 0
+    assert stats.generated == len(expected) and stats.target_forwards < len(expected)
+    assert_same_cache(model, cache, ref_cache)
+
+
+def test_verify_forward_equals_one_by_one_decoding_on_image_placeholders(pair):
+    """Drafted image placeholders must not form a bidirectional block in the verify forward."""
+    model, _ = pair
+    img = model.config.image_token_id
+    base = model.make_cache()
+    _prefill(model, base, _text_prompt(5, 9))
+    drafts = mx.array([img, img, img, 40], dtype=mx.int32)
+    cache = _clone(base)
+    batched = model(_verify_ids(model, 33, drafts), cache=cache)[0]
+    cache = _clone(base)
+    single = [model(mx.array([[t]]), cache=cache)[0, -1] for t in [33, img, img, img, 40]]
+    np.testing.assert_allclose(np.array(batched), np.array(mx.stack(single)), rtol=1e-4, atol=1e-4)
