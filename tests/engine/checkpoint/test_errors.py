@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,39 @@ def _args(**kw):
     for k, v in kw.items():
         argv += [f"--{k.replace('_', '-')}", v]
     return p.parse_args(argv)
+
+
+def test_console_entry_point(tmp_path):
+    """`python -m engine.cli make-checkpoint` as a user runs it: exit codes and the written folder."""
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "engine.cli", "make-checkpoint", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[3],  # the repository root
+        )
+
+    ok = run(
+        "--shape",
+        "tiny",
+        "--bits",
+        "8",
+        "--with-drafter",
+        "--seed",
+        "7",
+        "--out",
+        str(tmp_path / "c"),
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert (
+        is_random_checkpoint(tmp_path / "c")
+        and (tmp_path / "c" / "drafter" / "config.json").is_file()
+    )
+    bad = run("--shape", "70b", "--out", str(tmp_path / "d"))
+    assert bad.returncode != 0 and "unknown --shape '70b'" in bad.stderr
+    assert _leftovers(tmp_path) == ["c"]
