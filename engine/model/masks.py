@@ -12,7 +12,8 @@ keys plus the new ones). The mask is therefore a function of (offset, L, n_keys)
   calls is not equivalent to one call (the session must never split one).
 - "all" mode: full layers see every key; sliding layers see |q - k| <= W (W already halved by the config).
 
-Single-token calls need no mask: every cache returns at most the keys that token may see.
+Single-token calls need no mask when the cache returns at most the keys that token may see (mlx-lm's caches,
+in any order); a cache returning more (one that keeps slack for rollback) must return them in temporal order.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class MaskBuilder:
 
     def _build(self, sliding: bool, n_keys: int) -> mx.array | str | None:
         L, W = self.length, self.window
-        if L == 1:
+        visible = W + 1 if self.mode == "all" else W  # keys one sliding query may see, itself included
+        if L == 1 and (not sliding or n_keys <= visible):
             return None
         if self.mode != "all" and self.blocks is None and n_keys == L and (not sliding or L <= W):
             return "causal"
