@@ -15,19 +15,46 @@ nested repository (a sub-folder with its own `.git`) is kept as a link, not its 
 makes the tracked files exactly what they were at that checkpoint (the same bytes and executable
 bits; files created since are removed, files deleted since come back) and moves the history back to
 it, so the checkpoints after it are dropped. `undo_last()` restores the one before the newest.
+
+Operations on one shadow repository are serialized by a lock shared by every `Checkpoints` of the
+same workspace in this process. Restoring while a run is still changing files gives a state that
+mixes both; the view offers undo once the run has finished or been stopped.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 _EXCLUDES = ".git\n.DS_Store\n"
 GIT_TIMEOUT_S = 120
 MAX_FILE_BYTES = 20 * 1024 * 1024  # larger new files are not snapshotted
+
+
+T = TypeVar("T")
+_locks: dict[Path, threading.RLock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(git_dir: Path) -> threading.RLock:
+    with _locks_guard:
+        return _locks.setdefault(git_dir, threading.RLock())
+
+
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(self: Checkpoints, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class CheckpointError(RuntimeError):
@@ -61,8 +88,10 @@ class Checkpoints:
         self.git_dir = Path(os.path.realpath(data_dir)) / "checkpoints" / key
         if self.git_dir.is_relative_to(self.work_tree):
             raise CheckpointError("the checkpoint store must be outside the workspace")
-        if not (self.git_dir / "HEAD").exists():
-            self._init()
+        self._lock = _lock_for(self.git_dir)
+        with self._lock:
+            if not (self.git_dir / "HEAD").exists():
+                self._init()
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -133,6 +162,7 @@ class Checkpoints:
         except CheckpointError:
             return None
 
+    @_locked
     def snapshot(self, label: str) -> Checkpoint | None:
         """Record the workspace as a checkpoint; None when nothing changed since the last one."""
         self._exclude_big_files()
@@ -148,6 +178,7 @@ class Checkpoints:
         self.git("update-ref", "HEAD", commit)
         return self._read(commit)
 
+    @_locked
     def list(self) -> list[Checkpoint]:
         """All checkpoints, newest first."""
         if self._head() is None:
@@ -164,6 +195,7 @@ class Checkpoints:
         commit_id, ts, label = out.split("\x00", 2)
         return Checkpoint(commit_id, label, int(ts))
 
+    @_locked
     def restore(self, checkpoint_id: str) -> Checkpoint:
         """Make the tracked files exactly as at `checkpoint_id`; later checkpoints are dropped."""
         known = {c.id for c in self.list()}
@@ -175,6 +207,7 @@ class Checkpoints:
         self.git("update-ref", "HEAD", checkpoint_id)
         return self._read(checkpoint_id)
 
+    @_locked
     def undo_last(self) -> Checkpoint:
         """Go back to the checkpoint before the newest; changes since the newest are lost too."""
         history = self.list()
@@ -182,6 +215,7 @@ class Checkpoints:
             raise CheckpointError("nothing to undo: there is no earlier checkpoint")
         return self.restore(history[1].id)
 
+    @_locked
     def visible_files(self, under: str = ".") -> list[str]:
         """Workspace-relative paths of the files git sees under `under` (ignored files left out)."""
         out = self.git("ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", under)

@@ -85,6 +85,7 @@ class AgentRun:
         )
         self._ids = itertools.count(1)
         self._control = RunControl()
+        self._started = False
 
     # ---------------------------------------------------------------- control, any thread
 
@@ -101,6 +102,10 @@ class AgentRun:
     # ---------------------------------------------------------------- the loop
 
     def run(self) -> Finished:
+        """Run the task to its end; returns the same `Finished` that was emitted last."""
+        if self._started:
+            raise RuntimeError("an AgentRun runs once; make a new one for the next task")
+        self._started = True
         step, answer, started = 0, "", time.monotonic()
         try:
             self._checkpoint(0, "Before the task")
@@ -121,7 +126,7 @@ class AgentRun:
                 if not reply.tool_calls and not reply.parse_errors:
                     self.transcript.add_step(reply.text, [])
                     return self._finish(
-                        StopReason.DONE, "The model finished the task.", step, answer
+                        StopReason.DONE, "The model finished its answer.", step, answer
                     )
                 results = self._do_step(step, reply, breaker, guard)
                 if self._checkpoint(step, f"Step {step}"):

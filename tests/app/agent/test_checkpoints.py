@@ -138,3 +138,25 @@ def test_big_new_files_are_left_out_of_snapshots(project: Path, data_dir: Path):
     ck.undo_last()
     assert not (project / "small.txt").exists()
     assert (project / "data [v1]*.bin").read_bytes() == b"x" * 5000  # not tracked, not touched
+
+
+def test_concurrent_snapshots_of_one_workspace_do_not_collide(project: Path, data_dir: Path):
+    import threading
+
+    stores = [Checkpoints(project, data_dir) for _ in range(4)]
+    errors: list[Exception] = []
+
+    def work(i: int) -> None:
+        try:
+            (project / f"f{i}.txt").write_text(str(i))
+            stores[i].snapshot(f"s{i}")
+        except Exception as exc:  # index.lock clashes would show here
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert {f"f{i}.txt" for i in range(4)} <= set(stores[0].visible_files())

@@ -344,3 +344,12 @@ def test_editing_and_testing_in_turns_is_not_a_loop(ws: Path, data_dir: Path):
         script += [calls(call("write_file", path="n.txt", content=str(i))), calls(test)]
     result = make_run(ScriptedModel(script), ws, data_dir)[0].run()
     assert result.reason is StopReason.DONE and result.steps == 9
+
+
+def test_a_run_runs_once(ws: Path, data_dir: Path):
+    import pytest
+
+    run = make_run(ScriptedModel([]), ws, data_dir)[0]
+    assert run.run().reason is StopReason.DONE
+    with pytest.raises(RuntimeError, match="runs once"):
+        run.run()
