@@ -249,6 +249,13 @@ class ConversationController(QObject):
         if self.current_id in self.pending:
             self.bridge.submit(ev.Cancel(session_id=self.current_id))
 
+    def stop_all(self) -> None:
+        """Stop every answer and store what has arrived so far (the window is closing)."""
+        for session_id, p in list(self.pending.items()):
+            self.bridge.submit(ev.Cancel(session_id=session_id))
+            self._on_turn_finished(ev.TurnFinished(session_id=session_id, request_id=p.request_id,
+                                                   reason="cancelled", text=p.text))
+
     def regenerate(self) -> None:
         last = self.chat_view.last()
         conv_id = self.current_id

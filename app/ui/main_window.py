@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QApplication, QMainWindow, QSplitter, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
 from app.bridge import EngineBridge
 from app.settings import Key, Settings
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
             f"Could not create the demo checkpoint: {msg}"))
         self._build_menus()
         self._apply_theme()
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
         self._restore()
 
     # ------------------------------------------------------------ modes (chat, agent, ...)
@@ -185,8 +187,10 @@ class MainWindow(QMainWindow):
         model_menu = self.menuBar().addMenu("&Model")
         self._action(model_menu, "Manage Models…", None, self.open_model_manager)
         # Preferences has no standard key on Linux; Cmd+, is the Mac convention everywhere.
-        if self.settings_action.shortcut().isEmpty():
-            QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
+        self.settings_shortcut = self.settings_action.shortcut()
+        if self.settings_shortcut.isEmpty():
+            self.settings_shortcut = QKeySequence("Ctrl+,")
+            QShortcut(self.settings_shortcut, self, self.open_settings)
 
     def _action(self, menu, text: str, key, slot) -> QAction:
         action = QAction(text, self)
@@ -264,6 +268,5 @@ class MainWindow(QMainWindow):
         self.settings.set_value(Key.WINDOW_STATE, self.saveState())
         self.settings.set_value(Key.SPLITTER_STATE, self.splitter.saveState())
         self.settings.sync()
-        if self.controller.pending:
-            self.bridge.submit(ev.Cancel())  # partial answers arrive as TurnFinished("cancelled")
+        self.controller.stop_all()  # partial answers are stored now, not after the engine replies
         super().closeEvent(event)

@@ -176,7 +176,9 @@ class MessageWidget(QWidget):
         self._render()
 
     def _render(self) -> None:
-        self.thinking_section.set_text(self._thinking)
+        # Thinking is still running while thoughts have come but no answer yet.
+        streaming = not self.finish_reason and not self._answer
+        self.thinking_section.set_text(self._thinking, streaming=streaming)
         self.markdown_view.set_markdown(self._answer)
 
 

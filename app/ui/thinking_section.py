@@ -34,8 +34,9 @@ class ThinkingSection(QWidget):
     def is_open(self) -> bool:
         return self.body.isVisibleTo(self)
 
-    def set_text(self, text: str) -> None:
+    def set_text(self, text: str, streaming: bool = False) -> None:
         self.body.setText(text)
+        self.toggle.setText("Thinking…" if streaming else "Thought process")
         self.setVisible(bool(text))
 
     def text(self) -> str:

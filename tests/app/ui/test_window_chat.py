@@ -145,6 +145,7 @@ def test_thinking_is_collapsed_and_tool_calls_are_cards(qtbot, open_window):
     section = answer.thinking_section
     assert section.isVisibleTo(window) and not section.is_open
     assert section.text() == "The user wants a listing."
+    assert section.toggle.text() == "Thought process"
     section.toggle.click()
     assert section.is_open
     assert answer.tool_calls == [{"name": "list_files", "arguments": {"path": "."}}]
@@ -214,3 +215,16 @@ def test_new_chat_shortcut_and_switching_conversations(qtbot, open_window):
     assert window.controller.current_id == first
     assert [w.role for w in window.chat_view.messages] == ["user", "assistant"]
     assert window.chat_view.messages[1].answer == "one"
+
+
+def test_closing_mid_answer_stores_the_partial_answer(qtbot, open_window):
+    words = " ".join(f"w{i}" for i in range(400))
+    window, engine = open_window(replies=[words], token_delay=0.01)
+    send(qtbot, window, "long one")
+    qtbot.waitUntil(lambda: len(window.chat_view.last().answer) > 10, timeout=3000)
+    conv_id = window.controller.current_id
+    window.close()
+    saved = window.store.messages(conv_id)[-1]
+    assert saved.role == "assistant" and saved.finish_reason == "cancelled"
+    assert saved.content and words.startswith(saved.content)
+    assert engine.of_type(ev.Cancel)[0].session_id == conv_id

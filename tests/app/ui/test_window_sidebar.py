@@ -103,3 +103,22 @@ def test_another_mode_view_can_be_added_and_shown(qtbot, open_window):
     assert window.modes.currentWidget() is not agent and not action.isChecked()
     with pytest.raises(ValueError, match="already"):
         window.add_mode_view("agent", QLabel())
+
+
+def test_dark_palette_restyles_the_window(qtbot, open_window):
+    from PySide6.QtGui import QColor, QPalette
+
+    window, _ = open_window()
+    light_sheet = window.styleSheet()
+    original = QApplication.palette()
+    dark = QPalette(original)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#242424"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#eeeeee"))
+    try:
+        QApplication.setPalette(dark)  # what Qt does when macOS switches appearance
+        qtbot.waitUntil(lambda: window.styleSheet() != light_sheet, timeout=1000)
+        assert "#1e1e1e" in window.styleSheet()  # the dark chat background
+    finally:
+        QApplication.setPalette(original)
+    qtbot.waitUntil(lambda: window.styleSheet() == light_sheet, timeout=1000)
+    assert not window.settings_shortcut.isEmpty()  # Cmd+, on macOS, Ctrl+, elsewhere
