@@ -149,6 +149,14 @@ def make_checkpoint(
                 f"no space left on the disk while writing {out}; nothing was kept"
             ) from None
         raise CheckpointError(f"cannot write {out}: {e.strerror or e}; nothing was kept") from None
+    except Exception as e:
+        # The tokenizers library reports I/O failures as a plain Exception ("... (os error 28)").
+        shutil.rmtree(tmp, ignore_errors=True)
+        if "os error 28" in str(e):
+            raise CheckpointError(
+                f"no space left on the disk while writing {out}; nothing was kept"
+            ) from e
+        raise CheckpointError(f"writing {out} failed: {e}; nothing was kept") from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -152,3 +152,16 @@ def test_console_entry_point(tmp_path):
     bad = run("--shape", "70b", "--out", str(tmp_path / "d"))
     assert bad.returncode != 0 and "unknown --shape '70b'" in bad.stderr
     assert _leftovers(tmp_path) == ["c"]
+
+
+def test_full_disk_in_the_tokenizer_writer(tmp_path, monkeypatch, capsys):
+    """The tokenizers library raises a plain Exception on I/O errors; the message is still clear."""
+    from tokenizers import Tokenizer
+
+    def no_space(self, path, pretty=True):
+        raise Exception("No space left on device (os error 28)")  # noqa: TRY002 (what tokenizers raises)
+
+    monkeypatch.setattr(Tokenizer, "save", no_space, raising=False)
+    assert main(["make-checkpoint", "--out", str(tmp_path / "ckpt")]) == 1
+    assert "no space left" in capsys.readouterr().err
+    assert _leftovers(tmp_path) == []
