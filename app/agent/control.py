@@ -17,10 +17,19 @@ from app.agent.events import Decision, StopReason
 @dataclass(frozen=True)
 class Limits:
     max_steps: int = 30
-    max_wall_s: float = 1800.0  # checked between steps
+    max_wall_s: float = 1800.0  # checked between steps; waiting for the person does not count
     context_budget: int = 24_000  # tokens, as counted by the run's token counter
-    repeat_limit: int = 3  # identical calls in a row that stop the run
+    repeat_limit: int = 3  # identical calls that stop the run (see app.agent.guards)
     max_format_hints: int = 3  # malformed steps in a row that get a hint
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "context_budget", "max_format_hints"):
+            if getattr(self, name) < (0 if name == "max_format_hints" else 1):
+                raise ValueError(f"Limits.{name} is too small: {getattr(self, name)}")
+        if self.max_wall_s <= 0:
+            raise ValueError(f"Limits.max_wall_s must be positive, got {self.max_wall_s}")
+        if self.repeat_limit < 2:
+            raise ValueError(f"Limits.repeat_limit must be at least 2, got {self.repeat_limit}")
 
     def check(self, steps_done: int, elapsed_s: float) -> None:
         """Raise RunStopped when the step or wall-time limit is reached."""

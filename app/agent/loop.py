@@ -86,6 +86,7 @@ class AgentRun:
         self._ids = itertools.count(1)
         self._control = RunControl()
         self._started = False
+        self._waited_s = 0.0
 
     # ---------------------------------------------------------------- control, any thread
 
@@ -184,7 +185,7 @@ class AgentRun:
     def _next_send(self, step: int, started: float, results: list[dict]) -> Callable[[], Reply]:
         """Check the limits and the budget; return how to ask for the next step."""
         self._control.check()
-        self.limits.check(step, time.monotonic() - started)
+        self.limits.check(step, time.monotonic() - started - self._waited_s)
         before = self.transcript.tokens(self.count_tokens)
         if before <= self.limits.context_budget:
             return partial(self.model.reply_to_tools, results)
@@ -211,8 +212,12 @@ class AgentRun:
             ) from None
 
     def _ask(self, request: ApprovalNeeded) -> Decision:
-        self._emit(request)
-        return self._control.wait_for(request.call_id)
+        asked = time.monotonic()
+        try:
+            self._emit(request)
+            return self._control.wait_for(request.call_id)
+        finally:
+            self._waited_s += time.monotonic() - asked  # the person's time is not the run's
 
     def _checkpoint(self, step: int, label: str) -> bool:
         """Snapshot the workspace; True when it changed since the last checkpoint."""

@@ -2,6 +2,7 @@
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 from app.agent.control import Limits
@@ -353,3 +354,14 @@ def test_a_run_runs_once(ws: Path, data_dir: Path):
     assert run.run().reason is StopReason.DONE
     with pytest.raises(RuntimeError, match="runs once"):
         run.run()
+
+
+def test_waiting_for_the_person_does_not_count_against_the_time_limit(ws: Path, data_dir: Path):
+    def slow_person(event):
+        time.sleep(0.5)
+        return Decision.allow_once()
+
+    model = ScriptedModel([calls(call("write_file", path="a.txt", content="x"))])
+    limits = Limits(max_wall_s=0.4)
+    result = make_run(model, ws, data_dir, decide=slow_person, mode=ApprovalMode.ASK, limits=limits)
+    assert result[0].run().reason is StopReason.DONE
