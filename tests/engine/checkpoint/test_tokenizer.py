@@ -111,3 +111,20 @@ def test_real_vocab_has_every_id_once_and_real_ids():
     s = TEXTS[3] + TEXTS[4]
     enc = t.encode(s)
     assert t.decode(enc.ids) == s and len(enc.ids) < len(s.encode())
+
+
+def test_pipeline_is_transformers_gemma_pipeline():
+    """Same vocabulary and merges through transformers' own GemmaTokenizer give the same ids and text.
+
+    (Both normalize spaces to "▁", so a literal "▁" in the input decodes as a space in either.)
+    """
+    from transformers import GemmaTokenizer
+
+    shape = SHAPES["tiny"]
+    vocab, merges, _ = build_vocab(shape)
+    ref = GemmaTokenizer(vocab=vocab, merges=merges).backend_tokenizer
+    ours = build_tokenizer(shape)
+    for text in TEXTS + ["a▁b"]:
+        ids = ours.encode(text, add_special_tokens=False).ids
+        assert ids == ref.encode(text, add_special_tokens=False).ids, text
+        assert ours.decode(ids) == ref.decode(ids)
