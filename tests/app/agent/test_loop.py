@@ -23,6 +23,7 @@ from app.agent.permissions import ApprovalMode
 from app.agent.scripted import ScriptedModel, call, calls
 
 PY = sys.executable
+FAST_PYTEST = f"PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {PY} -m pytest"  # no Qt plugin startup
 
 MODULE = "def add(a, b):\n    return a - b\n"
 TEST = (
@@ -74,7 +75,7 @@ def test_builds_a_small_project_to_passing_tests(ws: Path, data_dir: Path):
                 call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b")
             ),
             calls(call("run_command", command=f"{PY} test_calc.py")),
-            calls(call("run_command", command=f"{PY} -m pytest -q -p no:cacheprovider")),
+            calls(call("run_command", command=f"{FAST_PYTEST} -q -p no:cacheprovider")),
             Reply(text="Fixed add; the tests pass."),
         ]
     )
