@@ -156,7 +156,7 @@ class MTPDraftSource:
         tokens, logprobs = [], []
         for _ in range(num_draft):
             x = mx.concatenate([self.model.language_model.embed(tok), g], axis=-1)
-            logits, g = self.drafter(x.astype(self.drafter.pre_projection.weight.dtype), kv, position)
+            logits, g = self.drafter(x.astype(self.drafter.dtype), kv, position)
             lp = sampling.logprobs(logits[0])  # [1, V]
             tok = sampling.choose(lp).reshape(1, 1)
             tokens.append(tok.reshape(1))

@@ -151,13 +151,13 @@ class MaskedEmbedder(nn.Module):
         self.centroids = nn.Linear(text.hidden_size, config.num_centroids, bias=False)
         self.token_ordering = mx.zeros((text.vocab_size,), dtype=mx.int32)
 
-    def __call__(self, h: mx.array, embedding: mx.array) -> mx.array:
+    def __call__(self, h: mx.array, embed_tokens: nn.Module) -> mx.array:
         B, L, D = h.shape
         centroid_logits = self.centroids(h)
         top = mx.argpartition(-centroid_logits, kth=self.top_k - 1, axis=-1)[..., : self.top_k]  # [B, L, k]
         clusters = self.token_ordering.reshape(self.num_centroids, -1)
         ids = clusters[top].reshape(B, L, -1)  # [B, L, k * V / C] canonical token ids
-        selected = (embedding[ids] @ h[..., None]).squeeze(-1)  # [B, L, k * V / C]
+        selected = (embed_tokens(ids) @ h[..., None]).squeeze(-1)  # [B, L, k * V / C]; works when quantized
         out = mx.full((B, L, self.vocab_size), selected.min() - 1.0, dtype=h.dtype)
         return mx.put_along_axis(out, ids, selected, axis=-1)
 
@@ -176,8 +176,9 @@ class Drafter(nn.Module):
             self.masked_embedding = MaskedEmbedder(config)
 
     @property
-    def layer_types(self) -> list[str]:
-        return self.config.text_config.layer_types
+    def dtype(self) -> mx.Dtype:
+        """The activation dtype (norms are never quantized)."""
+        return self.model.norm.weight.dtype
 
     def __call__(self, inputs_embeds: mx.array, shared_kv: SharedKV, position: int) -> tuple[mx.array, mx.array]:
         """One draft step.
@@ -200,7 +201,7 @@ class Drafter(nn.Module):
     def logits(self, n: mx.array) -> mx.array:
         cfg = self.config
         if cfg.use_ordered_embeddings:
-            out = self.masked_embedding(n, self.model.embed_tokens.weight)
+            out = self.masked_embedding(n, self.model.embed_tokens)
         elif cfg.tie_word_embeddings:
             out = self.model.embed_tokens.as_linear(n)
         else:
@@ -220,7 +221,8 @@ class Drafter(nn.Module):
 
 
 def load_drafter(path: str | Path, dtype: mx.Dtype | None = None) -> Drafter:
-    """Load a drafter from its HF-layout folder (config.json + *.safetensors, sharded or not).
+    """Load a drafter from its HF-layout folder (config.json + *.safetensors, sharded or not), or an MLX-quantized
+    one (a "quantization" entry in config.json, mlx-lm's format).
 
     Args:
         path: the drafter folder (the checkpoint writer puts it at `<checkpoint>/drafter`).
@@ -230,7 +232,8 @@ def load_drafter(path: str | Path, dtype: mx.Dtype | None = None) -> Drafter:
         The drafter with its weights evaluated.
     """
     path = Path(path)
-    config = DrafterConfig.from_dict(json.loads((path / "config.json").read_text()))
+    raw = json.loads((path / "config.json").read_text())
+    config = DrafterConfig.from_dict(raw)
     files = sorted(path.glob("*.safetensors"))
     if not files:
         raise FileNotFoundError(f"no *.safetensors in {path}")
@@ -241,6 +244,10 @@ def load_drafter(path: str | Path, dtype: mx.Dtype | None = None) -> Drafter:
     weights = model.sanitize(weights)
     if dtype is not None:
         weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()}
+    if raw.get("quantization"):
+        from engine.loading import apply_quantization  # the target's rule: quantized where `.scales` exist
+
+        apply_quantization(model, raw["quantization"], weights)
     model.load_weights(list(weights.items()), strict=True)
     mx.eval(model.parameters())
     return model

@@ -282,7 +282,7 @@ def _chi2_pvalue(counts: np.ndarray, probs: np.ndarray) -> float:
     return float(torch.special.gammaincc(torch.tensor((len(probs) - 1) / 2.0), torch.tensor(stat / 2.0)))
 
 
-@pytest.mark.parametrize("source,trials", [("mtp", 300), ("noisy", 600)])
+@pytest.mark.parametrize("source,trials", [("mtp", 150), ("noisy", 400)])
 def test_sampled_first_token_follows_target_distribution(pair, source, trials):
     """The first token chosen by a speculative round is distributed as plain sampling would draw it.
 

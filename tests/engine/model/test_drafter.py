@@ -130,3 +130,31 @@ def test_load_drafter_casts_dtype(tmp_path):
     drafter = load_drafter(tmp_path, dtype=mx.bfloat16)
     assert drafter.pre_projection.weight.dtype == mx.bfloat16
     assert drafter.masked_embedding.token_ordering.dtype == mx.int32
+
+
+def test_load_quantized_drafter(tmp_path):
+    """An MLX 8-bit drafter folder (mlx-lm's "quantization" config entry) loads and stays close to float."""
+    import json
+
+    import mlx.nn as nn
+    from mlx.utils import tree_flatten
+
+    _hf_assistant(tmp_path / "hf", ordered=True, seed=13)
+    drafter = load_drafter(tmp_path / "hf")
+    nn.quantize(drafter, group_size=32, bits=8)
+    out = tmp_path / "q8"
+    out.mkdir()
+    mx.save_safetensors(str(out / "model.safetensors"), dict(tree_flatten(drafter.parameters())))
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "quantization": {"group_size": 32, "bits": 8}}))
+
+    quantized = load_drafter(out)
+    assert isinstance(quantized.pre_projection, nn.QuantizedLinear)
+    assert isinstance(quantized.model.embed_tokens, nn.QuantizedEmbedding)
+    float_drafter = load_drafter(tmp_path / "hf")
+    kv = {k: (mx.array(a), mx.array(b)) for k, (a, b) in _shared_kv(seed=14).items()}
+    embeds = mx.array(np.random.default_rng(15).standard_normal((1, 1, 2 * BACKBONE)).astype(np.float32))
+    ref_logits, ref_proj = (np.array(t) for t in float_drafter(embeds, kv, KV_LEN - 1))
+    logits, proj = (np.array(t) for t in quantized(embeds, kv, KV_LEN - 1))
+    assert _rel(proj, ref_proj) < 0.05
+    assert int(logits.argmax()) == int(ref_logits.argmax())
