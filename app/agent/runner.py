@@ -44,16 +44,17 @@ class CommandResult:
     cancelled: bool
     chars_cut: int
     duration_s: float
+    timeout_s: float
 
     def as_response(self) -> dict:
         """The tool response the model sees."""
         response: dict = {"exit_code": self.exit_code, "output": self.output}
         if self.timed_out:
             response["error"] = (
-                f"timed out after {self.duration_s:.0f} s; the command and its children were killed"
+                f"timed out after {self.timeout_s:g} s; the command and its children were killed"
             )
         elif self.cancelled:
-            response["error"] = "stopped by the person; the command and its children were killed"
+            response["error"] = "stopped by the user; the command and its children were killed"
         return response
 
 
@@ -130,6 +131,7 @@ class CommandRunner:
             cancelled=cancelled,
             chars_cut=cut,
             duration_s=time.monotonic() - start,
+            timeout_s=timeout_s,
         )
 
     def _pump(

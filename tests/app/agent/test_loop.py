@@ -253,7 +253,7 @@ def test_stop_during_a_command_kills_it_and_reports(ws: Path, data_dir: Path):
     result = run.run()
     assert model.cancelled
     assert result.reason is StopReason.STOPPED
-    assert "stopped by the person" in of(events, Observation)[0].response["error"]
+    assert "stopped by the user" in of(events, Observation)[0].response["error"]
 
 
 def test_stop_while_waiting_for_approval(ws: Path, data_dir: Path):

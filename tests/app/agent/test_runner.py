@@ -39,7 +39,7 @@ def test_a_hanging_command_is_killed_with_its_children(ws: Path):
     result = CommandRunner(ws, use_sandbox=False, kill_grace_s=0.2).run(cmd, 1.0)
     assert time.monotonic() - start < 5
     assert result.timed_out and result.exit_code is None
-    assert "killed" in result.as_response()["error"]
+    assert result.as_response()["error"].startswith("timed out after 1 s; the command and its")
     pids = [int(p) for p in (ws / "pids").read_text().split()]
     assert len(pids) == 2
     deadline = time.monotonic() + 3
