@@ -25,6 +25,7 @@ MAX_READ_LINES = 400
 MAX_READ_CHARS = 24_000
 MAX_SEARCH_HITS = 100
 MAX_SEARCH_FILE_BYTES = 2_000_000  # larger files are skipped by search
+MAX_TEXT_FILE_BYTES = 20_000_000  # read_file and edit_file refuse larger files
 
 
 class ToolError(Exception):
@@ -36,6 +37,11 @@ def _read_text(path: Path, shown: str) -> str:
         raise ToolError(f"{shown} does not exist; use list_dir to see what is there")
     if path.is_dir():
         raise ToolError(f"{shown} is a folder; use list_dir to list it")
+    if path.stat().st_size > MAX_TEXT_FILE_BYTES:
+        raise ToolError(
+            f"{shown} is too large to read ({path.stat().st_size} bytes); "
+            "use run_command with head, tail or grep"
+        )
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
         raise ToolError(f"{shown} is a binary file; it cannot be read as text")

@@ -119,3 +119,10 @@ def test_a_change_is_not_applied_over_a_file_changed_meanwhile(ws: Path):
     (ws / "b.txt").write_text("y")
     with pytest.raises(ToolError, match="changed while waiting"):
         new.apply()
+
+
+def test_huge_files_are_refused_with_advice(ws: Path, monkeypatch):
+    monkeypatch.setattr(files, "MAX_TEXT_FILE_BYTES", 100)
+    (ws / "log.txt").write_text("x\n" * 100)
+    with pytest.raises(ToolError, match="too large.*head, tail or grep"):
+        files.read_file(Workspace(ws), "log.txt")
