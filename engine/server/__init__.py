@@ -1,0 +1,12 @@
+"""A local API server over the engine: OpenAI- and Anthropic-compatible, with kept KV caches.
+
+`tandem serve` (`engine.server.cli`) runs it with its own engine; `start_server(worker, ...)`
+(`engine.server.server`) runs it beside an app that owns the engine worker. See `server.py` for
+how to forward the worker's events, `pool.py` for how conversations reuse their cache, and
+`openai_convert.py` / `anthropic_convert.py` for the request and response mapping.
+"""
+
+from engine.server.app import ServerConfig
+from engine.server.server import ServerHandle, start_server
+
+__all__ = ["ServerConfig", "ServerHandle", "start_server"]

@@ -1,0 +1,159 @@
+"""The ASGI app: routes of both APIs, API-key check, body size limit, errors in each API's shape.
+
+Contract:
+- `create_app(bridge, config)` builds a FastAPI app over an `EngineBridge`; the app owns the
+  `SessionPool` and `TurnRunner` (`app.state.pool`, `app.state.runner`).
+- With `config.api_key` set, every `/v1/` request must carry it as `Authorization: Bearer KEY`
+  (OpenAI clients) or `x-api-key: KEY` (Anthropic clients); otherwise 401.
+- Bodies over `config.max_body_bytes` get 413 (checked on Content-Length and while reading);
+  a body that is not a JSON object, or a field that is wrong, gets 400 naming the field.
+- Errors use OpenAI's shape (`{"error": {"message", "type", "param", "code"}}`) and, under
+  `/v1/messages`, Anthropic's (`{"type": "error", "error": {"type", "message"}}`). An unexpected
+  failure in one request is a 500 for that request only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from engine.server.bridge import EngineBridge
+from engine.server.items import RequestError
+from engine.server.pool import SessionPool
+from engine.server.turns import TurnError, TurnRunner
+
+DISCONNECT_POLL_S = 0.25
+
+
+@dataclass
+class ServerConfig:
+    api_key: str | None = None
+    max_body_bytes: int = 64 << 20  # base64 media make chat bodies large; 64 MiB is generous
+    max_sessions: int = 4
+    max_cache_bytes: int = 8 << 30
+    allow_files: bool = True  # image_url may name a local file
+
+
+OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
+                404: "invalid_request_error", 409: "invalid_request_error",
+                413: "invalid_request_error", 500: "server_error", 503: "server_error"}
+ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                   404: "not_found_error", 409: "invalid_request_error",
+                   413: "request_too_large", 500: "api_error", 503: "overloaded_error"}
+
+
+def error_response(path: str, status: int, message: str, param: str | None = None,
+                   code: str | None = None) -> JSONResponse:
+    if path.startswith("/v1/messages"):
+        body: dict[str, Any] = {"type": "error", "error": {
+            "type": ANTHROPIC_TYPES.get(status, "api_error"), "message": message}}
+    else:
+        body = {"error": {"message": message, "type": OPENAI_TYPES.get(status, "server_error"),
+                          "param": param, "code": code}}
+    return JSONResponse(body, status_code=status)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise RequestError(f"the request body is {int(length)} bytes; the limit is {limit}",
+                           status=413)
+    chunks, size = [], 0
+    async for piece in request.stream():
+        size += len(piece)
+        if size > limit:
+            raise RequestError(f"the request body is over the limit of {limit} bytes", status=413)
+        chunks.append(piece)
+    try:
+        return json.loads(b"".join(chunks))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RequestError(f"the request body is not valid JSON: {e}") from e
+
+
+async def watched(outs: AsyncIterator, request: Request) -> AsyncIterator:
+    """Items of `outs` until the client disconnects; then `outs` is closed (which aborts its turn)."""
+    it = outs.__aiter__()
+    try:
+        while True:
+            step = asyncio.ensure_future(it.__anext__())
+            while not step.done():
+                await asyncio.wait({step}, timeout=DISCONNECT_POLL_S)
+                if not step.done() and await request.is_disconnected():
+                    step.cancel()
+                    return
+            try:
+                item = step.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        await it.aclose()
+
+
+def _authorized(request: Request, key: str) -> bool:
+    given = request.headers.get("x-api-key")
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    return given is not None and hmac.compare_digest(given.encode(), key.encode())
+
+
+def create_app(bridge: EngineBridge, config: ServerConfig | None = None) -> FastAPI:
+    from engine.server import anthropic_routes, openai_routes
+    from engine.server.worker_view import cache_bytes_of
+
+    config = config or ServerConfig()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        bridge.loop = asyncio.get_running_loop()
+        yield
+        bridge.loop = None
+
+    app = FastAPI(title="Tandem", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    pool = SessionPool(close=lambda sid: bridge.submit(_close(sid)),
+                       measure=lambda sid: cache_bytes_of(bridge.worker, sid),
+                       max_sessions=config.max_sessions, max_bytes=config.max_cache_bytes)
+    bridge.on_model_loaded.append(pool.clear)
+    app.state.bridge, app.state.config, app.state.pool = bridge, config, pool
+    app.state.runner = TurnRunner(bridge, pool)
+
+    @app.middleware("http")
+    async def check_key(request: Request, call_next):
+        if config.api_key and request.url.path.startswith("/v1/") and not _authorized(
+                request, config.api_key):
+            return error_response(request.url.path, 401, "invalid or missing API key",
+                                  code="invalid_api_key")
+        return await call_next(request)
+
+    @app.exception_handler(RequestError)
+    async def on_request_error(request: Request, e: RequestError):
+        code = {409: "conversation_not_cached", 413: "request_too_large"}.get(e.status)
+        return error_response(request.url.path, e.status, str(e), e.param, code)
+
+    @app.exception_handler(TurnError)
+    async def on_turn_error(request: Request, e: TurnError):
+        return error_response(request.url.path, e.status, str(e))
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok" if bridge.engine_alive else "engine stopped",
+                "model": bridge.model_name, "kept_sessions": len(pool.entries)}
+
+    openai_routes.add_routes(app)
+    anthropic_routes.add_routes(app)
+    return app
+
+
+def _close(session_id: str):
+    from engine.events import CloseSession
+
+    return CloseSession(session_id=session_id)

@@ -1,0 +1,269 @@
+"""One request's turn on the engine: plan it on the pool, send the commands, stream the outputs.
+
+Contract:
+- `TurnRunner.start(request)` checks the request's shape, decodes the new turn's media (off the
+  event loop), plans it on the `SessionPool` and submits the commands: `OpenSession` for a fresh
+  conversation, `Rollback` to go back to an earlier user turn, then `SendMessage` or
+  `SendToolResults`. It returns a `Turn` whose `outputs()` yields `TextOut`, `ToolCallOut` and
+  finally one `Done`, or raises `TurnError` for an engine error.
+- The pool entry is settled when the engine finishes the turn, whether or not anyone still reads:
+  the kept conversation becomes the request's turns plus the answer the cache holds (the whole
+  answer, even past a stop string), or stays as it was when the engine refused the turn.
+- `Turn.abort()` cancels the generation: it sends `Cancel` until the engine has finished the turn
+  (a `Cancel` that arrives before the command starts is cleared by the worker when it starts, so one
+  is not enough). Leaving `outputs()` early (a client that disconnected) aborts.
+- A stop string ends the output there (`Done.reason == "stop_sequence"`) and aborts the rest.
+- Usage: `prompt_tokens` is the whole conversation's prompt in the cache, `cached_tokens` the part
+  reused from a kept session, `prefilled_tokens` the part fed for this request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from engine import events as ev
+from engine.server.bridge import EngineBridge
+from engine.server.items import (
+    RequestError,
+    ToolResultsTurn,
+    TurnRequest,
+    UserTurn,
+    assistant_turn,
+)
+from engine.server.pool import Plan, SessionPool
+from engine.server.stops import StopMatcher
+
+
+@dataclass
+class TextOut:
+    text: str
+    channel: str = "answer"
+
+
+@dataclass
+class ToolCallOut:
+    name: str
+    arguments: dict
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def prefilled_tokens(self) -> int:
+        return self.prompt_tokens - self.cached_tokens
+
+
+@dataclass
+class Done:
+    reason: str  # "stop", "length", "tool_calls", "stop_sequence", "cancelled"
+    usage: Usage
+    stop_sequence: str | None = None
+
+
+class TurnError(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _status_of(event: ev.ErrorEvent) -> int:
+    if "no model is loaded" in event.message:
+        return 503
+    # The worker gives a traceback only for unexpected failures; a refusal (SessionError) has none.
+    return 500 if event.detail else 400
+
+
+class TurnRunner:
+    def __init__(self, bridge: EngineBridge, pool: SessionPool) -> None:
+        self.bridge = bridge
+        self.pool = pool
+
+    async def start(self, request: TurnRequest) -> "Turn":
+        request.check_shape()
+        new = request.turns[-1]
+        content = None
+        if isinstance(new, UserTurn):
+            content = await asyncio.to_thread(new.build)
+        if not self.bridge.engine_alive:
+            raise TurnError("the engine is not running", 503)
+        plan = self.pool.plan(request.key, request.turns)
+        turn = Turn(self, plan, request)
+        turn.submit(content)
+        return turn
+
+
+class Turn:
+    def __init__(self, runner: TurnRunner, plan: Plan, request: TurnRequest) -> None:
+        self.bridge = runner.bridge
+        self.pool = runner.pool
+        self.plan = plan
+        self.request = request
+        self.queue: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self.rids: list[int] = []
+        self.final_rid = 0
+        self.stats: ev.TurnStats | None = None
+        self.calls: list[tuple[str, dict]] = []
+        self.answer_seen = False
+        self.finished = False
+        self.aborted = False
+        self._cancel_delay = 0.05
+
+    # ------------------------------------------------------------ commands
+
+    def submit(self, content) -> None:
+        entry, key, req = self.plan.entry, self.request.key, self.request
+        sid = entry.session_id
+        commands: list[ev.Command] = []
+        if self.plan.kind == "fresh":
+            commands.append(ev.OpenSession(session_id=sid, system_prompt=key.system_prompt,
+                                           tools=key.tools, image_budget=key.image_budget))
+            entry.opened = True
+        if self.plan.rollback_to is not None:
+            commands.append(ev.Rollback(session_id=sid, turn=self.plan.rollback_to))
+        if isinstance(self.plan.new_turn, ToolResultsTurn):
+            final: ev.Command = ev.SendToolResults(
+                session_id=sid, results=self.plan.new_turn.engine_results(), settings=req.settings)
+        else:
+            final = ev.SendMessage(session_id=sid, content=content, settings=req.settings)
+        commands.append(final)
+        self.final_rid = final.request_id
+        for c in commands:
+            self.rids.append(c.request_id)
+            self.bridge.submit(c, self.on_event)
+
+    # ------------------------------------------------------------ events (loop thread)
+
+    def on_event(self, event: ev.Event) -> None:
+        if self.finished:
+            return
+        if isinstance(event, ev.ErrorEvent):
+            self._settle_error(event)
+            self.queue.put_nowait(event)
+            return
+        if event.request_id != self.final_rid:
+            return
+        if isinstance(event, ev.ToolCallEvent):
+            self.answer_seen = True
+            self.calls.append((event.name, event.arguments))
+        elif isinstance(event, ev.TextDelta):
+            self.answer_seen = True
+        elif isinstance(event, ev.TurnStats):
+            self.stats = event
+            return
+        elif isinstance(event, ev.TurnFinished):
+            self._settle_finished(event)
+        else:
+            return
+        self.queue.put_nowait(event)
+
+    def _base(self) -> tuple[list, list[int]]:
+        base = list(self.request.turns[:-1])
+        users = sum(isinstance(t, UserTurn) for t in base)
+        return base, list(self.plan.entry.user_offsets[:users])
+
+    def _settle_finished(self, event: ev.TurnFinished) -> None:
+        entry = self.plan.entry
+        base, offsets = self._base()
+        new = self.plan.new_turn
+        if self.stats is not None:  # the answer (maybe partial) is in the cache
+            entry.turns = base + [new, assistant_turn(event.text, self.calls)]
+            entry.user_offsets = offsets + ([self.plan.start_offset] if isinstance(new, UserTurn)
+                                            else [])
+            entry.context_used = self.stats.context_used
+            entry.awaiting_tools = event.reason == "tool_calls"
+            self.pool.checkin(entry)
+        elif isinstance(new, UserTurn):  # cancelled during prefill: the engine undid the turn
+            self._keep_base(base, offsets)
+        else:
+            self.pool.discard(entry)
+        self._close()
+
+    def _settle_error(self, event: ev.ErrorEvent) -> None:
+        refused = (event.request_id == self.final_rid and not self.answer_seen
+                   and self.stats is None and isinstance(self.plan.new_turn, UserTurn)
+                   and not event.detail)
+        if refused:  # a refused turn changes nothing in the session
+            self._keep_base(*self._base())
+        else:
+            self.pool.discard(self.plan.entry)
+        self._close()
+
+    def _keep_base(self, base: list, offsets: list[int]) -> None:
+        entry = self.plan.entry
+        if not base:  # nothing kept worth a session
+            self.pool.discard(entry)
+            return
+        entry.turns, entry.user_offsets = base, offsets
+        entry.context_used = self.plan.start_offset
+        entry.awaiting_tools = False
+        self.pool.checkin(entry)
+
+    def _close(self) -> None:
+        self.finished = True
+        for rid in self.rids:
+            self.bridge.forget(rid)
+
+    # ------------------------------------------------------------ cancel
+
+    def abort(self) -> None:
+        if self.finished or self.aborted:
+            return
+        self.aborted = True
+        self._cancel_tick()
+
+    def _cancel_tick(self) -> None:
+        if self.finished or not self.bridge.engine_alive:
+            return
+        self.bridge.submit(ev.Cancel(session_id=self.plan.entry.session_id))
+        asyncio.get_running_loop().call_later(self._cancel_delay, self._cancel_tick)
+        self._cancel_delay = min(self._cancel_delay * 2, 2.0)
+
+    # ------------------------------------------------------------ outputs
+
+    def usage(self) -> Usage:
+        s = self.stats
+        if s is None:
+            return Usage(cached_tokens=self.plan.start_offset, prompt_tokens=self.plan.start_offset)
+        return Usage(prompt_tokens=s.prompt_tokens, completion_tokens=s.generated_tokens,
+                     cached_tokens=self.plan.start_offset)
+
+    async def outputs(self) -> AsyncIterator[TextOut | ToolCallOut | Done]:
+        stops = StopMatcher(self.request.stop)
+        hit: str | None = None
+        try:
+            while True:
+                event = await self.queue.get()
+                if isinstance(event, ev.ErrorEvent):
+                    raise TurnError(event.message, _status_of(event))
+                if isinstance(event, ev.TurnFinished):
+                    rest = "" if hit else stops.flush()
+                    if rest:
+                        yield TextOut(rest)
+                    reason = "stop_sequence" if hit else event.reason
+                    yield Done(reason, self.usage(), hit)
+                    return
+                if hit:
+                    continue  # past a stop string: wait for the cancelled turn to end
+                if isinstance(event, ev.TextDelta) and event.channel == "answer":
+                    text, hit = stops.feed(event.text)
+                    if text:
+                        yield TextOut(text)
+                    if hit:
+                        self.abort()
+                elif isinstance(event, ev.TextDelta):
+                    yield TextOut(event.text, event.channel)
+                elif isinstance(event, ev.ToolCallEvent):
+                    yield ToolCallOut(event.name, dict(event.arguments))
+        finally:
+            if not self.finished:
+                self.abort()
+
+
+__all__ = ["TurnRunner", "Turn", "TurnError", "TextOut", "ToolCallOut", "Done", "Usage",
+           "RequestError"]

@@ -1,0 +1,66 @@
+"""One engine and one API server on 127.0.0.1 (a free port) over the tiny checkpoint, for all server
+tests; plus a helper that forwards the worker's events to both the server and a test recorder."""
+
+import threading
+
+import pytest
+
+from engine import events as ev
+from engine.server.app import ServerConfig
+from engine.server.bridge import EngineBridge
+from engine.server.server import start_server
+from engine.worker import EngineWorker
+
+API_KEY = "test-key"
+BODY_LIMIT = 256 * 1024
+
+
+class Served:
+    def __init__(self, handle, worker, seen):
+        self.handle, self.worker, self.seen = handle, worker, seen
+
+    @property
+    def base(self) -> str:
+        return self.handle.url
+
+    @property
+    def pool(self):
+        return self.handle.app.state.pool
+
+    def commands_of(self, kind):
+        return [c for c in self.seen if isinstance(c, kind)]
+
+
+class SpyWorker(EngineWorker):
+    """The real worker; it also records the commands it was given."""
+
+    def __init__(self, on_event, seen):
+        super().__init__(on_event)
+        self.seen = seen
+
+    def submit(self, command):
+        self.seen.append(command)
+        return super().submit(command)
+
+
+@pytest.fixture(scope="session")
+def served(tiny_checkpoint):
+    bridge = EngineBridge()
+    loaded = threading.Event()
+
+    def on_event(event):
+        if isinstance(event, ev.ModelLoaded):
+            loaded.set()
+        bridge.on_event(event)
+
+    seen: list = []
+    worker = SpyWorker(on_event, seen)
+    worker.start()
+    worker.submit(ev.LoadModel(path=str(tiny_checkpoint)))
+    assert loaded.wait(120), "the tiny model did not load"
+    config = ServerConfig(max_body_bytes=BODY_LIMIT)
+    handle = start_server(worker, "127.0.0.1", 0, API_KEY, model_name="tiny", config=config,
+                          bridge=bridge)
+    yield Served(handle, worker, seen)
+    handle.stop()
+    worker.stop()
