@@ -3,14 +3,19 @@
 Before a download the dialog checks free disk space and installed memory and says plainly when the
 Mac is too small. The download runs on a plain thread through a `Downloader` (by default
 huggingface_hub's `snapshot_download`, which resumes partial files on its own); progress comes back
-by a queued signal, and Cancel stops it between chunks. When done it emits `model_chosen(folder)`.
+by a queued signal, and Cancel stops it between chunks. A checkpoint that is not quantized yet is
+then converted to 4-bit once, by `tandem convert` in a child process (MLX work stays off the GUI
+process's threads, and Cancel can stop it). When done it emits `model_chosen(folder)`.
 `demo_requested` asks for the generated demo checkpoint (random weights).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +38,7 @@ from app.ui.status_bar import format_bytes
 
 DEFAULT_REPO = "google/gemma-4-12B-unified-it"  # editable in the dialog
 GB = 1024**3
-NEED_DISK = 26 * GB  # bf16 weights (~24 GB) plus the drafter, before the 4-bit conversion
+NEED_DISK = 34 * GB  # bf16 weights (~24 GB) and the drafter, plus the 4-bit copy (~7 GB)
 NEED_MEMORY = 16 * GB  # the 4-bit 12B model plus a working KV cache and the app
 
 
@@ -68,6 +73,40 @@ def hub_download(repo_id: str, target: Path, progress: ProgressCallback,
     return Path(path)
 
 
+Converter = Callable[[Path, Path, threading.Event], None]
+
+
+def needs_conversion(folder: Path) -> bool:
+    """True for a float checkpoint (no quantization entry in its config.json)."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False  # not a checkpoint folder we understand: let the engine say what is wrong
+    return "quantization" not in config and "quantization_config" not in config
+
+
+def convert_in_subprocess(src: Path, dst: Path, cancelled: threading.Event,
+                          command: list[str] | None = None) -> None:
+    """Run `tandem convert SRC DST --bits 4` (or `command`); raise DownloadCancelled or RuntimeError."""
+    command = command or [sys.executable, "-m", "engine.cli", "convert", str(src), str(dst),
+                          "--bits", "4"]
+    import engine
+
+    root = str(Path(engine.__file__).resolve().parents[1])  # works from a source checkout too
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=env)
+    while process.poll() is None:
+        if cancelled.wait(0.1):
+            process.kill()
+            process.wait()
+            shutil.rmtree(dst, ignore_errors=True)  # a half-written folder must not look usable
+            raise DownloadCancelled()
+    if process.returncode != 0:
+        output = (process.stdout.read() if process.stdout else "").strip().splitlines()
+        raise RuntimeError("the 4-bit conversion failed: " + (output[-1] if output else "no output"))
+
+
 def total_memory() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -97,7 +136,8 @@ class ModelManagerDialog(QDialog):
     def __init__(self, models_dir: Path, parent: QWidget | None = None,
                  downloader: Downloader = hub_download,
                  disk_free: Callable[[Path], int] | None = None,
-                 memory: Callable[[], int] = total_memory) -> None:
+                 memory: Callable[[], int] = total_memory,
+                 converter: Converter = convert_in_subprocess) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.setMinimumWidth(520)
@@ -105,6 +145,7 @@ class ModelManagerDialog(QDialog):
         self._downloader = downloader
         self._disk_free = disk_free or (lambda p: shutil.disk_usage(_existing(p)).free)
         self._memory = memory
+        self._converter = converter
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -166,7 +207,14 @@ class ModelManagerDialog(QDialog):
 
         def work() -> None:
             try:
-                folder = self._downloader(repo_id, target, self.progress_changed.emit, self._cancel)
+                folder = Path(self._downloader(repo_id, target, self.progress_changed.emit,
+                                               self._cancel))
+                if needs_conversion(folder):
+                    converted = folder.with_name(folder.name + "-4bit")
+                    if not (converted / "config.json").exists():
+                        self.progress_changed.emit(-1, -1)  # "converting" (no byte counts)
+                        self._converter(folder, converted, self._cancel)
+                    folder = converted
                 self.download_finished.emit(str(folder), "")
             except DownloadCancelled:
                 self.download_finished.emit(str(target), "cancelled")
@@ -185,7 +233,10 @@ class ModelManagerDialog(QDialog):
         return self._thread is not None and self._thread.is_alive()
 
     def _show_progress(self, done: int, total: int) -> None:
-        if total > 0:
+        if total < 0:
+            self.progress.setRange(0, 0)
+            self.message.setText("Converting to 4-bit (once; a few minutes)…")
+        elif total > 0:
             scale = 1024 * 1024  # QProgressBar holds ints; MB keep 24 GB in range
             self.progress.setRange(0, max(1, total // scale))
             self.progress.setValue(done // scale)

@@ -23,7 +23,7 @@ def dialog(qtbot, tmp_path, downloader, disk=BIG, memory=64 * GB) -> ModelManage
 def test_requirements_say_plainly_what_is_missing():
     assert check_requirements(BIG, 64 * GB) == []
     [disk] = check_requirements(10 * GB, 64 * GB)
-    assert "26.0 GB of free disk space" in disk and "10.0 GB free" in disk
+    assert "34.0 GB of free disk space" in disk and "10.0 GB free" in disk
     [memory] = check_requirements(BIG, 8 * GB)
     assert "at least 16.0 GB of memory" in memory and "8.0 GB" in memory
     assert check_requirements(BIG, 0) == []  # unknown memory does not block
@@ -46,7 +46,7 @@ def test_download_reports_progress_and_chooses_the_model(qtbot, tmp_path):
     def downloader(repo_id, target: Path, progress, cancelled):
         for done in range(0, 101, 25):
             progress(done * 2**20, 100 * 2**20)
-        (target / "config.json").write_text("{}")
+        (target / "config.json").write_text('{"quantization": {"bits": 4}}')  # no conversion
         return target
 
     d = dialog(qtbot, tmp_path, downloader)
@@ -122,3 +122,74 @@ def test_markdown_view_updates_in_place(qtbot):
     assert view.code_blocks()[0] is block and block.code == "code more"
     view.set_markdown("Just text")
     assert view.code_blocks() == [] and len(view._widgets) == 1
+
+
+def test_a_float_download_is_converted_to_4bit_once(qtbot, tmp_path):
+    conversions = []
+
+    def downloader(repo_id, target, progress, cancelled):
+        (target / "config.json").write_text('{"model_type": "gemma4_unified"}')
+        return target
+
+    def converter(src, dst, cancelled):
+        conversions.append((src, dst))
+        dst.mkdir()
+        (dst / "config.json").write_text('{"quantization": {"bits": 4}}')
+
+    d = ModelManagerDialog(tmp_path / "models", downloader=downloader, disk_free=lambda p: BIG,
+                           memory=lambda: 64 * GB, converter=converter)
+    qtbot.addWidget(d)
+    d.repo.setText("org/model")
+    with qtbot.waitSignal(d.model_chosen, timeout=3000) as chosen:
+        d.start_download()
+    target = tmp_path / "models" / "org--model"
+    assert chosen.args == [str(target) + "-4bit"] and conversions == [(target, Path(str(target) + "-4bit"))]
+    d2 = ModelManagerDialog(tmp_path / "models", downloader=downloader, disk_free=lambda p: BIG,
+                            memory=lambda: 64 * GB, converter=converter)
+    qtbot.addWidget(d2)
+    d2.repo.setText("org/model")
+    with qtbot.waitSignal(d2.model_chosen, timeout=3000):
+        d2.start_download()
+    assert len(conversions) == 1  # the 4-bit copy is reused
+
+
+def test_real_conversion_in_a_child_process(tiny_checkpoint, tmp_path):
+    import json
+
+    from app.ui.model_manager import convert_in_subprocess, needs_conversion
+
+    assert needs_conversion(Path(tiny_checkpoint))
+    dst = tmp_path / "tiny-4bit"
+    convert_in_subprocess(Path(tiny_checkpoint), dst, threading.Event())
+    assert not needs_conversion(dst)
+    assert json.loads((dst / "config.json").read_text())["quantization"]["bits"] == 4
+
+
+def test_failed_conversion_reports_the_reason(tmp_path):
+    import sys
+
+    import pytest
+
+    from app.ui.model_manager import convert_in_subprocess
+
+    failing = [sys.executable, "-c", "import sys; print('CheckpointError: no config.json'); sys.exit(2)"]
+    with pytest.raises(RuntimeError, match="conversion failed: CheckpointError: no config.json"):
+        convert_in_subprocess(tmp_path, tmp_path / "out", threading.Event(), command=failing)
+
+
+def test_cancelled_conversion_stops_the_child_and_removes_its_output(tmp_path):
+    import sys
+
+    import pytest
+
+    from app.ui.model_manager import DownloadCancelled, convert_in_subprocess
+
+    out = tmp_path / "out"
+    out.mkdir()
+    cancelled = threading.Event()
+    threading.Timer(0.3, cancelled.set).start()
+    started = time.monotonic()
+    with pytest.raises(DownloadCancelled):
+        convert_in_subprocess(tmp_path, out, cancelled,
+                              command=[sys.executable, "-c", "import time; time.sleep(30)"])
+    assert time.monotonic() - started < 5 and not out.exists()
