@@ -360,3 +360,37 @@ def test_verify_forward_equals_one_by_one_decoding_on_image_placeholders(pair):
     cache = _clone(base)
     single = [model(mx.array([[t]]), cache=cache)[0, -1] for t in [33, img, img, img, 40]]
     np.testing.assert_allclose(np.array(batched), np.array(mx.stack(single)), rtol=1e-4, atol=1e-4)
+
+
+def test_sampling_law_is_mlx_lm_sampler_law():
+    """`Sampling.logprobs` is the law mlx-lm's `make_sampler` draws from (so rejection sampling targets it)."""
+    from mlx_lm.sample_utils import make_sampler
+
+    rng = np.random.default_rng(10)
+    logits = mx.array(rng.standard_normal((1, 64)).astype(np.float32) * 2)
+    logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+    for kw in ({"top_k": 6}, {"top_p": 0.7}, {"min_p": 0.1}):
+        sampling = Sampling(temperature=0.7, **kw)
+        p = np.exp(np.array(sampling.logprobs(logits)[0], dtype=np.float64))
+        mx.random.seed(3)
+        draws = np.array(make_sampler(temp=0.7, **kw)(mx.broadcast_to(logprobs, (4000, 64))))
+        counts = np.bincount(draws, minlength=64)
+        support = np.flatnonzero(p > 0)
+        assert counts[support].sum() == 4000
+        assert _chi2_pvalue(counts[support], p[support]) > 1e-3
+
+
+def test_shared_kv_takes_the_newest_sliding_entries_from_a_wrapped_ring():
+    """A rotating cache larger than the drafter's window, wrapped by single-token writes: newest entries only."""
+    from mlx_lm.models.cache import KVCache, RotatingKVCache
+
+    from engine.speculative import shared_kv
+
+    ring, full = RotatingKVCache(max_size=5), KVCache()
+    for pos in range(12):
+        kv = mx.full((1, 1, 1, 2), float(pos))
+        ring.update_and_fetch(kv, kv)
+        full.update_and_fetch(kv, kv)
+    kv = shared_kv([ring, full], sliding_index=0, full_index=1, sliding_entries=3)
+    assert sorted(np.array(kv["sliding_attention"][0])[0, 0, :, 0].tolist()) == [9.0, 10.0, 11.0]
+    assert np.array(kv["full_attention"][1])[0, 0, :, 0].tolist() == [float(p) for p in range(12)]
