@@ -43,6 +43,8 @@ class ModelReplied:
 
 @dataclass(frozen=True)
 class ToolCallProposed:
+    """A call the model made; a call that did not parse has arguments {"unparsed": raw text}."""
+
     step: int
     call_id: int
     name: str

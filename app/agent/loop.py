@@ -164,9 +164,10 @@ class AgentRun:
                 break
         for raw in reply.parse_errors:
             bad = True
-            name, response = guess_name(raw), hint_response(raw)
+            call_id, name, response = next(self._ids), guess_name(raw), hint_response(raw)
+            self._emit(ToolCallProposed(step, call_id, name, {"unparsed": raw}))
             results.append({"name": name, "response": response})
-            self._emit(Observation(next(self._ids), name, response, False))
+            self._emit(Observation(call_id, name, response, False))
         guard.record_step(good, bad)
         if repeated:
             raise RunStopped(

@@ -16,6 +16,7 @@ from app.agent.events import (
     Observation,
     StepStarted,
     StopReason,
+    ToolCallProposed,
 )
 from app.agent.loop import AgentRun
 from app.agent.model import Reply
@@ -190,8 +191,11 @@ def test_malformed_call_gets_a_hint_and_the_run_goes_on(ws: Path, data_dir: Path
     model = ScriptedModel(
         [bad, calls(call("nonexistent_tool", x=1)), calls(call("list_dir")), Reply(text="ok")]
     )
-    result = make_run(model, ws, data_dir)[0].run()
-    assert result.reason is StopReason.DONE
+    run, events = make_run(model, ws, data_dir)
+    assert run.run().reason is StopReason.DONE
+    proposed = of(events, ToolCallProposed)
+    assert proposed[0].arguments == {"unparsed": bad.parse_errors[0]}
+    assert [p.call_id for p in proposed] == [o.call_id for o in of(events, Observation)]
     first, second, third = model.tool_results()
     assert first["name"] == "read_file" and "<|tool_call>call:" in first["response"]["hint"]
     assert "no tool named 'nonexistent_tool'" in second["response"]["error"]
