@@ -22,8 +22,8 @@ uses standard speculative rejection sampling, so the output distribution is the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import time
+from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, Sequence
 
 import mlx.core as mx
