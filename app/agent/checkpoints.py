@@ -28,6 +28,7 @@ import hashlib
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,7 @@ class Checkpoints:
         with self._lock:
             if not (self.git_dir / "HEAD").exists():
                 self._init()
+            self._clear_stale_lock()
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -141,6 +143,15 @@ class Checkpoints:
             self.git("config", key, value)
         (self.git_dir / "info").mkdir(exist_ok=True)
         (self.git_dir / "info" / "exclude").write_text(_EXCLUDES)
+
+    def _clear_stale_lock(self) -> None:
+        # A lock older than any git call may run was left by a crash; it would block every snapshot.
+        lock = self.git_dir / "index.lock"
+        try:
+            if time.time() - lock.stat().st_mtime > 2 * GIT_TIMEOUT_S:
+                lock.unlink()
+        except FileNotFoundError:
+            pass
 
     def _exclude_big_files(self) -> None:
         out = self.git("ls-files", "--others", "--exclude-standard", "-z")

@@ -160,3 +160,14 @@ def test_concurrent_snapshots_of_one_workspace_do_not_collide(project: Path, dat
         t.join()
     assert errors == []
     assert {f"f{i}.txt" for i in range(4)} <= set(stores[0].visible_files())
+
+
+def test_a_stale_lock_left_by_a_crash_is_cleared(project: Path, data_dir: Path):
+    ck = Checkpoints(project, data_dir)
+    ck.snapshot("start")
+    lock = ck.git_dir / "index.lock"
+    lock.write_text("")
+    os.utime(lock, (0, 0))  # as if left hours ago
+    ck = Checkpoints(project, data_dir)
+    (project / "README").write_text("after the crash\n")
+    assert ck.snapshot("works again") is not None
