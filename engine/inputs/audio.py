@@ -91,7 +91,9 @@ def load_audio(source: AudioSource) -> np.ndarray:
             samples, rate = decode(data)
             break
         except Exception as e:  # each decoder has its own error types; all mean "not this one"
-            errors.append(f"{decode.__name__.removeprefix('_decode_')}: {e}")
+            # libsndfile's message names the BytesIO object; its bare error string is clearer.
+            detail = getattr(e, "error_string", None) or str(e)
+            errors.append(f"{decode.__name__.removeprefix('_decode_')}: {detail}")
     if samples is None:
         raise AudioError(
             f"{name} is not a supported audio file (WAV, MP3, FLAC, OGG/Vorbis) or is corrupt "

@@ -11,10 +11,10 @@ Contract:
 - `preprocess_image(image, max_soft_tokens)` equals transformers' `Gemma4UnifiedImageProcessor`
   (see shared/reference/gemma4_unified.md §4): aspect-preserving resize so that the 48x48-pixel blocks
   fit the soft-token budget, pixels scaled to [0, 1], blocks in raster order each flattened HWC, rows
-  padded with zeros (position -1) up to the budget. Bit-exact when no resize is needed. When it
-  resizes, the reference uses torch's antialiased bicubic on uint8 (a=-0.5, 15-bit fixed point);
-  PIL's 8-bit bicubic is the same filter in 22-bit fixed point, so a few pixels in a thousand round
-  differently: at most 2/255 apart (tests/engine/inputs/test_image.py measures it on every fixture).
+  padded with zeros (position -1) up to the budget. Bit-exact, resize included: the reference resizes
+  uint8 with torch's antialiased bicubic (a = -0.5) in int16 fixed point, horizontal pass first, rounding
+  to uint8 between passes; `_resize` computes the same integers (PIL's bicubic is the same filter at a
+  finer fixed point and differs by up to 2/255, so it is not used).
 """
 
 from __future__ import annotations
@@ -195,10 +195,90 @@ def _check_budget(max_soft_tokens: int) -> None:
         )
 
 
-def _resize(image: Image.Image, height: int, width: int) -> np.ndarray:
-    """Antialiased bicubic resize to uint8 HWC (PIL's C code: fast on 48 MP photos)."""
-    resized = image.resize((width, height), Image.Resampling.BICUBIC)
-    return np.asarray(resized, dtype=np.uint8)
+def _cubic(x: np.ndarray) -> np.ndarray:
+    """The antialiasing bicubic kernel with a = -0.5 (PIL's and torch's antialias choice)."""
+    a = -0.5
+    x = np.abs(x)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * a
+    return np.where(x < 1, near, np.where(x < 2, far, 0.0))
+
+
+def _axis_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """First input index, int16-range fixed-point weights [n_out, taps] and their precision bits
+    for resizing one axis, computed as torch's uint8 antialiased resize does."""
+    scale = n_in / n_out
+    support = 2.0 * scale if scale >= 1.0 else 2.0  # the kernel widens when downscaling
+    inv_scale = 1.0 / scale if scale >= 1.0 else 1.0
+    centers = scale * (np.arange(n_out) + 0.5)
+    first = np.maximum((centers - support + 0.5).astype(np.int64), 0)
+    stop = np.minimum((centers + support + 0.5).astype(np.int64), n_in)
+    taps = np.arange(int((stop - first).max()))
+    weights = _cubic((taps[None, :] + first[:, None] - centers[:, None] + 0.5) * inv_scale)
+    weights = np.where(taps[None, :] < (stop - first)[:, None], weights, 0.0)
+    weights /= weights.sum(axis=1, keepdims=True)
+    # As many fraction bits as keep the largest weight within int16.
+    w_max, precision = weights.max(), 0
+    while precision < 22 and int(0.5 + w_max * (1 << (precision + 1))) < (1 << 15):
+        precision += 1
+    scaled = weights * (1 << precision)
+    fixed = np.trunc(scaled + np.where(scaled < 0, -0.5, 0.5)).astype(np.int32)
+    return first, fixed, precision
+
+
+class _AxisResize:
+    """One axis of the resize as banded chunks of torch's fixed-point weight matrix.
+
+    Every product and sum is an integer that the float type holds exactly; each chunk of
+    `_CHUNK` outputs is a small dense product over only the inputs its kernels touch.
+    """
+
+    def __init__(self, n_in: int, n_out: int):
+        first, weights, self.precision = _axis_weights(n_in, n_out)
+        self.n_out = n_out
+        # float32 is exact while every partial sum stays an integer below 2**24; else float64.
+        bound = int(np.abs(weights).sum(axis=1).max()) * 255 + (1 << self.precision)
+        self.dtype = np.float32 if bound < (1 << 24) else np.float64
+        taps = weights.shape[1]
+        self.chunks: list[tuple[int, int, int, int, np.ndarray]] = []
+        for start in range(0, n_out, _CHUNK):
+            stop = min(start + _CHUNK, n_out)
+            lo, hi = int(first[start]), min(int(first[stop - 1]) + taps, n_in)
+            band = np.zeros((stop - start, hi - lo), dtype=self.dtype)
+            for i in range(start, stop):
+                count = min(taps, n_in - int(first[i]))  # past the image edge the weights are 0
+                band[i - start, first[i] - lo : first[i] - lo + count] = weights[i, :count]
+            self.chunks.append((start, stop, lo, hi, band))
+
+    def apply(self, source: np.ndarray) -> np.ndarray:
+        """Resize uint8 [n_in, R] along axis 0 to uint8 [n_out, R], rounding once."""
+        out = np.empty((self.n_out, source.shape[1]), dtype=np.uint8)
+        for left in range(0, source.shape[1], _COLUMNS):
+            # Narrow column blocks keep each product small, where BLAS stays fast.
+            block = source[:, left : left + _COLUMNS].astype(self.dtype)
+            acc = np.empty((self.n_out, block.shape[1]), dtype=self.dtype)
+            for start, stop, lo, hi, band in self.chunks:
+                acc[start:stop] = band @ block[lo:hi]
+            rounded = np.floor((acc + (1 << (self.precision - 1))) / (1 << self.precision))
+            out[:, left : left + _COLUMNS] = np.clip(rounded, 0, 255)
+        return out
+
+
+_CHUNK = 8  # outputs per banded product: fewer wasted multiplies vs fewer calls
+_COLUMNS = 1536  # columns per block of products
+
+
+def _resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Antialiased bicubic resize of uint8 HWC, horizontal pass first, as the reference does."""
+    rows, cols, channels = pixels.shape
+    if cols != width:
+        by_column = pixels.transpose(1, 0, 2).reshape(cols, rows * channels)
+        resized = _AxisResize(cols, width).apply(by_column)
+        pixels = resized.reshape(width, rows, channels).transpose(1, 0, 2)
+    if rows != height:
+        resized = _AxisResize(rows, height).apply(pixels.reshape(rows, width * channels))
+        pixels = resized.reshape(height, width, channels)
+    return np.ascontiguousarray(pixels)
 
 
 def preprocess_image(
@@ -222,10 +302,9 @@ def preprocess_image(
     rgb = to_rgb(image) if isinstance(image, Image.Image) else load_image(image)
     height, width = rgb.height, rgb.width
     new_h, new_w = target_size(height, width, max_soft_tokens)
-    if (new_h, new_w) == (height, width):
-        pixels = np.asarray(rgb, dtype=np.uint8)
-    else:
-        pixels = _resize(rgb, new_h, new_w)
+    pixels = np.asarray(rgb, dtype=np.uint8)
+    if (new_h, new_w) != (height, width):
+        pixels = _resize(pixels, new_h, new_w)
     # The reference multiplies by the float32 rescale factor; dividing would differ in the last bit.
     scaled = pixels.astype(np.float32) * np.float32(1 / 255)
     rows, cols = new_h // BLOCK_SIZE, new_w // BLOCK_SIZE

@@ -131,6 +131,10 @@ def make_media() -> list[tuple[str, str, int]]:
     save("odd_100x150.png", Image.fromarray(synthetic(100, 150, seed=3)), "PNG", budget=280)
     save("odd_333x517.png", Image.fromarray(synthetic(333, 517, seed=4)), "PNG", budget=280)
     save("thin_1000x37.png", Image.fromarray(synthetic(1000, 37, seed=5)), "PNG", budget=280)
+    y, x = np.mgrid[0:2000, 0:1500]
+    pattern = ((x // 3 + y // 5) % 2 * 255).astype(np.uint8)  # hard edges: ringing and clamping
+    pattern[(x - 700) ** 2 + (y - 1100) ** 2 < 400**2] //= 3
+    save("pattern_2000x1500.png", Image.fromarray(np.dstack([pattern, 255 - pattern, pattern // 2])), "PNG")
     big = Image.fromarray(synthetic(900, 1201, seed=6))
     big.save(MEDIA / "large_900x1201.png", "PNG")
     for budget in (70, 140, 280, 560, 1120):
