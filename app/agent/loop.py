@@ -50,7 +50,11 @@ from app.agent.workspace import Workspace
 
 
 class AgentRun:
-    """One task in one workspace. Not reusable: make a new one per task."""
+    """One task in one workspace. Not reusable: make a new one per task.
+
+    Raises (on construction): NotADirectoryError for a missing workspace folder, CheckpointError
+    when git is missing or the checkpoint store cannot be made.
+    """
 
     def __init__(
         self,
