@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from app.store import Attachment
+from app.ui.icons import icon as make_icon
 
 THUMBNAIL_PX = 36
 
@@ -29,7 +30,8 @@ class AttachmentChip(QFrame):
                                          Qt.AspectRatioMode.KeepAspectRatioByExpanding,
                                          Qt.TransformationMode.SmoothTransformation))
         else:
-            icon.setText("🎵" if attachment.kind == "audio" else "📎")
+            color = self.palette().color(QPalette.ColorRole.WindowText)
+            icon.setPixmap(make_icon("audio", color).pixmap(QSize(22, 22)))
         layout.addWidget(icon)
         name = attachment.filename
         self.name_label = QLabel(name if len(name) <= 24 else name[:21] + "…")

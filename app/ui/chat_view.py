@@ -36,12 +36,15 @@ class ChatView(QScrollArea):
         self._layout.setSpacing(10)
         self._layout.addStretch(1)
         outer.addWidget(self.column, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.setWidget(container)
+        # Centred over the viewport rather than in the column, which is only as tall as its messages.
         self.empty_state = QLabel(
-            "Ask anything, drop an image or an audio file here,\nor press the microphone and talk.")
+            "Ask anything, drop an image or an audio file here,\nor press the microphone and talk.",
+            self.viewport())
         self.empty_state.setObjectName("EmptyState")
         self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._layout.insertWidget(0, self.empty_state)
-        self.setWidget(container)
+        self.empty_state.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.empty_state.raise_()
         self._messages: list[MessageWidget] = []
         self._stick_to_bottom = True
         self.verticalScrollBar().rangeChanged.connect(self._follow)
@@ -50,6 +53,7 @@ class ChatView(QScrollArea):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.column.setFixedWidth(min(MAX_COLUMN_WIDTH, max(200, self.viewport().width() - 48)))
+        self.empty_state.setGeometry(self.viewport().rect())
 
     @property
     def messages(self) -> list[MessageWidget]:

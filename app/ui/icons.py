@@ -1,5 +1,5 @@
 """Small vector icons drawn with QPainter, tinted to the palette, so no image files or emoji fonts
-are needed (the composer's attach, microphone, send and stop buttons)."""
+are needed (the composer's attach, microphone, send and stop buttons, audio attachments)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ def icon(name: str, color: QColor) -> QIcon:
         p.drawLine(QPointF(c, 30), QPointF(c, 10))
         p.drawLine(QPointF(c - 8, 18), QPointF(c, 10))
         p.drawLine(QPointF(c + 8, 18), QPointF(c, 10))
+    elif name == "audio":  # a waveform
+        for i, h in enumerate((8, 18, 26, 14, 22, 10)):
+            x = 7 + i * 5.2
+            p.drawLine(QPointF(x, c - h / 2), QPointF(x, c + h / 2))
     elif name == "stop":
         p.setBrush(color)
         p.drawRoundedRect(QRectF(c - 6, c - 6, 12, 12), 2.5, 2.5)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QPalette, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.store import Attachment
+from app.ui.icons import icon
 from app.ui.markdown import plain_to_html
 from app.ui.markdown_view import MarkdownView
 from app.ui.thinking_section import ThinkingSection
@@ -191,6 +192,16 @@ def _attachment_preview(att: Attachment) -> QWidget:
         label.setPixmap(pixmap.scaled(THUMBNAIL_PX, THUMBNAIL_PX, Qt.AspectRatioMode.KeepAspectRatio,
                                       Qt.TransformationMode.SmoothTransformation))
     else:
-        icon = "🎵" if att.kind == "audio" else "📎"
-        label.setText(f"{icon} {att.filename}" + ("" if Path(att.path).exists() else " (missing)"))
+        # Audio, or an image whose file is gone: a chip with its name says what was sent.
+        chip = QWidget()
+        chip.setObjectName("AttachmentChip")
+        row = QHBoxLayout(chip)
+        row.setContentsMargins(8, 4, 10, 4)
+        glyph = QLabel()
+        glyph.setPixmap(icon("audio", chip.palette().color(QPalette.ColorRole.WindowText))
+                        .pixmap(QSize(20, 20)))
+        row.addWidget(glyph)
+        row.addWidget(QLabel(att.filename + ("" if Path(att.path).exists() else " (missing)")))
+        chip.setToolTip(att.filename)
+        return chip
     return label
