@@ -150,3 +150,11 @@ def test_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):
     with pytest.raises(sqlite3.Error):
         migrate(conn)
     assert schema_version(conn) == 1
+
+
+def test_store_imports_no_qt():
+    import subprocess
+    import sys
+
+    code = "import sys, app.store; sys.exit(any(k.startswith('PySide6') for k in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
