@@ -1,6 +1,7 @@
 """Render the window with a real-looking conversation to a PNG (docs/screenshot.png).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/app/ui/make_screenshot.py docs/screenshot.png [--dark]
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x900x24" .venv/bin/python tests/app/ui/make_screenshot.py OUT
 
 The answers are scripted (the fake engine), so the picture shows the UI, not model output.
 """
