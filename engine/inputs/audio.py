@@ -90,7 +90,7 @@ def load_audio(source: AudioSource) -> np.ndarray:
         try:
             samples, rate = decode(data)
             break
-        except Exception as e:  # each decoder has its own error types; all mean "not this one"
+        except Exception as e:  # noqa: BLE001 (each decoder has its own errors: "not this one")
             # libsndfile's message names the BytesIO object; its bare error string is clearer.
             detail = getattr(e, "error_string", None) or str(e)
             errors.append(f"{decode.__name__.removeprefix('_decode_')}: {detail}")

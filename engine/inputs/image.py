@@ -117,22 +117,22 @@ def load_image(source: ImageSource) -> Image.Image:
         ) from e
     except OSError as e:
         raise ImageError(f"{name} could not be read: {e}") from e
-    width, height = image.size
-    if width * height > MAX_IMAGE_PIXELS:
-        image.close()
-        raise ImageError(
-            f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} MP); "
-            f"the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} MP"
-        )
-    if width == 0 or height == 0:
-        raise ImageError(f"{name} has no pixels ({width} x {height})")
-    try:
-        image.load()  # GIF/WebP/TIFF: the first frame
-        image = ImageOps.exif_transpose(image)
-        return to_rgb(image)
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        # PIL reports truncation and bad data as OSError/SyntaxError (and EOFError for some codecs).
-        raise ImageError(f"{name} is truncated or corrupt: {e}") from e
+    with image:  # closes the file, which multi-frame formats keep open
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ImageError(
+                f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} MP); "
+                f"the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} MP"
+            )
+        if width == 0 or height == 0:
+            raise ImageError(f"{name} has no pixels ({width} x {height})")
+        try:
+            image.load()  # GIF/WebP/TIFF: the first frame
+            rgb = to_rgb(ImageOps.exif_transpose(image))
+            return rgb.copy() if rgb is image else rgb
+        except (OSError, SyntaxError, ValueError, EOFError) as e:
+            # PIL reports truncation and bad data as OSError/SyntaxError (EOFError for some codecs).
+            raise ImageError(f"{name} is truncated or corrupt: {e}") from e
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -175,14 +175,14 @@ def target_size(height: int, width: int, max_soft_tokens: int) -> tuple[int, int
     max_patches = max_soft_tokens * POOLING_KERNEL**2
     target_px = max_patches * PATCH_SIZE**2
     factor = math.sqrt(target_px / (height * width))
-    new_h = int(math.floor(factor * height / BLOCK_SIZE)) * BLOCK_SIZE
-    new_w = int(math.floor(factor * width / BLOCK_SIZE)) * BLOCK_SIZE
+    new_h = math.floor(factor * height / BLOCK_SIZE) * BLOCK_SIZE
+    new_w = math.floor(factor * width / BLOCK_SIZE) * BLOCK_SIZE
     max_side = max_soft_tokens * BLOCK_SIZE
     # A very thin image rounds one side to 0 blocks: it gets one block there, as in the reference.
     if new_h == 0:
-        new_h, new_w = BLOCK_SIZE, min(int(math.floor(width / height)) * BLOCK_SIZE, max_side)
+        new_h, new_w = BLOCK_SIZE, min(math.floor(width / height) * BLOCK_SIZE, max_side)
     elif new_w == 0:
-        new_w, new_h = BLOCK_SIZE, min(int(math.floor(height / width)) * BLOCK_SIZE, max_side)
+        new_w, new_h = BLOCK_SIZE, min(math.floor(height / width) * BLOCK_SIZE, max_side)
     if new_h * new_w > target_px or new_h == 0 or new_w == 0:  # unreachable for valid sizes
         raise ImageError(f"cannot fit a {width} x {height} image into {max_soft_tokens} tokens")
     return new_h, new_w

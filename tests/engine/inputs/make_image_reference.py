@@ -42,7 +42,11 @@ def synthetic(height: int, width: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
     img = np.stack(
-        [255 * x / max(width - 1, 1), 255 * y / max(height - 1, 1), 128 + 100 * np.sin(x / 7 + y / 11)],
+        [
+            255 * x / max(width - 1, 1),
+            255 * y / max(height - 1, 1),
+            128 + 100 * np.sin(x / 7 + y / 11),
+        ],
         axis=-1,
     )
     cy, cx, r = height * 0.45, width * 0.55, min(height, width) * 0.3
@@ -66,10 +70,17 @@ def png_16bit_rgb(pixels16: np.ndarray) -> bytes:
     raw = b"".join(b"\x00" + pixels16[i].astype(">u2").tobytes() for i in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def exif_rotated_jpeg(upright: np.ndarray) -> bytes:
@@ -111,7 +122,7 @@ def make_media() -> list[tuple[str, str, int]]:
     palette = Image.fromarray(base).quantize(colors=64, dither=Image.Dither.NONE)
     save("palette.png", palette, "PNG")
     save("palette_transparent.png", palette, "PNG", transparency=3)
-    gray16 = (base[..., 0].astype(np.uint16) * 257 + np.arange(480, dtype=np.uint16)[None, :] % 200)
+    gray16 = base[..., 0].astype(np.uint16) * 257 + np.arange(480, dtype=np.uint16)[None, :] % 200
     save("gray16.png", Image.fromarray(gray16), "PNG")
     small = synthetic(100, 150, seed=7)  # uncompressed formats: small, and so resized
     write("rgb16.png", png_16bit_rgb(small.astype(np.uint16) * 257 + 129), budget=280)
@@ -121,7 +132,9 @@ def make_media() -> list[tuple[str, str, int]]:
     save("gray.jpg", Image.fromarray(base).convert("L"), "JPEG", quality=90)
     frames = [Image.fromarray(base).convert("P", palette=Image.Palette.ADAPTIVE)]
     frames.append(Image.fromarray(255 - base).convert("P", palette=Image.Palette.ADAPTIVE))
-    frames[0].save(MEDIA / "animated.gif", "GIF", save_all=True, append_images=frames[1:], duration=100)
+    frames[0].save(
+        MEDIA / "animated.gif", "GIF", save_all=True, append_images=frames[1:], duration=100
+    )
     cases.append(("animated_gif", "animated.gif", 70))
     save("photo.webp", Image.fromarray(base), "WEBP", quality=85)
     save("photo.bmp", Image.fromarray(small), "BMP", budget=280)
@@ -134,7 +147,11 @@ def make_media() -> list[tuple[str, str, int]]:
     y, x = np.mgrid[0:2000, 0:1500]
     pattern = ((x // 3 + y // 5) % 2 * 255).astype(np.uint8)  # hard edges: ringing and clamping
     pattern[(x - 700) ** 2 + (y - 1100) ** 2 < 400**2] //= 3
-    save("pattern_2000x1500.png", Image.fromarray(np.dstack([pattern, 255 - pattern, pattern // 2])), "PNG")
+    save(
+        "pattern_2000x1500.png",
+        Image.fromarray(np.dstack([pattern, 255 - pattern, pattern // 2])),
+        "PNG",
+    )
     big = Image.fromarray(synthetic(900, 1201, seed=6))
     big.save(MEDIA / "large_900x1201.png", "PNG")
     for budget in (70, 140, 280, 560, 1120):
@@ -160,7 +177,9 @@ def main() -> None:
     cases = make_media()
     REFERENCE.mkdir(exist_ok=True)
     for case, file_name, budget in cases:
-        out = processor(images=reference_input(MEDIA / file_name), max_soft_tokens=budget, return_tensors="pt")
+        out = processor(
+            images=reference_input(MEDIA / file_name), max_soft_tokens=budget, return_tensors="pt"
+        )
         pixels = out["pixel_values"][0].numpy()
         levels = np.rint(pixels * 255).astype(np.uint8)
         assert np.array_equal(levels.astype(np.float32) * np.float32(1 / 255), pixels), case
@@ -168,10 +187,14 @@ def main() -> None:
         arrays[f"{case}/file"] = np.array(file_name)
         arrays[f"{case}/budget"] = np.array(budget)
         arrays[f"{case}/rows"] = rows.astype(np.int32)
-        Image.fromarray(levels[rows].reshape(-1, 48, 3)).save(REFERENCE / f"{case}.png", optimize=True)
+        Image.fromarray(levels[rows].reshape(-1, 48, 3)).save(
+            REFERENCE / f"{case}.png", optimize=True
+        )
         arrays[f"{case}/position_ids"] = out["image_position_ids"][0].numpy().astype(np.int32)
         arrays[f"{case}/num_soft_tokens"] = np.array(int(out["num_soft_tokens_per_image"][0]))
-        print(f"{case:28s} {file_name:24s} budget {budget:5d} tokens {arrays[f'{case}/num_soft_tokens']}")
+        print(
+            f"{case:28s} {file_name:24s} budget {budget:5d} tokens {arrays[f'{case}/num_soft_tokens']}"
+        )
     np.savez_compressed(FIXTURES / "image_reference.npz", **arrays)
 
 

@@ -23,8 +23,10 @@ from engine.inputs.audio import (
 )
 
 
-def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.5, phase: float = 0.0) -> np.ndarray:
-    t = np.arange(int(round(seconds * rate))) / rate
+def tone(
+    freq: float, seconds: float, rate: int, amplitude: float = 0.5, phase: float = 0.0
+) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
     return amplitude * np.sin(2 * np.pi * freq * t + phase)
 
 
@@ -83,7 +85,9 @@ def test_constants():
     assert MAX_AUDIO_TOKENS * SAMPLES_PER_AUDIO_TOKEN == 30 * SAMPLE_RATE
 
 
-@pytest.mark.parametrize("n, tokens", [(0, 0), (1, 1), (640, 1), (641, 2), (480_000, 750), (480_001, 751)])
+@pytest.mark.parametrize(
+    "n, tokens", [(0, 0), (1, 1), (640, 1), (641, 2), (480_000, 750), (480_001, 751)]
+)
 def test_audio_token_count(n: int, tokens: int):
     assert audio_token_count(n) == tokens
 
@@ -97,11 +101,11 @@ def test_audio_token_count_rejects_negative():
 def test_split_audio_covers_everything_within_budget(length: int):
     samples = np.random.default_rng(1).standard_normal(length).astype(np.float32)
     clips = split_audio(samples)
-    assert len(clips) == audio_token_count(length) // MAX_AUDIO_TOKENS + (audio_token_count(length) % 750 > 0)
+    assert len(clips) == -(-audio_token_count(length) // MAX_AUDIO_TOKENS)
     for clip in clips:
         assert 0 < audio_token_count(len(clip)) <= MAX_AUDIO_TOKENS
-    for clip in clips[:-1]:
-        assert len(clip) == MAX_AUDIO_TOKENS * SAMPLES_PER_AUDIO_TOKEN  # only the last one is padded
+    for clip in clips[:-1]:  # only the last one is padded
+        assert len(clip) == MAX_AUDIO_TOKENS * SAMPLES_PER_AUDIO_TOKEN
     joined = np.concatenate(clips) if clips else np.zeros(0, np.float32)
     np.testing.assert_array_equal(joined, samples)
 
@@ -119,7 +123,13 @@ def test_split_audio_smaller_budget_and_errors():
 # ---- decoding ----------------------------------------------------------------------------------
 
 # Largest error of each PCM subtype, in full-scale units: half a quantization step, plus float slack.
-PCM_TOLERANCE = {"PCM_U8": 1 / 128, "PCM_16": 1 / 32768, "PCM_24": 1 / 2**23, "PCM_32": 1e-7, "FLOAT": 0.0}
+PCM_TOLERANCE = {
+    "PCM_U8": 1 / 128,
+    "PCM_16": 1 / 32768,
+    "PCM_24": 1 / 2**23,
+    "PCM_32": 1e-7,
+    "FLOAT": 0.0,
+}
 
 
 @pytest.mark.parametrize("subtype", list(PCM_TOLERANCE))
@@ -232,7 +242,9 @@ def test_zero_byte_file(tmp_path: Path):
 def test_text_file_named_wav(tmp_path: Path):
     path = tmp_path / "notes.wav"
     path.write_text("not audio at all\n" * 50)
-    with pytest.raises(AudioError, match=r"not a supported audio file \(WAV, MP3, FLAC, OGG/Vorbis\)"):
+    with pytest.raises(
+        AudioError, match=r"not a supported audio file \(WAV, MP3, FLAC, OGG/Vorbis\)"
+    ):
         load_audio(path)
 
 

