@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import time
 import zlib
@@ -127,6 +128,20 @@ def test_exif_rotation_is_applied():
     assert rotated.size == upright.size == (480, 336)
     diff = np.abs(np.asarray(rotated, dtype=int) - np.asarray(upright, dtype=int))
     assert diff.mean() < 3  # same picture, two JPEG encodings
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "HEIF", "WEBP", "PNG"])
+def test_exif_rotation_is_applied_once_in_every_format(fmt: str):
+    """HEIC decoders may rotate on their own; the picture must turn exactly once."""
+    pixels = np.zeros((30, 60, 3), dtype=np.uint8)
+    pixels[:, :20] = 255  # white left third
+    exif = Image.Exif()
+    exif[0x0112] = 6  # view rotated 90 degrees clockwise: the left third ends on top
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, fmt, exif=exif.tobytes())
+    loaded = np.asarray(load_image(buf.getvalue()), dtype=int)
+    assert loaded.shape == (60, 30, 3)
+    assert loaded[:15].mean() > 200 and loaded[25:].mean() < 30
 
 
 def test_gif_first_frame():
