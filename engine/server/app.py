@@ -15,6 +15,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 from contextlib import asynccontextmanager
@@ -80,13 +81,13 @@ async def read_json(request: Request, limit: int) -> Any:
 async def watched(outs: AsyncIterator, request: Request) -> AsyncIterator:
     """Items of `outs` until the client disconnects; then `outs` is closed (which aborts its turn)."""
     it = outs.__aiter__()
+    step: asyncio.Future | None = None
     try:
         while True:
             step = asyncio.ensure_future(it.__anext__())
             while not step.done():
                 await asyncio.wait({step}, timeout=DISCONNECT_POLL_S)
                 if not step.done() and await request.is_disconnected():
-                    step.cancel()
                     return
             try:
                 item = step.result()
@@ -94,6 +95,10 @@ async def watched(outs: AsyncIterator, request: Request) -> AsyncIterator:
                 return
             yield item
     finally:
+        if step is not None and not step.done():
+            step.cancel()  # raises inside `outs`, whose cleanup aborts the turn
+            with contextlib.suppress(BaseException):
+                await step
         await it.aclose()
 
 

@@ -2,6 +2,7 @@
 tests; plus a helper that forwards the worker's events to both the server and a test recorder."""
 
 import threading
+import time
 
 import pytest
 
@@ -16,8 +17,8 @@ BODY_LIMIT = 256 * 1024
 
 
 class Served:
-    def __init__(self, handle, worker, seen):
-        self.handle, self.worker, self.seen = handle, worker, seen
+    def __init__(self, handle, worker, seen, events):
+        self.handle, self.worker, self.seen, self.events = handle, worker, seen, events
 
     @property
     def base(self) -> str:
@@ -29,6 +30,27 @@ class Served:
 
     def commands_of(self, kind):
         return [c for c in self.seen if isinstance(c, kind)]
+
+    def mark(self) -> int:
+        """Where the command log stands; `since(mark)`: the commands after it, less Cancel and CloseSession
+        (the pool closes evicted sessions at any time)."""
+        return len(self.seen)
+
+    def since(self, mark: int) -> list:
+        return [c for c in self.seen[mark:] if not isinstance(c, (ev.Cancel, ev.CloseSession))]
+
+    def wait_finished(self, request_id: int, timeout: float = 30.0) -> ev.TurnFinished:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for e in list(self.events):
+                if e.request_id == request_id and isinstance(e, (ev.TurnFinished, ev.ErrorEvent)):
+                    return e
+            time.sleep(0.02)
+        raise AssertionError(f"request {request_id} did not finish")
+
+    def stats_of(self, request_id: int) -> ev.TurnStats:
+        return next(e for e in self.events
+                    if e.request_id == request_id and isinstance(e, ev.TurnStats))
 
 
 class SpyWorker(EngineWorker):
@@ -48,7 +70,10 @@ def served(tiny_checkpoint):
     bridge = EngineBridge()
     loaded = threading.Event()
 
+    events: list = []
+
     def on_event(event):
+        events.append(event)
         if isinstance(event, ev.ModelLoaded):
             loaded.set()
         bridge.on_event(event)
@@ -61,6 +86,6 @@ def served(tiny_checkpoint):
     config = ServerConfig(max_body_bytes=BODY_LIMIT)
     handle = start_server(worker, "127.0.0.1", 0, API_KEY, model_name="tiny", config=config,
                           bridge=bridge)
-    yield Served(handle, worker, seen)
+    yield Served(handle, worker, seen, events)
     handle.stop()
     worker.stop()
