@@ -94,6 +94,8 @@ class MainWindow(QMainWindow):
                                                  self.composer, self.sidebar, self.status_line, self)
         self.voice = VoiceTurn(self.controller, self)  # app.audio drives it from the mic button
         self.voice.turn_failed.connect(self.composer.show_error)
+        bridge.model_loaded.connect(lambda e: self.setWindowTitle(
+            "Tandem — demo model (random weights)" if e.random_weights else "Tandem"))
         self.demo_ready.connect(self._load_demo)
         self.demo_failed.connect(lambda msg: self.status_line.set_loading(
             f"Could not create the demo checkpoint: {msg}"))

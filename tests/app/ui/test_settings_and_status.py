@@ -96,6 +96,7 @@ def test_first_run_uses_the_demo_checkpoint_with_a_badge(qtbot, open_window, dat
     assert load.path == str(made[0])
     assert window.settings.value(Key.MODEL_PATH) == str(made[0])
     assert window.status_line.model_label.text() == "tandem-demo-tiny"
+    assert "random weights" in window.windowTitle()
     assert "Memory 123.0 MB" == window.status_line.memory_label.text()
 
 
@@ -112,6 +113,7 @@ def test_real_weights_have_no_badge_and_drafter_rate_shows(qtbot, open_window):
     window, _ = open_window(random_weights=False)
     qtbot.waitUntil(lambda: window.status_line.model_label.text() == "fake", timeout=3000)
     assert not window.status_line.random_badge.isVisibleTo(window)
+    assert window.windowTitle() == "Tandem"
     window.controller.send("hi")
     qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
     assert window.status_line.drafter_label.text() == "Drafter 70% accepted"
