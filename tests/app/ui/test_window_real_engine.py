@@ -16,6 +16,8 @@ def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tin
                                                                         data_dir, tmp_path):
     from PIL import Image
 
+    from test_window_attachments import drop_files
+
     from app.ui.main_window import MainWindow
     from engine.worker import EngineWorker
 
@@ -37,7 +39,7 @@ def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tin
         qtbot.waitUntil(lambda: window.status_line.random_badge.isVisibleTo(window), timeout=60000)
         image = tmp_path / "dot.png"
         Image.new("RGB", (96, 96), (255, 0, 0)).save(image)
-        window.controller.attach_files([str(image)])
+        drop_files(window.composer, [image])  # a real QDropEvent
         qtbot.waitUntil(lambda: window.composer.chips and window.composer.chips[0].status == "ready",
                         timeout=30000)
         window.composer.edit.setPlainText("What colour?")
