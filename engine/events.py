@@ -97,6 +97,18 @@ class SendToolResults(Command):
 
 
 @dataclass
+class LoadHistory(Command):
+    """Feed a conversation (user and assistant messages as the chat template takes them) without
+    generating it. With `answer`, the model then answers its last user message, or the tool
+    responses on its last assistant message."""
+
+    session_id: str
+    messages: list[dict]
+    answer: bool = False
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass
 class PrepareMedia(Command):
     """Preprocess/embed a dropped image or audio file ahead of Send (work may be cached)."""
 

@@ -157,6 +157,13 @@ class Session:
         self._restore(mark)
         yield from self._answer(mark.last_logits, settings)
 
+    def load_history(self, messages: list[dict], settings: ev.GenerationSettings,
+                     answer: bool = False) -> Iterator[ev.Event]:
+        """Replace the conversation with `messages`, fed without generating (see session_history)."""
+        from engine.session_history import load_history
+
+        return load_history(self, messages, settings, answer)
+
     def rollback(self, turn: int) -> Iterator[ev.Event]:
         """Return to the state just before user turn `turn` (0-based); later turns are dropped."""
         if not 0 <= turn < len(self.turns):
@@ -446,12 +453,12 @@ def _media_of(content) -> tuple[list, list]:
 
 def _template_message(message: dict) -> dict:
     """The message as the chat template needs it: media items without their payloads."""
-    content = message["content"]
-    if isinstance(content, str):
-        return {"role": message["role"], "content": content}
-    items = [{"type": c["type"]} if c.get("type") in ("image", "audio") else dict(c)
-             for c in content]
-    return {"role": message["role"], "content": items}
+    out = dict(message)
+    content = message.get("content")
+    if isinstance(content, list):
+        out["content"] = [{"type": c["type"]} if c.get("type") in ("image", "audio") else dict(c)
+                          for c in content]
+    return out
 
 
 def _segment_of(inputs) -> Segment:

@@ -209,6 +209,9 @@ class EngineWorker:
     def _do_SendToolResults(self, c: ev.SendToolResults):
         return self._session(c.session_id).send_tool_results(c.results, c.settings)
 
+    def _do_LoadHistory(self, c: ev.LoadHistory):
+        return self._session(c.session_id).load_history(c.messages, c.settings, answer=c.answer)
+
     def _do_PrepareMedia(self, c: ev.PrepareMedia):
         from engine.inputs.image import preprocess_image
 

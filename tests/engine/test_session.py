@@ -202,3 +202,44 @@ def test_tool_call_round_trip_continues_the_same_turn(loaded):
         run(s.send_tool_results([{"name": "read_file", "response": "again"}], GREEDY))
     run(s.send("Thanks.", GREEDY))
     assert_kept_cache_matches_fresh(s)
+
+
+def test_loaded_history_feeds_the_rendered_conversation_and_lives_on(loaded):
+    from engine.inputs.template import render_chat
+
+    history = [
+        {"role": "user", "content": "Hi, what is 2+2?"},
+        {"role": "assistant", "content": "It is 4."},
+        {"role": "user", "content": [{"type": "audio", "audio": np.full(1500, 0.1, np.float32)},
+                                     {"type": "text", "text": "And this?"}]},
+        {"role": "assistant", "content": "A tone."},
+    ]
+    s = new_session(loaded, system_prompt="Be brief.")
+    run(s.load_history(history, GREEDY))
+    assert s.user_turns == 2
+    rendered = render_chat(s.messages, template=loaded.template, add_generation_prompt=False)
+    assert loaded.tokenizer.decode(s.token_ids().tolist()) == rendered.replace(
+        "<|audio|>", "<|audio>" + "<|audio|>" * 3 + "<audio|>")
+    run(s.send("Now a new question.", GREEDY))
+    assert_kept_cache_matches_fresh(s)
+    run(s.rollback(1))
+    run(s.send("Instead this.", GREEDY))
+    assert_kept_cache_matches_fresh(s)
+    with pytest.raises(SessionError, match="empty"):
+        run(s.load_history([], GREEDY))
+
+
+def test_loaded_history_can_end_in_tool_responses_and_the_model_continues(loaded):
+    s = new_session(loaded)
+    history = [
+        {"role": "user", "content": "Read a.py"},
+        {"role": "assistant", "content": "",
+         "tool_calls": [{"function": {"name": "read_file", "arguments": {"path": "a.py"}}}],
+         "tool_responses": [{"name": "read_file", "response": {"text": "x = 1"}}]},
+    ]
+    events = run(s.load_history(history, GREEDY, answer=True))
+    assert [e for e in events if isinstance(e, ev.TurnFinished)]
+    text = loaded.tokenizer.decode(s.token_ids().tolist())
+    assert "<tool_response|><|channel>thought\n<channel|>" in text
+    run(s.send("ok", GREEDY))
+    assert_kept_cache_matches_fresh(s)
