@@ -199,15 +199,12 @@ class Drafter(nn.Module):
         return self.logits(n), self.post_projection(n)
 
     def logits(self, n: mx.array) -> mx.array:
-        cfg = self.config
-        if cfg.use_ordered_embeddings:
-            out = self.masked_embedding(n, self.model.embed_tokens)
-        elif cfg.tie_word_embeddings:
-            out = self.model.embed_tokens.as_linear(n)
-        else:
-            out = self.lm_head(n)
-        cap = cfg.text_config.final_logit_softcapping
-        return out if cap is None else mx.tanh(out / cap) * cap
+        # No softcap, even if the text config names one: the reference assistant never applies it.
+        if self.config.use_ordered_embeddings:
+            return self.masked_embedding(n, self.model.embed_tokens)
+        if self.config.tie_word_embeddings:
+            return self.model.embed_tokens.as_linear(n)
+        return self.lm_head(n)
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         out = {}

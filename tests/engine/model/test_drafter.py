@@ -29,7 +29,7 @@ def _hf_assistant(tmp_path, ordered: bool, seed: int):
         num_hidden_layers=4, layer_types=["sliding_attention"] * 3 + ["full_attention"], num_attention_heads=4,
         num_key_value_heads=SLIDING_KV[0], head_dim=SLIDING_KV[1], global_head_dim=FULL_KV[1],
         num_global_key_value_heads=FULL_KV[0], attention_k_eq_v=True, sliding_window=WINDOW,
-        final_logit_softcapping=None,
+        final_logit_softcapping=30.0,  # named in the config, never applied by the reference assistant
     )
     config = Gemma4UnifiedAssistantConfig(
         text_config=text, backbone_hidden_size=BACKBONE, use_ordered_embeddings=ordered, num_centroids=8,
