@@ -48,6 +48,7 @@ def _hf_assistant(tmp_path, ordered: bool, seed: int):
                     p.copy_(1 + 0.3 * torch.randn_like(p))
             for layer in model.model.layers:
                 layer.layer_scalar.copy_(torch.rand(1) + 0.5)
+            model.model.embed_tokens.weight.mul_(100)  # logits of a few units, where a softcap would show
             if ordered:
                 model.masked_embedding.token_ordering.copy_(torch.randperm(VOCAB))
         model.save_pretrained(tmp_path)
