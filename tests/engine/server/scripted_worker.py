@@ -1,0 +1,42 @@
+"""A stand-in for the engine worker that answers with scripted events, for what random weights never
+do on their own (call a tool). It records every command and answers on its own thread, as the
+engine does."""
+
+import queue
+import threading
+
+from engine import events as ev
+
+
+class ScriptedWorker:
+    """`replies[type(command).__name__]` is a list of events to send for that command kind."""
+
+    def __init__(self, on_event, replies: dict[str, list[ev.Event]]):
+        self.on_event = on_event
+        self.replies = replies
+        self.commands: list[ev.Command] = []
+        self.sessions: dict = {}
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def submit(self, command):
+        self.commands.append(command)
+        self._queue.put(command)
+        return command.request_id
+
+    def stop(self):
+        self._queue.put(None)
+        self._thread.join(5)
+
+    def _run(self):
+        while (command := self._queue.get()) is not None:
+            for template in self.replies.get(type(command).__name__, []):
+                event = type(template)(**template.__dict__)
+                event.request_id = command.request_id
+                event.session_id = getattr(command, "session_id", "") or ""
+                self.on_event(event)
