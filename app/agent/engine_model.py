@@ -1,0 +1,90 @@
+"""`AgentModel` on the real engine: one engine session per agent run.
+
+The adapter turns the loop's blocking calls into engine commands and waits for that command's events.
+Engine events reach it through `deliver(event)`, which whoever owns the engine's event callback must
+call (the app's bridge forwards events of the agent's session id; a test wires the worker straight
+to it). `deliver` may be called on any thread; the loop's calls block on the loop's own thread, never
+on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable
+
+from app.agent.model import Reply
+from engine import events as ev
+from engine.inputs.types import ToolCall
+
+Submit = Callable[[ev.Command], int]
+
+
+class EngineModelError(RuntimeError):
+    """The engine reported an error for the agent's request."""
+
+
+class EngineAgentModel:
+    def __init__(self, submit: Submit, session_id: str,
+                 settings: ev.GenerationSettings | None = None, image_budget: int = 280) -> None:
+        self.submit = submit
+        self.session_id = session_id
+        self.settings = settings or ev.GenerationSettings(temperature=0.0, max_tokens=1024)
+        self.image_budget = image_budget
+        self._inbox: dict[int, queue.SimpleQueue] = {}
+        self._lock = threading.Lock()
+
+    def deliver(self, event: ev.Event) -> None:
+        with self._lock:
+            box = self._inbox.get(event.request_id)
+        if box is not None:
+            box.put(event)
+
+    # ------------------------------------------------------------ AgentModel
+
+    def begin(self, system_prompt: str, tools: list[dict], task: str | list[dict]) -> Reply:
+        self._open(system_prompt, tools)
+        return self._ask(ev.SendMessage(session_id=self.session_id, content=task,
+                                        settings=self.settings))
+
+    def reply_to_tools(self, results: list[dict]) -> Reply:
+        return self._ask(ev.SendToolResults(session_id=self.session_id, results=results,
+                                            settings=self.settings))
+
+    def restart(self, system_prompt: str, tools: list[dict], messages: list[dict]) -> Reply:
+        self._open(system_prompt, tools)
+        return self._ask(ev.LoadHistory(session_id=self.session_id, messages=messages,
+                                        answer=True, settings=self.settings))
+
+    def cancel(self) -> None:
+        self.submit(ev.Cancel(session_id=self.session_id))
+
+    # ------------------------------------------------------------ internals
+
+    def _open(self, system_prompt: str, tools: list[dict]) -> None:
+        self.submit(ev.OpenSession(session_id=self.session_id, system_prompt=system_prompt,
+                                   tools=tools, image_budget=self.image_budget))
+
+    def _ask(self, command: ev.Command) -> Reply:
+        box: queue.SimpleQueue = queue.SimpleQueue()
+        with self._lock:
+            self._inbox[command.request_id] = box
+        try:
+            self.submit(command)
+            text, thinking, calls, errors = [], [], [], []
+            while True:
+                event = box.get()
+                if isinstance(event, ev.TextDelta):
+                    (thinking if event.channel == "thinking" else text).append(event.text)
+                elif isinstance(event, ev.ToolCallEvent):
+                    calls.append(ToolCall(event.name, dict(event.arguments)))
+                elif isinstance(event, ev.ParseErrorEvent):
+                    errors.append(event.raw)
+                elif isinstance(event, ev.ErrorEvent):
+                    raise EngineModelError(event.message)
+                elif isinstance(event, ev.TurnFinished):
+                    return Reply("".join(text).strip(), "".join(thinking).strip(), calls, errors,
+                                 event.reason)
+        finally:
+            with self._lock:
+                self._inbox.pop(command.request_id, None)
