@@ -240,6 +240,7 @@ class TurnStats(Event):
     drafted: int = 0
     accepted: int = 0
     target_forwards: int = 0
+    memory_bytes: int = 0  # memory the engine holds after the turn (MLX active memory)
 
 
 @dataclass

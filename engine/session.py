@@ -418,7 +418,8 @@ class Session:
             generated_tokens=stats.generated, decode_tokens_per_second=stats.tokens_per_second(),
             time_to_first_token=(stats.first_token_at or stats.started) - stats.started,
             context_used=self.offset, context_length=self.context_length,
-            drafted=stats.drafted, accepted=stats.accepted, target_forwards=stats.target_forwards)
+            drafted=stats.drafted, accepted=stats.accepted, target_forwards=stats.target_forwards,
+            memory_bytes=int(mx.get_active_memory()))
         yield ev.TurnFinished(reason=reason, text="".join(answer))
 
     def _steps(self, logits, settings, stats):

@@ -181,6 +181,10 @@ class ConversationController(QObject):
         cache = self.store.session_cache_path(conversation_id)
         if cache.exists():
             self.bridge.submit(ev.LoadSession(session_id=conversation_id, path=str(cache)))
+        else:
+            history = history_messages(self.store.messages(conversation_id))
+            if history:  # no saved cache: feed the stored turns so the model keeps the context
+                self.bridge.submit(ev.LoadHistory(session_id=conversation_id, messages=history))
         self.opened.add(conversation_id)
 
     # ------------------------------------------------------------ attachments
@@ -405,3 +409,21 @@ class ConversationController(QObject):
 def _meta(stats: dict) -> str:
     tps = stats.get("decode_tokens_per_second") if stats else None
     return f"{stats.get('generated_tokens', 0)} tokens · {tps:.1f} tok/s" if tps else ""
+
+
+def history_messages(messages) -> list[dict]:
+    """Stored messages as the engine's chat messages (finished answers only; media by path)."""
+    out: list[dict] = []
+    for m in messages:
+        if m.role == "user":
+            content: str | list[dict] = m.content
+            if m.attachments:
+                content = [{"type": a.kind, a.kind: str(a.path)} for a in m.attachments]
+                if m.content:
+                    content.append({"type": "text", "text": m.content})
+            out.append({"role": "user", "content": content})
+        elif m.role == "assistant" and out and out[-1]["role"] == "user":
+            out.append({"role": "assistant", "content": m.content})
+    while out and out[-1]["role"] != "assistant":
+        out.pop()  # an unanswered message is sent again by the person, not replayed
+    return out

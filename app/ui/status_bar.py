@@ -56,6 +56,8 @@ class StatusLine(QStatusBar):
 
     def show_stats(self, stats: ev.TurnStats, drafter_on: bool) -> None:
         self.speed_label.setText(f"{stats.decode_tokens_per_second:.1f} tok/s")
+        if stats.memory_bytes:
+            self.memory_label.setText(f"Memory {format_bytes(stats.memory_bytes)}")
         if drafter_on and stats.drafted:
             self.drafter_label.setText(f"Drafter {100 * stats.accepted / stats.drafted:.0f}% accepted")
         else:

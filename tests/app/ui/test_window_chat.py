@@ -228,3 +228,22 @@ def test_closing_mid_answer_stores_the_partial_answer(qtbot, open_window):
     assert saved.role == "assistant" and saved.finish_reason == "cancelled"
     assert saved.content and words.startswith(saved.content)
     assert engine.of_type(ev.Cancel)[0].session_id == conv_id
+
+
+def test_reopen_without_a_saved_cache_feeds_the_stored_turns(qtbot, open_window):
+    window, _ = open_window(replies=["Paris."])
+    send(qtbot, window, "Capital of France?")
+    wait_answer(qtbot, window)
+    conv_id = window.controller.current_id
+    qtbot.waitUntil(lambda: window.store.session_cache_path(conv_id).exists(), timeout=2000)
+    window.close()
+    window.store.session_cache_path(conv_id).unlink()  # e.g. a cache from another model version
+
+    again, engine2 = open_window(replies=["Berlin."])
+    send(qtbot, again, "And Germany?")
+    qtbot.waitUntil(lambda: again.chat_view.last().answer == "Berlin.", timeout=3000)
+    history = engine2.of_type(ev.LoadHistory)[0]
+    assert history.session_id == conv_id and not engine2.of_type(ev.LoadSession)
+    assert history.messages == [{"role": "user", "content": "Capital of France?"},
+                                {"role": "assistant", "content": "Paris."}]
+    assert engine2.commands.index(history) < engine2.commands.index(engine2.of_type(ev.SendMessage)[0])
