@@ -73,13 +73,20 @@ class SessionPool:
 
     def plan(self, key: SessionKey, turns: list[Turn]) -> Plan:
         best: Plan | None = None
+        busy = False
         for entry in reversed(self.entries.values()):
-            if entry.busy or entry.key != key:
+            if entry.key != key:
                 continue
             found = _match(entry, turns)
-            if found and (best is None or found.start_offset > best.start_offset):
+            if found and entry.busy:
+                busy = True
+            elif found and (best is None or found.start_offset > best.start_offset):
                 best = found
         if best is None:
+            if busy and (len(turns) != 1 or not isinstance(turns[0], UserTurn)):
+                raise RequestError(
+                    "this conversation is being answered for another request right now; send "
+                    "this one when that answer is finished", "messages", status=409)
             if len(turns) != 1 or not isinstance(turns[0], UserTurn):
                 raise RequestError(
                     "this conversation's earlier turns are not in any kept session (the server was "
