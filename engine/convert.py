@@ -37,7 +37,11 @@ def quantize_shard(weights: dict[str, mx.array], bits: int, group_size: int) -> 
     out: dict[str, mx.array] = {}
     for name, w in weights.items():
         module = name.removesuffix(".weight")
-        if name.endswith(".weight") and w.ndim == 2 and should_quantize(module, w.shape[-1], group_size):
+        if (
+            name.endswith(".weight")
+            and w.ndim == 2
+            and should_quantize(module, w.shape[-1], group_size)
+        ):
             q, scales, biases = mx.quantize(w, group_size=group_size, bits=bits)
             out[name], out[f"{module}.scales"], out[f"{module}.biases"] = q, scales, biases
         else:
@@ -94,7 +98,8 @@ def convert(src: str | Path, dst: str | Path, bits: int, group_size: int = 64) -
             shutil.copy2(item, dst / item.name)
     quantization = {"group_size": group_size, "bits": bits, "mode": "affine"}
     raw = {**raw, "quantization": quantization, "quantization_config": quantization}
-    (dst / "config.json").write_text(json.dumps(raw, indent=2) + "\n")  # last: a folder with config is complete
+    # Written last: a folder with its config.json is complete.
+    (dst / "config.json").write_text(json.dumps(raw, indent=2) + "\n")
     return dst
 
 

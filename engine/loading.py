@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
-import mlx.nn as nn
+from mlx import nn
 from mlx.utils import tree_flatten
 
 from engine.model.config import ConfigError, ModelConfig
@@ -92,7 +92,9 @@ def weight_files(folder: Path) -> list[Path]:
         names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
         for name in names:
             if not (folder / name).is_file():
-                raise CheckpointError(f"shard {name} listed in {INDEX_FILE} is missing from {folder}")
+                raise CheckpointError(
+                    f"shard {name} listed in {INDEX_FILE} is missing from {folder}"
+                )
         return [folder / n for n in names]
     files = sorted(folder.glob("*.safetensors"))
     if not files:
@@ -107,14 +109,18 @@ def check_safetensors(path: Path) -> dict[str, Any]:
         head = f.read(8)
         n = int.from_bytes(head, "little") if len(head) == 8 else -1
         if n < 0 or 8 + n > size:
-            raise CheckpointError(f"{path.name} is truncated or not a safetensors file ({size} bytes)")
+            raise CheckpointError(
+                f"{path.name} is truncated or not a safetensors file ({size} bytes)"
+            )
         try:
             header = json.loads(f.read(n))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise CheckpointError(f"{path.name} has a corrupt safetensors header: {e}") from e
     end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
     if 8 + n + end > size:
-        raise CheckpointError(f"{path.name} is truncated: {size} bytes on disk, its header needs {8 + n + end}")
+        raise CheckpointError(
+            f"{path.name} is truncated: {size} bytes on disk, its header needs {8 + n + end}"
+        )
     return header
 
 
@@ -126,7 +132,9 @@ def load_safetensors(path: Path) -> dict[str, mx.array]:
         raise CheckpointError(f"cannot read {path.name}: {e}") from e
 
 
-def apply_quantization(model: nn.Module, quantization: dict[str, Any], weights: dict[str, mx.array]) -> None:
+def apply_quantization(
+    model: nn.Module, quantization: dict[str, Any], weights: dict[str, mx.array]
+) -> None:
     """Turn the layers that have `.scales` in `weights` into quantized layers (mlx-lm's config format)."""
 
     def predicate(path: str, module: nn.Module) -> bool | dict:
@@ -150,10 +158,14 @@ def check_weights(model: nn.Module, weights: dict[str, mx.array]) -> None:
     expected = dict(tree_flatten(model.parameters()))
     missing = sorted(set(expected) - set(weights))
     if missing:
-        raise CheckpointError(f"{len(missing)} tensor(s) missing from the checkpoint, e.g. {missing[:5]}")
+        raise CheckpointError(
+            f"{len(missing)} tensor(s) missing from the checkpoint, e.g. {missing[:5]}"
+        )
     unexpected = sorted(set(weights) - set(expected))
     if unexpected:
-        raise CheckpointError(f"{len(unexpected)} unexpected tensor(s) in the checkpoint, e.g. {unexpected[:5]}")
+        raise CheckpointError(
+            f"{len(unexpected)} unexpected tensor(s) in the checkpoint, e.g. {unexpected[:5]}"
+        )
     for name, w in weights.items():
         if tuple(w.shape) != tuple(expected[name].shape):
             raise CheckpointError(
@@ -183,7 +195,9 @@ def load_model(path_or_repo_id: str | Path, dtype: mx.Dtype | str | None = None)
     if config.quantization:
         apply_quantization(model, config.quantization, weights)
     check_weights(model, weights)
-    weights = {k: w.astype(dtype) if mx.issubdtype(w.dtype, mx.floating) else w for k, w in weights.items()}
+    weights = {
+        k: w.astype(dtype) if mx.issubdtype(w.dtype, mx.floating) else w for k, w in weights.items()
+    }
     model.load_weights(list(weights.items()), strict=True)
     mx.eval(model.parameters())
     model.eval()

@@ -80,13 +80,17 @@ class TextConfig:
     def __post_init__(self) -> None:
         n = self.num_hidden_layers
         if self.hidden_size_per_layer_input:
-            raise ConfigError("per-layer input embeddings (hidden_size_per_layer_input > 0) are not supported")
+            raise ConfigError(
+                "per-layer input embeddings (hidden_size_per_layer_input > 0) are not supported"
+            )
         if self.enable_moe_block:
             raise ConfigError("mixture-of-experts blocks (enable_moe_block) are not supported")
         if self.hidden_activation not in ("gelu_pytorch_tanh", "gelu_tanh"):
             raise ConfigError(f"unsupported hidden_activation {self.hidden_activation!r}")
         if self.use_bidirectional_attention not in (None, "vision", "all"):
-            raise ConfigError(f"unknown use_bidirectional_attention {self.use_bidirectional_attention!r}")
+            raise ConfigError(
+                f"unknown use_bidirectional_attention {self.use_bidirectional_attention!r}"
+            )
         if self.layer_types is None:
             # The reference's default: every sixth layer is full attention.
             self.layer_types = [FULL if (i + 1) % 6 == 0 else SLIDING for i in range(n)]
@@ -99,7 +103,11 @@ class TextConfig:
         if self.rope_parameters is None:
             self.rope_parameters = {
                 SLIDING: {"rope_type": "default", "rope_theta": 10_000.0},
-                FULL: {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1_000_000.0},
+                FULL: {
+                    "rope_type": "proportional",
+                    "partial_rotary_factor": 0.25,
+                    "rope_theta": 1_000_000.0,
+                },
             }
         self._resolve_heads()
         self._resolve_kv_sharing()
@@ -111,7 +119,9 @@ class TextConfig:
             for key, overrides in self.per_layer_config.items():
                 i = int(key)
                 if not 0 <= i < self.num_hidden_layers:
-                    raise ConfigError(f"per_layer_config names layer {key} of {self.num_hidden_layers}")
+                    raise ConfigError(
+                        f"per_layer_config names layer {key} of {self.num_hidden_layers}"
+                    )
                 self.head_dims[i] = int(overrides.get("head_dim", self.head_dims[i]))
                 self.kv_heads[i] = int(overrides.get("num_key_value_heads", self.kv_heads[i]))
             return
@@ -133,7 +143,9 @@ class TextConfig:
             t = self.layer_types[i]
             producers = [j for j in range(first) if self.layer_types[j] == t]
             if not producers:
-                raise ConfigError(f"KV-shared layer {i} ({t}) has no earlier {t} layer to read keys and values from")
+                raise ConfigError(
+                    f"KV-shared layer {i} ({t}) has no earlier {t} layer to read keys and values from"
+                )
             self.kv_producers[i] = producers[-1]
 
     def is_kv_shared(self, layer: int) -> bool:
@@ -214,7 +226,9 @@ class ModelConfig:
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         model_type = d.get("model_type")
         if model_type != MODEL_TYPE:
-            raise ConfigError(f"config.json describes a {model_type!r} model; only {MODEL_TYPE!r} can be loaded")
+            raise ConfigError(
+                f"config.json describes a {model_type!r} model; only {MODEL_TYPE!r} can be loaded"
+            )
         if "text_config" not in d:
             raise ConfigError("config is missing required key: text_config")
         d = dict(d)

@@ -60,7 +60,8 @@ class MaskBuilder:
 
     def _build(self, sliding: bool, n_keys: int) -> mx.array | str | None:
         L, W = self.length, self.window
-        visible = W + 1 if self.mode == "all" else W  # keys one sliding query may see, itself included
+        # Keys one sliding query may see, itself included.
+        visible = W + 1 if self.mode == "all" else W
         if L == 1 and (not sliding or n_keys <= visible):
             return None
         if self.mode != "all" and self.blocks is None and n_keys == L and (not sliding or L <= W):

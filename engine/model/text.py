@@ -14,8 +14,8 @@ from functools import partial
 from typing import Any
 
 import mlx.core as mx
-import mlx.nn as nn
 import numpy as np
+from mlx import nn
 
 from .config import FULL, SLIDING, ConfigError, TextConfig
 from .masks import MaskBuilder
@@ -50,7 +50,9 @@ def rope_periods(params: dict[str, Any], head_dim: int) -> mx.array:
         inv = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float32) / np.float32(head_dim))
     elif rope_type == "proportional":
         angles = int(params.get("partial_rotary_factor", 1.0) * head_dim // 2)
-        rotated = 1.0 / theta ** (np.arange(0, 2 * angles, 2, dtype=np.float32) / np.float32(head_dim))
+        rotated = 1.0 / theta ** (
+            np.arange(0, 2 * angles, 2, dtype=np.float32) / np.float32(head_dim)
+        )
         inv = np.concatenate([rotated, np.zeros(head_dim // 2 - angles, np.float32)])
         inv = inv / np.float32(params.get("factor", 1.0))
     else:
@@ -80,11 +82,19 @@ class Attention(nn.Module):
             if not self.k_eq_v:
                 self.v_proj = nn.Linear(hidden, self.n_kv_heads * self.head_dim, bias=bias)
         self.o_proj = nn.Linear(self.n_heads * self.head_dim, hidden, bias=bias)
-        self._periods = rope_periods(config.rope_parameters[config.layer_types[layer]], self.head_dim)
+        self._periods = rope_periods(
+            config.rope_parameters[config.layer_types[layer]], self.head_dim
+        )
 
     def rope(self, x: mx.array, offset: int) -> mx.array:
         return mx.fast.rope(
-            x, self.head_dim, traditional=False, base=None, scale=1.0, offset=offset, freqs=self._periods
+            x,
+            self.head_dim,
+            traditional=False,
+            base=None,
+            scale=1.0,
+            offset=offset,
+            freqs=self._periods,
         )
 
     def __call__(
@@ -102,7 +112,11 @@ class Attention(nn.Module):
             k, v = shared_kv
         else:
             k = self.k_proj(x).reshape(B, L, self.n_kv_heads, self.head_dim)
-            v = self.v_proj(x).reshape(B, L, self.n_kv_heads, self.head_dim) if not self.k_eq_v else k
+            v = (
+                self.v_proj(x).reshape(B, L, self.n_kv_heads, self.head_dim)
+                if not self.k_eq_v
+                else k
+            )
             k = self.rope(self.k_norm(k).transpose(0, 2, 1, 3), offset)
             v = mx.fast.rms_norm(v, None, self.eps).transpose(0, 2, 1, 3)
             if cache is not None:

@@ -13,11 +13,12 @@ the cache offset. `make_cache()` gives mlx-lm caches, one per layer that owns ke
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import mlx.core as mx
-import mlx.nn as nn
 import numpy as np
+from mlx import nn
 from mlx_lm.models.cache import KVCache, RotatingKVCache
 
 from .audio import AudioEmbedder
@@ -50,7 +51,9 @@ class Model(nn.Module):
         if config.vision_config is not None:
             vc = config.vision_config
             self.vision_embedder = VisionEmbedder(vc)
-            self.embed_vision = MultimodalEmbedder(vc.output_proj_dims, text.hidden_size, vc.rms_norm_eps)
+            self.embed_vision = MultimodalEmbedder(
+                vc.output_proj_dims, text.hidden_size, vc.rms_norm_eps
+            )
         if config.audio_config is not None:
             self.embed_audio = AudioEmbedder(config.audio_config, text.hidden_size)
 
@@ -101,7 +104,8 @@ class Model(nn.Module):
         """
         cfg = self.config
         input_ids = _as_ids(input_ids)
-        ids = np.array(input_ids)  # host copy of a leaf array: placeholder positions are known before any compute
+        # A host copy of a leaf array: placeholder positions are known before any compute.
+        ids = np.array(input_ids)
         placeholders = np.isin(ids, (cfg.image_token_id, cfg.video_token_id, cfg.audio_token_id))
         safe_ids = mx.where(mx.array(placeholders), cfg.text_config.pad_token_id, input_ids)
         h = self.language_model.embed(safe_ids)
@@ -114,7 +118,11 @@ class Model(nn.Module):
         return flat.reshape(B, L, H)
 
     def _scatter_images(
-        self, flat: mx.array, ids: np.ndarray, pixel_values: mx.array, image_position_ids: mx.array | None
+        self,
+        flat: mx.array,
+        ids: np.ndarray,
+        pixel_values: mx.array,
+        image_position_ids: mx.array | None,
     ) -> mx.array:
         if self.config.vision_config is None:
             raise ValueError("pixel_values were given but this model has no vision_config")
@@ -130,13 +138,19 @@ class Model(nn.Module):
         rows = np.flatnonzero((positions != -1).all(-1).reshape(-1))
         slots = np.flatnonzero(ids.reshape(-1) == self.config.image_token_id)
         if len(rows) != len(slots):
-            raise ValueError(f"{len(slots)} image placeholder tokens but {len(rows)} image patches (non-padding rows)")
+            raise ValueError(
+                f"{len(slots)} image placeholder tokens but {len(rows)} image patches (non-padding rows)"
+            )
         feats = self.embed_vision(self.vision_embedder(pixel_values, image_position_ids))
         feats = feats.reshape(-1, feats.shape[-1])[mx.array(rows)]
         return _scatter(flat, slots, feats)
 
     def _scatter_audio(
-        self, flat: mx.array, ids: np.ndarray, input_features: mx.array, input_features_mask: mx.array | None
+        self,
+        flat: mx.array,
+        ids: np.ndarray,
+        input_features: mx.array,
+        input_features_mask: mx.array | None,
     ) -> mx.array:
         if self.config.audio_config is None:
             raise ValueError("input_features were given but this model has no audio_config")
@@ -152,7 +166,9 @@ class Model(nn.Module):
         rows = np.flatnonzero(valid.reshape(-1))
         slots = np.flatnonzero(ids.reshape(-1) == self.config.audio_token_id)
         if len(rows) != len(slots):
-            raise ValueError(f"{len(slots)} audio placeholder tokens but {len(rows)} audio frames (mask True)")
+            raise ValueError(
+                f"{len(slots)} audio placeholder tokens but {len(rows)} audio frames (mask True)"
+            )
         feats = self.embed_audio(input_features.astype(flat.dtype))
         feats = feats.reshape(-1, feats.shape[-1])[mx.array(rows)]
         return _scatter(flat, slots, feats)
@@ -178,7 +194,9 @@ class Model(nn.Module):
         elif pixel_values is not None or input_features is not None:
             raise ValueError("pass either inputs_embeds or pixel_values/input_features, not both")
         elif inputs_embeds.shape[:2] != input_ids.shape:
-            raise ValueError(f"inputs_embeds {inputs_embeds.shape} does not match input_ids {input_ids.shape}")
+            raise ValueError(
+                f"inputs_embeds {inputs_embeds.shape} does not match input_ids {input_ids.shape}"
+            )
         cfg = self.config
         blocks = None
         if cfg.text_config.use_bidirectional_attention == "vision":
@@ -205,7 +223,9 @@ def sanitize_weights(config: ModelConfig, weights: dict[str, mx.array]) -> dict[
         name = _rename(name)
         if name is None:
             continue
-        m = re.match(r"language_model\.layers\.(\d+)\.self_attn\.(k_proj|v_proj|k_norm|v_norm)\.", name)
+        m = re.match(
+            r"language_model\.layers\.(\d+)\.self_attn\.(k_proj|v_proj|k_norm|v_norm)\.", name
+        )
         if m and int(m.group(1)) in shared:
             continue  # KV-shared layers read their producer's keys and values
         if name.startswith("embed_audio.") and config.audio_config is None:
@@ -219,15 +239,16 @@ def sanitize_weights(config: ModelConfig, weights: dict[str, mx.array]) -> dict[
 def _rename(name: str) -> str | None:
     if "rotary_emb" in name or name.startswith(("lm_head.", "model.lm_head.")):
         return None  # rotary tables are recomputed; the LM head is tied to the embedding
-    if name.startswith("model."):
-        name = name[len("model.") :]
+    name = name.removeprefix("model.")
     if name.startswith("language_model.model."):  # mlx-vlm layout
         name = "language_model." + name[len("language_model.model.") :]
     if name.startswith("language_model.lm_head."):
         return None
     # A live transformers model's state_dict names (the saved files use the names above).
     name = name.replace("embed_vision.multimodal_embedder.", "embed_vision.")
-    m = re.match(r"embed_vision\.(patch_ln1|patch_dense|patch_ln2|pos_embedding|pos_norm)(.*)", name)
+    m = re.match(
+        r"embed_vision\.(patch_ln1|patch_dense|patch_ln2|pos_embedding|pos_norm)(.*)", name
+    )
     if m:
         name = f"vision_embedder.{m.group(1)}{m.group(2)}"
     return name

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import mlx.core as mx
-import mlx.nn as nn
+from mlx import nn
 
 from .config import VisionConfig
 
@@ -21,7 +21,7 @@ DENSE_CHUNK = 256  # 6912 = 27 * 256
 
 def _split(n: int) -> tuple[int, int]:
     """n = a * b with a the largest divisor not above sqrt(n)."""
-    a = max(d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0)
+    a = max(d for d in range(1, math.isqrt(n) + 1) if n % d == 0)
     return a, n // a
 
 
@@ -56,14 +56,15 @@ class VisionEmbedder(nn.Module):
         self.pos_norm = LayerNorm(dim, LAYER_NORM_EPS)
 
     def __call__(self, pixel_values: mx.array, image_position_ids: mx.array) -> mx.array:
-        h = self.patch_ln2(self._dense(self.patch_ln1(pixel_values.astype(self.patch_ln1.weight.dtype))))
+        h = self.patch_ln2(
+            self._dense(self.patch_ln1(pixel_values.astype(self.patch_ln1.weight.dtype)))
+        )
         valid = (image_position_ids != -1)[..., None].astype(h.dtype)
         pos = mx.maximum(image_position_ids, 0)
         # Axis 0 of the table is indexed by x, axis 1 by y; padding coordinates contribute nothing.
         h = h + self.pos_embedding[pos[..., 0], 0] * valid[..., 0, :]
         h = h + self.pos_embedding[pos[..., 1], 1] * valid[..., 1, :]
         return self.pos_norm(h)
-
 
     def _dense(self, x: mx.array) -> mx.array:
         """patch_dense with its 6912-long dot products summed in chunks.

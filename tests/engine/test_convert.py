@@ -12,9 +12,9 @@ import argparse
 import json
 
 import mlx.core as mx
-import mlx.nn as nn
 import numpy as np
 import pytest
+from mlx import nn
 
 from engine.convert import add_arguments, convert, run
 from engine.loading import CheckpointError, load_model, load_safetensors, weight_files
@@ -26,7 +26,9 @@ IDS = mx.array([[2] + list(range(10, 40))])
 def converted(tiny_checkpoint, tmp_path_factory):
     out = {}
     for bits in (4, 8):
-        out[bits] = convert(tiny_checkpoint, tmp_path_factory.mktemp("q") / f"q{bits}", bits=bits, group_size=64)
+        out[bits] = convert(
+            tiny_checkpoint, tmp_path_factory.mktemp("q") / f"q{bits}", bits=bits, group_size=64
+        )
     return out
 
 
@@ -38,7 +40,9 @@ def test_converted_equals_in_memory_quantization(tiny_checkpoint, converted, bit
         expected,
         group_size=64,
         bits=bits,
-        class_predicate=lambda p, m: expected.quant_predicate(p, m) and m.weight.shape[-1] % 64 == 0,
+        class_predicate=lambda p, m: (
+            expected.quant_predicate(p, m) and m.weight.shape[-1] % 64 == 0
+        ),
     )
     assert mx.array_equal(quantized(IDS), expected(IDS))
     assert quantized.layers[2].self_attn.q_proj.bits == bits
@@ -93,6 +97,8 @@ def test_cli_and_bad_input(tiny_checkpoint, converted, tmp_path, capsys):
         convert(tiny_checkpoint, converted[8], bits=8)
     with pytest.raises(CheckpointError):
         convert(tmp_path / "missing", tmp_path / "y", bits=4)
-    args = parser.parse_args([str(tiny_checkpoint), str(tmp_path / "cli8"), "--bits", "8", "--group-size", "32"])
+    args = parser.parse_args(
+        [str(tiny_checkpoint), str(tmp_path / "cli8"), "--bits", "8", "--group-size", "32"]
+    )
     assert run(args) == 0
     assert load_model(tmp_path / "cli8").layers[0].mlp.up_proj.group_size == 32

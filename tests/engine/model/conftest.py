@@ -8,11 +8,9 @@ vocab 512, intermediate 128, sliding window 4, multimodal ids 500-506. Norm weig
 
 from __future__ import annotations
 
-
 import zlib
 
 import pytest
-
 from hf_reference import build_reference
 
 

@@ -10,36 +10,40 @@ import numpy as np
 IMAGE, BOI, EOI, AUDIO, BOA, EOA, VIDEO = 500, 501, 502, 503, 504, 505, 506
 WINDOW = 4
 
-TEXT_BASE = dict(
-    vocab_size=512,
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=6,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    head_dim=16,
-    global_head_dim=32,
-    num_global_key_value_heads=1,
-    attention_k_eq_v=True,
-    sliding_window=WINDOW,
-    layer_types=["sliding_attention", "sliding_attention", "full_attention"] * 2,
-    final_logit_softcapping=30.0,
-)
+TEXT_BASE = {
+    "vocab_size": 512,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "global_head_dim": 32,
+    "num_global_key_value_heads": 1,
+    "attention_k_eq_v": True,
+    "sliding_window": WINDOW,
+    "layer_types": ["sliding_attention", "sliding_attention", "full_attention"] * 2,
+    "final_logit_softcapping": 30.0,
+}
 
 CONFIGS = {
-    "T1": dict(),
-    "T2": dict(attention_k_eq_v=False),
-    "T3": dict(final_logit_softcapping=None),
-    "T4": dict(num_kv_shared_layers=2, use_double_wide_mlp=True),
-    "ALL": dict(use_bidirectional_attention="all", sliding_window=6),
-    "NONE": dict(use_bidirectional_attention=None),
+    "T1": {},
+    "T2": {"attention_k_eq_v": False},
+    "T3": {"final_logit_softcapping": None},
+    "T4": {"num_kv_shared_layers": 2, "use_double_wide_mlp": True},
+    "ALL": {"use_bidirectional_attention": "all", "sliding_window": 6},
+    "NONE": {"use_bidirectional_attention": None},
 }
 
 
 def rel_err(ours: mx.array, ref) -> float:
     """max |ours - ref| / max |ref| over every element (float64 on the host)."""
     a = np.array(ours, dtype=np.float64)
-    b = ref.detach().double().numpy() if hasattr(ref, "detach") else np.asarray(ref, dtype=np.float64)
+    b = (
+        ref.detach().double().numpy()
+        if hasattr(ref, "detach")
+        else np.asarray(ref, dtype=np.float64)
+    )
     assert a.shape == b.shape, (a.shape, b.shape)
     return float(np.abs(a - b).max() / np.abs(b).max())
 
@@ -51,8 +55,8 @@ def build_reference(name: str, folder: Path, seed: int):
     torch.manual_seed(seed)
     cfg = Gemma4UnifiedConfig(
         text_config={**TEXT_BASE, **CONFIGS[name]},
-        vision_config=dict(mm_embed_dim=48, output_proj_dims=48, mm_posemb_size=64),
-        audio_config=dict(audio_embed_dim=640),
+        vision_config={"mm_embed_dim": 48, "output_proj_dims": 48, "mm_posemb_size": 64},
+        audio_config={"audio_embed_dim": 640},
         image_token_id=IMAGE,
         boi_token_id=BOI,
         eoi_token_id=EOI,

@@ -12,7 +12,9 @@ import torch
 from hf_reference import WINDOW, audio_inputs, image_inputs, prompt, rel_err, text_ids
 
 
-def chunked_prefill(model, ids: mx.array, sizes: list[int], embeds: mx.array | None = None) -> tuple[mx.array, list]:
+def chunked_prefill(
+    model, ids: mx.array, sizes: list[int], embeds: mx.array | None = None
+) -> tuple[mx.array, list]:
     """Prefill `ids` in chunks of the given sizes (cycled) into one cache; return all logits and the cache.
 
     Catches offsets, masks or RoPE positions taken from the chunk instead of the running length.
@@ -47,7 +49,9 @@ def test_cached_greedy_decode_past_window_matches_reference(loaded, name):
 
 
 @pytest.mark.parametrize("name", ["T1", "T4"])
-@pytest.mark.parametrize("sizes", [[1], [WINDOW - 1], [WINDOW + 1], [2 * WINDOW], [1, 2 * WINDOW, 2]])
+@pytest.mark.parametrize(
+    "sizes", [[1], [WINDOW - 1], [WINDOW + 1], [2 * WINDOW], [1, 2 * WINDOW, 2]]
+)
 def test_chunked_text_prefill_equals_one_shot(loaded, name, sizes):
     _, model, _ = loaded(name)
     ids = mx.array(text_ids(3 * WINDOW + 1, seed=8))
@@ -63,10 +67,14 @@ def test_chunked_text_prefill_equals_one_shot(loaded, name, sizes):
 
 @pytest.mark.parametrize("sizes", [[1], [3], [5, 2]])
 def test_chunked_audio_prefill_equals_one_shot(loaded, sizes):
-    ref, model, _ = loaded("T1")
+    _, model, _ = loaded("T1")
     frames, mask = audio_inputs()
-    ids = mx.array(prompt(("text", 2, 1), ("audio", 3), ("text", 2, 2), ("audio", 2), ("text", 2, 3)))
-    embeds = model.embed_inputs(ids, input_features=mx.array(frames), input_features_mask=mx.array(mask))
+    ids = mx.array(
+        prompt(("text", 2, 1), ("audio", 3), ("text", 2, 2), ("audio", 2), ("text", 2, 3))
+    )
+    embeds = model.embed_inputs(
+        ids, input_features=mx.array(frames), input_features_mask=mx.array(mask)
+    )
     one_shot = model(ids, inputs_embeds=embeds)
     chunked, _ = chunked_prefill(model, ids, sizes, embeds)
     assert rel_err(chunked, one_shot) < 1e-4
@@ -75,8 +83,12 @@ def test_chunked_audio_prefill_equals_one_shot(loaded, sizes):
 def test_image_block_kept_in_one_call_equals_one_shot(loaded):
     _, model, _ = loaded("T1")
     pixels, positions = image_inputs()
-    ids = mx.array(prompt(("text", 3, 1), ("image", 6), ("text", 3, 2), ("image", 4), ("text", 2, 3)))
-    embeds = model.embed_inputs(ids, pixel_values=mx.array(pixels), image_position_ids=mx.array(positions))
+    ids = mx.array(
+        prompt(("text", 3, 1), ("image", 6), ("text", 3, 2), ("image", 4), ("text", 2, 3))
+    )
+    embeds = model.embed_inputs(
+        ids, pixel_values=mx.array(pixels), image_position_ids=mx.array(positions)
+    )
     one_shot = model(ids, inputs_embeds=embeds)
     # Chunks cut only between images: [bos t t t boi], [img*6 eoi t t t boi img*4 eoi], [t t]
     chunked, _ = chunked_prefill(model, ids, [5, 17, 2], embeds)
@@ -88,10 +100,13 @@ def test_image_block_split_across_calls_differs(loaded):
     _, model, _ = loaded("T1")
     pixels, positions = image_inputs()
     ids = mx.array(prompt(("text", 3, 1), ("image", 6), ("text", 3, 2)))
-    embeds = model.embed_inputs(ids, pixel_values=mx.array(pixels[:1]), image_position_ids=mx.array(positions[:1]))
+    embeds = model.embed_inputs(
+        ids, pixel_values=mx.array(pixels[:1]), image_position_ids=mx.array(positions[:1])
+    )
     one_shot = model(ids, inputs_embeds=embeds)
-    split, _ = chunked_prefill(model, ids, [7, 100], embeds)  # cuts the 6-token image after 2 tokens
-    assert np.allclose(np.array(split[:, :5]), np.array(one_shot[:, :5]), atol=1e-5)  # text before the image
+    # The first chunk cuts the 6-token image after 2 tokens; the text before the image is unaffected.
+    split, _ = chunked_prefill(model, ids, [7, 100], embeds)
+    assert np.allclose(np.array(split[:, :5]), np.array(one_shot[:, :5]), atol=1e-5)
     assert rel_err(split, one_shot) > 1e-2
 
 
@@ -103,7 +118,10 @@ def test_decode_after_image_prefill_matches_reference(loaded):
     ids = prompt(("text", 2, 1), ("image", 6), ("text", 1, 2), ("image", 4), ("text", 1, 3))
     cache = model.make_cache()
     logits = model(
-        mx.array(ids), cache=cache, pixel_values=mx.array(pixels), image_position_ids=mx.array(positions)
+        mx.array(ids),
+        cache=cache,
+        pixel_values=mx.array(pixels),
+        image_position_ids=mx.array(positions),
     )[:, -1:]
     tokens = ids
     for _ in range(4):

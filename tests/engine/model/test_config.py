@@ -8,15 +8,15 @@ import pytest
 
 from engine.model.config import FULL, SLIDING, ConfigError, ModelConfig, TextConfig
 
-TEXT = dict(
-    vocab_size=512,
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=6,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    head_dim=16,
-)
+TEXT = {
+    "vocab_size": 512,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+}
 
 
 def test_reads_config_written_by_transformers(reference):
@@ -41,8 +41,14 @@ def test_global_head_dim_rule_without_per_layer_config():
 
 
 def test_last_layer_forced_full_and_window_halved_once_in_all_mode():
-    text = TextConfig.from_dict({**TEXT, "layer_types": [SLIDING] * 6, "use_bidirectional_attention": "all",
-                                 "sliding_window": 10})
+    text = TextConfig.from_dict(
+        {
+            **TEXT,
+            "layer_types": [SLIDING] * 6,
+            "use_bidirectional_attention": "all",
+            "sliding_window": 10,
+        }
+    )
     assert text.layer_types[-1] == FULL and text.window == 6 and text.sliding_window == 10
 
 
@@ -51,12 +57,20 @@ def test_kv_sharing_producers_and_missing_producer():
     text = TextConfig.from_dict({**TEXT, "layer_types": types, "num_kv_shared_layers": 2})
     assert text.kv_producers == [None, None, None, None, 3, 2]
     with pytest.raises(ConfigError, match="no earlier full_attention layer"):
-        TextConfig.from_dict({**TEXT, "layer_types": [SLIDING] * 5 + [FULL], "num_kv_shared_layers": 1})
+        TextConfig.from_dict(
+            {**TEXT, "layer_types": [SLIDING] * 5 + [FULL], "num_kv_shared_layers": 1}
+        )
 
 
 def test_unknown_keys_ignored_and_errors_are_clear():
-    cfg = ModelConfig.from_dict({"model_type": "gemma4_unified", "text_config": {**TEXT, "brand_new_key": 1},
-                                 "eoa_token_id": 7, "something_else": True})
+    cfg = ModelConfig.from_dict(
+        {
+            "model_type": "gemma4_unified",
+            "text_config": {**TEXT, "brand_new_key": 1},
+            "eoa_token_id": 7,
+            "something_else": True,
+        }
+    )
     assert cfg.eoa_token_index == 7 and cfg.vision_config is None
     with pytest.raises(ConfigError, match="missing required key.*hidden_size"):
         TextConfig.from_dict({k: v for k, v in TEXT.items() if k != "hidden_size"})

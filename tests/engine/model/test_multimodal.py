@@ -17,7 +17,9 @@ def test_two_images_one_longer_than_window(loaded):
     pixels, positions = image_inputs()
     ids = prompt(("text", 3, 1), ("image", 6), ("text", 2, 2), ("image", 4), ("text", 3, 3))
     expected = reference_logits(ref, ids, pixels, positions)
-    ours = model(mx.array(ids), pixel_values=mx.array(pixels), image_position_ids=mx.array(positions))
+    ours = model(
+        mx.array(ids), pixel_values=mx.array(pixels), image_position_ids=mx.array(positions)
+    )
     assert rel_err(ours, expected) < 1e-4
 
 
@@ -26,12 +28,17 @@ def test_image_blocks_are_bidirectional(loaded):
     ref, model, _ = loaded("T1")
     pixels, positions = image_inputs()
     ids = prompt(("text", 2, 1), ("image", 6), ("text", 2, 2), ("image", 4))
-    ours = model(mx.array(ids), pixel_values=mx.array(pixels), image_position_ids=mx.array(positions))
+    ours = model(
+        mx.array(ids), pixel_values=mx.array(pixels), image_position_ids=mx.array(positions)
+    )
     _, causal_model, _ = loaded("NONE")
-    causal = causal_model(mx.array(ids), pixel_values=mx.array(pixels), image_position_ids=mx.array(positions))
+    causal = causal_model(
+        mx.array(ids), pixel_values=mx.array(pixels), image_position_ids=mx.array(positions)
+    )
     assert rel_err(causal, reference_logits(loaded("NONE")[0], ids, pixels, positions)) < 1e-4
     assert rel_err(ours, reference_logits(ref, ids, pixels, positions)) < 1e-4
-    inside = np.flatnonzero(ids[0] == IMAGE)[0]  # the first image token sees later ones only when bidirectional
+    # The first image token sees the later ones only when attention is bidirectional.
+    inside = np.flatnonzero(ids[0] == IMAGE)[0]
     assert not np.allclose(np.array(ours[0, inside]), np.array(causal[0, inside]), atol=1e-3)
 
 
@@ -50,7 +57,13 @@ def test_mixed_image_and_audio(loaded, name):
     pixels, positions = image_inputs(seed=5)
     frames, mask = audio_inputs(seed=6)
     ids = prompt(
-        ("text", 2, 1), ("image", 6), ("audio", 3), ("text", 1, 2), ("image", 4), ("audio", 2), ("text", 2, 3)
+        ("text", 2, 1),
+        ("image", 6),
+        ("audio", 3),
+        ("text", 1, 2),
+        ("image", 4),
+        ("audio", 2),
+        ("text", 2, 3),
     )
     expected = reference_logits(ref, ids, pixels, positions, frames, mask)
     ours = model(
@@ -67,7 +80,9 @@ def test_embed_once_then_forward_equals_direct_call(loaded):
     _, model, _ = loaded("T1")
     frames, mask = audio_inputs()
     ids = mx.array(prompt(("audio", 3), ("audio", 2)))
-    embeds = model.embed_inputs(ids, input_features=mx.array(frames), input_features_mask=mx.array(mask))
+    embeds = model.embed_inputs(
+        ids, input_features=mx.array(frames), input_features_mask=mx.array(mask)
+    )
     direct = model(ids, input_features=mx.array(frames), input_features_mask=mx.array(mask))
     assert mx.allclose(model(ids, inputs_embeds=embeds), direct, atol=1e-6)
 
@@ -82,5 +97,9 @@ def test_placeholder_count_mismatch_is_a_clear_error(loaded):
     with pytest.raises(ValueError, match="input_features_mask"):
         model(mx.array(prompt(("audio", 5))), input_features=mx.array(frames))
     with pytest.raises(ValueError, match="audio placeholder"):
-        model(mx.array(prompt(("audio", 4))), input_features=mx.array(frames), input_features_mask=mx.array(mask))
+        model(
+            mx.array(prompt(("audio", 4))),
+            input_features=mx.array(frames),
+            input_features_mask=mx.array(mask),
+        )
     assert AUDIO not in np.array(ids)

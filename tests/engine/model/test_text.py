@@ -39,7 +39,8 @@ def test_kv_sharing_structure(loaded):
     for i in (4, 5):
         attn = model.layers[i].self_attn
         assert "k_proj" not in attn and "v_proj" not in attn and "k_norm" not in attn
-        assert model.layers[i].mlp.gate_proj.weight.shape == (256, 64)  # double-wide on shared layers only
+        # Double-wide MLP on the shared layers only.
+        assert model.layers[i].mlp.gate_proj.weight.shape == (256, 64)
     assert model.layers[3].mlp.gate_proj.weight.shape == (128, 64)
     assert len(model.make_cache()) == 4
     assert model.last_layer_of_type(SLIDING) == 3 and model.last_layer_of_type(FULL) == 2
