@@ -13,6 +13,7 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 import pytest
+from mlx import nn
 
 from engine.loading import CheckpointError, load_model, load_safetensors, weight_files
 
@@ -162,3 +163,36 @@ def test_missing_tensor_and_missing_folder(ckpt, tmp_path):
         load_model(ckpt)
     with pytest.raises(CheckpointError, match="neither a folder nor"):
         load_model(tmp_path / "nowhere")
+
+
+def test_per_layer_quantization_overrides(tiny_checkpoint, tmp_path, float_model):
+    """mlx-lm's config format: global bits plus per-layer entries (a dict of parameters, or false)."""
+    from mlx.utils import tree_flatten
+
+    from engine.model.unified import sanitize_weights
+
+    special, skipped = (
+        "language_model.layers.1.mlp.down_proj",
+        "language_model.layers.2.mlp.up_proj",
+    )
+    overrides = {special: {"group_size": 32, "bits": 8}, skipped: False}
+
+    def predicate(path, module):
+        if path in overrides:
+            return overrides[path]
+        return float_model.quant_predicate(path, module) and module.weight.shape[-1] % 64 == 0
+
+    model = load_model(tiny_checkpoint, dtype="float32")
+    nn.quantize(model, group_size=64, bits=4, class_predicate=predicate)
+    out = tmp_path / "mixed"
+    shutil.copytree(tiny_checkpoint, out, ignore=shutil.ignore_patterns("*.safetensors*"))
+    mx.save_safetensors(str(out / "model.safetensors"), dict(tree_flatten(model.parameters())))
+    config = json.loads((out / "config.json").read_text())
+    config["quantization"] = {"group_size": 64, "bits": 4, "mode": "affine", **overrides}
+    (out / "config.json").write_text(json.dumps(config))
+    loaded = load_model(out, dtype="float32")
+    layer = dict(loaded.named_modules())[special]
+    assert (layer.bits, layer.group_size) == (8, 32)
+    assert isinstance(dict(loaded.named_modules())[skipped], nn.Linear)
+    assert mx.array_equal(loaded(mx.array(IDS)), model(mx.array(IDS)))
+    assert sanitize_weights(loaded.config, {"model.lm_head.weight": mx.zeros(1)}) == {}

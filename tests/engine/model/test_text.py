@@ -71,3 +71,16 @@ def test_bad_input_ids_shape(loaded):
     _, model, _ = loaded("T1")
     with pytest.raises(ValueError, match=r"\[batch, length\]"):
         model(mx.array([1, 2, 3]))
+
+
+def test_sanitize_maps_live_transformers_names(loaded):
+    """A live transformers model's state_dict (in-memory names) maps onto exactly our parameters."""
+    from mlx.utils import tree_flatten
+
+    ref, model, _ = loaded("T4")
+    state = {k: mx.array(v.detach().numpy()) for k, v in ref.state_dict().items()}
+    assert any(k.startswith("model.embed_vision.patch_ln1") for k in state)
+    ours = dict(tree_flatten(model.parameters()))
+    mapped = model.sanitize(state)
+    assert set(mapped) == set(ours)
+    assert all(mx.array_equal(mapped[k], ours[k]) for k in ours)
