@@ -64,9 +64,10 @@ class Sampling:
         In greedy mode only the suppression applies.
         """
         x = logits.astype(mx.float32)
-        if self.suppress_tokens:
-            ids = mx.array([t for t in self.suppress_tokens if t < x.shape[-1]])
-            x = mx.put_along_axis(x, mx.broadcast_to(ids, (*x.shape[:-1], ids.size)), mx.array(-mx.inf), axis=-1)
+        ids = [t for t in self.suppress_tokens if t < x.shape[-1]]
+        if ids:
+            idx = mx.broadcast_to(mx.array(ids, dtype=mx.int32), (*x.shape[:-1], len(ids)))
+            x = mx.put_along_axis(x, idx, mx.array(-mx.inf), axis=-1)
         x = x - mx.logsumexp(x, axis=-1, keepdims=True)
         if self.greedy:
             return x
