@@ -33,6 +33,11 @@ class Key(str, Enum):
     WINDOW_STATE = "window/state"
     SPLITTER_STATE = "window/splitter"
     LAST_CONVERSATION = "window/last_conversation"
+    VOICE_INPUT_DEVICE = "voice/input_device"  # a device name; "" = the system default input
+    VOICE_HANDS_FREE = "voice/hands_free"  # the mic listens; silence ends each turn
+    VOICE_SILENCE_S = "voice/silence_seconds"  # hands-free: silence that ends a turn
+    VOICE_BARGE_IN = "voice/barge_in"  # speaking while the model answers stops the answer
+    VOICE_SPEAK_ANSWERS = "voice/speak_answers"  # answers to voice turns are read aloud
 
 
 DEFAULTS: dict[Key, Any] = {
@@ -49,6 +54,11 @@ DEFAULTS: dict[Key, Any] = {
     Key.WINDOW_STATE: QByteArray(),
     Key.SPLITTER_STATE: QByteArray(),
     Key.LAST_CONVERSATION: "",
+    Key.VOICE_INPUT_DEVICE: "",
+    Key.VOICE_HANDS_FREE: False,
+    Key.VOICE_SILENCE_S: 0.8,
+    Key.VOICE_BARGE_IN: True,
+    Key.VOICE_SPEAK_ANSWERS: False,
 }
 
 
