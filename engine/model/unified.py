@@ -104,13 +104,19 @@ class Model(nn.Module):
         """
         cfg = self.config
         input_ids = _as_ids(input_ids)
-        # A host copy of a leaf array: placeholder positions are known before any compute.
-        ids = np.array(input_ids)
-        placeholders = np.isin(ids, (cfg.image_token_id, cfg.video_token_id, cfg.audio_token_id))
-        safe_ids = mx.where(mx.array(placeholders), cfg.text_config.pad_token_id, input_ids)
+        placeholders = (
+            (input_ids == cfg.image_token_id)
+            | (input_ids == cfg.video_token_id)
+            | (input_ids == cfg.audio_token_id)
+        )
+        safe_ids = mx.where(placeholders, cfg.text_config.pad_token_id, input_ids)
         h = self.language_model.embed(safe_ids)
         B, L, H = h.shape
         flat = h.reshape(B * L, H)
+        if pixel_values is None and input_features is None:
+            return h
+        # Placeholder positions are read on the host: token ids are a leaf array, so this waits on no compute.
+        ids = np.array(input_ids)
         if pixel_values is not None:
             flat = self._scatter_images(flat, ids, pixel_values, image_position_ids)
         if input_features is not None:
@@ -199,7 +205,8 @@ class Model(nn.Module):
             )
         cfg = self.config
         blocks = None
-        if cfg.text_config.use_bidirectional_attention == "vision":
+        # One token alone forms no bidirectional pair; skipping the host read keeps decoding free of syncs.
+        if cfg.text_config.use_bidirectional_attention == "vision" and input_ids.shape[1] > 1:
             blocks = vision_block_ids(np.array(input_ids), (cfg.image_token_id, cfg.video_token_id))
         hidden = self.language_model(inputs_embeds, cache, blocks)
         h = hidden if not logits_to_keep else hidden[:, -logits_to_keep:]
