@@ -33,6 +33,11 @@ class Key(str, Enum):
     WINDOW_STATE = "window/state"
     SPLITTER_STATE = "window/splitter"
     LAST_CONVERSATION = "window/last_conversation"
+    AGENT_WORKSPACE = "agent/workspace"  # the folder the coding agent last worked in
+    AGENT_APPROVAL_MODE = "agent/approval_mode"  # an app.agent.ApprovalMode value
+    AGENT_MAX_STEPS = "agent/max_steps"
+    AGENT_MAX_MINUTES = "agent/max_minutes"
+    AGENT_MAX_TOKENS = "agent/max_tokens"  # per model reply; a whole file written needs room
     VOICE_INPUT_DEVICE = "voice/input_device"  # a device name; "" = the system default input
     VOICE_HANDS_FREE = "voice/hands_free"  # the mic listens; silence ends each turn
     VOICE_SILENCE_S = "voice/silence_seconds"  # hands-free: silence that ends a turn
