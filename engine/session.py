@@ -103,6 +103,7 @@ class Session:
         self.voice: VoiceTurn | None = None
         self.prefill_seconds = 0.0
         self._voice_logits = None
+        self.last_hidden = None  # post-norm hidden of the last prompt position (for the drafter)
 
     def token_ids(self) -> np.ndarray:
         """Every token fed to the cache so far, in order."""
@@ -155,6 +156,7 @@ class Session:
             raise SessionError("there is no answer to regenerate")
         mark = self.answer_marks.pop()
         self._restore(mark)
+        self.last_hidden = mark.meta.get("last_hidden")
         yield from self._answer(mark.last_logits, settings)
 
     def load_history(self, messages: list[dict], settings: ev.GenerationSettings,
@@ -347,14 +349,18 @@ class Session:
                 raise Cancelled()
             end = image_runs_end(seg.ids, start, min(start + step, n), self.image_token_id)
             last = end == n
+            hidden = None
             out = self.model(
                 ids[:, start:end], cache=self.cache,
                 inputs_embeds=None if embeds is None else embeds[:, start:end],
-                logits_to_keep=1,
+                logits_to_keep=1, return_hidden=self.drafter is not None,
             )
-            mx.eval([out] + [c.state for c in self.cache])
+            if self.drafter is not None:
+                out, hidden = out[0], out[1][:, -1:]
+            mx.eval([out] + [c.state for c in self.cache] + ([hidden] if hidden is not None else []))
             if last and want_logits:
                 logits = out
+                self.last_hidden = hidden
             start = end
             if n > step:
                 yield ev.Progress(stage="prefill", done=start, total=n)
@@ -366,7 +372,8 @@ class Session:
     def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False
                 ) -> Iterator[ev.Event]:
         if not continuing:
-            mark = Mark(self.offset, len(self.segments), len(self.messages), last_logits=logits)
+            mark = Mark(self.offset, len(self.segments), len(self.messages), last_logits=logits,
+                        meta={"last_hidden": self.last_hidden})
             self._snapshot(mark)
             self.answer_marks.append(mark)
             self.messages.append({"role": "assistant", "content": ""})
