@@ -87,6 +87,7 @@ class Composer(QWidget):
         self.send_button.clicked.connect(self._send_or_stop)
 
         buttons = QHBoxLayout()
+        self.button_row = buttons  # the voice input puts its level meter here
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.attach_button)
         buttons.addStretch(1)

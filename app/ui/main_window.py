@@ -2,8 +2,9 @@
 
 The right-hand side is a stack of mode views; chat is the first. `add_mode_view(name, widget)` adds
 another (the coding agent's view) and `show_mode(name)` switches to it. The composer's microphone
-button is `window.composer.mic_button` (see `Composer.set_voice_available`); a spoken turn goes
-through `window.voice` (`VoiceTurn`: start, append samples, finish).
+button is `window.composer.mic_button`, driven by `window.voice_input` (`VoiceController`: the
+microphone, push-to-talk, hands-free, barge-in); a spoken turn goes through `window.voice`
+(`VoiceTurn`: start, append samples, finish).
 
 On start the window asks the engine to load the configured model. With none configured it uses the
 demo checkpoint (random weights, generated once into the data folder) and says so in the status line.
@@ -35,6 +36,7 @@ from app.ui.conversation_controller import ConversationController
 from app.ui.sidebar import Sidebar
 from app.ui.status_bar import StatusLine
 from app.ui.theme import style_sheet
+from app.ui.voice_controller import VoiceController
 from app.ui.voice_turn import VoiceTurn
 from engine import events as ev
 
@@ -94,6 +96,8 @@ class MainWindow(QMainWindow):
                                                  self.composer, self.sidebar, self.status_line, self)
         self.voice = VoiceTurn(self.controller, self)  # app.audio drives it from the mic button
         self.voice.turn_failed.connect(self.composer.show_error)
+        self.voice_input = VoiceController(self.voice, self.controller, self.composer,
+                                           self.chat_view, settings, self)
         bridge.model_loaded.connect(lambda e: self.setWindowTitle(
             "Tandem — demo model (random weights)" if e.random_weights else "Tandem"))
         self.demo_ready.connect(self._load_demo)
@@ -275,5 +279,6 @@ class MainWindow(QMainWindow):
         self.settings.set_value(Key.WINDOW_STATE, self.saveState())
         self.settings.set_value(Key.SPLITTER_STATE, self.splitter.saveState())
         self.settings.sync()
+        self.voice_input.shutdown()  # what is being said is stored and sent first
         self.controller.stop_all()  # partial answers are stored now, not after the engine replies
         super().closeEvent(event)

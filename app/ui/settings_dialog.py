@@ -1,4 +1,4 @@
-"""Settings: model, system prompt, sampling, thinking, image token budget, drafter.
+"""Settings: model, system prompt, sampling, thinking, image token budget, drafter, voice.
 
 Values are written to `Settings` only on OK. `model_changed` tells the caller to reload the model.
 """
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import IMAGE_BUDGETS, Key, Settings
+from app.ui.voice_settings import VoiceSettingsSection
 
 
 class SettingsDialog(QDialog):
@@ -77,6 +78,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.thinking)
         form.addRow("Image detail:", self.image_budget)
         form.addRow("", self.drafter)
+        self.voice = VoiceSettingsSection(settings)
         self.error_label = QLabel()
         self.error_label.setObjectName("ErrorLabel")
         self.error_label.setVisible(False)
@@ -86,6 +88,7 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.voice)
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
 
@@ -106,6 +109,7 @@ class SettingsDialog(QDialog):
         s.set_value(Key.THINKING, self.thinking.isChecked())
         s.set_value(Key.IMAGE_BUDGET, self.image_budget.currentData())
         s.set_value(Key.USE_DRAFTER, self.drafter.isChecked())
+        self.voice.save(s)
         s.sync()
         self.model_changed = old != (model, self.drafter_path.text().strip(), self.drafter.isChecked())
         super().accept()
