@@ -64,6 +64,11 @@ DEFAULTS: dict[Key, Any] = {
     Key.VOICE_SILENCE_S: 0.8,
     Key.VOICE_BARGE_IN: True,
     Key.VOICE_SPEAK_ANSWERS: False,
+    Key.AGENT_WORKSPACE: "",
+    Key.AGENT_APPROVAL_MODE: "ask",
+    Key.AGENT_MAX_STEPS: 30,
+    Key.AGENT_MAX_MINUTES: 30,
+    Key.AGENT_MAX_TOKENS: 4096,
 }
 
 
