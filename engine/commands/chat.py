@@ -10,7 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.commands.common import add_model_arguments, open_session, print_turn, settings_from
+from engine.commands.common import (
+    add_model_arguments,
+    open_session,
+    print_turn,
+    settings_from,
+    user_errors,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,10 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.inputs.audio import load_audio
-    from engine.session import Cancelled, SessionError
+    from engine.session import Cancelled
     from engine.session_files import load_session, save_session
 
-    session = open_session(args)
+    try:
+        session = open_session(args)
+    except user_errors() as e:
+        print(f"tandem: {e}", file=sys.stderr)
+        return 1
     settings = settings_from(args)
     attachments: list[dict] = []
     print("tandem chat: type a message; /image, /audio, /undo, /regen, /save, /load, /quit",
@@ -53,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 content = attachments + [{"type": "text", "text": line}]
                 attachments = []
                 print_turn(session.send(content, settings), args.stats)
-        except (SessionError, OSError, ValueError) as e:
+        except user_errors() as e:
             print(f"tandem: {e}", file=sys.stderr)
         except (KeyboardInterrupt, Cancelled):
             print("\ntandem: stopped", file=sys.stderr)

@@ -8,6 +8,14 @@ import sys
 from engine import events as ev
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the input's fault: reported in one line, without a traceback."""
+    from engine.loading import CheckpointError
+    from engine.session import SessionError
+
+    return (SessionError, CheckpointError, ValueError, OSError)
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="checkpoint folder or Hugging Face repo id")
     parser.add_argument("--drafter", help="MTP drafter folder (default: MODEL/drafter if present)")

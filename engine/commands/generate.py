@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.commands.common import add_model_arguments, open_session, print_turn, settings_from
+from engine.commands.common import (
+    add_model_arguments,
+    open_session,
+    print_turn,
+    settings_from,
+    user_errors,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,8 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except user_errors() as e:
+        print(f"tandem: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     from engine.inputs.audio import load_audio, split_audio
-    from engine.session import SessionError
 
     content: list[dict] = [{"type": "image", "image": path} for path in args.image]
     for path in args.audio:
@@ -28,9 +41,5 @@ def run(args: argparse.Namespace) -> int:
         content += [{"type": "audio", "audio": clip} for clip in clips]
     content.append({"type": "text", "text": args.prompt})
     session = open_session(args)
-    try:
-        reason = print_turn(session.send(content, settings_from(args)), args.stats)
-    except SessionError as e:
-        print(f"tandem: {e}", file=sys.stderr)
-        return 1
+    reason = print_turn(session.send(content, settings_from(args)), args.stats)
     return 0 if reason in ("stop", "length", "tool_calls") else 1
