@@ -34,8 +34,13 @@ from engine.server.items import (
 from engine.server.media import image_ref
 from engine.server.turns import Usage
 
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
-                "stop_sequence": "stop_sequence", "cancelled": "end_turn"}
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "stop_sequence": "stop_sequence",
+    "cancelled": "end_turn",
+}
 MAX_STOP_SEQUENCES = 16
 
 
@@ -75,16 +80,21 @@ def _tools(body: dict) -> list[dict]:
     tools = f.get(body, "tools", list, [])
     choice = f.get(body, "tool_choice", dict, {"type": "auto"})
     if choice.get("type") not in ("auto", "none"):
-        raise RequestError("'tool_choice.type' must be \"auto\" or \"none\": the model decides "
-                           "itself whether to call a tool", "tool_choice")
+        raise RequestError(
+            '\'tool_choice.type\' must be "auto" or "none": the model decides '
+            "itself whether to call a tool",
+            "tool_choice",
+        )
     out = []
     for i, tool in enumerate(tools):
         where = f"tools[{i}]"
         if not isinstance(tool, dict):
             raise RequestError(f"'{where}' must be an object", where)
         name = f.get(tool, "name", str, required=True, where=where)
-        fn = {"name": name, "parameters": f.get(tool, "input_schema", dict, required=True,
-                                                where=where)}
+        fn = {
+            "name": name,
+            "parameters": f.get(tool, "input_schema", dict, required=True, where=where),
+        }
         if tool.get("description"):
             fn["description"] = f.get(tool, "description", str, where=where)
         out.append({"type": "function", "function": fn})
@@ -98,8 +108,9 @@ def _blocks(content: Any, where: str) -> list[dict]:
         raise RequestError(f"'{where}' must be a string or an array of content blocks", where)
     for j, block in enumerate(content):
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            raise RequestError(f"'{where}[{j}]' must be a content block with a 'type'",
-                               f"{where}[{j}]")
+            raise RequestError(
+                f"'{where}[{j}]' must be a content block with a 'type'", f"{where}[{j}]"
+            )
     return content
 
 
@@ -124,43 +135,58 @@ def _messages(messages: list, allow_files: bool) -> list[Turn]:
                     calls.append((name, f.get(b, "input", dict, {}, where=bw)))
                     call_names[f.get(b, "id", str, required=True, where=bw)] = name
                 elif b["type"] not in ("thinking", "redacted_thinking"):
-                    raise RequestError(f"'{bw}.type' {b['type']!r} is not supported in an "
-                                       "assistant message", f"{bw}.type")
+                    raise RequestError(
+                        f"'{bw}.type' {b['type']!r} is not supported in an assistant message",
+                        f"{bw}.type",
+                    )
             turns.append(assistant_turn("".join(texts), calls))
         elif role == "user":
             results = [b for b in blocks if b["type"] == "tool_result"]
             if results and len(results) != len(blocks):
-                raise RequestError(f"'{where}': text or media beside tool_result blocks is not "
-                                   "supported; send them in the next user message", where)
+                raise RequestError(
+                    f"'{where}': text or media beside tool_result blocks is not "
+                    "supported; send them in the next user message",
+                    where,
+                )
             if results:
-                turns.append(ToolResultsTurn(tuple(
-                    _tool_result(b, f"{where}.content[{j}]", call_names)
-                    for j, b in enumerate(results))))
+                turns.append(
+                    ToolResultsTurn(
+                        tuple(
+                            _tool_result(b, f"{where}.content[{j}]", call_names)
+                            for j, b in enumerate(results)
+                        )
+                    )
+                )
             else:
                 turns.append(_user_turn(blocks, f"{where}.content", allow_files))
         else:
-            raise RequestError(f"'{where}.role' must be user or assistant, got {role!r}",
-                               f"{where}.role")
+            raise RequestError(
+                f"'{where}.role' must be user or assistant, got {role!r}", f"{where}.role"
+            )
     return turns
 
 
 def _tool_result(block: dict, where: str, call_names: dict[str, str]) -> tuple[str, str]:
     use_id = f.get(block, "tool_use_id", str, required=True, where=where)
     if use_id not in call_names:
-        raise RequestError(f"'{where}.tool_use_id' {use_id!r} answers no tool_use of the "
-                           "assistant message before it", f"{where}.tool_use_id")
+        raise RequestError(
+            f"'{where}.tool_use_id' {use_id!r} answers no tool_use of the "
+            "assistant message before it",
+            f"{where}.tool_use_id",
+        )
     content = block.get("content", "")
     if isinstance(content, list):
         parts = []
         for k, b in enumerate(content):
             if not isinstance(b, dict) or b.get("type") != "text":
-                raise RequestError(f"'{where}.content[{k}]': only text is supported in tool "
-                                   "results", f"{where}.content[{k}]")
+                raise RequestError(
+                    f"'{where}.content[{k}]': only text is supported in tool results",
+                    f"{where}.content[{k}]",
+                )
             parts.append(f.get(b, "text", str, required=True, where=f"{where}.content[{k}]"))
         content = "".join(parts)
     elif not isinstance(content, str):
-        raise RequestError(f"'{where}.content' must be a string or text blocks",
-                           f"{where}.content")
+        raise RequestError(f"'{where}.content' must be a string or text blocks", f"{where}.content")
     response: Any = {"error": content} if block.get("is_error") else content
     return call_names[use_id], canonical_json(response)
 
@@ -178,8 +204,9 @@ def _user_turn(blocks: list[dict], where: str, allow_files: bool) -> UserTurn:
             key.append(("image", digest))
             loaders.append(lambda load=load: {"type": "image", "image": load()})
         else:
-            raise RequestError(f"'{bw}.type' must be text, image or tool_result, got "
-                               f"{b['type']!r}", f"{bw}.type")
+            raise RequestError(
+                f"'{bw}.type' must be text, image or tool_result, got {b['type']!r}", f"{bw}.type"
+            )
     if len(key) == 1 and key[0][0] == "text":
         text = key[0][1]
         return UserTurn((("text", text.strip()),), lambda: text)
@@ -210,12 +237,29 @@ def tool_use_id() -> str:
 
 
 def usage_dict(u: Usage) -> dict:
-    return {"input_tokens": u.prefilled_tokens, "output_tokens": u.completion_tokens,
-            "cache_read_input_tokens": u.cached_tokens, "cache_creation_input_tokens": 0}
+    return {
+        "input_tokens": u.prefilled_tokens,
+        "output_tokens": u.completion_tokens,
+        "cache_read_input_tokens": u.cached_tokens,
+        "cache_creation_input_tokens": 0,
+    }
 
 
-def message(mid: str, model: str, content: list[dict], stop_reason: str | None,
-            stop_sequence: str | None, usage: Usage) -> dict:
-    return {"id": mid, "type": "message", "role": "assistant", "model": model,
-            "content": content, "stop_reason": stop_reason, "stop_sequence": stop_sequence,
-            "usage": usage_dict(usage)}
+def message(
+    mid: str,
+    model: str,
+    content: list[dict],
+    stop_reason: str | None,
+    stop_sequence: str | None,
+    usage: Usage,
+) -> dict:
+    return {
+        "id": mid,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": stop_sequence,
+        "usage": usage_dict(usage),
+    }

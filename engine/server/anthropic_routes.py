@@ -10,7 +10,7 @@ after the stream began is an `error` event.
 from __future__ import annotations
 
 import json
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -36,9 +36,11 @@ def add_routes(app: FastAPI) -> None:
         first = await anext(outs, None)
         if first is None:
             raise TurnError("the client went away", 499)
-        return StreamingResponse(_events(first, outs, mid, model),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            _events(first, outs, mid, model),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
 
 
 async def _collect(outs: AsyncIterator, mid: str, model: str) -> dict:
@@ -47,17 +49,25 @@ async def _collect(outs: AsyncIterator, mid: str, model: str) -> dict:
         if isinstance(out, TextOut):
             kind = "text" if out.channel == "answer" else "thinking"
             if not blocks or blocks[-1]["type"] != kind:
-                blocks.append({"type": kind, kind: ""} | ({"signature": ""} if kind == "thinking"
-                                                         else {}))
+                blocks.append(
+                    {"type": kind, kind: ""} | ({"signature": ""} if kind == "thinking" else {})
+                )
             blocks[-1][kind] += out.text
         elif isinstance(out, ToolCallOut):
-            blocks.append({"type": "tool_use", "id": ac.tool_use_id(), "name": out.name,
-                           "input": out.arguments})
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": ac.tool_use_id(),
+                    "name": out.name,
+                    "input": out.arguments,
+                }
+            )
         elif isinstance(out, Done):
             if not blocks:
                 blocks.append({"type": "text", "text": ""})
-            return ac.message(mid, model, blocks, ac.STOP_REASONS[out.reason], out.stop_sequence,
-                              out.usage)
+            return ac.message(
+                mid, model, blocks, ac.STOP_REASONS[out.reason], out.stop_sequence, out.usage
+            )
     raise TurnError("the client went away", 499)
 
 
@@ -82,27 +92,53 @@ async def _events(first, outs: AsyncIterator, mid: str, model: str):
                         yield _event("content_block_stop", {"index": index})
                     index, open_kind = index + 1, kind
                     start = {"type": kind, kind: ""} | (
-                        {"signature": ""} if kind == "thinking" else {})
+                        {"signature": ""} if kind == "thinking" else {}
+                    )
                     yield _event("content_block_start", {"index": index, "content_block": start})
-                yield _event("content_block_delta", {"index": index, "delta": {
-                    "type": f"{kind}_delta", kind: out.text}})
+                yield _event(
+                    "content_block_delta",
+                    {"index": index, "delta": {"type": f"{kind}_delta", kind: out.text}},
+                )
             elif isinstance(out, ToolCallOut):
                 if open_kind is not None:
                     yield _event("content_block_stop", {"index": index})
                 index, open_kind = index + 1, None
-                yield _event("content_block_start", {"index": index, "content_block": {
-                    "type": "tool_use", "id": ac.tool_use_id(), "name": out.name, "input": {}}})
-                yield _event("content_block_delta", {"index": index, "delta": {
-                    "type": "input_json_delta",
-                    "partial_json": json.dumps(out.arguments, ensure_ascii=False)}})
+                yield _event(
+                    "content_block_start",
+                    {
+                        "index": index,
+                        "content_block": {
+                            "type": "tool_use",
+                            "id": ac.tool_use_id(),
+                            "name": out.name,
+                            "input": {},
+                        },
+                    },
+                )
+                yield _event(
+                    "content_block_delta",
+                    {
+                        "index": index,
+                        "delta": {
+                            "type": "input_json_delta",
+                            "partial_json": json.dumps(out.arguments, ensure_ascii=False),
+                        },
+                    },
+                )
                 yield _event("content_block_stop", {"index": index})
             elif isinstance(out, Done):
                 if open_kind is not None:
                     yield _event("content_block_stop", {"index": index})
-                yield _event("message_delta", {
-                    "delta": {"stop_reason": ac.STOP_REASONS[out.reason],
-                              "stop_sequence": out.stop_sequence},
-                    "usage": ac.usage_dict(out.usage)})
+                yield _event(
+                    "message_delta",
+                    {
+                        "delta": {
+                            "stop_reason": ac.STOP_REASONS[out.reason],
+                            "stop_sequence": out.stop_sequence,
+                        },
+                        "usage": ac.usage_dict(out.usage),
+                    },
+                )
                 yield _event("message_stop", {})
                 return
     except TurnError as e:

@@ -18,9 +18,10 @@ import asyncio
 import contextlib
 import hmac
 import json
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -42,30 +43,52 @@ class ServerConfig:
     allow_files: bool = True  # image_url may name a local file
 
 
-OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
-                404: "invalid_request_error", 409: "invalid_request_error",
-                413: "invalid_request_error", 500: "server_error", 503: "server_error"}
-ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error",
-                   404: "not_found_error", 409: "invalid_request_error",
-                   413: "request_too_large", 500: "api_error", 503: "overloaded_error"}
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    500: "server_error",
+    503: "server_error",
+}
+ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    409: "invalid_request_error",
+    413: "request_too_large",
+    500: "api_error",
+    503: "overloaded_error",
+}
 
 
-def error_response(path: str, status: int, message: str, param: str | None = None,
-                   code: str | None = None) -> JSONResponse:
+def error_response(
+    path: str, status: int, message: str, param: str | None = None, code: str | None = None
+) -> JSONResponse:
     if path.startswith("/v1/messages"):
-        body: dict[str, Any] = {"type": "error", "error": {
-            "type": ANTHROPIC_TYPES.get(status, "api_error"), "message": message}}
+        body: dict[str, Any] = {
+            "type": "error",
+            "error": {"type": ANTHROPIC_TYPES.get(status, "api_error"), "message": message},
+        }
     else:
-        body = {"error": {"message": message, "type": OPENAI_TYPES.get(status, "server_error"),
-                          "param": param, "code": code}}
+        body = {
+            "error": {
+                "message": message,
+                "type": OPENAI_TYPES.get(status, "server_error"),
+                "param": param,
+                "code": code,
+            }
+        }
     return JSONResponse(body, status_code=status)
 
 
 async def read_json(request: Request, limit: int) -> Any:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
-        raise RequestError(f"the request body is {int(length)} bytes; the limit is {limit}",
-                           status=413)
+        raise RequestError(
+            f"the request body is {int(length)} bytes; the limit is {limit}", status=413
+        )
     chunks, size = [], 0
     async for piece in request.stream():
         size += len(piece)
@@ -79,15 +102,24 @@ async def read_json(request: Request, limit: int) -> Any:
 
 
 async def watched(outs: AsyncIterator, request: Request) -> AsyncIterator:
-    """Items of `outs` until the client disconnects; then `outs` is closed (which aborts its turn)."""
+    """Items of `outs` until the client disconnects; then `outs` is closed (which aborts its turn).
+
+    The connection is checked every `DISCONNECT_POLL_S`, also while items keep coming."""
     it = outs.__aiter__()
     step: asyncio.Future | None = None
+    loop = asyncio.get_running_loop()
+    checked = loop.time()
     try:
         while True:
             step = asyncio.ensure_future(it.__anext__())
-            while not step.done():
-                await asyncio.wait({step}, timeout=DISCONNECT_POLL_S)
-                if not step.done() and await request.is_disconnected():
+            while True:
+                left = checked + DISCONNECT_POLL_S - loop.time()
+                if left > 0:
+                    await asyncio.wait({step}, timeout=left)
+                if step.done() and loop.time() < checked + DISCONNECT_POLL_S:
+                    break
+                checked = loop.time()
+                if await request.is_disconnected():
                     return
             try:
                 item = step.result()
@@ -102,12 +134,28 @@ async def watched(outs: AsyncIterator, request: Request) -> AsyncIterator:
         await it.aclose()
 
 
-def _authorized(request: Request, key: str) -> bool:
-    given = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
-    return given is not None and hmac.compare_digest(given.encode(), key.encode())
+class KeyCheck:
+    """Plain ASGI middleware (Starlette's BaseHTTPMiddleware would hide client disconnects)."""
+
+    def __init__(self, app, key: str) -> None:
+        self.app, self.key = app, key.encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        guarded = scope["type"] == "http" and scope["path"].startswith("/v1/")
+        if guarded and not self._authorized(dict(scope["headers"])):
+            response = error_response(
+                scope["path"], 401, "invalid or missing API key", code="invalid_api_key"
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _authorized(self, headers: dict[bytes, bytes]) -> bool:
+        given = headers.get(b"x-api-key")
+        auth = headers.get(b"authorization", b"")
+        if auth[:7].lower() == b"bearer ":
+            given = auth[7:].strip()
+        return given is not None and hmac.compare_digest(given, self.key)
 
 
 def create_app(bridge: EngineBridge, config: ServerConfig | None = None) -> FastAPI:
@@ -122,22 +170,21 @@ def create_app(bridge: EngineBridge, config: ServerConfig | None = None) -> Fast
         yield
         bridge.loop = None
 
-    app = FastAPI(title="Tandem", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
-    pool = SessionPool(close=lambda sid: bridge.submit(_close(sid)),
-                       measure=lambda sid: cache_bytes_of(bridge.worker, sid),
-                       max_sessions=config.max_sessions, max_bytes=config.max_cache_bytes)
+    app = FastAPI(
+        title="Tandem", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    pool = SessionPool(
+        close=lambda sid: bridge.submit(_close(sid)),
+        measure=lambda sid: cache_bytes_of(bridge.worker, sid),
+        max_sessions=config.max_sessions,
+        max_bytes=config.max_cache_bytes,
+    )
     bridge.on_model_loaded.append(pool.clear)
     app.state.bridge, app.state.config, app.state.pool = bridge, config, pool
     app.state.runner = TurnRunner(bridge, pool)
 
-    @app.middleware("http")
-    async def check_key(request: Request, call_next):
-        if config.api_key and request.url.path.startswith("/v1/") and not _authorized(
-                request, config.api_key):
-            return error_response(request.url.path, 401, "invalid or missing API key",
-                                  code="invalid_api_key")
-        return await call_next(request)
+    if config.api_key:
+        app.add_middleware(KeyCheck, key=config.api_key)
 
     @app.exception_handler(RequestError)
     async def on_request_error(request: Request, e: RequestError):
@@ -150,8 +197,11 @@ def create_app(bridge: EngineBridge, config: ServerConfig | None = None) -> Fast
 
     @app.get("/health")
     async def health():
-        return {"status": "ok" if bridge.engine_alive else "engine stopped",
-                "model": bridge.model_name, "kept_sessions": len(pool.entries)}
+        return {
+            "status": "ok" if bridge.engine_alive else "engine stopped",
+            "model": bridge.model_name,
+            "kept_sessions": len(pool.entries),
+        }
 
     openai_routes.add_routes(app)
     anthropic_routes.add_routes(app)

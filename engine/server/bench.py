@@ -20,8 +20,13 @@ def _ttft(client, messages, max_tokens: int) -> tuple[float, str, object]:
     started = time.perf_counter()
     first, text, usage = None, [], None
     for chunk in client.chat.completions.create(
-            model="m", messages=messages, stream=True, temperature=0, max_tokens=max_tokens,
-            stream_options={"include_usage": True}):
+        model="m",
+        messages=messages,
+        stream=True,
+        temperature=0,
+        max_tokens=max_tokens,
+        stream_options={"include_usage": True},
+    ):
         if chunk.choices and chunk.choices[0].delta.content and first is None:
             first = time.perf_counter() - started
         if chunk.choices:
@@ -66,22 +71,33 @@ def main(argv: list[str] | None = None) -> int:
             long_turn = " ".join(f"w{r}x{i}" for i in range(args.words))
             first = [{"role": "user", "content": long_turn}]
             t1, text, u1 = _ttft(client, first, args.max_tokens)
-            follow = first + [{"role": "assistant", "content": text},
-                              {"role": "user", "content": "And then?"}]
+            follow = first + [
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": "And then?"},
+            ]
             t2, _, u2 = _ttft(client, follow, args.max_tokens)
             fresh.append(t1)
             extend.append(t2)
-            rows.append({"fresh_prompt_tokens": u1.prompt_tokens,
-                         "extend_prompt_tokens": u2.prompt_tokens,
-                         "extend_cached_tokens": u2.prompt_tokens_details.cached_tokens,
-                         "fresh_ttft_s": round(t1, 4), "extend_ttft_s": round(t2, 4)})
+            rows.append(
+                {
+                    "fresh_prompt_tokens": u1.prompt_tokens,
+                    "extend_prompt_tokens": u2.prompt_tokens,
+                    "extend_cached_tokens": u2.prompt_tokens_details.cached_tokens,
+                    "fresh_ttft_s": round(t1, 4),
+                    "extend_ttft_s": round(t2, 4),
+                }
+            )
     finally:
         handle.stop()
         worker.stop()
-    out = {"model": bridge.model_name, "words": args.words, "runs": rows,
-           "fresh_ttft_median_s": round(statistics.median(fresh), 4),
-           "extend_ttft_median_s": round(statistics.median(extend), 4),
-           "speedup": round(statistics.median(fresh) / max(statistics.median(extend), 1e-9), 2)}
+    out = {
+        "model": bridge.model_name,
+        "words": args.words,
+        "runs": rows,
+        "fresh_ttft_median_s": round(statistics.median(fresh), 4),
+        "extend_ttft_median_s": round(statistics.median(extend), 4),
+        "speedup": round(statistics.median(fresh) / max(statistics.median(extend), 1e-9), 2),
+    }
     json.dump(out, sys.stdout, indent=1)
     print()
     return 0

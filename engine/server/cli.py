@@ -17,21 +17,41 @@ DEFAULT_PORT = 8756
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=os.environ.get("TANDEM_MODEL"),
-                        help="checkpoint folder or Hugging Face repo id (or TANDEM_MODEL)")
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("TANDEM_MODEL"),
+        help="checkpoint folder or Hugging Face repo id (or TANDEM_MODEL)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
-    parser.add_argument("--api-key", default=os.environ.get("TANDEM_API_KEY"),
-                        help="key clients must send (or TANDEM_API_KEY); required off loopback")
-    parser.add_argument("--max-request-mb", type=float, default=64.0,
-                        help="largest request body accepted, in MiB (default 64)")
-    parser.add_argument("--max-sessions", type=int, default=4,
-                        help="conversations whose KV cache is kept (default 4)")
-    parser.add_argument("--cache-gb", type=float, default=8.0,
-                        help="memory for kept KV caches, in GB (default 8)")
-    parser.add_argument("--no-local-files", action="store_true",
-                        help="refuse image_url parts that name local files")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("TANDEM_API_KEY"),
+        help="key clients must send (or TANDEM_API_KEY); required off loopback",
+    )
+    parser.add_argument(
+        "--max-request-mb",
+        type=float,
+        default=64.0,
+        help="largest request body accepted, in MiB (default 64)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=4,
+        help="conversations whose KV cache is kept (default 4)",
+    )
+    parser.add_argument(
+        "--cache-gb", type=float, default=8.0, help="memory for kept KV caches, in GB (default 8)"
+    )
+    parser.add_argument(
+        "--no-local-files", action="store_true", help="refuse image_url parts that name local files"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
         print("tandem serve: --model is required (a checkpoint folder or repo id)", file=sys.stderr)
         return 2
     if args.max_sessions < 1 or args.max_request_mb <= 0 or args.cache_gb <= 0:
-        print("tandem serve: --max-sessions, --max-request-mb and --cache-gb must be positive",
-              file=sys.stderr)
+        print(
+            "tandem serve: --max-sessions, --max-request-mb and --cache-gb must be positive",
+            file=sys.stderr,
+        )
         return 2
     try:
         check_host(args.host, args.api_key)
@@ -57,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     load = ev.LoadModel(path=args.model)
 
     def on_event(event: ev.Event) -> None:
-        if event.request_id == load.request_id and isinstance(event, (ev.ModelLoaded,
-                                                                        ev.ErrorEvent)):
+        if event.request_id == load.request_id and isinstance(
+            event, (ev.ModelLoaded, ev.ErrorEvent)
+        ):
             loaded.put(event)
         bridge.on_event(event)
 
@@ -71,13 +94,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"tandem serve: cannot load the model: {result.message}", file=sys.stderr)
         worker.stop()
         return 1
-    config = ServerConfig(max_body_bytes=int(args.max_request_mb * (1 << 20)),
-                          max_sessions=args.max_sessions,
-                          max_cache_bytes=int(args.cache_gb * 1e9),
-                          allow_files=not args.no_local_files)
+    config = ServerConfig(
+        max_body_bytes=int(args.max_request_mb * (1 << 20)),
+        max_sessions=args.max_sessions,
+        max_cache_bytes=int(args.cache_gb * 1e9),
+        allow_files=not args.no_local_files,
+    )
     try:
-        handle = start_server(worker, args.host, args.port, args.api_key,
-                              model_name=result.name, config=config, bridge=bridge)
+        handle = start_server(
+            worker,
+            args.host,
+            args.port,
+            args.api_key,
+            model_name=result.name,
+            config=config,
+            bridge=bridge,
+        )
     except ServerError as e:
         print(f"tandem serve: {e}", file=sys.stderr)
         worker.stop()

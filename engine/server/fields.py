@@ -17,8 +17,14 @@ DEFAULT_MAX_TOKENS = 4096  # when a client sets none; the session also stops at 
 _MISSING = object()
 
 
-def get(body: dict, name: str, kind: type | tuple, default: Any = None, where: str = "",
-        required: bool = False) -> Any:
+def get(
+    body: dict,
+    name: str,
+    kind: type | tuple,
+    default: Any = None,
+    where: str = "",
+    required: bool = False,
+) -> Any:
     path = f"{where}.{name}" if where else name
     value = body.get(name, _MISSING)
     if value is _MISSING or value is None:
@@ -31,8 +37,10 @@ def get(body: dict, name: str, kind: type | tuple, default: Any = None, where: s
     if float in kinds and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kinds):
-        names = " or ".join(k.__name__.replace("dict", "object").replace("list", "array")
-                            .replace("str", "string") for k in kinds)
+        names = " or ".join(
+            k.__name__.replace("dict", "object").replace("list", "array").replace("str", "string")
+            for k in kinds
+        )
         raise RequestError(f"'{path}' must be {names}, got {type(value).__name__}", path)
     return value
 
@@ -66,8 +74,9 @@ def string_list(body: dict, name: str, limit: int, max_chars: int) -> list[str]:
     return value
 
 
-def generation_settings(body: dict, max_tokens: int | None, enable_thinking: bool,
-                        top_k: int | None = None) -> GenerationSettings:
+def generation_settings(
+    body: dict, max_tokens: int | None, enable_thinking: bool, top_k: int | None = None
+) -> GenerationSettings:
     base = GenerationSettings()
     temperature = number_in(body, "temperature", 0.0, 2.0, base.temperature)
     top_p = number_in(body, "top_p", 0.0, 1.0, base.top_p)
@@ -75,7 +84,12 @@ def generation_settings(body: dict, max_tokens: int | None, enable_thinking: boo
         raise RequestError("'top_p' must be above 0", "top_p")
     seed = get(body, "seed", int)
     return GenerationSettings(
-        temperature=temperature, top_p=top_p,
-        top_k=top_k if top_k is not None else base.top_k, min_p=base.min_p,
-        max_tokens=max_tokens or DEFAULT_MAX_TOKENS, enable_thinking=enable_thinking,
-        use_drafter=True, seed=seed)
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k if top_k is not None else base.top_k,
+        min_p=base.min_p,
+        max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
+        enable_thinking=enable_thinking,
+        use_drafter=True,
+        seed=seed,
+    )

@@ -14,8 +14,9 @@ Contract:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.events import GenerationSettings
 
@@ -90,9 +91,17 @@ class TurnRequest:
         if isinstance(self.turns[-1], AssistantTurn):
             raise RequestError(
                 "the last message is the assistant's; continuing a given assistant message is not "
-                "supported: end with a user message or tool results", "messages")
+                "supported: end with a user message or tool results",
+                "messages",
+            )
         for i, t in enumerate(self.turns):
-            if isinstance(t, ToolResultsTurn) and (i == 0 or not isinstance(
-                    self.turns[i - 1], AssistantTurn) or not self.turns[i - 1].calls):
-                raise RequestError(f"tool results at message turn {i} do not follow an "
-                                   "assistant message with tool calls", "messages")
+            if isinstance(t, ToolResultsTurn) and (
+                i == 0
+                or not isinstance(self.turns[i - 1], AssistantTurn)
+                or not self.turns[i - 1].calls
+            ):
+                raise RequestError(
+                    f"tool results at message turn {i} do not follow an "
+                    "assistant message with tool calls",
+                    "messages",
+                )

@@ -18,8 +18,8 @@ import base64
 import binascii
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import unquote, urlparse
 
 from engine.server.items import RequestError
@@ -45,13 +45,15 @@ def image_ref(url: str, where: str, allow_files: bool = True) -> tuple[str, Call
     if url.startswith("data:"):
         head, sep, payload = url.partition(",")
         if not sep or ";base64" not in head or not head[5:].startswith("image/"):
-            raise RequestError(f"{where} must be a base64 data URL (data:image/...;base64,...)",
-                               where)
+            raise RequestError(
+                f"{where} must be a base64 data URL (data:image/...;base64,...)", where
+            )
         return _digest(payload), lambda: _load_image(_b64(payload, where), where)
     parsed = urlparse(url)
     if parsed.scheme in ("http", "https"):
-        raise RequestError(f"{where}: this server does not fetch remote URLs; send the image as a "
-                           "data URL", where)
+        raise RequestError(
+            f"{where}: this server does not fetch remote URLs; send the image as a data URL", where
+        )
     if parsed.scheme == "file":
         path = unquote(parsed.path)
     elif parsed.scheme == "" and os.path.isabs(url):
@@ -59,8 +61,9 @@ def image_ref(url: str, where: str, allow_files: bool = True) -> tuple[str, Call
     else:
         raise RequestError(f"{where} must be a data URL, a file:// URL or an absolute path", where)
     if not allow_files:
-        raise RequestError(f"{where}: local files are turned off on this server; send a data URL",
-                           where)
+        raise RequestError(
+            f"{where}: local files are turned off on this server; send a data URL", where
+        )
     p = Path(path)
     if not p.is_file():
         raise RequestError(f"{where}: '{path}' does not exist or is not a file", where)

@@ -36,8 +36,13 @@ from engine.server.media import audio_ref, image_ref
 from engine.server.stops import MAX_STOP_CHARS, MAX_STOPS
 from engine.server.turns import Done, Usage
 
-FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
-          "stop_sequence": "stop", "cancelled": "stop"}
+FINISH = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "stop_sequence": "stop",
+    "cancelled": "stop",
+}
 
 
 def parse_request(body: Any, allow_files: bool = True) -> TurnRequest:
@@ -75,8 +80,11 @@ def _tools(body: dict) -> list[dict]:
     tools = f.get(body, "tools", list, [])
     choice = body.get("tool_choice", "auto")
     if choice not in ("auto", "none"):
-        raise RequestError("'tool_choice' must be \"auto\" or \"none\": the model decides itself "
-                           "whether to call a tool", "tool_choice")
+        raise RequestError(
+            '\'tool_choice\' must be "auto" or "none": the model decides itself '
+            "whether to call a tool",
+            "tool_choice",
+        )
     out = []
     for i, tool in enumerate(tools):
         where = f"tools[{i}]"
@@ -124,8 +132,9 @@ def _messages(messages: list, allow_files: bool) -> tuple[str, list[Turn]]:
             flush_tools()
         if role in ("system", "developer"):
             if turns:
-                raise RequestError(f"'{where}': system messages must come before the conversation",
-                                   where)
+                raise RequestError(
+                    f"'{where}': system messages must come before the conversation", where
+                )
             system.append(_text_of(m.get("content"), f"{where}.content").strip())
         elif role == "user":
             turns.append(_user_turn(m.get("content"), f"{where}.content", allow_files))
@@ -134,8 +143,11 @@ def _messages(messages: list, allow_files: bool) -> tuple[str, list[Turn]]:
             call_names = {}
             for j, c in enumerate(f.get(m, "tool_calls", list, [], where)):
                 cw = f"{where}.tool_calls[{j}]"
-                fn = f.get(c, "function", dict, required=True, where=cw) if isinstance(c, dict) \
+                fn = (
+                    f.get(c, "function", dict, required=True, where=cw)
+                    if isinstance(c, dict)
                     else None
+                )
                 if fn is None:
                     raise RequestError(f"'{cw}' must be an object", cw)
                 name = f.get(fn, "name", str, required=True, where=f"{cw}.function")
@@ -145,13 +157,18 @@ def _messages(messages: list, allow_files: bool) -> tuple[str, list[Turn]]:
         elif role == "tool":
             call_id = f.get(m, "tool_call_id", str, required=True, where=where)
             if call_id not in call_names:
-                raise RequestError(f"'{where}.tool_call_id' {call_id!r} answers no tool call of the "
-                                   "assistant message before it", f"{where}.tool_call_id")
+                raise RequestError(
+                    f"'{where}.tool_call_id' {call_id!r} answers no tool call of the "
+                    "assistant message before it",
+                    f"{where}.tool_call_id",
+                )
             text = _text_of(m.get("content"), f"{where}.content")
             pending.append((call_names[call_id], canonical_json(text)))
         else:
-            raise RequestError(f"'{where}.role' must be system, developer, user, assistant or "
-                               f"tool, got {role!r}", f"{where}.role")
+            raise RequestError(
+                f"'{where}.role' must be system, developer, user, assistant or tool, got {role!r}",
+                f"{where}.role",
+            )
     flush_tools()
     return "\n\n".join(s for s in system if s), turns
 
@@ -192,8 +209,9 @@ def _user_turn(content: Any, where: str, allow_files: bool) -> UserTurn:
             key.append(("audio", digest))
             loaders.append(lambda load=load: [{"type": "audio", "audio": c} for c in load()])
         else:
-            raise RequestError(f"'{pw}.type' must be text, image_url or input_audio, got {kind!r}",
-                               f"{pw}.type")
+            raise RequestError(
+                f"'{pw}.type' must be text, image_url or input_audio, got {kind!r}", f"{pw}.type"
+            )
     return UserTurn(tuple(key), lambda: _flatten(loaders))
 
 
@@ -217,36 +235,55 @@ def call_id() -> str:
 
 
 def tool_call(index: int, name: str, arguments: dict) -> dict:
-    return {"index": index, "id": call_id(), "type": "function",
-            "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}
+    return {
+        "index": index,
+        "id": call_id(),
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)},
+    }
 
 
 def usage_dict(u: Usage) -> dict:
-    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-            "total_tokens": u.prompt_tokens + u.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": u.cached_tokens}}
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.prompt_tokens + u.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+    }
 
 
-def completion(cid: str, model: str, text: str, reasoning: str, calls: list[dict],
-               done: Done) -> dict:
+def completion(
+    cid: str, model: str, text: str, reasoning: str, calls: list[dict], done: Done
+) -> dict:
     message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
     if reasoning:
         message["reasoning_content"] = reasoning
     if calls:
         message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
-    return {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": FINISH[done.reason]}],
-            "usage": usage_dict(done.usage)}
+    return {
+        "id": cid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": FINISH[done.reason]}
+        ],
+        "usage": usage_dict(done.usage),
+    }
 
 
-def chunk(cid: str, model: str, delta: dict, finish: str | None = None,
-          usage: Usage | None = None) -> dict:
-    out: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk",
-                           "created": int(time.time()), "model": model,
-                           "choices": [] if usage else [{"index": 0, "delta": delta,
-                                                         "logprobs": None,
-                                                         "finish_reason": finish}]}
+def chunk(
+    cid: str, model: str, delta: dict, finish: str | None = None, usage: Usage | None = None
+) -> dict:
+    out: dict[str, Any] = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": []
+        if usage
+        else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
     if usage is not None:
         out["usage"] = usage_dict(usage)
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -27,9 +27,17 @@ def add_routes(app: FastAPI) -> None:
 
     @app.get("/v1/models")
     async def models():
-        return {"object": "list", "data": [
-            {"id": state.bridge.model_name or "tandem", "object": "model",
-             "created": int(time.time()), "owned_by": "tandem"}]}
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": state.bridge.model_name or "tandem",
+                    "object": "model",
+                    "created": int(time.time()),
+                    "owned_by": "tandem",
+                }
+            ],
+        }
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
@@ -45,9 +53,11 @@ def add_routes(app: FastAPI) -> None:
         first = await anext(outs, None)
         if first is None:
             raise TurnError("the client went away", 499)
-        return StreamingResponse(_events(first, outs, cid, model, usage_wanted),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            _events(first, outs, cid, model, usage_wanted),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
 
 
 async def _collect(outs: AsyncIterator, cid: str, model: str) -> dict:
@@ -89,7 +99,8 @@ async def _events(first, outs: AsyncIterator, cid: str, model: str, usage_wanted
                 yield "data: [DONE]\n\n"
                 return
     except TurnError as e:  # after the stream began, an error can only be an event
-        yield _sse({"error": {"message": str(e), "type": "server_error", "param": None,
-                              "code": None}})
+        yield _sse(
+            {"error": {"message": str(e), "type": "server_error", "param": None, "code": None}}
+        )
     finally:
         await outs.aclose()

@@ -24,8 +24,8 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from engine.server.items import (
     RequestError,
@@ -61,8 +61,13 @@ class Plan:
 
 
 class SessionPool:
-    def __init__(self, close: Callable[[str], None], measure: Callable[[str], int] | None = None,
-                 max_sessions: int = 4, max_bytes: int = 8 << 30) -> None:
+    def __init__(
+        self,
+        close: Callable[[str], None],
+        measure: Callable[[str], int] | None = None,
+        max_sessions: int = 4,
+        max_bytes: int = 8 << 30,
+    ) -> None:
         self._close = close
         self._measure = measure or (lambda sid: 0)
         self.max_sessions = max_sessions
@@ -86,14 +91,19 @@ class SessionPool:
             if busy and (len(turns) != 1 or not isinstance(turns[0], UserTurn)):
                 raise RequestError(
                     "this conversation is being answered for another request right now; send "
-                    "this one when that answer is finished", "messages", status=409)
+                    "this one when that answer is finished",
+                    "messages",
+                    status=409,
+                )
             if len(turns) != 1 or not isinstance(turns[0], UserTurn):
                 raise RequestError(
                     "this conversation's earlier turns are not in any kept session (the server was "
                     "restarted, the conversation was evicted or edited, or it was written "
                     "elsewhere); this server can only continue conversations it answered itself. "
                     "Start a new conversation, or resend it from its first user message.",
-                    "messages", status=409)
+                    "messages",
+                    status=409,
+                )
             entry = Entry(session_id=f"api-{next(_serial)}-{uuid.uuid4().hex[:8]}", key=key)
             best = Plan("fresh", entry, turns[0])
         best.entry.busy = True
@@ -146,12 +156,16 @@ def _match(entry: Entry, turns: list[Turn]) -> Plan | None:
     # Go back to the last user turn both share, when the request ends with that one new user turn.
     new = turns[-1]
     q = len(turns) - 1
-    if not isinstance(new, UserTurn) or q >= n or turns[:q] != kept[:q] or not isinstance(
-            kept[q], UserTurn):
+    if (
+        not isinstance(new, UserTurn)
+        or q >= n
+        or turns[:q] != kept[:q]
+        or not isinstance(kept[q], UserTurn)
+    ):
         return None
     user_index = sum(isinstance(t, UserTurn) for t in kept[:q])
     if user_index == 0:
         return None  # nothing reused: a fresh session is as cheap
-    return Plan("rollback", entry, new, rollback_to=user_index,
-                start_offset=entry.user_offsets[user_index])
-
+    return Plan(
+        "rollback", entry, new, rollback_to=user_index, start_offset=entry.user_offsets[user_index]
+    )

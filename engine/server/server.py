@@ -37,13 +37,22 @@ def is_loopback(host: str) -> bool:
 
 def check_host(host: str, api_key: str | None) -> None:
     if not is_loopback(host) and not api_key:
-        raise ServerError(f"serving on {host} reaches beyond this machine; set an API key "
-                          "(--api-key or TANDEM_API_KEY) or bind to 127.0.0.1")
+        raise ServerError(
+            f"serving on {host} reaches beyond this machine; set an API key "
+            "(--api-key or TANDEM_API_KEY) or bind to 127.0.0.1"
+        )
 
 
 class ServerHandle:
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread, bridge: EngineBridge,
-                 host: str, port: int, app) -> None:
+    def __init__(
+        self,
+        server: uvicorn.Server,
+        thread: threading.Thread,
+        bridge: EngineBridge,
+        host: str,
+        port: int,
+        app,
+    ) -> None:
         self.server, self.thread, self.bridge = server, thread, bridge
         self.host, self.port, self.app = host, port, app
 
@@ -72,9 +81,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start_server(worker, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None,
-                 model_name: str = "", config: ServerConfig | None = None,
-                 bridge: EngineBridge | None = None) -> ServerHandle:
+def start_server(
+    worker,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str | None = None,
+    model_name: str = "",
+    config: ServerConfig | None = None,
+    bridge: EngineBridge | None = None,
+) -> ServerHandle:
     config = config or ServerConfig()
     config.api_key = api_key or config.api_key
     check_host(host, config.api_key)
@@ -82,10 +97,12 @@ def start_server(worker, host: str = "127.0.0.1", port: int = 0, api_key: str | 
     bridge.attach(worker)
     app = create_app(bridge, config)
     sock = bind(host, port)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                              name="tandem-server", daemon=True)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="tandem-server", daemon=True
+    )
     thread.start()
     while not server.started and thread.is_alive():
         thread.join(0.02)

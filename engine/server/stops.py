@@ -32,7 +32,7 @@ class StopMatcher:
                 if s.startswith(buf[-n:]):
                     keep = n
                     break
-        self.held = buf[len(buf) - keep:] if keep else ""
+        self.held = buf[len(buf) - keep :] if keep else ""
         return buf[: len(buf) - keep], None
 
     def flush(self) -> str:

@@ -20,8 +20,8 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from engine import events as ev
 from engine.server.bridge import EngineBridge
@@ -84,7 +84,7 @@ class TurnRunner:
         self.bridge = bridge
         self.pool = pool
 
-    async def start(self, request: TurnRequest) -> "Turn":
+    async def start(self, request: TurnRequest) -> Turn:
         request.check_shape()
         new = request.turns[-1]
         content = None
@@ -121,14 +121,21 @@ class Turn:
         sid = entry.session_id
         commands: list[ev.Command] = []
         if self.plan.kind == "fresh":
-            commands.append(ev.OpenSession(session_id=sid, system_prompt=key.system_prompt,
-                                           tools=key.tools, image_budget=key.image_budget))
+            commands.append(
+                ev.OpenSession(
+                    session_id=sid,
+                    system_prompt=key.system_prompt,
+                    tools=key.tools,
+                    image_budget=key.image_budget,
+                )
+            )
             entry.opened = True
         if self.plan.rollback_to is not None:
             commands.append(ev.Rollback(session_id=sid, turn=self.plan.rollback_to))
         if isinstance(self.plan.new_turn, ToolResultsTurn):
             final: ev.Command = ev.SendToolResults(
-                session_id=sid, results=self.plan.new_turn.engine_results(), settings=req.settings)
+                session_id=sid, results=self.plan.new_turn.engine_results(), settings=req.settings
+            )
         else:
             final = ev.SendMessage(session_id=sid, content=content, settings=req.settings)
         commands.append(final)
@@ -173,8 +180,9 @@ class Turn:
         new = self.plan.new_turn
         if self.stats is not None:  # the answer (maybe partial) is in the cache
             entry.turns = base + [new, assistant_turn(event.text, self.calls)]
-            entry.user_offsets = offsets + ([self.plan.start_offset] if isinstance(new, UserTurn)
-                                            else [])
+            entry.user_offsets = offsets + (
+                [self.plan.start_offset] if isinstance(new, UserTurn) else []
+            )
             entry.context_used = self.stats.context_used
             entry.awaiting_tools = event.reason == "tool_calls"
             self.pool.checkin(entry)
@@ -185,9 +193,13 @@ class Turn:
         self._close()
 
     def _settle_error(self, event: ev.ErrorEvent) -> None:
-        refused = (event.request_id == self.final_rid and not self.answer_seen
-                   and self.stats is None and isinstance(self.plan.new_turn, UserTurn)
-                   and not event.detail)
+        refused = (
+            event.request_id == self.final_rid
+            and not self.answer_seen
+            and self.stats is None
+            and isinstance(self.plan.new_turn, UserTurn)
+            and not event.detail
+        )
         if refused:  # a refused turn changes nothing in the session
             self._keep_base(*self._base())
         else:
@@ -230,8 +242,11 @@ class Turn:
         s = self.stats
         if s is None:
             return Usage(cached_tokens=self.plan.start_offset, prompt_tokens=self.plan.start_offset)
-        return Usage(prompt_tokens=s.prompt_tokens, completion_tokens=s.generated_tokens,
-                     cached_tokens=self.plan.start_offset)
+        return Usage(
+            prompt_tokens=s.prompt_tokens,
+            completion_tokens=s.generated_tokens,
+            cached_tokens=self.plan.start_offset,
+        )
 
     async def outputs(self) -> AsyncIterator[TextOut | ToolCallOut | Done]:
         stops = StopMatcher(self.request.stop)
@@ -265,5 +280,13 @@ class Turn:
                 self.abort()
 
 
-__all__ = ["TurnRunner", "Turn", "TurnError", "TextOut", "ToolCallOut", "Done", "Usage",
-           "RequestError"]
+__all__ = [
+    "Done",
+    "RequestError",
+    "TextOut",
+    "ToolCallOut",
+    "Turn",
+    "TurnError",
+    "TurnRunner",
+    "Usage",
+]

@@ -49,8 +49,9 @@ class Served:
         raise AssertionError(f"request {request_id} did not finish")
 
     def stats_of(self, request_id: int) -> ev.TurnStats:
-        return next(e for e in self.events
-                    if e.request_id == request_id and isinstance(e, ev.TurnStats))
+        return next(
+            e for e in self.events if e.request_id == request_id and isinstance(e, ev.TurnStats)
+        )
 
 
 class SpyWorker(EngineWorker):
@@ -84,8 +85,9 @@ def served(tiny_checkpoint):
     worker.submit(ev.LoadModel(path=str(tiny_checkpoint)))
     assert loaded.wait(120), "the tiny model did not load"
     config = ServerConfig(max_body_bytes=BODY_LIMIT)
-    handle = start_server(worker, "127.0.0.1", 0, API_KEY, model_name="tiny", config=config,
-                          bridge=bridge)
+    handle = start_server(
+        worker, "127.0.0.1", 0, API_KEY, model_name="tiny", config=config, bridge=bridge
+    )
     yield Served(handle, worker, seen, events)
     handle.stop()
     worker.stop()

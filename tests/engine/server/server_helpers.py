@@ -23,8 +23,13 @@ def png_data_url(**kw) -> str:
 def wav_bytes(seconds=0.5, rate=16000) -> bytes:
     t = np.arange(int(seconds * rate)) / rate
     buf = io.BytesIO()
-    soundfile.write(buf, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), rate,
-                    format="WAV", subtype="PCM_16")
+    soundfile.write(
+        buf,
+        (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
+        rate,
+        format="WAV",
+        subtype="PCM_16",
+    )
     return buf.getvalue()
 
 
@@ -37,8 +42,9 @@ def post(base: str, path: str, body: bytes | dict, headers: dict | None = None):
     host, port = base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    conn.request("POST", path, body=data, headers={"Content-Type": "application/json",
-                                                   **(headers or {})})
+    conn.request(
+        "POST", path, body=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     resp = conn.getresponse()
     raw = resp.read()
     conn.close()

@@ -17,8 +17,9 @@ def client(served):
 def create(client, messages, **kw):
     # Greedy; this SDK has no `temperature` argument, the field still exists on the wire.
     kw = {"max_tokens": 6, **kw}
-    return client.messages.create(model="tiny", messages=messages,
-                                  extra_body={"temperature": 0}, **kw)
+    return client.messages.create(
+        model="tiny", messages=messages, extra_body={"temperature": 0}, **kw
+    )
 
 
 def test_plain_message_with_real_usage(client, served):
@@ -53,8 +54,14 @@ def test_an_image_block_reaches_the_model(client, served):
     import base64
 
     plain = create(client, [{"role": "user", "content": "What?"}])
-    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                         "data": base64.b64encode(png_bytes()).decode()}}
+    image = {
+        "type": "image",
+        "source": {
+            "type": "base64",
+            "media_type": "image/png",
+            "data": base64.b64encode(png_bytes()).decode(),
+        },
+    }
     mark = served.mark()
     m = create(client, [{"role": "user", "content": [{"type": "text", "text": "What?"}, image]}])
     content = served.since(mark)[-1].content
@@ -66,8 +73,14 @@ def test_a_follow_up_reads_the_kept_cache(client, served):
     first = [{"role": "user", "content": "Tell me a long story"}]
     m1 = create(client, first)
     mark = served.mark()
-    m2 = create(client, first + [{"role": "assistant", "content": m1.content[0].text},
-                                 {"role": "user", "content": "And then?"}])
+    m2 = create(
+        client,
+        first
+        + [
+            {"role": "assistant", "content": m1.content[0].text},
+            {"role": "user", "content": "And then?"},
+        ],
+    )
     assert [type(c) for c in served.since(mark)] == [ev.SendMessage]
     assert m2.usage.cache_read_input_tokens >= m1.usage.input_tokens
     assert 0 < m2.usage.input_tokens < m1.usage.input_tokens
@@ -84,11 +97,29 @@ def test_errors_in_anthropic_shape(served, client):
     for body, words in [
         (b"{oops", "not valid JSON"),
         ({"messages": [{"role": "user", "content": "hi"}]}, "'max_tokens' is required"),
-        ({"max_tokens": 5, "messages": [{"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "t", "content": "1"},
-            {"type": "text", "text": "and this"}]}]}, "beside tool_result"),
-        ({"max_tokens": 5, "tool_choice": {"type": "any"},
-          "messages": [{"role": "user", "content": "hi"}]}, "tool_choice"),
+        (
+            {
+                "max_tokens": 5,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "tool_result", "tool_use_id": "t", "content": "1"},
+                            {"type": "text", "text": "and this"},
+                        ],
+                    }
+                ],
+            },
+            "beside tool_result",
+        ),
+        (
+            {
+                "max_tokens": 5,
+                "tool_choice": {"type": "any"},
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+            "tool_choice",
+        ),
     ]:
         status, reply = post(served.base, "/v1/messages", body, headers)
         assert status == 400, reply

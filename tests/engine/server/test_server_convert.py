@@ -11,33 +11,62 @@ from engine.server.pool import SessionPool
 from engine.server.stops import StopMatcher
 from engine.server.turns import Done, Usage
 
-TOOL = {"name": "read", "description": "Read a file",
-        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}
+TOOL = {
+    "name": "read",
+    "description": "Read a file",
+    "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
+}
 
-OPENAI_BODY = {"model": "m", "messages": [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Show main.py"},
-    {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function",
-         "function": {"name": "read", "arguments": '{"path": "main.py"}'}}]},
-    {"role": "tool", "tool_call_id": "c1", "content": "print('hi')"},
-    {"role": "assistant", "content": "It prints hi. "},
-    {"role": "user", "content": [{"type": "text", "text": "Thanks"}]}],
-    "tools": [{"type": "function", "function": TOOL}], "max_tokens": 7, "temperature": 0.5,
-    "seed": 3, "stop": "END"}
+OPENAI_BODY = {
+    "model": "m",
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Show main.py"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "read", "arguments": '{"path": "main.py"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "print('hi')"},
+        {"role": "assistant", "content": "It prints hi. "},
+        {"role": "user", "content": [{"type": "text", "text": "Thanks"}]},
+    ],
+    "tools": [{"type": "function", "function": TOOL}],
+    "max_tokens": 7,
+    "temperature": 0.5,
+    "seed": 3,
+    "stop": "END",
+}
 
-ANTHROPIC_BODY = {"model": "m", "max_tokens": 7, "temperature": 0.5, "seed": 3,
-                  "system": [{"type": "text", "text": "Be brief."}],
-                  "tools": [{"name": "read", "description": "Read a file",
-                             "input_schema": TOOL["parameters"]}],
-                  "messages": [
-    {"role": "user", "content": "Show main.py"},
-    {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "read",
-                                       "input": {"path": "main.py"}}]},
-    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
-                                  "content": "print('hi')"}]},
-    {"role": "assistant", "content": [{"type": "text", "text": "It prints hi."}]},
-    {"role": "user", "content": [{"type": "text", "text": "Thanks"}]}]}
+ANTHROPIC_BODY = {
+    "model": "m",
+    "max_tokens": 7,
+    "temperature": 0.5,
+    "seed": 3,
+    "system": [{"type": "text", "text": "Be brief."}],
+    "tools": [{"name": "read", "description": "Read a file", "input_schema": TOOL["parameters"]}],
+    "messages": [
+        {"role": "user", "content": "Show main.py"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "t1", "name": "read", "input": {"path": "main.py"}}
+            ],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "print('hi')"}],
+        },
+        {"role": "assistant", "content": [{"type": "text", "text": "It prints hi."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Thanks"}]},
+    ],
+}
 
 
 def test_openai_messages_map_to_gemma_turns():
@@ -72,27 +101,66 @@ def test_thinking_switches():
     base = {"messages": [{"role": "user", "content": "hi"}]}
     assert oc.parse_request({**base, "reasoning_effort": "high"}).key.enable_thinking
     assert not oc.parse_request({**base, "reasoning_effort": "none"}).key.enable_thinking
-    assert oc.parse_request({**base, "chat_template_kwargs": {"enable_thinking": True}}
-                            ).settings.enable_thinking
-    assert ac.parse_request({**base, "max_tokens": 5, "thinking": {
-        "type": "enabled", "budget_tokens": 1024}}).key.enable_thinking
+    assert oc.parse_request(
+        {**base, "chat_template_kwargs": {"enable_thinking": True}}
+    ).settings.enable_thinking
+    assert ac.parse_request(
+        {**base, "max_tokens": 5, "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    ).key.enable_thinking
 
 
-@pytest.mark.parametrize("change, param", [
-    ({"n": 2}, "n"),
-    ({"tool_choice": "required"}, "tool_choice"),
-    ({"top_p": 0}, "top_p"),
-    ({"max_tokens": 0}, "max_tokens"),
-    ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
-    ({"messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "late"}]},
-     "messages[1]"),
-    ({"messages": [{"role": "assistant", "tool_calls": [{"id": "a", "function": {
-        "name": "f", "arguments": "{broken"}}]}]}, "messages[0].tool_calls[0].function.arguments"),
-    ({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {
-        "data": "AAAA", "format": "aiff"}}]}]}, "messages[0].content[0].input_audio"),
-    ({"messages": [{"role": "user", "content": [{"type": "video_url"}]}]},
-     "messages[0].content[0].type"),
-])
+@pytest.mark.parametrize(
+    "change, param",
+    [
+        ({"n": 2}, "n"),
+        ({"tool_choice": "required"}, "tool_choice"),
+        ({"top_p": 0}, "top_p"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "system", "content": "late"},
+                ]
+            },
+            "messages[1]",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {"id": "a", "function": {"name": "f", "arguments": "{broken"}}
+                        ],
+                    }
+                ]
+            },
+            "messages[0].tool_calls[0].function.arguments",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "input_audio",
+                                "input_audio": {"data": "AAAA", "format": "aiff"},
+                            }
+                        ],
+                    }
+                ]
+            },
+            "messages[0].content[0].input_audio",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "video_url"}]}]},
+            "messages[0].content[0].type",
+        ),
+    ],
+)
 def test_openai_bad_fields_are_named(change, param):
     with pytest.raises(RequestError) as e:
         oc.parse_request({**OPENAI_BODY, **change})
@@ -100,16 +168,30 @@ def test_openai_bad_fields_are_named(change, param):
 
 
 def test_bad_media_is_a_client_error_when_decoded():
-    req = oc.parse_request({"messages": [{"role": "user", "content": [
-        {"type": "input_audio", "input_audio": {"data": "bm90IGF1ZGlv", "format": "wav"}}]}]})
+    req = oc.parse_request(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "input_audio",
+                            "input_audio": {"data": "bm90IGF1ZGlv", "format": "wav"},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     with pytest.raises(RequestError) as e:
         req.turns[0].build()
     assert e.value.param == "messages[0].content[0].input_audio"
 
 
 def test_a_request_must_end_with_something_to_answer():
-    req = oc.parse_request({"messages": [{"role": "user", "content": "hi"},
-                                         {"role": "assistant", "content": "hello"}]})
+    req = oc.parse_request(
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    )
     with pytest.raises(RequestError, match="last message is the assistant's"):
         req.check_shape()
 
@@ -124,9 +206,12 @@ def test_response_shapes():
     assert "index" not in msg["tool_calls"][0]
     assert body["usage"]["prompt_tokens_details"] == {"cached_tokens": 30}
     assert body["usage"]["total_tokens"] == 55
-    assert ac.usage_dict(usage) == {"input_tokens": 20, "output_tokens": 5,
-                                    "cache_read_input_tokens": 30,
-                                    "cache_creation_input_tokens": 0}
+    assert ac.usage_dict(usage) == {
+        "input_tokens": 20,
+        "output_tokens": 5,
+        "cache_read_input_tokens": 30,
+        "cache_creation_input_tokens": 0,
+    }
     assert oc.FINISH["stop_sequence"] == "stop"
     assert ac.STOP_REASONS["tool_calls"] == "tool_use"
 
@@ -207,8 +292,9 @@ def test_pool_closes_the_least_recently_used_past_its_limits():
 
     closed = []
     sizes = {}
-    pool = SessionPool(close=closed.append, measure=lambda sid: sizes.get(sid, 0),
-                       max_sessions=2, max_bytes=100)
+    pool = SessionPool(
+        close=closed.append, measure=lambda sid: sizes.get(sid, 0), max_sessions=2, max_bytes=100
+    )
     key = SessionKey()
     a = fill(pool, key, [user("a"), answer("A")], 10, [0])
     b = fill(pool, key, [user("b"), answer("B")], 10, [0])

@@ -29,8 +29,9 @@ def test_models_lists_the_loaded_model(client):
 
 def test_plain_chat_gives_the_answer_and_real_usage(client, served):
     mark = served.mark()
-    r = chat(client, [{"role": "system", "content": "Be brief."},
-                      {"role": "user", "content": "Hello"}])
+    r = chat(
+        client, [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+    )
     sent = served.since(mark)
     assert [type(c) for c in sent] == [ev.OpenSession, ev.SendMessage]
     assert sent[0].system_prompt == "Be brief." and sent[1].content == "Hello"
@@ -45,27 +46,42 @@ def test_plain_chat_gives_the_answer_and_real_usage(client, served):
 def test_streamed_chat_adds_up_to_the_same_greedy_answer(client):
     messages = [{"role": "user", "content": "a b c"}]
     whole = chat(client, messages, max_tokens=12)
-    stream = chat(client, messages, max_tokens=12, stream=True,
-                  stream_options={"include_usage": True})
+    stream = chat(
+        client, messages, max_tokens=12, stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    finish = [c.choices[0].finish_reason for c in chunks if c.choices and
-              c.choices[0].finish_reason]
+    finish = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert text == whole.choices[0].message.content
     assert finish == [whole.choices[0].finish_reason]
-    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == \
-        whole.usage.completion_tokens
+    assert (
+        chunks[-1].choices == []
+        and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    )
 
 
 def test_image_and_audio_parts_reach_the_model(client, served, tmp_path):
     plain = chat(client, [{"role": "user", "content": [{"type": "text", "text": "What?"}]}])
     mark = served.mark()
-    r = chat(client, [{"role": "user", "content": [
-        {"type": "text", "text": "What?"},
-        {"type": "image_url", "image_url": {"url": png_data_url()}},
-        {"type": "input_audio", "input_audio": {"data": wav_b64(seconds=0.5), "format": "wav"}},
-    ]}])
+    r = chat(
+        client,
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What?"},
+                    {"type": "image_url", "image_url": {"url": png_data_url()}},
+                    {
+                        "type": "input_audio",
+                        "input_audio": {"data": wav_b64(seconds=0.5), "format": "wav"},
+                    },
+                ],
+            }
+        ],
+    )
     content = served.since(mark)[-1].content
     assert [c["type"] for c in content] == ["text", "image", "audio"]
     assert isinstance(content[1]["image"], Image.Image) and content[1]["image"].size == (96, 64)
@@ -76,19 +92,31 @@ def test_image_and_audio_parts_reach_the_model(client, served, tmp_path):
 
     path = tmp_path / "red.png"
     path.write_bytes(png_bytes())
-    r2 = chat(client, [{"role": "user", "content": [
-        {"type": "text", "text": "What?"},
-        {"type": "image_url", "image_url": {"url": f"file://{path}"}}]}])
+    r2 = chat(
+        client,
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What?"},
+                    {"type": "image_url", "image_url": {"url": f"file://{path}"}},
+                ],
+            }
+        ],
+    )
     assert r2.usage.prompt_tokens > plain.usage.prompt_tokens
 
 
 def test_a_second_request_extending_the_first_is_served_from_the_kept_cache(
-        client, served, tiny_checkpoint):
+    client, served, tiny_checkpoint
+):
     first = [{"role": "user", "content": "Tell me a long story"}]
     r1 = chat(client, first)
     mark = served.mark()
-    follow = first + [r1.choices[0].message.model_dump(exclude_none=True),
-                      {"role": "user", "content": "And then?"}]
+    follow = first + [
+        r1.choices[0].message.model_dump(exclude_none=True),
+        {"role": "user", "content": "And then?"},
+    ]
     r2 = chat(client, follow)
     sent = served.since(mark)
     assert [type(c) for c in sent] == [ev.SendMessage]  # no new session, no re-prefill
@@ -96,8 +124,7 @@ def test_a_second_request_extending_the_first_is_served_from_the_kept_cache(
     cached = r2.usage.prompt_tokens_details.cached_tokens
     assert cached >= r1.usage.prompt_tokens
     # Exactly the new turn was prefilled: close the answer, the user turn, the generation prompt.
-    new_turn = ("<turn|>\n<|turn>user\nAnd then?<turn|>\n<|turn>model\n"
-                "<|channel>thought\n<channel|>")
+    new_turn = "<turn|>\n<|turn>user\nAnd then?<turn|>\n<|turn>model\n<|channel>thought\n<channel|>"
     n_new = encode_prompt(new_turn, load_tokenizer(tiny_checkpoint)).input_ids.shape[1]
     assert r2.usage.prompt_tokens - cached == n_new
 
@@ -111,9 +138,14 @@ def test_a_second_request_extending_the_first_is_served_from_the_kept_cache(
 
 def test_a_history_no_kept_session_holds_is_refused_clearly(client):
     with pytest.raises(openai.ConflictError) as e:
-        chat(client, [{"role": "user", "content": "hi"},
-                      {"role": "assistant", "content": "an answer this server never gave"},
-                      {"role": "user", "content": "go on"}])
+        chat(
+            client,
+            [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "an answer this server never gave"},
+                {"role": "user", "content": "go on"},
+            ],
+        )
     assert "only continue conversations it answered itself" in str(e.value)
 
 
@@ -131,24 +163,70 @@ def test_an_oversized_request_gets_413(client):
     assert e.value.status_code == 413
 
 
-@pytest.mark.parametrize("body, param", [
-    (b"{not json", None),
-    (b"[1, 2]", None),
-    ({"model": "tiny"}, "messages"),
-    ({"messages": [{"role": "user", "content": "hi"}], "temperature": 9}, "temperature"),
-    ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
-    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {
-        "url": "https://example.com/cat.png"}}]}]}, "messages[0].content[0].image_url.url"),
-    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {
-        "url": "data:image/png;base64,bm90IGFuIGltYWdl"}}]}]},
-     "messages[0].content[0].image_url.url"),
-    ({"messages": [{"role": "assistant", "tool_calls": [{"id": "a", "type": "function",
-      "function": {"name": "f", "arguments": "{}"}}]},
-      {"role": "tool", "tool_call_id": "b", "content": "1"}]}, "messages[1].tool_call_id"),
-])
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        (b"{not json", None),
+        (b"[1, 2]", None),
+        ({"model": "tiny"}, "messages"),
+        ({"messages": [{"role": "user", "content": "hi"}], "temperature": 9}, "temperature"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "image_url",
+                                "image_url": {"url": "https://example.com/cat.png"},
+                            }
+                        ],
+                    }
+                ]
+            },
+            "messages[0].content[0].image_url.url",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "image_url",
+                                "image_url": {"url": "data:image/png;base64,bm90IGFuIGltYWdl"},
+                            }
+                        ],
+                    }
+                ]
+            },
+            "messages[0].content[0].image_url.url",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "id": "a",
+                                "type": "function",
+                                "function": {"name": "f", "arguments": "{}"},
+                            }
+                        ],
+                    },
+                    {"role": "tool", "tool_call_id": "b", "content": "1"},
+                ]
+            },
+            "messages[1].tool_call_id",
+        ),
+    ],
+)
 def test_a_malformed_body_gets_400_naming_the_problem(served, body, param):
-    status, reply = post(served.base, "/v1/chat/completions", body,
-                         {"Authorization": f"Bearer {API_KEY}"})
+    status, reply = post(
+        served.base, "/v1/chat/completions", body, {"Authorization": f"Bearer {API_KEY}"}
+    )
     assert status == 400, reply
     assert reply["error"]["type"] == "invalid_request_error" and reply["error"]["message"]
     assert reply["error"]["param"] == param
@@ -164,21 +242,58 @@ def test_a_stop_string_cuts_the_answer_and_cancels_the_rest(client, served):
     assert r.choices[0].message.content == cut
     assert r.choices[0].finish_reason == "stop"
     assert any(isinstance(c, ev.Cancel) for c in served.seen[mark:])
-    send = [c for c in served.since(mark) if isinstance(c, ev.SendMessage)][0]
+    send = next(c for c in served.since(mark) if isinstance(c, ev.SendMessage))
     assert served.wait_finished(send.request_id).reason == "cancelled"
 
 
 def test_a_client_that_disconnects_mid_stream_cancels_and_the_engine_goes_on(client, served):
     mark = served.mark()
     # A seeded sample that runs to its 2000-token limit when nobody stops it.
-    stream = chat(client, [{"role": "user", "content": "Write"}], temperature=1.0, seed=3,
-                  max_tokens=2000, stream=True)
+    stream = chat(
+        client,
+        [{"role": "user", "content": "Write"}],
+        temperature=1.0,
+        seed=3,
+        max_tokens=2000,
+        stream=True,
+    )
     got = [next(iter(stream)) for _ in range(3)]
     assert got
     stream.close()
-    send = [c for c in served.since(mark) if isinstance(c, ev.SendMessage)][0]
+    send = next(c for c in served.since(mark) if isinstance(c, ev.SendMessage))
     done = served.wait_finished(send.request_id)
     assert done.reason == "cancelled"
     assert served.stats_of(send.request_id).generated_tokens < 2000
     r = chat(client, [{"role": "user", "content": "Hello again"}])
     assert r.usage.completion_tokens >= 1
+
+
+def test_a_client_that_hangs_up_on_a_plain_request_cancels_it(served):
+    import http.client
+    import json
+    import time
+
+    mark = served.mark()
+    host, port = served.base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    body = {
+        "messages": [{"role": "user", "content": "Write"}],
+        "temperature": 1.0,
+        "seed": 3,
+        "max_tokens": 2000,
+    }
+    conn.request(
+        "POST",
+        "/v1/chat/completions",
+        body=json.dumps(body),
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+    )
+    deadline = time.monotonic() + 30
+    while not any(isinstance(c, ev.SendMessage) for c in served.seen[mark:]):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)  # generating now
+    conn.sock.close()
+    send = next(c for c in served.since(mark) if isinstance(c, ev.SendMessage))
+    assert served.wait_finished(send.request_id).reason == "cancelled"
+    assert served.stats_of(send.request_id).generated_tokens < 2000

@@ -13,23 +13,34 @@ from engine import events as ev
 from engine.server.server import start_server
 
 KEY = "k"
-CALL = [ev.TextDelta(text="Let me look."),
-        ev.ToolCallEvent(name="get_weather", arguments={"city": "Paris", "days": 2}),
-        ev.TurnStats(prompt_tokens=20, generated_tokens=9, context_used=29),
-        ev.TurnFinished(reason="tool_calls", text="Let me look.")]
-ANSWER = [ev.TextDelta(text="It is "), ev.TextDelta(text="sunny."),
-          ev.TurnStats(prompt_tokens=40, generated_tokens=5, context_used=45),
-          ev.TurnFinished(reason="stop", text="It is sunny.")]
-TOOL = {"name": "get_weather", "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"},
-                                                        "days": {"type": "integer"}}}}
+CALL = [
+    ev.TextDelta(text="Let me look."),
+    ev.ToolCallEvent(name="get_weather", arguments={"city": "Paris", "days": 2}),
+    ev.TurnStats(prompt_tokens=20, generated_tokens=9, context_used=29),
+    ev.TurnFinished(reason="tool_calls", text="Let me look."),
+]
+ANSWER = [
+    ev.TextDelta(text="It is "),
+    ev.TextDelta(text="sunny."),
+    ev.TurnStats(prompt_tokens=40, generated_tokens=5, context_used=45),
+    ev.TurnFinished(reason="stop", text="It is sunny."),
+]
+TOOL = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+    },
+}
 
 
 @pytest.fixture()
 def scripted():
     holder = {}
-    worker = ScriptedWorker(lambda e: holder["handle"].on_event(e),
-                            {"SendMessage": CALL, "SendToolResults": ANSWER})
+    worker = ScriptedWorker(
+        lambda e: holder["handle"].on_event(e), {"SendMessage": CALL, "SendToolResults": ANSWER}
+    )
     handle = start_server(worker, "127.0.0.1", 0, KEY, model_name="scripted")
     holder["handle"] = handle
     yield handle, worker
@@ -48,8 +59,9 @@ def test_openai_tool_call_round_trip(scripted, stream):
     messages = [{"role": "user", "content": "Weather in Paris?"}]
     tools = [{"type": "function", "function": TOOL}]
     if stream:
-        chunks = list(client.chat.completions.create(model="m", messages=messages, tools=tools,
-                                                     stream=True))
+        chunks = list(
+            client.chat.completions.create(model="m", messages=messages, tools=tools, stream=True)
+        )
         deltas = [c.choices[0].delta for c in chunks if c.choices]
         calls = [tc for d in deltas for tc in (d.tool_calls or [])]
         content = "".join(d.content or "" for d in deltas)
@@ -68,10 +80,19 @@ def test_openai_tool_call_round_trip(scripted, stream):
     assert isinstance(opened, ev.OpenSession) and opened.tools == tools
 
     follow = messages + [
-        {"role": "assistant", "content": content, "tool_calls": [
-            {"id": call.id, "type": "function",
-             "function": {"name": "get_weather", "arguments": call.function.arguments}}]},
-        {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"}]
+        {
+            "role": "assistant",
+            "content": content,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": call.function.arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"},
+    ]
     r2 = client.chat.completions.create(model="m", messages=follow, tools=tools)
     assert kinds(worker) == ["OpenSession", "SendMessage", "SendToolResults"]
     results = worker.commands[-1]
@@ -85,12 +106,16 @@ def test_openai_tool_call_round_trip(scripted, stream):
 def test_anthropic_tool_use_round_trip(scripted, stream):
     handle, worker = scripted
     client = anthropic.Anthropic(base_url=handle.url, api_key=KEY, max_retries=0)
-    tools = [{"name": TOOL["name"], "description": TOOL["description"],
-              "input_schema": TOOL["parameters"]}]
+    tools = [
+        {
+            "name": TOOL["name"],
+            "description": TOOL["description"],
+            "input_schema": TOOL["parameters"],
+        }
+    ]
     messages = [{"role": "user", "content": "Weather in Paris?"}]
     if stream:
-        with client.messages.stream(model="m", max_tokens=50, messages=messages,
-                                    tools=tools) as s:
+        with client.messages.stream(model="m", max_tokens=50, messages=messages, tools=tools) as s:
             types = [e.type for e in s]
             m = s.get_final_message()
         assert "input_json" in types and types[-1] == "message_stop"
@@ -105,8 +130,17 @@ def test_anthropic_tool_use_round_trip(scripted, stream):
 
     follow = messages + [
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in m.content]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id,
-                                      "content": [{"type": "text", "text": "sunny, 21 C"}]}]}]
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": use.id,
+                    "content": [{"type": "text", "text": "sunny, 21 C"}],
+                }
+            ],
+        },
+    ]
     m2 = client.messages.create(model="m", max_tokens=50, messages=follow, tools=tools)
     assert kinds(worker) == ["OpenSession", "SendMessage", "SendToolResults"]
     assert worker.commands[-1].results == [{"name": "get_weather", "response": "sunny, 21 C"}]
@@ -119,9 +153,22 @@ def test_tool_results_that_answer_no_pending_call_are_not_sent_to_the_engine(scr
     handle, worker = scripted
     client = openai.OpenAI(base_url=handle.url + "/v1", api_key=KEY, max_retries=0)
     with pytest.raises(openai.ConflictError):
-        client.chat.completions.create(model="m", messages=[
-            {"role": "user", "content": "hi"},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "x", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
-            {"role": "tool", "tool_call_id": "x", "content": "1"}])
+        client.chat.completions.create(
+            model="m",
+            messages=[
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "x",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "x", "content": "1"},
+            ],
+        )
     assert worker.commands == []
