@@ -1,0 +1,115 @@
+"""What goes into Tandem's bundle, in plain data: names, version, Info.plist, what to leave out.
+
+`tandem.spec` (PyInstaller) reads this file, and so do the tests; nothing here imports PyInstaller.
+It is loaded by file path, never as `packaging.bundle_config`: the folder is not a Python package,
+and the name `packaging` belongs to the PyPI library of that name.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_NAME = "Tandem"
+BUNDLE_ID = "app.tandem.Tandem"
+ENTRY_SCRIPT = ROOT / "packaging" / "entry.py"
+ICON_ICNS = ROOT / "assets" / "icon" / "Tandem.icns"
+ICON_ICO = ROOT / "assets" / "icon" / "Tandem.ico"
+ICON_PNG = ROOT / "assets" / "icon" / "tandem-1024.png"
+MINIMUM_MACOS = "13.5"  # MLX's Metal backend needs macOS 13.5 or later on Apple silicon
+
+MICROPHONE_USAGE = (
+    "Tandem listens to the microphone only while you hold a voice turn, so that you can talk to "
+    "the model. The sound stays on this Mac."
+)
+
+# Files people drop on the window or the Dock icon: what engine.inputs can decode.
+IMAGE_TYPES = {
+    "public.png": ["png"],
+    "public.jpeg": ["jpg", "jpeg"],
+    "public.heic": ["heic"],
+    "public.heif": ["heif"],
+    "com.compuserve.gif": ["gif"],
+    "org.webmproject.webp": ["webp"],
+    "public.tiff": ["tif", "tiff"],
+    "com.microsoft.bmp": ["bmp"],
+}
+AUDIO_TYPES = {
+    "com.microsoft.waveform-audio": ["wav"],
+    "public.mp3": ["mp3"],
+    "org.xiph.flac": ["flac"],
+    "org.xiph.ogg-audio": ["ogg", "oga"],
+}
+
+# Never in the bundle: test-only and benchmark-only packages, and GUI toolkits Tandem does not use.
+EXCLUDES = [
+    "torch", "torchvision", "torchaudio", "torchao", "torchtext",
+    "tensorflow", "keras", "jax", "jaxlib", "flax",
+    "pytest", "_pytest", "pytestqt", "pytest_timeout", "pluggy",
+    "tests", "engine.bench", "mlx_vlm", "mlx_audio",
+    "matplotlib", "pandas", "scipy", "sklearn", "sympy", "networkx",
+    "openai", "anthropic", "IPython", "jupyter_client", "notebook",
+    "tkinter", "_tkinter", "PyQt5", "PyQt6", "PySide2",
+    "accelerate", "datasets", "pyarrow", "onnx", "onnxruntime", "timm", "torchcodec",
+    "cv2", "av", "decord", "librosa", "numba", "llvmlite", "cryptography", "OpenSSL",
+]
+
+# Qt modules PySide6-Essentials ships that Tandem never imports; leaving them out saves ~100 MB.
+QT_EXCLUDES = [
+    "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
+    "PySide6.QtQuickTest", "PySide6.QtDesigner", "PySide6.QtUiTools", "PySide6.QtHelp",
+    "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets",
+    "PySide6.QtDBus", "PySide6.QtConcurrent", "PySide6.QtXml",
+]
+
+
+def project_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """`[project] version` from pyproject.toml."""
+    text = pyproject.read_text(encoding="utf-8")
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return str(tomllib.loads(text)["project"]["version"])
+    match = re.search(r'^\[project\][^\[]*?^version\s*=\s*"([^"]+)"', text, re.M | re.S)
+    if not match:
+        raise ValueError(f"no [project] version in {pyproject}")
+    return match.group(1)
+
+
+def _document_type(name: str, types: dict[str, list[str]]) -> dict:
+    return {
+        "CFBundleTypeName": name,
+        "CFBundleTypeRole": "Viewer",
+        "LSHandlerRank": "Alternate",  # offered in "Open With", never made the default
+        "LSItemContentTypes": list(types),
+        "CFBundleTypeExtensions": [ext for exts in types.values() for ext in exts],
+    }
+
+
+def info_plist(version: str | None = None) -> dict:
+    """The keys Tandem adds to the Info.plist PyInstaller writes (which has the executable name)."""
+    version = version or project_version()
+    return {
+        "CFBundleName": APP_NAME,
+        "CFBundleDisplayName": APP_NAME,
+        "CFBundleIdentifier": BUNDLE_ID,
+        "CFBundleShortVersionString": version,
+        "CFBundleVersion": version,
+        "CFBundlePackageType": "APPL",
+        "CFBundleIconFile": ICON_ICNS.name,
+        "LSMinimumSystemVersion": MINIMUM_MACOS,
+        "LSApplicationCategoryType": "public.app-category.productivity",
+        "LSArchitecturePriority": ["arm64"],
+        "NSHighResolutionCapable": True,
+        "NSSupportsAutomaticGraphicsSwitching": True,
+        "NSRequiresAquaSystemAppearance": False,  # follow the system's dark mode
+        "NSMicrophoneUsageDescription": MICROPHONE_USAGE,
+        "NSHumanReadableCopyright": "Tandem runs Gemma locally; nothing leaves this Mac.",
+        "CFBundleDocumentTypes": [
+            _document_type("Image", IMAGE_TYPES),
+            _document_type("Audio", AUDIO_TYPES),
+        ],
+    }
+

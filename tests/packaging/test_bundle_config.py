@@ -1,0 +1,87 @@
+"""The PyInstaller spec and the Info.plist it writes: entry point, icon, bundle id, version, keys."""
+
+from __future__ import annotations
+
+import ast
+import plistlib
+import sys
+
+from PIL import Image
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    tomllib = None
+
+REQUIRED_IMAGE_UTIS = {"public.png", "public.jpeg", "public.heic", "com.compuserve.gif",
+                       "org.webmproject.webp", "public.tiff", "com.microsoft.bmp"}
+REQUIRED_AUDIO_UTIS = {"com.microsoft.waveform-audio", "public.mp3", "org.xiph.flac",
+                       "org.xiph.ogg-audio"}
+
+
+def _spec_source(bundle_config) -> str:
+    return (bundle_config.ROOT / "packaging" / "tandem.spec").read_text(encoding="utf-8")
+
+
+def test_spec_parses_and_builds_entry_exe_and_bundle(bundle_config):
+    tree = ast.parse(_spec_source(bundle_config), filename="tandem.spec")
+    calls = {n.func.id: n for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert {"Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"} <= set(calls)
+    assert ast.unparse(calls["Analysis"].args[0]) == "[str(cfg.ENTRY_SCRIPT)]"
+    bundle_kwargs = {k.arg: ast.unparse(k.value) for k in calls["BUNDLE"].keywords}
+    assert bundle_kwargs["icon"] == "str(cfg.ICON_ICNS)"
+    assert bundle_kwargs["bundle_identifier"] == "cfg.BUNDLE_ID"
+    assert bundle_kwargs["info_plist"] == "cfg.info_plist()"
+    assert bundle_kwargs["version"] == "cfg.project_version()"
+    exe_kwargs = {k.arg: ast.unparse(k.value) for k in calls["EXE"].keywords}
+    assert exe_kwargs["name"] == "cfg.APP_NAME"
+    analysis_kwargs = {k.arg: ast.unparse(k.value) for k in calls["Analysis"].keywords}
+    assert "cfg.EXCLUDES" in analysis_kwargs["excludes"]
+
+
+def test_spec_collects_the_metal_library_and_package_data(bundle_config):
+    source = _spec_source(bundle_config)
+    assert '"**/*.metallib"' in source and 'collect_dynamic_libs("mlx")' in source
+    assert '"**/*.jinja"' in source  # engine/inputs/chat_template.jinja
+    assert 'collect_dynamic_libs("pillow_heif")' in source
+
+
+def test_entry_script_and_icons_exist(bundle_config):
+    assert bundle_config.ENTRY_SCRIPT.is_file()
+    with Image.open(bundle_config.ICON_PNG) as png:
+        assert png.size == (1024, 1024) and png.mode == "RGBA"
+    with Image.open(bundle_config.ICON_ICNS) as icns:
+        assert icns.format == "ICNS" and icns.size == (1024, 1024)
+    with Image.open(bundle_config.ICON_ICO) as ico:
+        assert ico.format == "ICO" and (256, 256) in ico.info["sizes"]
+
+
+def test_heavy_test_only_packages_are_excluded(bundle_config):
+    for name in ("torch", "pytest", "tests", "mlx_vlm", "matplotlib", "engine.bench"):
+        assert name in bundle_config.EXCLUDES
+
+
+def test_version_is_pyproject_version(bundle_config):
+    pyproject = bundle_config.ROOT / "pyproject.toml"
+    if tomllib is not None:
+        expected = tomllib.loads(pyproject.read_text())["project"]["version"]
+        assert bundle_config.project_version() == expected
+    assert bundle_config.info_plist()["CFBundleShortVersionString"] == bundle_config.project_version()
+
+
+def test_info_plist_has_required_keys_and_serializes(bundle_config):
+    info = plistlib.loads(plistlib.dumps(bundle_config.info_plist("1.2.3")))
+    assert info["CFBundleIdentifier"] == "app.tandem.Tandem"
+    assert info["CFBundleShortVersionString"] == info["CFBundleVersion"] == "1.2.3"
+    assert info["CFBundleIconFile"] == "Tandem.icns"
+    assert info["NSMicrophoneUsageDescription"].strip()
+    assert info["LSMinimumSystemVersion"]
+    types = {t["CFBundleTypeName"]: t for t in info["CFBundleDocumentTypes"]}
+    assert REQUIRED_IMAGE_UTIS <= set(types["Image"]["LSItemContentTypes"])
+    assert REQUIRED_AUDIO_UTIS <= set(types["Audio"]["LSItemContentTypes"])
+    for t in types.values():
+        assert t["CFBundleTypeRole"] == "Viewer" and t["LSHandlerRank"] == "Alternate"
+    assert {"png", "jpg", "heic", "gif", "webp", "tiff", "bmp"} <= set(
+        types["Image"]["CFBundleTypeExtensions"])
+    assert {"wav", "mp3", "flac", "ogg"} <= set(types["Audio"]["CFBundleTypeExtensions"])

@@ -1,0 +1,27 @@
+"""`app.self_test.run_self_test` in this process: the real engine thread on a tiny checkpoint."""
+
+from __future__ import annotations
+
+import io
+
+from app.self_test import run_self_test
+
+
+def test_self_test_answers_and_builds_the_window():
+    out = io.StringIO()
+    assert run_self_test(out) == 0, out.getvalue()
+    text = out.getvalue()
+    assert "engine generated" in text and "self-test: answer:" in text
+    assert "built the main window" in text
+    assert text.rstrip().splitlines()[-1].startswith("self-test: OK")
+
+
+def test_self_test_reports_a_failure_with_a_nonzero_status(monkeypatch, capsys):
+    import engine.checkpoint
+
+    def broken(*args, **kwargs):
+        raise engine.checkpoint.CheckpointError("disk full")
+
+    monkeypatch.setattr(engine.checkpoint, "make_checkpoint", broken)
+    assert run_self_test(io.StringIO()) == 1
+    assert "self-test: FAILED" in capsys.readouterr().err
