@@ -120,6 +120,8 @@ def test_a_second_request_extending_the_first_is_served_from_the_kept_cache(
     r2 = chat(client, follow)
     sent = served.since(mark)
     assert [type(c) for c in sent] == [ev.SendMessage]  # no new session, no re-prefill
+    kept = served.pool.entries[sent[0].session_id]
+    assert kept.nbytes > 0  # the pool's memory budget sees the real cache size
     assert sent[0].content == "And then?"
     cached = r2.usage.prompt_tokens_details.cached_tokens
     assert cached >= r1.usage.prompt_tokens
