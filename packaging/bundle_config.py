@@ -19,6 +19,7 @@ ICON_ICNS = ROOT / "assets" / "icon" / "Tandem.icns"
 ICON_ICO = ROOT / "assets" / "icon" / "Tandem.ico"
 ICON_PNG = ROOT / "assets" / "icon" / "tandem-1024.png"
 MINIMUM_MACOS = "13.5"  # MLX's Metal backend needs macOS 13.5 or later on Apple silicon
+METAL_WHEEL = "mlx-metal"  # holds libmlx.dylib and mlx.metallib (in mlx/lib/) on macOS
 
 MICROPHONE_USAGE = (
     "Tandem listens to the microphone only while you hold a voice turn, so that you can talk to "
@@ -78,6 +79,32 @@ def project_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
     return match.group(1)
 
 
+def wheel_minimum_macos(wheel_text: str) -> str | None:
+    """The oldest macOS a wheel runs on, from its WHEEL file's `Tag: ...-macosx_14_0_arm64` lines.
+
+    The Metal library in the mlx-metal wheel is compiled for that macOS: an app built from a
+    `macosx_26_0` wheel fails to load it on macOS 15, so the app must not claim to run there.
+    """
+    versions = [tuple(int(p) for p in m.groups())
+                for m in re.finditer(r"^Tag:.*-macosx_(\d+)_(\d+)_", wheel_text, re.M)]
+    if not versions:
+        return None
+    major, minor = min(versions)
+    return f"{major}.{minor}"
+
+
+def installed_minimum_macos() -> str:
+    """LSMinimumSystemVersion for this build: the later of MINIMUM_MACOS and the mlx-metal wheel's."""
+    from importlib import metadata
+
+    try:
+        found = wheel_minimum_macos(metadata.distribution(METAL_WHEEL).read_text("WHEEL") or "")
+    except metadata.PackageNotFoundError:
+        found = None
+    candidates = [MINIMUM_MACOS] + ([found] if found else [])
+    return max(candidates, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
 def _document_type(name: str, types: dict[str, list[str]]) -> dict:
     return {
         "CFBundleTypeName": name,
@@ -88,7 +115,7 @@ def _document_type(name: str, types: dict[str, list[str]]) -> dict:
     }
 
 
-def info_plist(version: str | None = None) -> dict:
+def info_plist(version: str | None = None, minimum_macos: str = MINIMUM_MACOS) -> dict:
     """The keys Tandem adds to the Info.plist PyInstaller writes (which has the executable name)."""
     version = version or project_version()
     return {
@@ -99,7 +126,7 @@ def info_plist(version: str | None = None) -> dict:
         "CFBundleVersion": version,
         "CFBundlePackageType": "APPL",
         "CFBundleIconFile": ICON_ICNS.name,
-        "LSMinimumSystemVersion": MINIMUM_MACOS,
+        "LSMinimumSystemVersion": minimum_macos,
         "LSApplicationCategoryType": "public.app-category.productivity",
         "LSArchitecturePriority": ["arm64"],
         "NSHighResolutionCapable": True,

@@ -32,7 +32,7 @@ def test_spec_parses_and_builds_entry_exe_and_bundle(bundle_config):
     bundle_kwargs = {k.arg: ast.unparse(k.value) for k in calls["BUNDLE"].keywords}
     assert bundle_kwargs["icon"] == "str(cfg.ICON_ICNS)"
     assert bundle_kwargs["bundle_identifier"] == "cfg.BUNDLE_ID"
-    assert bundle_kwargs["info_plist"] == "cfg.info_plist()"
+    assert bundle_kwargs["info_plist"] == "cfg.info_plist(minimum_macos=cfg.installed_minimum_macos())"
     assert bundle_kwargs["version"] == "cfg.project_version()"
     exe_kwargs = {k.arg: ast.unparse(k.value) for k in calls["EXE"].keywords}
     assert exe_kwargs["name"] == "cfg.APP_NAME"
@@ -85,3 +85,14 @@ def test_info_plist_has_required_keys_and_serializes(bundle_config):
     assert {"png", "jpg", "heic", "gif", "webp", "tiff", "bmp"} <= set(
         types["Image"]["CFBundleTypeExtensions"])
     assert {"wav", "mp3", "flac", "ogg"} <= set(types["Audio"]["CFBundleTypeExtensions"])
+
+
+def test_minimum_macos_follows_the_metal_wheel(bundle_config):
+    tahoe = "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp312-cp312-macosx_26_0_arm64\n"
+    assert bundle_config.wheel_minimum_macos(tahoe) == "26.0"
+    two = "Tag: py3-none-macosx_14_0_arm64\nTag: py3-none-macosx_15_0_arm64\n"
+    assert bundle_config.wheel_minimum_macos(two) == "14.0"
+    assert bundle_config.wheel_minimum_macos("Tag: py3-none-manylinux_2_35_x86_64\n") is None
+    if sys.platform.startswith("linux"):  # no mlx-metal wheel on Linux
+        assert bundle_config.installed_minimum_macos() == bundle_config.MINIMUM_MACOS
+    assert bundle_config.info_plist("1.0", minimum_macos="26.0")["LSMinimumSystemVersion"] == "26.0"
