@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import signal
 import sys
+import threading
 
 from engine import events as ev
 
@@ -116,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     label = " (random weights)" if result.random_weights else ""
     print(f"tandem serve: {result.name}{label} at {handle.url}/v1 (Ctrl+C stops)", file=sys.stderr)
+    _stop_on_sigterm()
     try:
         while handle.thread.is_alive():
             handle.thread.join(0.5)
@@ -125,3 +128,13 @@ def run(args: argparse.Namespace) -> int:
         handle.stop()
         worker.stop()
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a service manager, `kill`) stops the server as Ctrl+C does."""
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
