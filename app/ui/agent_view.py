@@ -141,6 +141,8 @@ class AgentView(QWidget):
         self.workspace_path = QLabel("Open a folder for the agent to work in")
         self.workspace_path.setObjectName("WorkspacePath")
         self.workspace_path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for label in (self.workspace_name, self.workspace_path):
+            label.setMinimumWidth(60)  # a long path is cut, not the window widened
         names = QVBoxLayout()
         names.setSpacing(0)
         names.addWidget(self.workspace_name)
@@ -166,6 +168,7 @@ class AgentView(QWidget):
         self.state_label.setObjectName("RunState")
         self.limits_label = QLabel()
         self.limits_label.setObjectName("LimitsLabel")
+        self.limits_label.setMinimumWidth(40)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("StopButton")
         self.stop_button.setToolTip("Stop the run: the reply is cut short and a command is killed")

@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 from app.bridge import EngineBridge
 from app.settings import Key, Settings
 from app.store import Store
+from app.ui.agent_controller import AgentController, EngineModelSource
+from app.ui.agent_view import AgentView
 from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
 from app.ui.conversation_controller import ConversationController
@@ -98,6 +100,10 @@ class MainWindow(QMainWindow):
         self.voice.turn_failed.connect(self.composer.show_error)
         self.voice_input = VoiceController(self.voice, self.controller, self.composer,
                                            self.chat_view, settings, self)
+        self.agent_controller = AgentController(
+            store.root, EngineModelSource(bridge, settings, self), parent=self)
+        self.agent_view = AgentView(settings, store, self.agent_controller)
+        self.add_mode_view("agent", self.agent_view, "Coding Agent")
         bridge.model_loaded.connect(lambda e: self.setWindowTitle(
             "Tandem — demo model (random weights)" if e.random_weights else "Tandem"))
         self.demo_ready.connect(self._load_demo)
@@ -213,6 +219,9 @@ class MainWindow(QMainWindow):
         return action
 
     def _escape(self) -> None:
+        if self.modes.currentWidget() is self.agent_view:
+            self.agent_view.stop()
+            return
         if self.controller.current_id in self.controller.pending:
             self.controller.stop()
         else:
@@ -245,7 +254,8 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        if self.composer.offer_mime(event.mimeData()):
+        agent = self.modes.currentWidget() is self.agent_view
+        if (self.agent_view.composer if agent else self.composer).offer_mime(event.mimeData()):
             event.acceptProposedAction()
 
     # ------------------------------------------------------------ appearance and state
@@ -280,5 +290,6 @@ class MainWindow(QMainWindow):
         self.settings.set_value(Key.SPLITTER_STATE, self.splitter.saveState())
         self.settings.sync()
         self.voice_input.shutdown()  # what is being said is stored and sent first
+        self.agent_controller.stop()  # the run checkpoints what it changed, then ends
         self.controller.stop_all()  # partial answers are stored now, not after the engine replies
         super().closeEvent(event)

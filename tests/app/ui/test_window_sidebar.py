@@ -94,15 +94,16 @@ def test_another_mode_view_can_be_added_and_shown(qtbot, open_window):
     from PySide6.QtWidgets import QLabel
 
     window, _ = open_window()
-    agent = QLabel("agent view")
-    action = window.add_mode_view("agent", agent, "Agent")
-    assert action.shortcut().toString() == "Ctrl+2" and action in window.view_menu.actions()
+    assert window.modes.indexOf(window.agent_view) == 1  # the coding agent is Ctrl+2
+    agent = QLabel("another view")
+    action = window.add_mode_view("extra", agent, "Extra")
+    assert action.shortcut().toString() == "Ctrl+3" and action in window.view_menu.actions()
     action.trigger()
     assert window.modes.currentWidget() is agent and action.isChecked()
     window.show_mode("chat")
     assert window.modes.currentWidget() is not agent and not action.isChecked()
     with pytest.raises(ValueError, match="already"):
-        window.add_mode_view("agent", QLabel())
+        window.add_mode_view("extra", QLabel())
 
 
 def test_dark_palette_restyles_the_window(qtbot, open_window):
