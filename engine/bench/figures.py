@@ -44,7 +44,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure("prefill_512", "prefill", "tok_s", "tok/s", True, {"tokens": 512}, {"tokens": 16},
            "prefill 512 tokens", notes="time to first token of a random-token prompt, no cache"),
-    Figure("prefill_2048", "prefill", "tok_s", "tok/s", True, {"tokens": 2048}, {"tokens": 48},
+    Figure("prefill_2048", "prefill", "tok_s", "tok/s", True, {"tokens": 2048}, {"tokens": 32},
            "prefill 2048 tokens", notes="time to first token of a random-token prompt, no cache"),
     Figure("decode_64", "decode", "tok_s", "tok/s", True, {"context": 64, "tokens": 16},
            {"context": 64, "tokens": 6}, "decode at context 64",
