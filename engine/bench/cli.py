@@ -27,19 +27,44 @@ FULL_REPS = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="checkpoint folder (HF or MLX-quantized layout)")
+    parser.add_argument(
+        "--model", required=True, help="checkpoint folder (HF or MLX-quantized layout)"
+    )
     parser.add_argument("--peer", choices=[PEER], default=None, help="also measure mlx-vlm's port")
-    parser.add_argument("--json", dest="json_out", default=None, help="also write the JSON document here")
-    parser.add_argument("--quick", action="store_true",
-                        help="reduced token counts for a small checkpoint on a CPU (recorded in the JSON)")
-    parser.add_argument("--reps", type=int, default=None,
-                        help=f"repetitions per side and figure (default {FULL_REPS}, {QUICK_REPS} with --quick)")
-    parser.add_argument("--figures", default=None, help="comma-separated figure names (default: all)")
-    parser.add_argument("--peer-dtype", default="float32", choices=["float32", "bfloat16", "float16", "stored"],
-                        help="dtype mlx-vlm's parameters are cast to after loading (default float32)")
-    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measurement process")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIGURE.PARAM=VALUE",
-                        help="override one figure parameter, e.g. decode_64.tokens=4 (repeatable)")
+    parser.add_argument(
+        "--json", dest="json_out", default=None, help="also write the JSON document here"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced token counts for a small checkpoint on a CPU (recorded in the JSON)",
+    )
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=None,
+        help=f"repetitions per side and figure (default {FULL_REPS}, {QUICK_REPS} with --quick)",
+    )
+    parser.add_argument(
+        "--figures", default=None, help="comma-separated figure names (default: all)"
+    )
+    parser.add_argument(
+        "--peer-dtype",
+        default="float32",
+        choices=["float32", "bfloat16", "float16", "stored"],
+        help="dtype mlx-vlm's parameters are cast to after loading (default float32)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds per measurement process"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIGURE.PARAM=VALUE",
+        help="override one figure parameter, e.g. decode_64.tokens=4 (repeatable)",
+    )
 
 
 def _overrides(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -78,7 +103,8 @@ def _meta(args: argparse.Namespace, reps: int, started: str) -> dict[str, Any]:
     from engine.loading import default_dtype
 
     return {
-        "command": "tandem bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
+        "command": "tandem bench "
+        + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
         "started_utc": started,
         "quick": args.quick,
         "reps": reps,
@@ -137,14 +163,23 @@ def run(args: argparse.Namespace) -> int:
         for rep in range(reps):
             for side in _sides(figure, args.peer, rep):
                 start = time.perf_counter()
-                result = run_measurement(side, figure.kind, model, peer_params if side == PEER else params,
-                                         timeout=args.timeout)
+                result = run_measurement(
+                    side,
+                    figure.kind,
+                    model,
+                    peer_params if side == PEER else params,
+                    timeout=args.timeout,
+                )
                 result["rep"] = rep
                 runs[side].append(result)
                 failed |= "error" in result
                 shown = result.get("error") or result.get("skipped") or result.get(figure.metric)
-                print(f"[bench] {figure.name} rep {rep + 1}/{reps} {side}: {shown} "
-                      f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"[bench] {figure.name} rep {rep + 1}/{reps} {side}: {shown} "
+                    f"({time.perf_counter() - start:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if all("skipped" in r for side_runs in runs.values() for r in side_runs):
                 break  # nothing to repeat
             _write(args, meta, entries + [figure_entry(figure, params, args.quick, runs)])
@@ -156,7 +191,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _write(args: argparse.Namespace, meta: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
+def _write(
+    args: argparse.Namespace, meta: dict[str, Any], entries: list[dict[str, Any]]
+) -> dict[str, Any]:
     doc = document(meta, entries)
     if args.json_out:
         out = Path(args.json_out)

@@ -6,6 +6,7 @@ caches and mlx-vlm's are, so the two sides get the same inputs built the same wa
 
 from __future__ import annotations
 
+import itertools
 import resource
 import sys
 from typing import Any
@@ -38,7 +39,9 @@ def test_audio(seconds: float, seed: int = 0) -> np.ndarray:
     """`seconds` of 16 kHz float32 audio: a quiet tone plus noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    return (0.1 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(t.shape)).astype(np.float32)
+    return (0.1 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(t.shape)).astype(
+        np.float32
+    )
 
 
 def fill_cache(cache: list[Any], n: int, seed: int = 0) -> None:
@@ -82,7 +85,7 @@ def memory() -> dict[str, float]:
 
 def gaps(times: list[float]) -> list[float]:
     """Differences between consecutive timestamps."""
-    return [b - a for a, b in zip(times, times[1:])]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 def tokens_per_second(times: list[float]) -> float | None:
@@ -90,5 +93,9 @@ def tokens_per_second(times: list[float]) -> float | None:
     steps = sorted(gaps(times))
     if not steps:
         return None
-    mid = steps[len(steps) // 2] if len(steps) % 2 else (steps[len(steps) // 2 - 1] + steps[len(steps) // 2]) / 2
+    mid = (
+        steps[len(steps) // 2]
+        if len(steps) % 2
+        else (steps[len(steps) // 2 - 1] + steps[len(steps) // 2]) / 2
+    )
     return 1.0 / mid if mid > 0 else None

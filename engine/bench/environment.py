@@ -45,7 +45,9 @@ def machine() -> dict[str, object]:
     except (ValueError, OSError, AttributeError):
         info["memory_gb"] = None
     try:
-        info["device_info"] = {k: v for k, v in mx.device_info().items() if isinstance(v, (int, float, str))}
-    except Exception:  # device_info is not on every backend
+        info["device_info"] = {
+            k: v for k, v in mx.device_info().items() if isinstance(v, (int, float, str))
+        }
+    except (AttributeError, RuntimeError):  # device_info is not on every backend
         info["device_info"] = None
     return info

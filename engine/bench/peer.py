@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import mlx.core as mx
 import numpy as np
@@ -36,9 +37,16 @@ def _load(path: Path, dtype: str = "float32") -> tuple[Any, float]:
     model = load_model(Path(path))
     if dtype != "stored":
         target = DTYPES[dtype]
-        model.update(tree_map(
-            lambda p: p.astype(target) if isinstance(p, mx.array) and mx.issubdtype(p.dtype, mx.floating) else p,
-            model.parameters()))
+        model.update(
+            tree_map(
+                lambda p: (
+                    p.astype(target)
+                    if isinstance(p, mx.array) and mx.issubdtype(p.dtype, mx.floating)
+                    else p
+                ),
+                model.parameters(),
+            )
+        )
     mx.eval(model.parameters())
     return model, time.perf_counter() - start
 
@@ -49,7 +57,9 @@ def _generate(model: Any, ids: mx.array, max_tokens: int, **kwargs: Any) -> list
 
     pixel_values = kwargs.pop("pixel_values", None)
     times = []
-    for _ in generate_step(ids, model, pixel_values, None, max_tokens=max_tokens, temperature=0.0, **kwargs):
+    for _ in generate_step(
+        ids, model, pixel_values, None, max_tokens=max_tokens, temperature=0.0, **kwargs
+    ):
         times.append(time.perf_counter())
     mx.synchronize()  # the step issued ahead of the last yield finishes outside the timed region
     return times
@@ -99,16 +109,24 @@ def decode(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     out = model(common.random_ids(1), cache=cache)
     mx.eval(out.logits, [c.state for c in cache])
     common.fill_cache(cache, params["context"] - 2)
-    times = _generate(model, mx.array([[common.FIRST_ORDINARY_ID]]), params["tokens"], prompt_cache=cache)
-    return {"tok_s": common.tokens_per_second(times), "step_s": common.gaps(times),
-            "context": params["context"], "tokens": len(times)}
+    times = _generate(
+        model, mx.array([[common.FIRST_ORDINARY_ID]]), params["tokens"], prompt_cache=cache
+    )
+    return {
+        "tok_s": common.tokens_per_second(times),
+        "step_s": common.gaps(times),
+        "context": params["context"],
+        "tokens": len(times),
+    }
 
 
 def _image_processor(path: Path) -> Any:
     from mlx_vlm.models.gemma4_unified.processing_gemma4_unified import Gemma4UnifiedImageProcessor
 
     config = json.loads((path / "preprocessor_config.json").read_text())
-    config = {k: v for k, v in config.items() if k not in ("image_processor_type", "processor_class")}
+    config = {
+        k: v for k, v in config.items() if k not in ("image_processor_type", "processor_class")
+    }
     return Gemma4UnifiedImageProcessor(**config)
 
 
@@ -132,7 +150,9 @@ def image_embed(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def audio_project(path: Path, params: dict[str, Any]) -> dict[str, Any]:
-    from mlx_vlm.models.gemma4_unified.processing_gemma4_unified import Gemma4UnifiedAudioFeatureExtractor
+    from mlx_vlm.models.gemma4_unified.processing_gemma4_unified import (
+        Gemma4UnifiedAudioFeatureExtractor,
+    )
 
     model, _ = _load(path, params.get("dtype", "float32"))
     extractor = Gemma4UnifiedAudioFeatureExtractor()
@@ -140,7 +160,11 @@ def audio_project(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     def run(seconds: float) -> float:
         start = time.perf_counter()
         feats = extractor(common.test_audio(seconds))
-        mx.eval(model.get_audio_features(mx.array(feats["input_features"]), mx.array(feats["input_features_mask"])))
+        mx.eval(
+            model.get_audio_features(
+                mx.array(feats["input_features"]), mx.array(feats["input_features_mask"])
+            )
+        )
         return time.perf_counter() - start
 
     run(0.4)
@@ -155,10 +179,18 @@ def ttft_image(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     _warm_up(model)
     tokenizer, template = _tandem_tokenizer(path)
     image = common.test_image(params["size"])
-    text = render_chat([{"role": "user", "content": [{"type": "image"},
-                                                      {"type": "text", "text": "Describe this picture."}]}],
-                       template=template)
-    ids = mx.array(encode_prompt(text, tokenizer, images=[image], image_budget=params["budget"]).input_ids)
+    text = render_chat(
+        [
+            {
+                "role": "user",
+                "content": [{"type": "image"}, {"type": "text", "text": "Describe this picture."}],
+            }
+        ],
+        template=template,
+    )
+    ids = mx.array(
+        encode_prompt(text, tokenizer, images=[image], image_budget=params["budget"]).input_ids
+    )
     processor = _image_processor(path)
     start = time.perf_counter()
     pixels, positions, _ = _image_inputs(processor, image, params["budget"])
@@ -167,7 +199,9 @@ def ttft_image(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def voice(path: Path, params: dict[str, Any]) -> dict[str, Any]:
-    from mlx_vlm.models.gemma4_unified.processing_gemma4_unified import Gemma4UnifiedAudioFeatureExtractor
+    from mlx_vlm.models.gemma4_unified.processing_gemma4_unified import (
+        Gemma4UnifiedAudioFeatureExtractor,
+    )
 
     from engine.inputs.prompt import encode_prompt
     from engine.inputs.template import render_chat
@@ -180,8 +214,13 @@ def voice(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     ids = mx.array(encode_prompt(text, tokenizer, audios=[audio]).input_ids)
     start = time.perf_counter()
     feats = Gemma4UnifiedAudioFeatureExtractor()(audio)
-    first = _generate(model, ids, 1, input_features=mx.array(feats["input_features"]),
-                      input_features_mask=mx.array(feats["input_features_mask"]))[0]
+    first = _generate(
+        model,
+        ids,
+        1,
+        input_features=mx.array(feats["input_features"]),
+        input_features_mask=mx.array(feats["input_features_mask"]),
+    )[0]
     return {"seconds": first - start, "tokens": int(ids.shape[1])}
 
 
@@ -204,6 +243,13 @@ def turn(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 
 MEASURES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
-    "load": load, "memory": memory, "prefill": prefill, "decode": decode, "image_embed": image_embed,
-    "audio_project": audio_project, "ttft_image": ttft_image, "voice": voice, "turn": turn,
+    "load": load,
+    "memory": memory,
+    "prefill": prefill,
+    "decode": decode,
+    "image_embed": image_embed,
+    "audio_project": audio_project,
+    "ttft_image": ttft_image,
+    "voice": voice,
+    "turn": turn,
 }

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 
+def _advantage(tandem: float, peer: float, higher_is_better: bool) -> float:
+    return tandem / peer if higher_is_better else peer / tandem
+
+
 def advantages(doc: dict[str, Any]) -> list[tuple[str, float, float, float]]:
     """(label, advantage, lowest, highest) per figure that both sides measured."""
     rows = []
@@ -24,13 +28,10 @@ def advantages(doc: dict[str, Any]) -> list[tuple[str, float, float, float]]:
         t, p = sides["tandem"][fig["metric"]], sides["mlx-vlm"][fig["metric"]]
         if not t["median"] or not p["median"]:
             continue
-
-        def adv(tv: float, pv: float) -> float:
-            return tv / pv if fig["higher_is_better"] else pv / tv
-
-        pairs = [adv(a, b) for a in t["samples"] for b in p["samples"] if a and b]
+        up = fig["higher_is_better"]
+        pairs = [_advantage(a, b, up) for a in t["samples"] for b in p["samples"] if a and b]
         label = fig["figure"] + (" (reduced)" if fig.get("reduced") else "")
-        rows.append((label, adv(t["median"], p["median"]), min(pairs), max(pairs)))
+        rows.append((label, _advantage(t["median"], p["median"], up), min(pairs), max(pairs)))
     return rows
 
 
@@ -40,7 +41,11 @@ def plot(docs: list[tuple[str, dict[str, Any]]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(f"{name}: {label}", a, lo, hi) for name, doc in docs for label, a, lo, hi in advantages(doc)]
+    rows = [
+        (f"{name}: {label}", a, lo, hi)
+        for name, doc in docs
+        for label, a, lo, hi in advantages(doc)
+    ]
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.4), dpi=100)
     y = list(range(len(rows)))[::-1]
     values = [r[1] for r in rows]
@@ -51,14 +56,18 @@ def plot(docs: list[tuple[str, dict[str, Any]]], out: Path) -> None:
     ax.set_xscale("log")
     ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
     ax.set_xlabel("Tandem vs mlx-vlm (x better; >1 Tandem ahead), median; whiskers: sample range")
-    ax.set_title("tandem bench: Tandem / mlx-vlm gemma4_unified, same checkpoint, same run", fontsize=9)
+    ax.set_title(
+        "tandem bench: Tandem / mlx-vlm gemma4_unified, same checkpoint, same run", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(out)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", nargs="+", type=Path, help="JSON documents from tandem bench --json")
+    parser.add_argument(
+        "results", nargs="+", type=Path, help="JSON documents from tandem bench --json"
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--names", default=None, help="comma-separated label per result file")
     args = parser.parse_args(argv)

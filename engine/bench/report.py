@@ -16,7 +16,11 @@ SCHEMA = "tandem-bench/1"
 
 
 def _numbers(runs: list[dict[str, Any]], metric: str) -> list[float]:
-    return [float(r[metric]) for r in runs if isinstance(r.get(metric), (int, float)) and "error" not in r]
+    return [
+        float(r[metric])
+        for r in runs
+        if isinstance(r.get(metric), (int, float)) and "error" not in r
+    ]
 
 
 def side_entry(figure: Figure, runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -29,8 +33,9 @@ def side_entry(figure: Figure, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return entry
 
 
-def figure_entry(figure: Figure, params: dict[str, Any], quick: bool,
-                 runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def figure_entry(
+    figure: Figure, params: dict[str, Any], quick: bool, runs: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
     """The JSON entry of one figure from the raw runs of each side."""
     sides = {side: side_entry(figure, side_runs) for side, side_runs in runs.items()}
     entry: dict[str, Any] = {
@@ -48,9 +53,11 @@ def figure_entry(figure: Figure, params: dict[str, Any], quick: bool,
     }
     if TANDEM in sides and PEER in sides:
         t, p = sides[TANDEM], sides[PEER]
-        entry["ratio"] = {m: _round(ratio(t[m]["median"], p[m]["median"]))
-                          for m in (figure.metric, *figure.extra, "mx_peak_gb", "rss_peak_gb")
-                          if m in t and m in p}
+        entry["ratio"] = {
+            m: _round(ratio(t[m]["median"], p[m]["median"]))
+            for m in (figure.metric, *figure.extra, "mx_peak_gb", "rss_peak_gb")
+            if m in t and m in p
+        }
     return entry
 
 

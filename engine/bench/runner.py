@@ -16,8 +16,15 @@ from typing import Any
 from .worker import MARKER
 
 
-def run_measurement(side: str, kind: str, model: Path, params: dict[str, Any], *, timeout: float,
-                    python: str = sys.executable) -> dict[str, Any]:
+def run_measurement(
+    side: str,
+    kind: str,
+    model: Path,
+    params: dict[str, Any],
+    *,
+    timeout: float,
+    python: str = sys.executable,
+) -> dict[str, Any]:
     """Run `engine.bench.worker` for one measurement and return its result dict.
 
     Args:
@@ -35,14 +42,20 @@ def run_measurement(side: str, kind: str, model: Path, params: dict[str, Any], *
     cmd = [python, "-m", "engine.bench.worker", side, kind, str(model), json.dumps(params)]
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s", "process_s": time.perf_counter() - start}
+        return {
+            "error": f"timed out after {timeout:.0f} s",
+            "process_s": time.perf_counter() - start,
+        }
     elapsed = time.perf_counter() - start
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(MARKER):
-            result = json.loads(line[len(MARKER):])
+            result = json.loads(line[len(MARKER) :])
             result["process_s"] = elapsed
             return result
-    return {"error": f"no result (exit code {proc.returncode})", "stderr_tail": proc.stderr[-2000:],
-            "process_s": elapsed}
+    return {
+        "error": f"no result (exit code {proc.returncode})",
+        "stderr_tail": proc.stderr[-2000:],
+        "process_s": elapsed,
+    }

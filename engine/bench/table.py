@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-
 # Second rows worth showing: the RSS peak next to the MLX peak, and Tandem's own re-prefill next to the kept
 # cache (the turn-10 target compares those two).
 EXTRA_ROWS = {"peak_memory": ("rss_peak_gb",), "turn10": ("ttft_reprefill_s",)}
@@ -43,35 +42,47 @@ def _params(fig: dict[str, Any]) -> str:
 
 
 def rows(doc: dict[str, Any]) -> list[str]:
-    out = ["| figure | sizes used | Tandem median (samples) | mlx-vlm median (samples) | Tandem/mlx-vlm |",
-           "|---|---|---|---|---|"]
+    out = [
+        "| figure | sizes used | Tandem median (samples) | mlx-vlm median (samples) | Tandem/mlx-vlm |",
+        "|---|---|---|---|---|",
+    ]
     for fig in doc["figures"]:
         t = fig["sides"].get("tandem", {})
         p = fig["sides"].get("mlx-vlm", {})
         m = fig["metric"]
         ratio = fig.get("ratio", {}).get(m)
-        better = "" if ratio is None else (" ✓" if (ratio >= 1) == fig["higher_is_better"] or ratio == 1 else " ✗")
+        better = (
+            ""
+            if ratio is None
+            else (" ✓" if (ratio >= 1) == fig["higher_is_better"] or ratio == 1 else " ✗")
+        )
         label = f"{fig['figure']} ({m})"
         skipped = t.get("skipped")
         tandem = f"skipped: {skipped}" if skipped else _cell(t.get(m), fig["unit"])
-        out.append(f"| {label} | {_params(fig)} | {tandem} | {_cell(p.get(m), fig['unit'])} | "
-                   f"{_fmt(ratio)}{better} |")
+        out.append(
+            f"| {label} | {_params(fig)} | {tandem} | {_cell(p.get(m), fig['unit'])} | "
+            f"{_fmt(ratio)}{better} |"
+        )
         for extra in EXTRA_ROWS.get(fig["figure"], ()):
             r = fig.get("ratio", {}).get(extra)
-            out.append(f"| {fig['figure']} ({extra}) | {_params(fig)} | {_cell(t.get(extra), fig['unit'])} | "
-                       f"{_cell(p.get(extra), fig['unit'])} | {_fmt(r)} |")
+            out.append(
+                f"| {fig['figure']} ({extra}) | {_params(fig)} | {_cell(t.get(extra), fig['unit'])} | "
+                f"{_cell(p.get(extra), fig['unit'])} | {_fmt(r)} |"
+            )
     return out
 
 
 def caption(doc: dict[str, Any]) -> str:
     m, v, c = doc["machine"], doc["versions"], doc["checkpoint"]
-    return (f"Checkpoint: hidden {c.get('hidden_size')}, {c.get('num_hidden_layers')} layers, "
-            f"quantization {c.get('quantization')}, {c.get('weights_gb')} GB, random weights. "
-            f"Device {doc['device']}, {m['cpu_count']} cores, {m.get('memory_gb')} GB; Tandem dtype "
-            f"{doc['tandem_dtype']}, mlx-vlm params cast to {doc.get('peer_dtype')}. {doc['reps']} repetitions per "
-            f"side, alternating. Load average {doc.get('loadavg_start')} at start, {doc.get('loadavg_end')} at end. "
-            f"Run {doc['started_utc']} – {doc.get('finished_utc')}. Versions: "
-            + ", ".join(f"{k} {val}" for k, val in v.items() if val))
+    return (
+        f"Checkpoint: hidden {c.get('hidden_size')}, {c.get('num_hidden_layers')} layers, "
+        f"quantization {c.get('quantization')}, {c.get('weights_gb')} GB, random weights. "
+        f"Device {doc['device']}, {m['cpu_count']} cores, {m.get('memory_gb')} GB; Tandem dtype "
+        f"{doc['tandem_dtype']}, mlx-vlm params cast to {doc.get('peer_dtype')}. {doc['reps']} repetitions per "
+        f"side, alternating. Load average {doc.get('loadavg_start')} at start, {doc.get('loadavg_end')} at end. "
+        f"Run {doc['started_utc']} – {doc.get('finished_utc')}. Versions: "
+        + ", ".join(f"{k} {val}" for k, val in v.items() if val)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

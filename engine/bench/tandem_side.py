@@ -13,8 +13,9 @@ Each function takes the checkpoint folder and the figure's parameters and return
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import mlx.core as mx
 import numpy as np
@@ -79,8 +80,13 @@ def _session(path: Path, model: Any, **options: Any) -> Any:
     from engine.inputs.template import load_template
     from engine.session import Session, SessionOptions
 
-    return Session(model, load_tokenizer(path), load_template(path), GenerationConfig.from_checkpoint(path),
-                   SessionOptions(**options))
+    return Session(
+        model,
+        load_tokenizer(path),
+        load_template(path),
+        GenerationConfig.from_checkpoint(path),
+        SessionOptions(**options),
+    )
 
 
 def load(path: Path, params: dict[str, Any]) -> dict[str, Any]:
@@ -97,8 +103,15 @@ def memory(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     ids = common.random_ids(params["prefill"])
     out = model(ids, cache=cache, logits_to_keep=1)
     mx.eval(out)
-    _drain(generate_tokens(model, cache, out, settings=_settings(params["decode"]),
-                           config=GenerationConfig.from_checkpoint(path)))
+    _drain(
+        generate_tokens(
+            model,
+            cache,
+            out,
+            settings=_settings(params["decode"]),
+            config=GenerationConfig.from_checkpoint(path),
+        )
+    )
     return {"load_s": seconds, "mx_active_after_load_gb": after_load}
 
 
@@ -123,11 +136,20 @@ def decode(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     common.fill_cache(cache, params["context"] - 2)
     logits = model(mx.array([[common.FIRST_ORDINARY_ID]]), cache=cache, logits_to_keep=1)
     times = []
-    for _ in generate_tokens(model, cache, logits, settings=_settings(params["tokens"]),
-                             config=GenerationConfig.from_checkpoint(path)):
+    for _ in generate_tokens(
+        model,
+        cache,
+        logits,
+        settings=_settings(params["tokens"]),
+        config=GenerationConfig.from_checkpoint(path),
+    ):
         times.append(time.perf_counter())
-    return {"tok_s": common.tokens_per_second(times), "step_s": common.gaps(times),
-            "context": params["context"], "tokens": len(times)}
+    return {
+        "tok_s": common.tokens_per_second(times),
+        "step_s": common.gaps(times),
+        "context": params["context"],
+        "tokens": len(times),
+    }
 
 
 def image_embed(path: Path, params: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +160,11 @@ def image_embed(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     def run(size: int, budget: int) -> float:
         start = time.perf_counter()
         img = preprocess_image(common.test_image(size), budget)
-        feats = model.embed_vision(model.vision_embedder(mx.array(img.pixel_values[None]),
-                                                         mx.array(img.position_ids[None])))
+        feats = model.embed_vision(
+            model.vision_embedder(
+                mx.array(img.pixel_values[None]), mx.array(img.position_ids[None])
+            )
+        )
         mx.eval(feats)
         return time.perf_counter() - start
 
@@ -166,10 +191,16 @@ def ttft_image(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     model, _ = _load(path)
     _warm_up(model)
     session = _session(path, model, image_budget=params["budget"])
-    content = [{"type": "image", "image": common.test_image(params["size"])},
-               {"type": "text", "text": "Describe this picture."}]
+    content = [
+        {"type": "image", "image": common.test_image(params["size"])},
+        {"type": "text", "text": "Describe this picture."},
+    ]
     seconds, event = _first_output(session.send(content, _settings(2)))
-    return {"seconds": seconds, "first_event": event, "tokens": int(session.answer_marks[-1].offset)}
+    return {
+        "seconds": seconds,
+        "first_event": event,
+        "tokens": int(session.answer_marks[-1].offset),
+    }
 
 
 def voice(path: Path, params: dict[str, Any]) -> dict[str, Any]:
@@ -184,8 +215,13 @@ def voice(path: Path, params: dict[str, Any]) -> dict[str, Any]:
         _drain(session.append_audio(audio[i : i + step]))
     streaming = time.perf_counter() - start
     seconds, event = _first_output(session.end_voice("", _settings(2)))
-    return {"seconds": seconds, "first_event": event, "streaming_prefill_s": streaming,
-            "realtime_factor": streaming / params["seconds"], "tokens": int(session.answer_marks[-1].offset)}
+    return {
+        "seconds": seconds,
+        "first_event": event,
+        "streaming_prefill_s": streaming,
+        "realtime_factor": streaming / params["seconds"],
+        "tokens": int(session.answer_marks[-1].offset),
+    }
 
 
 def turn(path: Path, params: dict[str, Any]) -> dict[str, Any]:
@@ -200,9 +236,14 @@ def turn(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     _prefill(model, mx.array(ids[None]), model.make_cache())
     reprefill = time.perf_counter() - start
-    return {"seconds": seconds, "first_event": event, "ttft_reprefill_s": reprefill,
-            "reprefill_over_kept": reprefill / seconds, "tokens": int(len(ids)),
-            "new_tokens": int(len(ids) - session.turns[-1].offset)}
+    return {
+        "seconds": seconds,
+        "first_event": event,
+        "ttft_reprefill_s": reprefill,
+        "reprefill_over_kept": reprefill / seconds,
+        "tokens": len(ids),
+        "new_tokens": int(len(ids) - session.turns[-1].offset),
+    }
 
 
 def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
@@ -212,13 +253,17 @@ def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     except ImportError as e:
         return {"skipped": f"engine.speculative is not available: {e}"}
     if not (path / "drafter" / "config.json").is_file():
-        return {"skipped": f"{path}/drafter holds no drafter (make-checkpoint --with-drafter writes one)"}
+        return {
+            "skipped": f"{path}/drafter holds no drafter (make-checkpoint --with-drafter writes one)"
+        }
     model, _ = _load(path)
     draft_model = load_drafter(path / "drafter")
     _warm_up(model)
     k = params["num_draft"]
     cache = model.make_cache()
-    logits, hidden = model(common.random_ids(params["context"], seed=3), cache=cache, return_hidden=True)
+    logits, hidden = model(
+        common.random_ids(params["context"], seed=3), cache=cache, return_hidden=True
+    )
     mx.eval(logits, hidden, [c.state for c in cache])
     token = int(mx.argmax(logits[0, -1]).item())
     source = MTPDraftSource(model, draft_model)
@@ -226,7 +271,9 @@ def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
     def verify() -> Any:
         tx = CacheTransaction(cache)
-        out = model(mx.array([[token] + [common.FIRST_ORDINARY_ID] * k]), cache=cache, return_hidden=True)
+        out = model(
+            mx.array([[token] + [common.FIRST_ORDINARY_ID] * k]), cache=cache, return_hidden=True
+        )
         mx.eval(out)
         tx.abort()
         return out
@@ -236,11 +283,19 @@ def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     # Plain decode steps advance the cache (a single-token forward cannot be rolled back); 4 more positions
     # barely change the context.
     decode_s = _median_seconds(lambda: model(mx.array([[token]]), cache=cache, logits_to_keep=1))
-    out = {"decode_ms": decode_s * 1e3, "verify_ms": verify_s * 1e3, "draft_ms": draft_s * 1e3,
-           "verify_over_decode": verify_s / decode_s, "draft_over_decode": draft_s / decode_s,
-           "num_draft": k, "context": params["context"]}
+    out = {
+        "decode_ms": decode_s * 1e3,
+        "verify_ms": verify_s * 1e3,
+        "draft_ms": draft_s * 1e3,
+        "verify_over_decode": verify_s / decode_s,
+        "draft_over_decode": draft_s / decode_s,
+        "num_draft": k,
+        "context": params["context"],
+    }
     for a in (0.5, 0.7, 0.9):
-        emitted = (1 - a ** (k + 1)) / (1 - a)  # tokens per round when each draft is accepted with probability a
+        emitted = (1 - a ** (k + 1)) / (
+            1 - a
+        )  # tokens per round when each draft is accepted with probability a
         out[f"speedup_a{a}"] = emitted * decode_s / (verify_s + k * draft_s)
     return out
 
@@ -256,6 +311,14 @@ def _median_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
 
 
 MEASURES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
-    "load": load, "memory": memory, "prefill": prefill, "decode": decode, "image_embed": image_embed,
-    "audio_project": audio_project, "ttft_image": ttft_image, "voice": voice, "turn": turn, "drafter": drafter,
+    "load": load,
+    "memory": memory,
+    "prefill": prefill,
+    "decode": decode,
+    "image_embed": image_embed,
+    "audio_project": audio_project,
+    "ttft_image": ttft_image,
+    "voice": voice,
+    "turn": turn,
+    "drafter": drafter,
 }

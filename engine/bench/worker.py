@@ -34,7 +34,9 @@ def measure(side: str, kind: str, model: Path, params: dict[str, Any]) -> dict[s
     start = time.perf_counter()
     result = MEASURES[kind](model, params)
     result.update(common.memory())
-    result.update(wall_s=time.perf_counter() - start, loadavg_before=load_before, loadavg_after=load_average())
+    result.update(
+        wall_s=time.perf_counter() - start, loadavg_before=load_before, loadavg_after=load_average()
+    )
     return result
 
 
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     side, kind, model, params = argv[0], argv[1], Path(argv[2]), json.loads(argv[3])
     try:
         result = measure(side, kind, model, params)
-    except Exception as e:  # reported, not raised: the runner records the failure and goes on
+    except Exception as e:  # noqa: BLE001 -- reported, not raised: the runner records the failure and goes on
         result = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=8)}
     print(MARKER + json.dumps(result, default=float), flush=True)
     return 0

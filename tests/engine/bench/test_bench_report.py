@@ -12,8 +12,10 @@ def _run(tok_s, rep, **extra):
 
 def test_figure_entry_has_samples_medians_and_ratio():
     fig = BY_NAME["decode_64"]
-    runs = {"tandem": [_run(2.0, 0), _run(4.0, 1), _run(3.0, 2)],
-            "mlx-vlm": [_run(1.0, 0), _run(2.0, 1), {"error": "boom", "rep": 2}]}
+    runs = {
+        "tandem": [_run(2.0, 0), _run(4.0, 1), _run(3.0, 2)],
+        "mlx-vlm": [_run(1.0, 0), _run(2.0, 1), {"error": "boom", "rep": 2}],
+    }
     entry = figure_entry(fig, fig.params(quick=True), True, runs)
     t, p = entry["sides"]["tandem"], entry["sides"]["mlx-vlm"]
     assert t["tok_s"]["samples"] == [2.0, 4.0, 3.0] and t["tok_s"]["median"] == 3.0
@@ -27,7 +29,9 @@ def test_figure_entry_has_samples_medians_and_ratio():
 
 def test_tandem_only_figure_has_no_ratio():
     fig = BY_NAME["drafter"]
-    entry = figure_entry(fig, fig.params(quick=False), False, {"tandem": [{"skipped": "no drafter"}]})
+    entry = figure_entry(
+        fig, fig.params(quick=False), False, {"tandem": [{"skipped": "no drafter"}]}
+    )
     assert "ratio" not in entry
     assert entry["sides"]["tandem"]["skipped"] == "no drafter"
     assert entry["reduced"] is False

@@ -14,7 +14,9 @@ from engine.bench.runner import run_measurement
 def tiny_q4(tmp_path_factory):
     from engine.checkpoint import make_checkpoint
 
-    return make_checkpoint(tmp_path_factory.mktemp("bench") / "tiny-q4", shape="tiny", seed=0, bits=4)
+    return make_checkpoint(
+        tmp_path_factory.mktemp("bench") / "tiny-q4", shape="tiny", seed=0, bits=4
+    )
 
 
 def test_decode_measurement_in_a_subprocess(tiny_q4):
@@ -48,8 +50,21 @@ def test_cli_writes_one_document(tiny_q4, tmp_path, capsys):
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     out = tmp_path / "bench.json"
-    args = parser.parse_args(["--model", str(tiny_q4), "--quick", "--reps", "2", "--figures", "load,decode_64",
-                              "--set", "decode_64.tokens=3", "--json", str(out)])
+    args = parser.parse_args(
+        [
+            "--model",
+            str(tiny_q4),
+            "--quick",
+            "--reps",
+            "2",
+            "--figures",
+            "load,decode_64",
+            "--set",
+            "decode_64.tokens=3",
+            "--json",
+            str(out),
+        ]
+    )
     assert cli.run(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc == json.loads(out.read_text())
@@ -57,7 +72,11 @@ def test_cli_writes_one_document(tiny_q4, tmp_path, capsys):
     decode = doc["figures"][1]
     assert decode["params"]["tokens"] == 3 and decode["reduced"]
     assert decode["sides"]["tandem"]["tok_s"]["n"] == 2
-    assert doc["machine"]["cpu_count"] >= 1 and doc["versions"]["mlx"] and doc["tandem_dtype"] == "float32"
+    assert (
+        doc["machine"]["cpu_count"] >= 1
+        and doc["versions"]["mlx"]
+        and doc["tandem_dtype"] == "float32"
+    )
     assert doc["reps"] == 2 and doc["quick"] and len(doc["loadavg_start"]) == 3
 
 
@@ -74,5 +93,7 @@ def test_peer_module_is_not_imported_by_the_cli():
     import subprocess
 
     code = "import engine.bench.cli, sys; print('mlx_vlm' in sys.modules, 'engine.bench.peer' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["False", "False"]

@@ -25,8 +25,21 @@ def test_summarize_keeps_every_sample():
 
 def test_figures_cover_the_issue():
     names = {f.name for f in FIGURES}
-    assert {"load", "peak_memory", "prefill_512", "prefill_2048", "decode_64", "decode_2048", "image_embed",
-            "audio_project", "ttft_image", "voice_3s", "voice_30s", "turn10", "drafter"} <= names
+    assert {
+        "load",
+        "peak_memory",
+        "prefill_512",
+        "prefill_2048",
+        "decode_64",
+        "decode_2048",
+        "image_embed",
+        "audio_project",
+        "ttft_image",
+        "voice_3s",
+        "voice_30s",
+        "turn10",
+        "drafter",
+    } <= names
     assert BY_NAME["prefill_2048"].full["tokens"] == 2048
     assert BY_NAME["decode_2048"].full["context"] == 2048
     assert BY_NAME["voice_30s"].full["seconds"] == 30.0
