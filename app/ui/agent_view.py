@@ -453,7 +453,7 @@ class AgentView(QWidget):
         self.finish_title.setObjectName("FinishTitle")
         used = _clock(time.monotonic() - self._started_at) if self._started_at else ""
         steps = f"{finished.steps} step{'s' if finished.steps != 1 else ''}"
-        detail = QLabel(f"{finished.message}  ·  {steps}" + (f" in {used}" if used else ""))
+        self.finish_detail = detail = QLabel(f"{finished.message}  ·  {steps}" + (f" in {used}" if used else ""))
         detail.setObjectName("FinishDetail")
         detail.setWordWrap(True)
         detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -140,7 +140,7 @@ def test_command_output_streams_into_the_view(qtbot, tmp_path):
 
 def test_stop_kills_the_command_and_says_so(qtbot, tmp_path):
     model = ScriptedModel([calls(call("run_command", command="echo started; sleep 30"))])
-    view, ws = open_agent(qtbot, tmp_path, model)
+    view, _ = open_agent(qtbot, tmp_path, model)
     run_task(qtbot, view)
     qtbot.waitUntil(lambda: 1 in view.cards and view.cards[1].output_view is not None
                     and "started" in view.cards[1].output_view.text, timeout=10000)
