@@ -10,6 +10,7 @@ arguments, labelled as such, since the run only sends the exact diff with an app
 from __future__ import annotations
 
 import difflib
+import html
 import json
 from typing import Any
 
@@ -80,6 +81,10 @@ class AgentCallWidget(QFrame):
         self.state_label.setObjectName("CallState")
         self.state_label.setFixedWidth(16)
         self.title = QLabel(describe(name, arguments))
+        if name == "run_command" and "command" in arguments:
+            self.title.setTextFormat(Qt.TextFormat.RichText)
+            self.title.setText(f'Run&nbsp; <span style="font-family:{MONO}; font-weight:normal;">'
+                               f"{html.escape(str(arguments['command']))}</span>")
         self.title.setObjectName("CallTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setWordWrap(True)
@@ -129,8 +134,7 @@ class AgentCallWidget(QFrame):
             self._set_diff(planned_diff(name, arguments), planned=True)
         elif name == "run_command":
             self.output_view = CommandOutputView()
-            self.output_view.setVisible(False)
-            self._insert(self.output_view)
+            self._insert(self.output_view, visible=False)  # until the command prints
 
     # ------------------------------------------------------------ fed by the view
 
@@ -141,7 +145,8 @@ class AgentCallWidget(QFrame):
         self.approval.decided.connect(self.decided)
         before = self.output_view if self.output_view is not None else self.error_label
         self._body.insertWidget(self._body.indexOf(before), self.approval)
-        self._set_state("?", "waiting")
+        self.approval.show()
+        self._set_state("●", "waiting")
         return self.approval
 
     def append_output(self, chunk: str) -> None:
@@ -199,9 +204,10 @@ class AgentCallWidget(QFrame):
         label.setStyleSheet(f"font-family: {MONO}; font-size: 11px;")
         self._insert(label)
 
-    def _insert(self, widget: QWidget) -> None:
+    def _insert(self, widget: QWidget, visible: bool = True) -> None:
         """Put a body widget before the error line and result (they stay last)."""
         self._body.insertWidget(self._body.indexOf(self.error_label), widget)
+        widget.setVisible(visible)  # now, not when the layout gets to it
 
     def _set_state(self, mark: str, state: str) -> None:
         self.state_label.setText(mark)

@@ -65,6 +65,7 @@ class AgentStepWidget(QWidget):
         card.decided.connect(self.decided)
         self.calls[call_id] = card
         self._layout.addWidget(card)
+        card.show()
         return card
 
     def mark_checkpoint(self, checkpoint_id: str) -> None:

@@ -25,6 +25,7 @@ def agent_style_sheet(palette: QPalette) -> str:
     card = QColor("#262628") if dark else QColor("#fbfbfd")
     bar = QColor("#252527") if dark else QColor("#f6f6f8")
     terminal = QColor("#141416") if dark else QColor("#1d1f21")
+    amber = QColor("#ff9f0a")  # macOS system orange, for "waiting for you"
     border = _rgba(text, 0.12)
     muted = _rgba(text, 0.55)
     green, orange, red = ("#30d158", "#ff9f0a", "#ff453a") if dark else ("#248a3d", "#c93400", "#d70015")
@@ -34,13 +35,15 @@ def agent_style_sheet(palette: QPalette) -> str:
     #WorkspaceIcon {{ color: {accent.name()}; font-size: 15px; }}
     #WorkspaceName {{ font-weight: 600; font-size: 13px; }}
     #WorkspacePath {{ color: {muted}; font-size: 11px; }}
-    #AgentHeader QPushButton, #AgentHeader QToolButton, #AgentHeader QComboBox {{
+    #AgentHeader QPushButton, #AgentHeader QToolButton {{
         border: 1px solid {border}; border-radius: 6px; padding: 3px 10px; background: {page.name()}; }}
+    #AgentHeader QPushButton:hover, #AgentHeader QToolButton:hover {{ background: {_rgba(text, 0.06)}; }}
+    #AgentHeader QToolButton::menu-indicator {{ image: none; width: 0; }}
     #AgentHeader QPushButton:disabled, #AgentHeader QToolButton:disabled {{ color: {muted}; }}
     #RunState {{ border-radius: 9px; padding: 1px 9px; font-size: 11px; font-weight: 600;
                  background: {_rgba(text, 0.08)}; color: {muted}; }}
     #RunState[state="running"] {{ background: {_rgba(accent, 0.16)}; color: {accent.name()}; }}
-    #RunState[state="waiting"] {{ background: {_rgba(QColor(orange), 0.18)}; color: {orange}; }}
+    #RunState[state="waiting"] {{ background: {_rgba(amber, 0.22)}; color: {orange}; }}
     #LimitsLabel {{ color: {muted}; font-size: 11px; }}
     #StopButton {{ color: {red}; }}
     #EmptyAgent {{ color: {muted}; font-size: 14px; }}
@@ -52,6 +55,7 @@ def agent_style_sheet(palette: QPalette) -> str:
     #StepCheckpoint {{ color: {muted}; font-size: 10px; }}
     #AgentCall {{ background: {card.name()}; border: 1px solid {border}; border-radius: 9px; }}
     #CallTitle {{ font-size: 12px; font-weight: 600; }}
+    #WorkspaceIcon {{ padding: 0; }}
     #CallCaption {{ color: {muted}; font-size: 11px; }}
     #CallState {{ color: {muted}; font-weight: 700; }}
     #CallState[state="ok"] {{ color: {green}; }}
@@ -62,7 +66,7 @@ def agent_style_sheet(palette: QPalette) -> str:
     #ResultToggle {{ border: none; color: {muted}; font-size: 11px; }}
     #DiffView {{ border: 1px solid {border}; border-radius: 6px; background: {page.name()}; }}
     #CommandOutput {{ background: {terminal.name()}; color: #e6e6e6; border-radius: 6px; }}
-    #ApprovalBar {{ background: {_rgba(QColor(orange), 0.10)}; border: 1px solid {_rgba(QColor(orange), 0.45)};
+    #ApprovalBar {{ background: {_rgba(amber, 0.12)}; border: 1px solid {_rgba(amber, 0.55)};
                     border-radius: 8px; }}
     #ApprovalBar[answered="true"] {{ background: transparent; border: none; }}
     #ApprovalQuestion {{ font-weight: 600; }}
@@ -79,8 +83,8 @@ def agent_style_sheet(palette: QPalette) -> str:
     #FinishBanner {{ border-radius: 10px; border: 1px solid {border}; background: {_rgba(text, 0.04)}; }}
     #FinishBanner[tone="done"] {{ background: {_rgba(QColor(green), 0.10)};
                                   border-color: {_rgba(QColor(green), 0.40)}; }}
-    #FinishBanner[tone="limit"] {{ background: {_rgba(QColor(orange), 0.10)};
-                                   border-color: {_rgba(QColor(orange), 0.45)}; }}
+    #FinishBanner[tone="limit"] {{ background: {_rgba(amber, 0.12)};
+                                   border-color: {_rgba(amber, 0.55)}; }}
     #FinishBanner[tone="error"] {{ background: {_rgba(QColor(red), 0.08)};
                                    border-color: {_rgba(QColor(red), 0.40)}; }}
     #FinishTitle {{ font-weight: 700; font-size: 13px; }}

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -134,8 +135,9 @@ class AgentView(QWidget):
     def _build_header(self) -> None:
         self.header = QFrame()
         self.header.setObjectName("AgentHeader")
-        icon = QLabel("▣")
+        icon = QLabel()
         icon.setObjectName("WorkspaceIcon")
+        icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon).pixmap(28, 28))
         self.workspace_name = QLabel("No folder open")
         self.workspace_name.setObjectName("WorkspaceName")
         self.workspace_path = QLabel("Open a folder for the agent to work in")
@@ -177,7 +179,7 @@ class AgentView(QWidget):
         self.undo_button.setToolTip("Put the files back as they were before the agent's last step")
         self.undo_button.clicked.connect(self.undo_last)
         self.checkpoint_button = QToolButton()
-        self.checkpoint_button.setText("Checkpoints")
+        self.checkpoint_button.setText("Checkpoints ▾")
         self.checkpoint_button.setToolTip("Go back to the files as they were at any checkpoint")
         self.checkpoint_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.checkpoint_menu = QMenu(self.checkpoint_button)
@@ -415,6 +417,7 @@ class AgentView(QWidget):
 
     def _add(self, widget: QWidget) -> None:
         self._layout.insertWidget(self._layout.count() - 1, widget)
+        widget.show()  # at once; a layout would only show it on the next event loop turn
         self.empty_state.setVisible(False)
         self._stick_to_bottom = True
 

@@ -99,6 +99,7 @@ class ApprovalBar(QFrame):
             text = "✕ Denied" + (f" — “{decision.message}”" if decision.message else "")
             state = "denied"
         self.controls.setVisible(False)
+        self.layout().setContentsMargins(0, 0, 0, 0)  # a record now, not a question
         self.verdict.setText(text)
         self.verdict.setProperty("state", state)
         self.verdict.style().unpolish(self.verdict)

@@ -29,11 +29,12 @@ class CommandOutputView(QPlainTextEdit):
         self.setFont(font)
         self.document().setDocumentMargin(8)
         self._chars = 0
+        self._held_newline = False  # a final newline waits for more text: no empty last line
         self.setFixedHeight(self._height_for(1))
 
     @property
     def text(self) -> str:
-        return self.toPlainText()
+        return self.toPlainText() + ("\n" if self._held_newline else "")
 
     @property
     def chars_received(self) -> int:
@@ -48,7 +49,9 @@ class CommandOutputView(QPlainTextEdit):
         following = bar.value() >= bar.maximum() - 4
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(chunk)
+        text = ("\n" if self._held_newline else "") + chunk
+        self._held_newline = text.endswith("\n")
+        cursor.insertText(text[:-1] if self._held_newline else text)
         self.setFixedHeight(self._height_for(self.document().blockCount()))
         if following:
             bar.setValue(bar.maximum())
