@@ -236,3 +236,42 @@ def test_the_gui_stays_responsive_while_the_run_works(qtbot, tmp_path):
 def test_the_mode_is_remembered(qtbot, tmp_path, mode):
     view, _ = open_agent(qtbot, tmp_path, ScriptedModel([]), mode=mode)
     assert view.mode is mode
+
+
+def test_stop_while_an_approval_waits(qtbot, tmp_path):
+    model = ScriptedModel([calls(call("write_file", path="a.txt", content="x\n"))])
+    view, ws = open_agent(qtbot, tmp_path, model, mode=ApprovalMode.ASK)
+    run_task(qtbot, view)
+    qtbot.waitUntil(lambda: 1 in view.cards and view.cards[1].approval is not None, timeout=10000)
+    view.stop()
+    assert wait_finished(qtbot, view).reason is StopReason.STOPPED
+    assert view.cards[1].approval.verdict.text() == "Not answered: the run ended first."
+    assert not (ws / "a.txt").exists()
+
+
+def test_the_window_has_the_agent_view_and_gives_it_drops_and_esc(qtbot, open_window, tmp_path):
+    from PIL import Image
+    from PySide6.QtGui import QKeySequence
+    from test_window_attachments import drop_files
+
+    window, _ = open_window()
+    agent_action = next(a for a in window.view_menu.actions() if a.text() == "Coding Agent")
+    assert agent_action.shortcut() == QKeySequence("Ctrl+2")
+    agent_action.trigger()
+    view = window.agent_view
+    assert window.modes.currentWidget() is view
+    shot = tmp_path / "screen.png"
+    Image.new("RGB", (40, 30), (0, 90, 200)).save(shot)
+    drop_files(window, [shot])  # anywhere in the window while the agent is shown
+    assert len(view.composer.chips) == 1 and not window.composer.chips
+    window.agent_controller.models = SingleModel(
+        ScriptedModel([calls(call("run_command", command="echo started; sleep 30"))]))
+    window.agent_controller.use_sandbox = False
+    (tmp_path / "project").mkdir()
+    view.set_workspace(tmp_path / "project")
+    view.mode_box.setCurrentIndex(view.mode_box.findData(ApprovalMode.FULL_AUTO.value))
+    run_task(qtbot, view)
+    qtbot.waitUntil(lambda: 1 in view.cards and view.cards[1].output_view is not None
+                    and "started" in view.cards[1].output_view.text, timeout=10000)
+    window.stop_action.trigger()  # Esc
+    assert wait_finished(qtbot, view).reason is StopReason.STOPPED
