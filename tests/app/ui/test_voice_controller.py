@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 
 from app.settings import Key
 from app.ui.voice_clip import VoiceClip
-from app.ui.voice_controller import HOLD_S
+from app.ui.voice_controller import APPEND_SAMPLES, HOLD_S
 from engine import events as ev
 
 pytestmark = pytest.mark.timeout(60)
@@ -56,6 +56,8 @@ def test_click_records_streams_every_sample_and_stores_a_playable_clip(qtbot, op
     sent = appended(engine)
     np.testing.assert_array_equal(sent[: audio.size], audio)  # frame for frame, nothing dropped
     assert not sent[audio.size:].any()  # then the mock's silence
+    sizes = [c.samples.size for c in engine.of_type(ev.AppendAudio)]
+    assert min(sizes[:-1]) >= APPEND_SAMPLES  # batched: one engine forward pass per 200 ms
     [end] = engine.of_type(ev.EndVoiceTurn)
     qtbot.waitUntil(lambda: window.chat_view.last().answer == "I heard you.", timeout=5000)
     conv = window.controller.current_id
