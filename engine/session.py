@@ -20,6 +20,7 @@ Contract:
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass
@@ -141,13 +142,22 @@ class Session:
         if not self.awaiting_tools:
             raise SessionError("the model has not asked for any tool results")
         responses = [{"name": r["name"], "response": r["response"]} for r in results]
-        self.messages[-1].setdefault("tool_responses", []).extend(responses)
         text = render_tool_results(responses, template=self.template,
                                    enable_thinking=settings.enable_thinking)
         inputs = encode_prompt(text, self.tokenizer)
         self._check_room(inputs.input_ids.shape[1], settings.max_tokens)
+        before = Mark(self.offset, len(self.segments), len(self.messages),
+                      meta={"answer_open": self.answer_open})
+        before.snapshot = snapshot_caches(self.cache)
+        calls, last = self.awaiting_tools, copy.deepcopy(self.messages[-1])
+        self.messages[-1].setdefault("tool_responses", []).extend(responses)
         self.awaiting_tools = []
-        logits = yield from self._prefill(_segment_of(inputs))
+        try:
+            logits = yield from self._prefill(_segment_of(inputs))
+        except BaseException:  # cancelled or failed: the model is still waiting for the results
+            self._restore(before)
+            self.messages[-1], self.awaiting_tools = last, calls
+            raise
         yield from self._answer(logits, settings, continuing=True)
 
     def regenerate(self, settings: ev.GenerationSettings) -> Iterator[ev.Event]:

@@ -23,6 +23,9 @@ from engine import events as ev
 
 EventCallback = Callable[[ev.Event], None]
 
+# Commands that produce an answer; a Cancel drops those still waiting in the queue.
+ANSWERING = (ev.SendMessage, ev.SendToolResults, ev.Regenerate, ev.EndVoiceTurn, ev.LoadHistory)
+
 
 @dataclass
 class LoadedModel:
@@ -84,6 +87,8 @@ class EngineWorker:
         self.sessions: dict = {}
         self.cancel_flags: dict[str, threading.Event] = {}
         self.media: dict[str, dict] = {}  # session_id -> {path: preprocessed media}
+        # session_id (or "*") -> request id of the latest Cancel: answers asked for before it are dropped
+        self.cancelled_before: dict[str, int] = {}
         self.busy = threading.Event()
 
     # ------------------------------------------------------------ public API
@@ -93,6 +98,7 @@ class EngineWorker:
 
     def submit(self, command: ev.Command) -> int:
         if isinstance(command, ev.Cancel):
+            self.cancelled_before[command.session_id or "*"] = command.request_id
             for sid, flag in list(self.cancel_flags.items()):
                 if command.session_id in (None, sid):
                     flag.set()
@@ -142,6 +148,10 @@ class EngineWorker:
             self._emit(ev.ErrorEvent(message=f"unknown command {type(command).__name__}"), command)
             return
         sid = getattr(command, "session_id", None)
+        if isinstance(command, ANSWERING) and command.request_id < max(
+                self.cancelled_before.get(sid, 0), self.cancelled_before.get("*", 0)):
+            self._emit(ev.TurnFinished(reason="cancelled"), command)  # cancelled while queued
+            return
         if sid and not isinstance(command, ev.Cancel) and sid in self.cancel_flags:
             self.cancel_flags[sid].clear()
         try:

@@ -243,3 +243,23 @@ def test_loaded_history_can_end_in_tool_responses_and_the_model_continues(loaded
     assert "<tool_response|><|channel>thought\n<channel|>" in text
     run(s.send("ok", GREEDY))
     assert_kept_cache_matches_fresh(s)
+
+
+def test_tool_results_cancelled_in_prefill_leave_the_model_waiting_for_them(loaded):
+    s = new_session(loaded)
+    s._steps = scripted_steps(s, '<|tool_call>call:read_file{path:<|"|>a.py<|"|>}<tool_call|>', 50)
+    run(s.send("What is in a.py?", GREEDY))
+    del s._steps
+    ids_before, last_before = s.token_ids().tolist(), dict(s.messages[-1])
+    s.options.chunk_tokens = 2
+    gen = s.send_tool_results([{"name": "read_file", "response": "x" * 40}], GREEDY)
+    with pytest.raises(Cancelled):
+        for e in gen:
+            if isinstance(e, ev.Progress):
+                s.cancel.set()
+    s.cancel.clear()
+    assert s.token_ids().tolist() == ids_before and s.messages[-1] == last_before
+    assert [c.name for c in s.awaiting_tools] == ["read_file"]
+    run(s.send_tool_results([{"name": "read_file", "response": "x = 1"}], GREEDY))
+    run(s.send("ok", GREEDY))
+    assert_kept_cache_matches_fresh(s)

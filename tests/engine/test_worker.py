@@ -113,3 +113,18 @@ def test_voice_turn_through_the_engine(engine):
     done = rec.wait_for(rid, (ev.TurnFinished, ev.ErrorEvent))
     assert isinstance(done, ev.TurnFinished), done
     assert not [e for e in rec.events if isinstance(e, ev.ErrorEvent) and e.session_id == "v"]
+
+
+def test_a_cancel_drops_answers_still_waiting_in_the_queue(engine):
+    worker, rec = engine
+    worker.submit(ev.OpenSession(session_id="q"))
+    slow = ev.GenerationSettings(temperature=0.0, max_tokens=200, use_drafter=False)
+    first = worker.submit(ev.SendMessage(session_id="q", content="one", settings=slow))
+    queued = worker.submit(ev.SendMessage(session_id="q", content="two", settings=slow))
+    worker.submit(ev.Cancel(session_id="q"))
+    assert rec.wait_for(first, ev.TurnFinished).reason in ("cancelled", "stop", "tool_calls")
+    dropped = rec.wait_for(queued, ev.TurnFinished)
+    assert dropped.reason == "cancelled"
+    assert not [e for e in rec.of(queued) if isinstance(e, (ev.TextDelta, ev.TurnStats))]
+    after = worker.submit(ev.SendMessage(session_id="q", content="three", settings=GREEDY))
+    assert rec.wait_for(after, (ev.TurnFinished, ev.ErrorEvent)).reason in ("stop", "length", "tool_calls")
