@@ -104,7 +104,8 @@ def prefill(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 def decode(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     model, _ = _load(path, params.get("dtype", "float32"))
-    _warm_up(model)
+    if params.get("warmup", True):
+        _warm_up(model)
     cache = model.make_cache()
     out = model(common.random_ids(1), cache=cache)
     mx.eval(out.logits, [c.state for c in cache])

@@ -130,7 +130,8 @@ def decode(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     from engine.generation import GenerationConfig, generate_tokens
 
     model, _ = _load(path)
-    _warm_up(model)
+    if params.get("warmup", True):
+        _warm_up(model)
     cache = model.make_cache()
     mx.eval(model(common.random_ids(1), cache=cache, logits_to_keep=1), [c.state for c in cache])
     common.fill_cache(cache, params["context"] - 2)
