@@ -98,6 +98,8 @@ class AgentView(QWidget):
         self._started_at = 0.0
         self._limit_s = 0.0
         self._waiting: set[int] = set()
+        self._waited_s = 0.0  # the run's time limit does not count time spent waiting for you
+        self._waiting_since = 0.0
         self._stick_to_bottom = True
 
         self._build_header()
@@ -171,6 +173,8 @@ class AgentView(QWidget):
         self.limits_label = QLabel()
         self.limits_label.setObjectName("LimitsLabel")
         self.limits_label.setMinimumWidth(40)
+        self.limits_label.setToolTip("Steps used and the run's working time; time spent waiting "
+                                     "for your answer does not count.")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("StopButton")
         self.stop_button.setToolTip("Stop the run: the reply is cut short and a command is killed")
@@ -281,6 +285,7 @@ class AgentView(QWidget):
         self.composer.clear()
         self._max_steps, self._started_at = limits.max_steps, time.monotonic()
         self._limit_s = limits.max_wall_s
+        self._waited_s = self._waiting_since = 0.0
         self.finished = None
         self.clock.start()
         self._set_state("running")
@@ -311,6 +316,8 @@ class AgentView(QWidget):
             card = self.cards.get(event.call_id)
             if card is not None:
                 card.show_approval(event)
+                if not self._waiting:
+                    self._waiting_since = time.monotonic()
                 self._waiting.add(event.call_id)
                 self._set_state("waiting")
                 QApplication.alert(self.window())  # the Dock icon bounces when the app is behind
@@ -330,7 +337,10 @@ class AgentView(QWidget):
             self._show_finish(event)
 
     def decide(self, call_id: int, decision: Decision) -> None:
-        self._waiting.discard(call_id)
+        if call_id in self._waiting:
+            self._waiting.discard(call_id)
+            if not self._waiting:
+                self._waited_s += time.monotonic() - self._waiting_since
         self.controller.decide(call_id, decision)
         if self.controller.running and not self._waiting:
             self._set_state("running")
@@ -454,7 +464,7 @@ class AgentView(QWidget):
         banner.setProperty("tone", tone)
         self.finish_title = QLabel(title)
         self.finish_title.setObjectName("FinishTitle")
-        used = _clock(time.monotonic() - self._started_at) if self._started_at else ""
+        used = _clock(self._run_time()) if self._started_at else ""
         steps = f"{finished.steps} step{'s' if finished.steps != 1 else ''}"
         self.finish_detail = detail = QLabel(f"{finished.message}  ·  {steps}" + (f" in {used}" if used else ""))
         detail.setObjectName("FinishDetail")
@@ -491,11 +501,17 @@ class AgentView(QWidget):
             self.limits_label.setText("")
             return
         step = max(self.steps, default=0)
-        elapsed = (time.monotonic() - self._started_at) if self.controller.running else None
+        elapsed = self._run_time() if self.controller.running else None
         text = f"Step {step} of {self._max_steps}"
         if elapsed is not None:
             text += f"  ·  {_clock(elapsed)} of {_clock(self._limit_s)}"
         self.limits_label.setText(text)
+
+    def _run_time(self) -> float:
+        """Seconds the run has worked, as its time limit counts them (waiting for you left out)."""
+        now = time.monotonic()
+        waiting = (now - self._waiting_since) if self._waiting else 0.0
+        return max(0.0, now - self._started_at - self._waited_s - waiting)
 
     def _update_buttons(self, busy: bool = False) -> None:
         running = self.controller.running

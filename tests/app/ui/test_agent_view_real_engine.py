@@ -72,9 +72,17 @@ def test_the_view_drives_the_real_engine_to_a_visible_finish(qtbot, tiny_checkpo
         qtbot.addWidget(view)
         view.show()
         view.set_workspace(ws)
-        closed = []
+        closed, sent = [], []
         bridge.command_submitted.connect(
             lambda c: closed.append(c.session_id) if isinstance(c, ev.CloseSession) else None)
+        bridge.command_submitted.connect(
+            lambda c: sent.append(c.content) if isinstance(c, ev.SendMessage) else None)
+        if worker == "plain":  # a screenshot goes with the task, as content items
+            from PIL import Image
+
+            Image.new("RGB", (96, 96), (255, 0, 0)).save(tmp_path / "screen.png")
+            view.composer.files_offered.emit([str(tmp_path / "screen.png")])
+            assert len(view.composer.chips) == 1
         view.composer.edit.setPlainText("What files are here?")
         assert view.start()
         qtbot.waitUntil(lambda: view.finished is not None, timeout=120000)
@@ -85,6 +93,8 @@ def test_the_view_drives_the_real_engine_to_a_visible_finish(qtbot, tiny_checkpo
         assert view.steps and 1 in view.steps
         qtbot.waitUntil(lambda: bool(closed), timeout=5000)  # the engine session is closed after
         assert closed[0].startswith("agent-") and not source.models
+        if worker == "plain":
+            assert sent[0][0]["type"] == "image" and sent[0][1]["text"] == "What files are here?"
         if worker == "tool_call":
             card = view.cards[1]
             assert card.title.text() == "List ."
