@@ -275,3 +275,28 @@ def test_the_window_has_the_agent_view_and_gives_it_drops_and_esc(qtbot, open_wi
                     and "started" in view.cards[1].output_view.text, timeout=10000)
     window.stop_action.trigger()  # Esc
     assert wait_finished(qtbot, view).reason is StopReason.STOPPED
+
+
+def test_a_run_that_cannot_start_says_why(qtbot, tmp_path):
+    view, _ = open_agent(qtbot, tmp_path, ScriptedModel([]))
+    view.set_workspace(tmp_path)  # holds the app's data folder, where checkpoints are kept
+    run_task(qtbot, view)
+    finished = wait_finished(qtbot, view)
+    assert finished.reason is StopReason.ERROR
+    assert view.finish_title.text() == "The run failed"
+    assert "outside the workspace" in view.finish_detail.text()
+
+
+def test_checkpoints_of_earlier_runs_can_be_undone_later(qtbot, tmp_path):
+    model = ScriptedModel([calls(call("write_file", path="a.txt", content="agent\n"))])
+    view, ws = open_agent(qtbot, tmp_path, model)
+    (ws / "a.txt").write_text("mine\n")
+    run_task(qtbot, view)
+    wait_finished(qtbot, view)
+    view.close()
+    again, _ = open_agent(qtbot, tmp_path, ScriptedModel([]))  # as after a restart
+    assert again.workspace == ws.resolve()
+    qtbot.waitUntil(lambda: again.undo_button.isEnabled(), timeout=10000)
+    again.undo_button.click()
+    qtbot.waitUntil(lambda: len(again.checkpoints) == 1, timeout=10000)  # listed after the undo
+    assert (ws / "a.txt").read_text() == "mine\n"
