@@ -177,6 +177,7 @@ class TextModel(nn.Module):
         owners = [i for i in range(config.num_hidden_layers) if not config.is_kv_shared(i)]
         # Index into the cache list for each layer that owns keys and values.
         self._cache_index: dict[int, int] = {layer: c for c, layer in enumerate(owners)}
+        self._producers = {p for p in config.kv_producers if p is not None}
 
     def embed(self, input_ids: mx.array) -> mx.array:
         h = self.embed_tokens(input_ids)
@@ -187,6 +188,11 @@ class TextModel(nn.Module):
         self, h: mx.array, cache: list[Any] | None = None, blocks: np.ndarray | None = None
     ) -> mx.array:
         cfg = self.config
+        if cache is not None and len(cache) != len(self._cache_index):
+            raise ValueError(
+                f"expected {len(self._cache_index)} caches (one per layer owning keys and values), "
+                f"got {len(cache)}; use model.make_cache()"
+            )
         offset = cache[0].offset if cache else 0
         masks = MaskBuilder(offset, h.shape[1], cfg.window, cfg.use_bidirectional_attention, blocks)
         produced: dict[int, tuple[mx.array, mx.array]] = {}
@@ -196,7 +202,9 @@ class TextModel(nn.Module):
                 h, _ = layer(h, masks, offset, shared_kv=produced[producer])
             else:
                 c = cache[self._cache_index[i]] if cache else None
-                h, produced[i] = layer(h, masks, offset, cache=c)
+                h, kv = layer(h, masks, offset, cache=c)
+                if i in self._producers:
+                    produced[i] = kv
         return self.norm(h)
 
     def cache_layers(self) -> list[int]:

@@ -84,3 +84,9 @@ def test_sanitize_maps_live_transformers_names(loaded):
     mapped = model.sanitize(state)
     assert set(mapped) == set(ours)
     assert all(mx.array_equal(mapped[k], ours[k]) for k in ours)
+
+
+def test_wrong_cache_list_is_a_clear_error(loaded):
+    _, model, _ = loaded("T4")
+    with pytest.raises(ValueError, match="expected 4 caches"):
+        model(mx.array(text_ids(3)), cache=model.make_cache() + model.make_cache()[:2])
