@@ -102,3 +102,24 @@ def test_cli_and_bad_input(tiny_checkpoint, converted, tmp_path, capsys):
     )
     assert run(args) == 0
     assert load_model(tmp_path / "cli8").layers[0].mlp.up_proj.group_size == 32
+
+
+def test_reads_and_writes_one_shard_at_a_time(tiny_checkpoint, tmp_path, monkeypatch):
+    """Each output shard is written before the next input shard is read (bounded peak memory)."""
+    import engine.convert as conv
+
+    events = []
+    real_load, real_save = conv.load_safetensors, conv.mx.save_safetensors
+
+    def load(path):
+        events.append("read")
+        return real_load(path)
+
+    def save(path, arrays, metadata=None):
+        events.append("write")
+        real_save(path, arrays, metadata=metadata)
+
+    monkeypatch.setattr(conv, "load_safetensors", load)
+    monkeypatch.setattr(conv.mx, "save_safetensors", save)
+    convert(tiny_checkpoint, tmp_path / "q", bits=4)
+    assert events == ["read", "write"] * len(weight_files(tiny_checkpoint))
