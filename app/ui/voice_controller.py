@@ -184,12 +184,13 @@ class VoiceController(QObject):
 
     def stop_recording(self, send: bool = True) -> None:
         """Close the microphone; the open turn is sent (or dropped when `send` is False)."""
-        if self.recorder is None:
+        recorder = self.recorder
+        if recorder is None:
             return
         self._timer.stop()
-        rest = self.recorder.stop()
-        self._route(rest)
-        self._close(send)
+        self._route(recorder.drain())  # everything heard until now
+        self._close(send)  # the turn goes to the engine first,
+        recorder.stop()  # then the stream closes (some ms); what came after the release is not the turn's
 
     def shutdown(self) -> None:
         """The window closes: what is being said is stored and sent, the voice stops."""
