@@ -69,7 +69,7 @@ def test_a_run_shows_its_steps_and_the_finish_reason(qtbot, tmp_path):
     view, ws = open_agent(qtbot, tmp_path, model)
     (ws / "notes.txt").write_text("hello\n")
     run_task(qtbot, view, "What do the notes say?")
-    assert view.task_label.text() == "What do the notes say?"
+    assert view.timeline.task_label.text() == "What do the notes say?"
     assert not view.composer.text  # the task moved from the box to the column
     finished = wait_finished(qtbot, view)
     assert finished.reason is StopReason.DONE
@@ -81,10 +81,10 @@ def test_a_run_shows_its_steps_and_the_finish_reason(qtbot, tmp_path):
     assert not second.result_open  # observations are collapsed until opened
     second.result_toggle.click()
     assert second.result_open
-    assert view.finish_title.text() == "Finished"
-    assert view.finish_banner.isVisibleTo(view)
-    assert "Step 3 of 10" in view.limits_label.text()
-    assert not view.stop_button.isVisibleTo(view)
+    assert view.timeline.finish_title.text() == "Finished"
+    assert view.timeline.finish_banner.isVisibleTo(view)
+    assert "Step 3 of 10" in view.header.limits_label.text()
+    assert not view.header.stop_button.isVisibleTo(view)
 
 
 def test_approve_shows_the_diff_then_writes(qtbot, tmp_path):
@@ -93,7 +93,7 @@ def test_approve_shows_the_diff_then_writes(qtbot, tmp_path):
     run_task(qtbot, view)
     qtbot.waitUntil(lambda: any(c.approval for c in view.cards.values()), timeout=10000)
     card = next(iter(view.cards.values()))
-    assert view.state_label.text() == "Waiting for you"
+    assert view.header.state_label.text() == "Waiting for you"
     assert "+print('hi')" in card.diff_view.diff and card.caption.text() == "+1 −0"
     assert not (ws / "app.py").exists()  # nothing is written before the person says so
     card.approval.approve_button.click()
@@ -145,12 +145,12 @@ def test_stop_kills_the_command_and_says_so(qtbot, tmp_path):
     qtbot.waitUntil(lambda: 1 in view.cards and view.cards[1].output_view is not None
                     and "started" in view.cards[1].output_view.text, timeout=10000)
     began = time.monotonic()
-    view.stop_button.click()
+    view.header.stop_button.click()
     finished = wait_finished(qtbot, view, timeout=10000)
     assert time.monotonic() - began < 5
     assert finished.reason is StopReason.STOPPED
-    assert view.finish_title.text() == "Stopped by you"
-    assert view.state_label.text() == "Ready"
+    assert view.timeline.finish_title.text() == "Stopped by you"
+    assert view.header.state_label.text() == "Ready"
 
 
 def test_undo_restores_the_exact_bytes(qtbot, tmp_path):
@@ -163,18 +163,18 @@ def test_undo_restores_the_exact_bytes(qtbot, tmp_path):
     (ws / "data.bin").write_bytes(original)
     run_task(qtbot, view)
     wait_finished(qtbot, view)
-    qtbot.waitUntil(lambda: len(view.checkpoints) == 3 and view.undo_button.isEnabled(), timeout=10000)
+    qtbot.waitUntil(lambda: len(view.checkpoints) == 3 and view.header.undo_button.isEnabled(), timeout=10000)
     assert (ws / "new.txt").exists()
-    view.undo_button.click()  # the confirmation is answered yes by the fixture
+    view.header.undo_button.click()  # the confirmation is answered yes by the fixture
     qtbot.waitUntil(lambda: not (ws / "new.txt").exists() and len(view.checkpoints) == 2,
                     timeout=10000)
     assert (ws / "data.bin").read_bytes() == b"overwritten\n"
-    before_task = view.checkpoint_menu.actions()[-1]
+    before_task = view.header.checkpoint_menu.actions()[-1]
     assert before_task.text().startswith("Before the task")
     before_task.trigger()
     qtbot.waitUntil(lambda: len(view.checkpoints) == 1, timeout=10000)
     assert (ws / "data.bin").read_bytes() == original
-    assert not view.undo_button.isEnabled()
+    assert not view.header.undo_button.isEnabled()
 
 
 def test_a_declined_confirmation_changes_nothing(qtbot, tmp_path):
@@ -182,9 +182,9 @@ def test_a_declined_confirmation_changes_nothing(qtbot, tmp_path):
     view, ws = open_agent(qtbot, tmp_path, model)
     run_task(qtbot, view)
     wait_finished(qtbot, view)
-    qtbot.waitUntil(lambda: view.undo_button.isEnabled(), timeout=10000)
+    qtbot.waitUntil(lambda: view.header.undo_button.isEnabled(), timeout=10000)
     view.confirm = lambda title, text: False
-    view.undo_button.click()
+    view.header.undo_button.click()
     qtbot.wait(200)
     assert (ws / "a.txt").read_text() == "agent\n"
 
@@ -269,7 +269,7 @@ def test_the_window_has_the_agent_view_and_gives_it_drops_and_esc(qtbot, open_wi
     window.agent_controller.use_sandbox = False
     (tmp_path / "project").mkdir()
     view.set_workspace(tmp_path / "project")
-    view.mode_box.setCurrentIndex(view.mode_box.findData(ApprovalMode.FULL_AUTO.value))
+    view.header.mode_box.setCurrentIndex(view.header.mode_box.findData(ApprovalMode.FULL_AUTO.value))
     run_task(qtbot, view)
     qtbot.waitUntil(lambda: 1 in view.cards and view.cards[1].output_view is not None
                     and "started" in view.cards[1].output_view.text, timeout=10000)
@@ -283,8 +283,8 @@ def test_a_run_that_cannot_start_says_why(qtbot, tmp_path):
     run_task(qtbot, view)
     finished = wait_finished(qtbot, view)
     assert finished.reason is StopReason.ERROR
-    assert view.finish_title.text() == "The run failed"
-    assert "outside the workspace" in view.finish_detail.text()
+    assert view.timeline.finish_title.text() == "The run failed"
+    assert "outside the workspace" in view.timeline.finish_detail.text()
 
 
 def test_checkpoints_of_earlier_runs_can_be_undone_later(qtbot, tmp_path):
@@ -296,7 +296,7 @@ def test_checkpoints_of_earlier_runs_can_be_undone_later(qtbot, tmp_path):
     view.close()
     again, _ = open_agent(qtbot, tmp_path, ScriptedModel([]))  # as after a restart
     assert again.workspace == ws.resolve()
-    qtbot.waitUntil(lambda: again.undo_button.isEnabled(), timeout=10000)
-    again.undo_button.click()
+    qtbot.waitUntil(lambda: again.header.undo_button.isEnabled(), timeout=10000)
+    again.header.undo_button.click()
     qtbot.waitUntil(lambda: len(again.checkpoints) == 1, timeout=10000)  # listed after the undo
     assert (ws / "a.txt").read_text() == "mine\n"

@@ -88,8 +88,8 @@ def test_the_view_drives_the_real_engine_to_a_visible_finish(qtbot, tiny_checkpo
         qtbot.waitUntil(lambda: view.finished is not None, timeout=120000)
         finished = view.finished
         assert finished.reason is not StopReason.ERROR, finished.message
-        assert view.finish_banner.isVisibleTo(view) and view.finish_title.text()
-        assert finished.message in view.finish_detail.text()
+        assert view.timeline.finish_banner.isVisibleTo(view) and view.timeline.finish_title.text()
+        assert finished.message in view.timeline.finish_detail.text()
         assert view.steps and 1 in view.steps
         qtbot.waitUntil(lambda: bool(closed), timeout=5000)  # the engine session is closed after
         assert closed[0].startswith("agent-") and not source.models
