@@ -41,8 +41,11 @@ class LayerNorm(nn.LayerNorm):
         return g / x.shape[-1]
 
     def __call__(self, x: mx.array) -> mx.array:
-        c = x - self._mean(x)
-        return c * mx.rsqrt(self._mean(c * c) + self.eps) * self.weight + self.bias
+        # Statistics in float32 whatever the model dtype, as torch's LayerNorm computes them.
+        xf = x.astype(mx.float32)
+        c = xf - self._mean(xf)
+        y = c * mx.rsqrt(self._mean(c * c) + self.eps) * self.weight + self.bias
+        return y.astype(x.dtype)
 
 
 class VisionEmbedder(nn.Module):
@@ -73,7 +76,12 @@ class VisionEmbedder(nn.Module):
         amplifies past 1e-4 in the logits; partial sums over 256-wide chunks match the reference's precision.
         """
         dense = self.patch_dense
-        if isinstance(dense, nn.QuantizedLinear) or x.shape[-1] % DENSE_CHUNK:
+        # Lower precisions keep the single matmul, which accumulates in float32 internally.
+        if (
+            isinstance(dense, nn.QuantizedLinear)
+            or x.dtype != mx.float32
+            or x.shape[-1] % DENSE_CHUNK
+        ):
             return dense(x)
         out = None
         for j in range(0, x.shape[-1], DENSE_CHUNK):
