@@ -40,20 +40,21 @@ def run_self_test(out: TextIO | None = None) -> int:
     try:
         checkpoint = _write_checkpoint(tmp / "checkpoint", out)
         answer = _answer_one_prompt(checkpoint, out)
-        print(f"self-test: answer: {answer!r} (random weights, so any text is right)", file=out)
+        print(f"self-test: answer: {answer!r} (random weights, so any text is right)",
+              file=out, flush=True)
         _build_window(tmp / "data", out)
     except SelfTestError as exc:
-        print(f"self-test: FAILED: {exc}", file=sys.stderr)
+        print(f"self-test: FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
     except Exception as exc:  # noqa: BLE001 - an unexpected failure is a failed test, with its cause
         import traceback
 
         traceback.print_exc()
-        print(f"self-test: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"self-test: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"self-test: OK in {time.perf_counter() - started:.1f} s", file=out)
+    print(f"self-test: OK in {time.perf_counter() - started:.1f} s", file=out, flush=True)
     return 0
 
 
@@ -61,7 +62,7 @@ def _write_checkpoint(folder: Path, out: TextIO) -> Path:
     from engine.checkpoint import make_checkpoint
 
     path = make_checkpoint(folder, shape="tiny")
-    print(f"self-test: wrote a tiny random-weight checkpoint to {path}", file=out)
+    print(f"self-test: wrote a tiny random-weight checkpoint to {path}", file=out, flush=True)
     return path
 
 
@@ -75,16 +76,16 @@ def _answer_one_prompt(checkpoint: Path, out: TextIO) -> str:
     worker.start()
     try:
         load = worker.submit(ev.LoadModel(path=str(checkpoint)))
-        loaded = _wait_for(events, load, ev.ModelLoaded, "loading the model")
+        loaded = _wait_for(worker, events, load, ev.ModelLoaded, "loading the model")
         print(f"self-test: engine loaded {loaded.name!r} "
-              f"(random weights: {loaded.random_weights})", file=out)
+              f"(random weights: {loaded.random_weights})", file=out, flush=True)
         worker.submit(ev.OpenSession(session_id="self-test"))
         settings = ev.GenerationSettings(temperature=0.0, max_tokens=ANSWER_TOKENS, use_drafter=False)
         send = worker.submit(ev.SendMessage(session_id="self-test", content=PROMPT,
                                             settings=settings))
         pieces: list[str] = []
         stats: list[ev.TurnStats] = []
-        finished = _wait_for(events, send, ev.TurnFinished, "answering the prompt",
+        finished = _wait_for(worker, events, send, ev.TurnFinished, "answering the prompt",
                              on_other=lambda e: _collect(e, pieces, stats))
     finally:
         worker.stop()
@@ -93,7 +94,7 @@ def _answer_one_prompt(checkpoint: Path, out: TextIO) -> str:
     generated = stats[-1].generated_tokens if stats else len(pieces)
     if generated < 1:
         raise SelfTestError("the engine finished the turn without generating a token")
-    print(f"self-test: engine generated {generated} token(s) for {PROMPT!r}", file=out)
+    print(f"self-test: engine generated {generated} token(s) for {PROMPT!r}", file=out, flush=True)
     return finished.text or "".join(pieces)
 
 
@@ -106,9 +107,12 @@ def _collect(event: object, pieces: list[str], stats: list) -> None:
         stats.append(event)
 
 
-def _wait_for(events: queue.SimpleQueue, request_id: int, kind: type, doing: str,
+def _wait_for(worker, events: queue.SimpleQueue, request_id: int, kind: type, doing: str,
               on_other=None):
-    """The first event of `kind` answering `request_id`; an `ErrorEvent` or a timeout fails."""
+    """The first event of `kind` answering `request_id`.
+
+    An `ErrorEvent`, a timeout or an engine thread that died (its traceback is on stderr) fails.
+    """
     from engine import events as ev
 
     deadline = time.monotonic() + STEP_TIMEOUT_S
@@ -117,8 +121,11 @@ def _wait_for(events: queue.SimpleQueue, request_id: int, kind: type, doing: str
         if left <= 0:
             raise SelfTestError(f"no answer from the engine after {STEP_TIMEOUT_S:.0f} s {doing}")
         try:
-            event = events.get(timeout=left)
+            event = events.get(timeout=min(left, 0.5))
         except queue.Empty:
+            if not worker.alive:
+                raise SelfTestError(f"the engine thread stopped while {doing} (see the traceback "
+                                    "above)") from None
             continue
         if isinstance(event, ev.ErrorEvent):
             detail = f"\n{event.detail}" if event.detail else ""
@@ -134,7 +141,7 @@ def _build_window(data: Path, out: TextIO) -> None:
     try:
         import app.ui.main_window  # noqa: F401 - only whether it imports matters here
     except ImportError as exc:
-        print(f"self-test: no window check (app.ui does not import: {exc})", file=out)
+        print(f"self-test: no window check (app.ui does not import: {exc})", file=out, flush=True)
         return
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
@@ -163,4 +170,4 @@ def _build_window(data: Path, out: TextIO) -> None:
         bridge.stop()
         store.close()
     print(f"self-test: built the main window {title!r} on the "
-          f"{qt_app.platformName()!r} platform", file=out)
+          f"{qt_app.platformName()!r} platform", file=out, flush=True)

@@ -73,7 +73,7 @@ def project_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
         import tomllib
 
         return str(tomllib.loads(text)["project"]["version"])
-    match = re.search(r'^\[project\][^\[]*?^version\s*=\s*"([^"]+)"', text, re.M | re.S)
+    match = re.search(r'^\[project\][^\[]*?^version\s*=\s*"([^"]+)"', text, re.MULTILINE | re.DOTALL)
     if not match:
         raise ValueError(f"no [project] version in {pyproject}")
     return match.group(1)
@@ -86,7 +86,7 @@ def wheel_minimum_macos(wheel_text: str) -> str | None:
     `macosx_26_0` wheel fails to load it on macOS 15, so the app must not claim to run there.
     """
     versions = [tuple(int(p) for p in m.groups())
-                for m in re.finditer(r"^Tag:.*-macosx_(\d+)_(\d+)_", wheel_text, re.M)]
+                for m in re.finditer(r"^Tag:.*-macosx_(\d+)_(\d+)_", wheel_text, re.MULTILINE)]
     if not versions:
         return None
     major, minor = min(versions)

@@ -25,3 +25,15 @@ def test_self_test_reports_a_failure_with_a_nonzero_status(monkeypatch, capsys):
     monkeypatch.setattr(engine.checkpoint, "make_checkpoint", broken)
     assert run_self_test(io.StringIO()) == 1
     assert "self-test: FAILED" in capsys.readouterr().err
+
+
+def test_self_test_fails_fast_when_the_engine_thread_dies(monkeypatch, capsys):
+    import time
+
+    import engine.worker
+
+    monkeypatch.setattr(engine.worker.EngineWorker, "_run", lambda self: None)
+    started = time.monotonic()
+    assert run_self_test(io.StringIO()) == 1
+    assert time.monotonic() - started < 60
+    assert "engine thread stopped" in capsys.readouterr().err
