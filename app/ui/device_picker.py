@@ -20,16 +20,25 @@ DEFAULT_LABEL = "System default"
 
 
 class DevicePicker(QWidget):
-    def __init__(self, current: str = "", *, recording: bool = False,
-                 sounddevice: Any | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        current: str = "",
+        *,
+        recording: bool = False,
+        sounddevice: Any | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._sd = sounddevice
         self._current = current
         self.combo = QComboBox()
         self.combo.setAccessibleName("Microphone")
         self.rescan_button = QPushButton("Look again")
-        self.rescan_button.setToolTip("Stop recording first" if recording
-                                      else "Find microphones connected since Tandem started")
+        self.rescan_button.setToolTip(
+            "Stop recording first"
+            if recording
+            else "Find microphones connected since Tandem started"
+        )
         self.rescan_button.setEnabled(not recording)
         self.rescan_button.clicked.connect(self.rescan)
         self.message = QLabel()
@@ -80,8 +89,9 @@ class DevicePicker(QWidget):
         default = next((d.name for d in devices if d.is_default), "")
         self.combo.addItem(f"{DEFAULT_LABEL} ({default})" if default else DEFAULT_LABEL, "")
         for device in devices:
-            self.combo.addItem(f"{device.name} ({device.hostapi})" if device.hostapi else device.name,
-                               device.name)
+            self.combo.addItem(
+                f"{device.name} ({device.hostapi})" if device.hostapi else device.name, device.name
+            )
         if self._current and self._current not in [d.name for d in devices]:
             self.combo.addItem(f"{self._current} (not connected)", self._current)
         index = self.combo.findData(self._current)

@@ -83,13 +83,22 @@ class LevelMeter(QWidget):
         painter.drawRoundedRect(bar, 3, 3)
         level = fraction_of(self.rms_dbfs)
         if level > 0:
-            fill = QColor("#d93025") if self.peak_dbfs > -1.0 else QColor("#1a73e8")  # red: clipping
+            fill = (
+                QColor("#d93025") if self.peak_dbfs > -1.0 else QColor("#1a73e8")
+            )  # red: clipping
             painter.setBrush(fill)
-            painter.drawRoundedRect(QRectF(bar.left(), bar.top(), bar.width() * level, bar.height()), 3, 3)
+            painter.drawRoundedRect(
+                QRectF(bar.left(), bar.top(), bar.width() * level, bar.height()), 3, 3
+            )
         peak = fraction_of(self.peak_dbfs)
         if peak > 0:
             painter.setBrush(text_color)
-            painter.drawRect(QRectF(bar.left() + bar.width() * peak - 1, bar.top() - 2, 2, bar.height() + 4))
+            painter.drawRect(
+                QRectF(bar.left() + bar.width() * peak - 1, bar.top() - 2, 2, bar.height() + 4)
+            )
         painter.setPen(text_color)
-        painter.drawText(QRectF(BAR_WIDTH + TEXT_GAP, 0, self.width() - BAR_WIDTH - TEXT_GAP, self.height()),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.text)
+        painter.drawText(
+            QRectF(BAR_WIDTH + TEXT_GAP, 0, self.width() - BAR_WIDTH - TEXT_GAP, self.height()),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+            self.text,
+        )

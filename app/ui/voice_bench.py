@@ -31,20 +31,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[2]
 MIC_SCRIPT = REPO / "scripts" / "virtual_mic.sh"
-TEXT = ("Tandem runs a language model on this computer, and it listens while you talk. "
-        "Every forty milliseconds of your voice becomes one token, and the model reads it at once, "
-        "so when you stop speaking only a few tokens are left to read before it answers. "
-        "This sentence goes on for a while so that the recording is long enough for the test, "
-        "and it keeps going with more words about the weather, the sea, the mountains and the city. ")
+TEXT = (
+    "Tandem runs a language model on this computer, and it listens while you talk. "
+    "Every forty milliseconds of your voice becomes one token, and the model reads it at once, "
+    "so when you stop speaking only a few tokens are left to read before it answers. "
+    "This sentence goes on for a while so that the recording is long enough for the test, "
+    "and it keeps going with more words about the weather, the sea, the mountains and the city. "
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="checkpoint folder (default: a generated one)")
+    parser.add_argument(
+        "--model", default=None, help="checkpoint folder (default: a generated one)"
+    )
     parser.add_argument("--shape", default="tiny", help="shape of the generated checkpoint")
     parser.add_argument("--seconds", type=float, nargs="+", default=[3.0, 20.0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -71,8 +73,10 @@ def spare_singleton_references() -> None:
 
 def ensure_virtual_mic() -> Callable[[], None]:
     """Start a virtual microphone unless a PulseAudio server answers; returns how to stop it."""
-    if os.environ.get("XDG_RUNTIME_DIR") and subprocess.run(
-            ["pactl", "info"], capture_output=True, check=False).returncode == 0:
+    if (
+        os.environ.get("XDG_RUNTIME_DIR")
+        and subprocess.run(["pactl", "info"], capture_output=True, check=False).returncode == 0
+    ):
         return lambda: None
     runtime = tempfile.mkdtemp(prefix="tandem-bench-xdg-")
     os.environ["XDG_RUNTIME_DIR"] = runtime
@@ -80,7 +84,9 @@ def ensure_virtual_mic() -> Callable[[], None]:
     subprocess.run(["bash", str(MIC_SCRIPT), "start"], check=True, capture_output=True, timeout=30)
 
     def stop() -> None:
-        subprocess.run(["bash", str(MIC_SCRIPT), "stop"], check=False, capture_output=True, timeout=30)
+        subprocess.run(
+            ["bash", str(MIC_SCRIPT), "stop"], check=False, capture_output=True, timeout=30
+        )
         shutil.rmtree(runtime, ignore_errors=True)
 
     return stop
@@ -92,10 +98,14 @@ def make_utterance(folder: Path, seconds: float) -> Path:
 
     raw = folder / "speech22k.wav"
     if not raw.exists():
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "165", "-w", str(raw), TEXT * 2], check=True)
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us", "-s", "165", "-w", str(raw), TEXT * 2], check=True
+        )
     full16 = folder / "speech16k.wav"
     if not full16.exists():
-        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(full16)], check=True)
+        subprocess.run(
+            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(full16)], check=True
+        )
     samples, rate = soundfile.read(full16, dtype="float32")
     need = int(seconds * rate)
     if samples.size < need:
@@ -130,7 +140,8 @@ class Bench:
         self.submitted: dict[int, float] = {}
         self.bridge.event_received.connect(self._on_event)
         self.bridge.command_submitted.connect(
-            lambda c: self.submitted.setdefault(c.request_id, time.perf_counter()))
+            lambda c: self.submitted.setdefault(c.request_id, time.perf_counter())
+        )
         self.window = MainWindow(self.store, settings, self.bridge)
         self.window.show()
         self.window.start()
@@ -178,15 +189,17 @@ class Bench:
         rid = controller.pending[conv].request_id
         self.wait(lambda: rid in self.finished, 300)
         stats = self.stats[rid]
-        return {"from_release_ms": 1000 * (self.first[rid] - released),
-                "from_playback_end_ms": 1000 * (self.first[rid] - played),
-                "release_to_submit_ms": 1000 * (self.submitted[rid] - released),
-                "submit_to_first_ms": 1000 * (self.first[rid] - self.submitted[rid]),
-                "end_prefill_ms": 1000 * stats.prefill_seconds,
-                "engine_first_token_ms": 1000 * stats.time_to_first_token,
-                "prompt_tokens": stats.prompt_tokens,
-                "recorded_s": recorder.elapsed(),
-                "conversation": conv}
+        return {
+            "from_release_ms": 1000 * (self.first[rid] - released),
+            "from_playback_end_ms": 1000 * (self.first[rid] - played),
+            "release_to_submit_ms": 1000 * (self.submitted[rid] - released),
+            "submit_to_first_ms": 1000 * (self.first[rid] - self.submitted[rid]),
+            "end_prefill_ms": 1000 * stats.prefill_seconds,
+            "engine_first_token_ms": 1000 * stats.time_to_first_token,
+            "prompt_tokens": stats.prompt_tokens,
+            "recorded_s": recorder.elapsed(),
+            "conversation": conv,
+        }
 
     def one_shot_turn(self, conversation: str) -> float:
         """The same recorded audio sent as one message (no prefill while speaking)."""
@@ -197,9 +210,13 @@ class Bench:
         controller.new_conversation()
         conv = controller.ensure_conversation()
         submitted = time.perf_counter()
-        rid = self.bridge.submit(ev.SendMessage(
-            session_id=conv, content=[{"type": "audio", "audio": str(wav.path)}],
-            settings=self.window.settings.generation_settings()))
+        rid = self.bridge.submit(
+            ev.SendMessage(
+                session_id=conv,
+                content=[{"type": "audio", "audio": str(wav.path)}],
+                settings=self.window.settings.generation_settings(),
+            )
+        )
         self.wait(lambda: rid in self.finished, 300)
         return 1000 * (self.first[rid] - submitted)
 
@@ -245,8 +262,13 @@ def main(argv: list[str] | None = None) -> int:
             bench.close()
         for entry in results.values():
             runs = entry["runs"]
-            for key in ("from_release_ms", "from_playback_end_ms", "release_to_submit_ms",
-                        "submit_to_first_ms", "one_shot_ms"):
+            for key in (
+                "from_release_ms",
+                "from_playback_end_ms",
+                "release_to_submit_ms",
+                "submit_to_first_ms",
+                "one_shot_ms",
+            ):
                 entry[f"median_{key}"] = round(statistics.median(r[key] for r in runs), 1)
                 entry[f"best_{key}"] = round(min(r[key] for r in runs), 1)  # least disturbed
             for r in runs:
@@ -263,10 +285,14 @@ def main(argv: list[str] | None = None) -> int:
             "results": results,
         }
         for stat in ("median", "best"):
-            for name, key in (("streamed", "from_release_ms"), ("engine_part", "submit_to_first_ms"),
-                              ("one_shot", "one_shot_ms")):
+            for name, key in (
+                ("streamed", "from_release_ms"),
+                ("engine_part", "submit_to_first_ms"),
+                ("one_shot", "one_shot_ms"),
+            ):
                 report[f"ratio_long_over_short_{name}_{stat}"] = round(
-                    results[long_][f"{stat}_{key}"] / results[short][f"{stat}_{key}"], 3)
+                    results[long_][f"{stat}_{key}"] / results[short][f"{stat}_{key}"], 3
+                )
         print(json.dumps(report, indent=2))
     finally:
         stop_mic()

@@ -9,6 +9,7 @@ position). A file that cannot be read, or no output device, is said in the clip'
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,8 +33,13 @@ class VoiceClip(QFrame):
 
     _playing: ClassVar[VoiceClip | None] = None  # the clip whose sound is out now
 
-    def __init__(self, path: str | Path, title: str = "Voice message",
-                 sounddevice: Any | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        title: str = "Voice message",
+        sounddevice: Any | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("AttachmentChip")
         self.path = Path(path)
@@ -104,21 +110,23 @@ class VoiceClip(QFrame):
         if not self.playing:
             return
         if self._sd is not None:
-            try:
+            with contextlib.suppress(Exception):  # the device went away: the sound is gone too
                 self._sd.stop()
-            except Exception:  # noqa: BLE001 - the device went away; the sound is gone either way
-                pass
         self._finished()
 
     def position(self) -> float:
-        return min(self.duration or 0.0, time.monotonic() - self._started_at) if self.playing else 0.0
+        return (
+            min(self.duration or 0.0, time.monotonic() - self._started_at) if self.playing else 0.0
+        )
 
     def _tick(self) -> None:
         if self.position() >= (self.duration or 0.0):
             self._finished()
             return
-        self.label.setText(f"{self.title}  {format_elapsed(self.position())} / "
-                           f"{format_elapsed(self.duration or 0.0)}")
+        self.label.setText(
+            f"{self.title}  {format_elapsed(self.position())} / "
+            f"{format_elapsed(self.duration or 0.0)}"
+        )
 
     def _finished(self) -> None:
         was_playing = self.playing

@@ -60,8 +60,10 @@ TOGGLE_KEY = "Ctrl+Shift+Space"  # Qt writes Cmd as Ctrl on macOS
 
 def ready_tip() -> str:
     key = QKeySequence(TOGGLE_KEY).toString(QKeySequence.SequenceFormat.NativeText)
-    return ("Talk to Tandem: click to start and stop, or hold to talk "
-            f"(also: hold Space in an empty message, or {key})")
+    return (
+        "Talk to Tandem: click to start and stop, or hold to talk "
+        f"(also: hold Space in an empty message, or {key})"
+    )
 
 
 RecorderFactory = Callable[[str | None], Recorder]
@@ -70,13 +72,24 @@ RecorderFactory = Callable[[str | None], Recorder]
 class VoiceController(QObject):
     recording_started = Signal(str)  # the mode: "toggle", "push" or "hands_free"
     recording_stopped = Signal()
-    state_changed = Signal(str)  # "off", "listening", "recording" or "waiting" (for a stopped answer)
+    state_changed = Signal(
+        str
+    )  # "off", "listening", "recording" or "waiting" (for a stopped answer)
     barged_in = Signal(str)  # session_id whose answer was stopped by the person talking
     failed = Signal(str)  # a message for the person
 
-    def __init__(self, voice: VoiceTurn, controller: ConversationController, composer: Composer,
-                 chat_view: ChatView, settings: Settings, parent: QObject | None = None, *,
-                 sounddevice: Any | None = None, speaker: Speaker | None = None) -> None:
+    def __init__(
+        self,
+        voice: VoiceTurn,
+        controller: ConversationController,
+        composer: Composer,
+        chat_view: ChatView,
+        settings: Settings,
+        parent: QObject | None = None,
+        *,
+        sounddevice: Any | None = None,
+        speaker: Speaker | None = None,
+    ) -> None:
         super().__init__(parent)
         self.voice, self.controller, self.composer = voice, controller, composer
         self.settings = settings
@@ -146,7 +159,9 @@ class VoiceController(QObject):
         if self.recording:
             self.stop_recording()
         else:
-            self.start_recording("hands_free" if self.settings.value(Key.VOICE_HANDS_FREE) else "toggle")
+            self.start_recording(
+                "hands_free" if self.settings.value(Key.VOICE_HANDS_FREE) else "toggle"
+            )
 
     def start_recording(self, mode: str = "toggle") -> bool:
         """Open the microphone. In "toggle" and "push" mode a voice turn opens at once."""
@@ -171,7 +186,9 @@ class VoiceController(QObject):
         self.meter.reset()
         self.meter.setVisible(True)
         if mode == "hands_free":
-            vad = VoiceActivityDetector(silence_s=max(0.1, self.settings.value(Key.VOICE_SILENCE_S)))
+            vad = VoiceActivityDetector(
+                silence_s=max(0.1, self.settings.value(Key.VOICE_SILENCE_S))
+            )
             self.segmenter = TurnSegmenter(vad)
             self._set_state("listening")
         elif not self._open_turn():
@@ -276,8 +293,10 @@ class VoiceController(QObject):
             self._unsent = []
             self.voice.cancel()
             if send:
-                self.failed.emit("Nothing was recorded: hold the microphone button while you talk, "
-                                 "or click it once to start and once to send.")
+                self.failed.emit(
+                    "Nothing was recorded: hold the microphone button while you talk, "
+                    "or click it once to start and once to send."
+                )
             return
         session = self.voice.session_id
         self._send_audio()
@@ -310,7 +329,9 @@ class VoiceController(QObject):
         self._set_state(("listening" if listening else "recording") if self.recording else "off")
 
     def _speak(self, event: ev.TurnFinished) -> None:
-        if event.reason not in ("stop", "length") or not self.settings.value(Key.VOICE_SPEAK_ANSWERS):
+        if event.reason not in ("stop", "length") or not self.settings.value(
+            Key.VOICE_SPEAK_ANSWERS
+        ):
             return
         self.speaker.enabled = True
         try:
@@ -335,8 +356,10 @@ class VoiceController(QObject):
             self.check_microphone()
         elif sys.platform == "darwin" and not self._warned_silence and recorder.digital_silence():
             self._warned_silence = True  # macOS gives silence, not an error, without permission
-            self.failed.emit("The microphone delivers only silence: macOS may not allow Tandem to "
-                             f"use it. {PERMISSION_HINT}")
+            self.failed.emit(
+                "The microphone delivers only silence: macOS may not allow Tandem to "
+                f"use it. {PERMISSION_HINT}"
+            )
 
     def _close(self, send: bool) -> None:
         self._timer.stop()
@@ -372,8 +395,13 @@ class VoiceController(QObject):
         button = self.composer.mic_button
         if button.isChecked() != self.recording:
             button.setChecked(self.recording)
-        button.setAccessibleDescription({"listening": "Listening", "recording": "Recording",
-                                         "waiting": "Stopping the answer"}.get(self.state, ""))
+        button.setAccessibleDescription(
+            {
+                "listening": "Listening",
+                "recording": "Recording",
+                "waiting": "Stopping the answer",
+            }.get(self.state, "")
+        )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Hold Space in an empty message field to talk (push-to-talk)."""
@@ -399,8 +427,13 @@ class VoiceController(QObject):
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
-            self.meter.set_state({"listening": "Listening", "recording": "Recording",
-                                  "waiting": "Stopping the answer…"}.get(state, ""))
+            self.meter.set_state(
+                {
+                    "listening": "Listening",
+                    "recording": "Recording",
+                    "waiting": "Stopping the answer…",
+                }.get(state, "")
+            )
             self.state_changed.emit(state)
 
     def _device_choice(self) -> str | None:
@@ -417,7 +450,11 @@ class VoiceController(QObject):
             item = row.itemAt(1 + index)  # after the stretch that right-aligns the row
             if attachment.kind != "audio" or item is None or item.widget() is None:
                 continue
-            title = "Voice message" if attachment.filename == "Voice message.wav" else attachment.filename
+            title = (
+                "Voice message"
+                if attachment.filename == "Voice message.wav"
+                else attachment.filename
+            )
             clip = VoiceClip(attachment.path, title, sounddevice=self.sounddevice)
             old = item.widget()
             row.replaceWidget(old, clip)

@@ -19,11 +19,18 @@ SILENCE_RANGE_S = (0.3, 3.0)  # shorter cuts people off mid-sentence; longer fee
 
 
 class VoiceSettingsSection(QGroupBox):
-    def __init__(self, settings: Settings, *, recording: bool = False,
-                 sounddevice: Any | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        recording: bool = False,
+        sounddevice: Any | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__("Voice", parent)
-        self.device = DevicePicker(settings.value(Key.VOICE_INPUT_DEVICE), recording=recording,
-                                   sounddevice=sounddevice)
+        self.device = DevicePicker(
+            settings.value(Key.VOICE_INPUT_DEVICE), recording=recording, sounddevice=sounddevice
+        )
         self.hands_free = QCheckBox("Hands-free: the microphone listens, a pause ends each turn")
         self.hands_free.setChecked(settings.value(Key.VOICE_HANDS_FREE))
         self.silence = QDoubleSpinBox()
@@ -39,9 +46,14 @@ class VoiceSettingsSection(QGroupBox):
         self.speak = QCheckBox("Read answers to voice messages aloud")
         self.speak.setChecked(settings.value(Key.VOICE_SPEAK_ANSWERS))
         if system_voice_command() is None:
-            self.speak.setToolTip("No system voice was found: "
-                                  + ("the `say` command is missing" if sys.platform == "darwin"
-                                     else "install espeak-ng"))
+            self.speak.setToolTip(
+                "No system voice was found: "
+                + (
+                    "the `say` command is missing"
+                    if sys.platform == "darwin"
+                    else "install espeak-ng"
+                )
+            )
         form = QFormLayout(self)
         form.addRow("Microphone:", self.device)
         form.addRow("", self.hands_free)

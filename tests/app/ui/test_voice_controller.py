@@ -38,8 +38,14 @@ def test_click_records_streams_every_sample_and_stores_a_playable_clip(qtbot, op
     mic = window.voice_input
     shown = []
     window.chat_view.message_shown.connect(
-        lambda w: shown.append((w.role, [m.role for m in window.store.messages(window.controller.current_id)],
-                                [a.path.exists() for a in getattr(w, "attachments", ())])))
+        lambda w: shown.append(
+            (
+                w.role,
+                [m.role for m in window.store.messages(window.controller.current_id)],
+                [a.path.exists() for a in getattr(w, "attachments", ())],
+            )
+        )
+    )
 
     qtbot.mouseClick(window.composer.mic_button, Qt.MouseButton.LeftButton)  # a click starts
     assert mic.recording and mic.mode == "toggle" and window.composer.mic_button.isChecked()
@@ -55,10 +61,10 @@ def test_click_records_streams_every_sample_and_stores_a_playable_clip(qtbot, op
 
     sent = appended(engine)
     np.testing.assert_array_equal(sent[: audio.size], audio)  # frame for frame, nothing dropped
-    assert not sent[audio.size:].any()  # then the mock's silence
+    assert not sent[audio.size :].any()  # then the mock's silence
     sizes = [c.samples.size for c in engine.of_type(ev.AppendAudio)]
     assert min(sizes[:-1]) >= APPEND_SAMPLES  # batched: one engine forward pass per 200 ms
-    [end] = engine.of_type(ev.EndVoiceTurn)
+    assert len(engine.of_type(ev.EndVoiceTurn)) == 1
     qtbot.waitUntil(lambda: window.chat_view.last().answer == "I heard you.", timeout=5000)
     conv = window.controller.current_id
     user = window.store.messages(conv)[0]
@@ -84,7 +90,9 @@ def test_holding_the_button_is_push_to_talk_and_a_short_press_keeps_recording(qt
     assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
     assert appended(engine).size >= 0.3 * 16_000
 
-    qtbot.waitUntil(lambda: window.controller.current_id not in window.controller.pending, timeout=5000)
+    qtbot.waitUntil(
+        lambda: window.controller.current_id not in window.controller.pending, timeout=5000
+    )
     qtbot.mousePress(button, Qt.MouseButton.LeftButton)
     qtbot.mouseRelease(button, Qt.MouseButton.LeftButton)  # a click: recording goes on
     assert mic.recording and button.isChecked()
@@ -120,7 +128,7 @@ def test_device_lost_mid_recording_keeps_and_sends_what_was_recorded(qtbot, open
     assert mic.start_recording()
     qtbot.waitUntil(lambda: not mic.recording, timeout=10000)
     assert "are kept" in window.composer.error_label.text()
-    [end] = engine.of_type(ev.EndVoiceTurn)
+    assert len(engine.of_type(ev.EndVoiceTurn)) == 1
     sent = appended(engine)
     assert sent.size >= 16_000 - 320
     np.testing.assert_array_equal(sent, audio[: sent.size])
@@ -129,10 +137,16 @@ def test_device_lost_mid_recording_keeps_and_sends_what_was_recorded(qtbot, open
     assert soundfile.info(wav.path).frames == sent.size
 
 
-@pytest.mark.parametrize("fault, words", [
-    (dict(no_devices=True), "No "),  # "No microphone was found" or "No audio server is running"
-    (dict(open_error="||PaMacCore (AUHAL)|| Error on line 1: err='-66748'"), "Privacy & Security"),
-])
+@pytest.mark.parametrize(
+    "fault, words",
+    [
+        ({"no_devices": True}, "No "),  # "No microphone was found" or "No audio server is running"
+        (
+            {"open_error": "||PaMacCore (AUHAL)|| Error on line 1: err='-66748'"},
+            "Privacy & Security",
+        ),
+    ],
+)
 def test_microphone_problems_are_said_and_nothing_is_sent(qtbot, open_window, fault, words):
     window, engine = open_window()
     mock = MockSoundDevice(voice(1.0), **fault)
@@ -148,7 +162,7 @@ def test_microphone_problems_are_said_and_nothing_is_sent(qtbot, open_window, fa
 
 
 def test_a_microphone_plugged_in_later_is_found_when_the_button_is_pressed(qtbot, open_window):
-    window, engine = open_window()
+    window, _ = open_window()
     mock = MockSoundDevice(voice(1.0), no_devices=True)
     use_mock_mic(window, mock)
     assert window.voice_input.unavailable
@@ -174,9 +188,15 @@ def test_hands_free_sends_the_turn_after_the_silence_and_keeps_listening(qtbot, 
     assert 16_000 * (1.6 + 0.5) <= heard < 16_000 * (1.6 + 0.5 + 0.6)
     assert mic.recording and mic.state == "listening"
     sent = appended(engine)
-    start = int(np.flatnonzero(np.all(
-        np.lib.stride_tricks.sliding_window_view(scene, sent.size)[:, :32] == sent[:32], axis=1))[0])
-    np.testing.assert_array_equal(sent, scene[start: start + sent.size])
+    start = int(
+        np.flatnonzero(
+            np.all(
+                np.lib.stride_tricks.sliding_window_view(scene, sent.size)[:, :32] == sent[:32],
+                axis=1,
+            )
+        )[0]
+    )
+    np.testing.assert_array_equal(sent, scene[start : start + sent.size])
     assert 0.6 - 0.3 - 0.05 <= start / 16_000 <= 0.6  # the pre-roll is kept
     assert (start + sent.size) / 16_000 == pytest.approx(1.6 + 0.5, abs=0.05)
     qtbot.waitUntil(lambda: window.chat_view.last().answer == "Hands-free answer.", timeout=5000)
@@ -189,8 +209,9 @@ def _barge_in_window(open_window, barge_in: bool, **fake):
     window.settings.set_value(Key.VOICE_HANDS_FREE, True)
     window.settings.set_value(Key.VOICE_SILENCE_S, 0.4)
     window.settings.set_value(Key.VOICE_BARGE_IN, barge_in)
-    scene = np.concatenate([noise(0.5, -60), voice(0.8), noise(1.5, -60, 3), voice(0.8, 5),
-                            noise(3.0, -60, 7)])
+    scene = np.concatenate(
+        [noise(0.5, -60), voice(0.8), noise(1.5, -60, 3), voice(0.8, 5), noise(3.0, -60, 7)]
+    )
     mock = MockSoundDevice(scene, speed=1.5)
     use_mock_mic(window, mock)
     return window, engine
@@ -198,8 +219,9 @@ def _barge_in_window(open_window, barge_in: bool, **fake):
 
 def test_barge_in_stops_the_running_answer_and_the_new_turn_follows(qtbot, open_window):
     long_answer = " ".join(["word"] * 400)
-    window, engine = _barge_in_window(open_window, True, replies=[long_answer, "Second."],
-                                      token_delay=0.01)
+    window, engine = _barge_in_window(
+        open_window, True, replies=[long_answer, "Second."], token_delay=0.01
+    )
     mic = window.voice_input
     stopped = []
     mic.barged_in.connect(stopped.append)
@@ -213,8 +235,11 @@ def test_barge_in_stops_the_running_answer_and_the_new_turn_follows(qtbot, open_
     roles = [(m.role, m.finish_reason) for m in window.store.messages(window.controller.current_id)]
     assert roles == [("user", ""), ("assistant", "cancelled"), ("user", ""), ("assistant", "stop")]
     # the second turn's audio went to the engine after the first answer was stopped
-    kinds = [type(c).__name__ for c in engine.commands if isinstance(
-        c, (ev.Cancel, ev.StartVoiceTurn, ev.EndVoiceTurn))]
+    kinds = [
+        type(c).__name__
+        for c in engine.commands
+        if isinstance(c, (ev.Cancel, ev.StartVoiceTurn, ev.EndVoiceTurn))
+    ]
     assert kinds == ["StartVoiceTurn", "EndVoiceTurn", "Cancel", "StartVoiceTurn", "EndVoiceTurn"]
 
 
@@ -232,8 +257,9 @@ def test_barge_in_silences_the_spoken_answer_at_once(qtbot, open_window):
 
 
 def test_without_barge_in_speech_during_an_answer_is_ignored(qtbot, open_window):
-    window, engine = _barge_in_window(open_window, False, replies=[" ".join(["word"] * 400)],
-                                      token_delay=0.01)
+    window, engine = _barge_in_window(
+        open_window, False, replies=[" ".join(["word"] * 400)], token_delay=0.01
+    )
     mic = window.voice_input
     mic.start_recording("hands_free")
     qtbot.waitUntil(lambda: bool(engine.of_type(ev.EndVoiceTurn)), timeout=10000)

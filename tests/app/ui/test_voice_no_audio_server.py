@@ -57,18 +57,32 @@ bridge.stop()
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="an audio server is a Linux notion")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="an audio server is a Linux notion"
+)
 @pytest.mark.parametrize("case", ["no-server", "hide-portaudio"])
-def test_window_without_audio_server_says_why_the_mic_cannot_record(tmp_path: Path, case: str) -> None:
+def test_window_without_audio_server_says_why_the_mic_cannot_record(
+    tmp_path: Path, case: str
+) -> None:
     empty = tmp_path / "xdg"
     empty.mkdir(mode=0o700)
     data = tmp_path / "data"
     data.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PULSE_SERVER", "TANDEM_VIRTUAL_MIC")}
-    env.update(XDG_RUNTIME_DIR=str(empty), QT_QPA_PLATFORM="offscreen",
-               PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests" / "app" / "ui")]))
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(data), case], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=50, check=False)
+    env.update(
+        XDG_RUNTIME_DIR=str(empty),
+        QT_QPA_PLATFORM="offscreen",
+        PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests" / "app" / "ui")]),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(data), case],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "Traceback" not in result.stderr, result.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest_voice import best_lag, spoken, voice_mic  # noqa: F401 - fixtures
+from conftest_voice import best_lag, spoken_speech, virtual_mic_session
 from PySide6.QtCore import QSettings
 
 from app.bridge import EngineBridge
@@ -18,6 +18,8 @@ from app.store import Store
 from engine import events as ev
 
 pytest.importorskip("mlx.core")
+voice_mic = pytest.fixture(scope="session", name="voice_mic")(virtual_mic_session)
+spoken = pytest.fixture(scope="session", name="spoken")(spoken_speech)
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -28,8 +30,9 @@ def _assert_close(a, b, rtol: float = 1e-4) -> None:
     assert (a.argmax(-1) == b.argmax(-1)).all()
 
 
-def test_streamed_voice_prefill_equals_one_shot_prefill(qtbot, tiny_checkpoint, data_dir,
-                                                        voice_mic, spoken):
+def test_streamed_voice_prefill_equals_one_shot_prefill(
+    qtbot, tiny_checkpoint, data_dir, voice_mic, spoken
+):
     from app.ui.main_window import MainWindow
     from engine.session import Session, SessionOptions
     from engine.worker import EngineWorker
@@ -44,7 +47,8 @@ def test_streamed_voice_prefill_equals_one_shot_prefill(qtbot, tiny_checkpoint, 
     bridge = EngineBridge(EngineWorker)
     sent: list[np.ndarray] = []
     bridge.command_submitted.connect(
-        lambda c: sent.append(c.samples) if isinstance(c, ev.AppendAudio) else None)
+        lambda c: sent.append(c.samples) if isinstance(c, ev.AppendAudio) else None
+    )
     errors: list[str] = []
     bridge.error_raised.connect(lambda e: errors.append(f"{e.message} {e.detail}"))
     window = MainWindow(store, settings, bridge)
@@ -62,8 +66,13 @@ def test_streamed_voice_prefill_equals_one_shot_prefill(qtbot, tiny_checkpoint, 
         qtbot.wait(500)
         window.voice_input.stop_recording()
         conv = window.controller.current_id
-        qtbot.waitUntil(lambda: window.chat_view.last().role == "assistant"
-                        and window.chat_view.last().finish_reason in ("stop", "length"), timeout=60000)
+        qtbot.waitUntil(
+            lambda: (
+                window.chat_view.last().role == "assistant"
+                and window.chat_view.last().finish_reason in ("stop", "length")
+            ),
+            timeout=60000,
+        )
         qtbot.waitUntil(lambda: store.session_cache_path(conv).exists(), timeout=30000)
     finally:
         window.close()
@@ -84,11 +93,13 @@ def test_streamed_voice_prefill_equals_one_shot_prefill(qtbot, tiny_checkpoint, 
     assert isinstance(events[-1], ev.TurnFinished)
 
     assert streamed.token_ids().tolist() == one_shot.token_ids().tolist()
-    frames = np.concatenate([s.input_features[0] for s in streamed.segments
-                             if s.input_features is not None])
+    frames = np.concatenate(
+        [s.input_features[0] for s in streamed.segments if s.input_features is not None]
+    )
     padded = np.zeros(frames.size, np.float32)
     padded[: samples.size] = samples
     np.testing.assert_array_equal(frames.reshape(-1), padded)  # every sample, in order, once
-    _assert_close(streamed.answer_marks[-1].last_logits[:, -1],
-                  one_shot.answer_marks[-1].last_logits[:, -1])
+    _assert_close(
+        streamed.answer_marks[-1].last_logits[:, -1], one_shot.answer_marks[-1].last_logits[:, -1]
+    )
     assert streamed.segments[-1].ids.tolist() == one_shot.segments[-1].ids.tolist()  # greedy answer

@@ -12,11 +12,13 @@ import time
 import numpy as np
 import pytest
 import soundfile
-from conftest_voice import appended, best_lag, spoken, voice_mic  # noqa: F401 - fixtures
+from conftest_voice import appended, best_lag, spoken_speech, virtual_mic_session
 
 from app.settings import Key
 from engine import events as ev
 
+voice_mic = pytest.fixture(scope="session", name="voice_mic")(virtual_mic_session)
+spoken = pytest.fixture(scope="session", name="spoken")(spoken_speech)
 pytestmark = pytest.mark.timeout(90)
 
 
@@ -41,14 +43,16 @@ def test_spoken_turn_reaches_the_engine_frame_for_frame(qtbot, open_window, voic
     lag, r = best_lag(sent, speech)
     assert r > 0.99, f"Pearson r {r:.4f} at lag {lag}"
     assert lag > 0 and lag + speech.size <= sent.size
-    np.testing.assert_allclose(sent[lag: lag + speech.size], speech, atol=2e-4)
+    np.testing.assert_allclose(sent[lag : lag + speech.size], speech, atol=2e-4)
     assert window.voice_input.recorder is None
-    [end] = engine.of_type(ev.EndVoiceTurn)
+    assert len(engine.of_type(ev.EndVoiceTurn)) == 1
     [wav_att] = window.store.messages(window.controller.current_id)[0].attachments
     stored, _ = soundfile.read(wav_att.path, dtype="float32")
     np.testing.assert_allclose(stored, sent, atol=1 / 32768 + 1e-7)
-    print(f"\nvoice through the window: lag {1000 * lag / 16_000:.0f} ms after the recording began, "
-          f"Pearson r {r:.6f}, {len(engine.of_type(ev.AppendAudio))} AppendAudio commands")
+    print(
+        f"\nvoice through the window: lag {1000 * lag / 16_000:.0f} ms after the recording began, "
+        f"Pearson r {r:.6f}, {len(engine.of_type(ev.AppendAudio))} AppendAudio commands"
+    )
 
 
 def test_hands_free_ends_the_turn_after_the_silence(qtbot, open_window, voice_mic, spoken):
