@@ -1,9 +1,11 @@
 """The Qt glue of the coding agent: runs `AgentRun` off the GUI thread and brings its events back.
 
 `AgentController.start(...)` builds the run and calls its blocking `run()` on a worker
-`threading.Thread`; the run's `on_event` is a private signal's `emit`, connected queued, so every
-`AgentEvent` arrives on the GUI thread as `event_received` (and the last one, `Finished`, also as
-`run_finished`). Approvals go back with `decide`, `stop` ends the run from any state. Undo
+`threading.Thread`. Worker threads touch no Qt object: they put what they have (the run's events,
+git's answers) in a queue that a timer on the GUI thread drains every `POLL_MS` while any worker
+lives. So a thread that outlives the controller (a window closed mid-run) cannot reach a deleted
+QObject. Every `AgentEvent` arrives on the GUI thread as `event_received` (and the last one,
+`Finished`, also as `run_finished`). Approvals go back with `decide`, `stop` ends the run from any state. Undo
 (`undo_last`, `restore`) and `list_checkpoints` run git on a short-lived thread too and answer
 with `checkpoints_listed`, `checkpoint_restored` or `undo_failed`; they are refused while a run is
 going, since restoring under a run that still writes would mix both.
@@ -15,13 +17,14 @@ closes the engine session when the run is over. `SingleModel` hands out one give
 
 from __future__ import annotations
 
+import queue
 import threading
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.agent import (
     AgentModel,
@@ -39,6 +42,8 @@ from app.agent.runner import KILL_GRACE_S
 from app.bridge import EngineBridge
 from app.settings import Key, Settings
 from engine import events as ev
+
+POLL_MS = 10  # how often the GUI thread takes what the workers queued; events wait at most this
 
 
 class ModelSource(Protocol):
@@ -104,6 +109,10 @@ class _UndoFailed:
     message: str
 
 
+class _WorkerDone:
+    """The last thing a worker thread queues."""
+
+
 class AgentController(QObject):
     event_received = Signal(object)  # every AgentEvent of the current run, on the GUI thread
     run_started = Signal()
@@ -112,8 +121,6 @@ class AgentController(QObject):
     checkpoint_restored = Signal(object)  # Checkpoint: the files are now as they were there
     undo_failed = Signal(str)
 
-    _relayed = Signal(object)  # emitted on worker threads, delivered queued on the GUI thread
-
     def __init__(self, data_dir: str | Path, models: ModelSource, *,
                  use_sandbox: bool | None = None, kill_grace_s: float = KILL_GRACE_S,
                  parent: QObject | None = None) -> None:
@@ -121,7 +128,11 @@ class AgentController(QObject):
         self.data_dir = Path(data_dir)
         self.models = models
         self.use_sandbox, self.kill_grace_s = use_sandbox, kill_grace_s
-        self._relayed.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # filled by workers, drained here
+        self._workers = 0  # threads that may still put something in the inbox
+        self._pump = QTimer(self)
+        self._pump.setInterval(POLL_MS)
+        self._pump.timeout.connect(self._drain)
         self._lock = threading.Lock()
         self._run: AgentRun | None = None
         self._model: AgentModel | None = None
@@ -141,10 +152,7 @@ class AgentController(QObject):
         self._stop_requested = False
         self._run = None
         self._model = model = self.models.open()
-        self.thread = threading.Thread(
-            target=self._work, args=(model, Path(workspace), task, mode, limits),
-            name="agent-run", daemon=True)
-        self.thread.start()
+        self.thread = self._spawn("agent-run", self._work, model, Path(workspace), task, mode, limits)
         self.run_started.emit()
         return True
 
@@ -168,11 +176,11 @@ class AgentController(QObject):
               mode: ApprovalMode, limits: Limits) -> None:
         try:
             # Built here, not on the GUI thread: it runs git to prepare the checkpoint store.
-            run = AgentRun(model, workspace, task, data_dir=self.data_dir, on_event=self._relayed.emit,
+            run = AgentRun(model, workspace, task, data_dir=self.data_dir, on_event=self._inbox.put,
                            mode=mode, limits=limits, use_sandbox=self.use_sandbox,
                            kill_grace_s=self.kill_grace_s)
         except Exception as exc:  # noqa: BLE001 - shown to the person as the run's end
-            self._relayed.emit(Finished(StopReason.ERROR, f"The run could not start: {exc}", 0))
+            self._inbox.put(Finished(StopReason.ERROR, f"The run could not start: {exc}", 0))
             return
         with self._lock:
             self._run = run
@@ -202,20 +210,46 @@ class AgentController(QObject):
                 result = job(Checkpoints(workspace, self.data_dir))
             except Exception as exc:  # noqa: BLE001 - git's message goes to the person
                 result = _UndoFailed(str(exc)) if undo else _Listed([])
-            self._relayed.emit(result)
+            self._inbox.put(result)
             if undo:
                 try:
                     listed = Checkpoints(workspace, self.data_dir).list()
                 except Exception:  # noqa: BLE001 - the failure itself was already reported
                     listed = []
-                self._relayed.emit(_Listed(listed, after_undo=True))
+                self._inbox.put(_Listed(listed, after_undo=True))
 
-        threading.Thread(target=work, name="agent-undo", daemon=True).start()
+        self._spawn("agent-undo" if undo else "agent-checkpoints", work)
         return True
+
+    def _spawn(self, name: str, target, *args) -> threading.Thread:
+        def body() -> None:
+            try:
+                target(*args)
+            finally:
+                self._inbox.put(_WorkerDone())
+
+        self._workers += 1
+        self._pump.start()
+        thread = threading.Thread(target=body, name=name, daemon=True)
+        thread.start()
+        return thread
 
     # ------------------------------------------------------------ on the GUI thread
 
-    @Slot(object)
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _WorkerDone):
+                self._workers -= 1
+            else:
+                self._dispatch(item)
+        if self._workers == 0:
+            self._pump.stop()
+
     def _dispatch(self, item: object) -> None:
         if isinstance(item, _Listed):
             if item.after_undo:

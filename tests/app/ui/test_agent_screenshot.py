@@ -63,6 +63,8 @@ def render(out: Path, root: Path, qtbot=None) -> QImage:
         store.create_conversation(title)
     bridge = EngineBridge(lambda on_event: FakeEngineWorker(on_event, random_weights=False))
     window = MainWindow(store, settings, bridge)
+    if qtbot is not None:
+        qtbot.addWidget(window)
     window.resize(1180, 960)
     window.agent_controller.models = SingleModel(script())
     window.agent_controller.use_sandbox = False
@@ -95,13 +97,14 @@ def render(out: Path, root: Path, qtbot=None) -> QImage:
     image.save(str(out))
     view.stop()
     wait_until(lambda: view.finished is not None)
+    window.close()
     bridge.stop()
     store.close()
     return image
 
 
 def test_the_agent_screenshot_shows_the_diff_and_the_question(qtbot, tmp_path):
-    image = render(tmp_path / "agent.png", tmp_path)
+    image = render(tmp_path / "agent.png", tmp_path, qtbot)
     assert image.width() >= 1000 and (tmp_path / "agent.png").stat().st_size > 20_000
     accent_green = [image.pixelColor(x, y) for x in range(0, image.width(), 7)
                     for y in range(0, image.height(), 7)]
