@@ -57,6 +57,14 @@ EXCLUDES = [
     "cv2", "av", "decord", "librosa", "numba", "llvmlite", "cryptography", "OpenSSL",
 ]
 
+# Distribution metadata transformers' hook copies for every package it knows of; these are not
+# in the bundle, so their metadata must not claim they are.
+EXCLUDED_METADATA = {
+    "torch", "torchvision", "torchaudio", "datasets", "opencv_python", "openai", "anthropic",
+    "scipy", "pandas", "matplotlib", "pytest", "pytest_timeout", "pytest_qt", "mlx_vlm",
+    "accelerate", "timm", "onnx", "onnxruntime",
+}
+
 # Qt modules PySide6-Essentials ships that Tandem never imports; leaving them out saves ~100 MB.
 QT_EXCLUDES = [
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
@@ -64,6 +72,15 @@ QT_EXCLUDES = [
     "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets",
     "PySide6.QtDBus", "PySide6.QtConcurrent", "PySide6.QtXml",
 ]
+
+
+def is_excluded_metadata(dest: str) -> bool:
+    """Whether `dest` lies in the .dist-info folder of a package in EXCLUDED_METADATA."""
+    top = dest.replace("\\", "/").split("/", 1)[0]
+    if not top.endswith(".dist-info"):
+        return False
+    name = top[: -len(".dist-info")].rsplit("-", 1)[0]
+    return name.lower().replace("-", "_").replace(".", "_") in EXCLUDED_METADATA
 
 
 def project_version(pyproject: Path = ROOT / "pyproject.toml") -> str:

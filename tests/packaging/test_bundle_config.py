@@ -96,3 +96,10 @@ def test_minimum_macos_follows_the_metal_wheel(bundle_config):
     if sys.platform.startswith("linux"):  # no mlx-metal wheel on Linux
         assert bundle_config.installed_minimum_macos() == bundle_config.MINIMUM_MACOS
     assert bundle_config.info_plist("1.0", minimum_macos="26.0")["LSMinimumSystemVersion"] == "26.0"
+
+
+def test_metadata_of_left_out_packages_is_dropped(bundle_config):
+    assert bundle_config.is_excluded_metadata("torch-2.13.0+cpu.dist-info/METADATA")
+    assert bundle_config.is_excluded_metadata("opencv_python-5.0.0.93.dist-info/RECORD")
+    assert not bundle_config.is_excluded_metadata("tokenizers-0.23.3.dist-info/METADATA")
+    assert not bundle_config.is_excluded_metadata("torch/lib/x.so")
