@@ -279,3 +279,25 @@ def test_a_turn_too_short_to_be_speech_is_dropped(qtbot, open_window):
     mic.stop_recording()
     assert not engine.of_type(ev.EndVoiceTurn) and engine.of_type(ev.Rollback)
     assert "Nothing was recorded" in window.composer.error_label.text()
+
+
+def test_the_shortcut_starts_and_stops_and_a_reopened_conversation_shows_the_clip(
+    qtbot, open_window
+):
+    window, engine = open_window(replies=["Ok."])
+    use_mock_mic(window, MockSoundDevice(voice(2.0), speed=4.0))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    combo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Space, combo)
+    assert window.voice_input.recording and window.voice_input.mode == "toggle"
+    qtbot.waitUntil(lambda: appended(engine).size >= 6400, timeout=5000)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Space, combo)
+    assert not window.voice_input.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
+    assert window.composer.text == ""
+    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=5000)
+    conv = window.controller.current_id
+    window.controller.new_conversation()
+    window.controller.open_conversation(conv)
+    [clip] = window.chat_view.messages[0].findChildren(VoiceClip)
+    assert clip.title == "Voice message" and clip.duration > 0.4
