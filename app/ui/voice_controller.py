@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -66,15 +65,11 @@ def ready_tip() -> str:
     )
 
 
-RecorderFactory = Callable[[str | None], Recorder]
-
-
 class VoiceController(QObject):
     recording_started = Signal(str)  # the mode: "toggle", "push" or "hands_free"
     recording_stopped = Signal()
-    state_changed = Signal(
-        str
-    )  # "off", "listening", "recording" or "waiting" (for a stopped answer)
+    # "off", "listening", "recording" or "waiting" (for the answer that barge-in stopped)
+    state_changed = Signal(str)
     barged_in = Signal(str)  # session_id whose answer was stopped by the person talking
     failed = Signal(str)  # a message for the person
 
