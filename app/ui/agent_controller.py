@@ -65,7 +65,13 @@ class SingleModel:
 
 
 class EngineModelSource(QObject):
-    """One `EngineAgentModel` per run, on the bridge's engine, with the agent's generation settings."""
+    """One `EngineAgentModel` per run, on the bridge's engine, with the agent's generation settings.
+
+    The reply's text also streams out as `text_streamed(text, channel)` while the model writes it
+    (the loop only sees whole replies), so the view can show the step being written.
+    """
+
+    text_streamed = Signal(str, str)  # a TextDelta of an agent session: text, "text" or "thinking"
 
     def __init__(self, bridge: EngineBridge, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +97,8 @@ class EngineModelSource(QObject):
         model = self.models.get(event.session_id)
         if model is not None:
             model.deliver(event)  # wakes the run's thread, which waits for this request's events
+            if isinstance(event, ev.TextDelta):
+                self.text_streamed.emit(event.text, event.channel)
 
 
 @dataclass(frozen=True)

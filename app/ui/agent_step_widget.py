@@ -25,6 +25,7 @@ class AgentStepWidget(QWidget):
         self.setObjectName("AgentStep")
         self.step, self.max_steps = step, max_steps
         self.calls: dict[int, AgentCallWidget] = {}
+        self.replied = False
         self.title = QLabel(f"Step {step}")
         self.title.setObjectName("StepTitle")
         self.status = QLabel("Working…")
@@ -53,7 +54,15 @@ class AgentStepWidget(QWidget):
     def text(self) -> str:
         return self.text_view.markdown
 
+    def show_live(self, text: str, thinking: str) -> None:
+        """The reply as far as the model has written it (the final one comes with `set_reply`)."""
+        self.status.setText("Thinking…" if thinking and not text else "Writing…")
+        if text.strip():
+            self.text_view.set_markdown(text)
+            self.text_view.setVisible(True)
+
     def set_reply(self, text: str, thinking: str) -> None:
+        self.replied = True
         self.status.setText("")
         self.thinking.set_text(thinking)
         self.text_view.set_markdown(text)

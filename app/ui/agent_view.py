@@ -72,6 +72,7 @@ class AgentView(QWidget):
         self._waited_s = 0.0  # the run's time limit does not count time spent waiting for you
         self._waiting_since = 0.0
         self._undo_busy = False
+        self._live = {"text": "", "thinking": ""}  # the reply being written, before ModelReplied
 
         self.header = AgentHeader()
         self.header.set_mode(settings.value(Key.AGENT_APPROVAL_MODE))
@@ -157,6 +158,7 @@ class AgentView(QWidget):
             self.composer.show_error("A run or an undo is still going.")
             return False
         self.timeline.clear()
+        self._live = {"text": "", "thinking": ""}
         self.steps.clear()
         self.cards.clear()
         self.timeline.add_task(text, [a.filename for a in attachments])
@@ -182,8 +184,11 @@ class AgentView(QWidget):
             step.decided.connect(self.decide)
             self.steps[event.step] = step
             self.timeline.add(step)
+            if any(self._live.values()):  # the first words came before the step did
+                step.show_live(self._live["text"], self._live["thinking"])
             self._update_limits()
         elif isinstance(event, ModelReplied):
+            self._live = {"text": "", "thinking": ""}
             if event.step in self.steps:
                 self.steps[event.step].set_reply(event.text, event.thinking)
         elif isinstance(event, ToolCallProposed):
@@ -212,6 +217,15 @@ class AgentView(QWidget):
                                    f"({event.tokens_before:,} → {event.tokens_after:,} tokens).")
         elif isinstance(event, Finished):
             self.timeline.add_finish(event, _clock(self._run_time()) if self._started_at else "")
+
+    def show_partial(self, text: str, channel: str) -> None:
+        """A piece of the reply the model is writing now (EngineModelSource.text_streamed)."""
+        if not self.controller.running:
+            return
+        self._live[channel if channel == "thinking" else "text"] += text
+        step = self.steps.get(max(self.steps, default=0))
+        if step is not None and not step.replied:
+            step.show_live(self._live["text"], self._live["thinking"])
 
     def decide(self, call_id: int, decision: Decision) -> None:
         if call_id in self._waiting:

@@ -100,9 +100,10 @@ class MainWindow(QMainWindow):
         self.voice.turn_failed.connect(self.composer.show_error)
         self.voice_input = VoiceController(self.voice, self.controller, self.composer,
                                            self.chat_view, settings, self)
-        self.agent_controller = AgentController(
-            store.root, EngineModelSource(bridge, settings, self), parent=self)
+        agent_models = EngineModelSource(bridge, settings, self)
+        self.agent_controller = AgentController(store.root, agent_models, parent=self)
         self.agent_view = AgentView(settings, store, self.agent_controller)
+        agent_models.text_streamed.connect(self.agent_view.show_partial)
         self.add_mode_view("agent", self.agent_view, "Coding Agent")
         bridge.model_loaded.connect(lambda e: self.setWindowTitle(
             "Tandem — demo model (random weights)" if e.random_weights else "Tandem"))

@@ -300,3 +300,17 @@ def test_checkpoints_of_earlier_runs_can_be_undone_later(qtbot, tmp_path):
     again.header.undo_button.click()
     qtbot.waitUntil(lambda: len(again.checkpoints) == 1, timeout=10000)  # listed after the undo
     assert (ws / "a.txt").read_text() == "mine\n"
+
+
+def test_the_reply_shows_while_it_is_written(qtbot, tmp_path):
+    model = SlowModel([Reply(text="Hello there.")])
+    model.delay = 0.5
+    view, _ = open_agent(qtbot, tmp_path, model)
+    view.show_partial("ignored: no run", "text")
+    run_task(qtbot, view)
+    qtbot.waitUntil(lambda: 1 in view.steps, timeout=5000)
+    view.show_partial("Hel", "text")
+    view.show_partial("lo", "text")
+    assert view.steps[1].text == "Hello" and view.steps[1].status.text() == "Writing…"
+    wait_finished(qtbot, view)
+    assert view.steps[1].text == "Hello there."  # the whole reply replaces the preview

@@ -69,6 +69,9 @@ def test_the_view_drives_the_real_engine_to_a_visible_finish(qtbot, tiny_checkpo
         source = EngineModelSource(bridge, settings)
         controller = AgentController(data, source, use_sandbox=False)
         view = AgentView(settings, store, controller)
+        streamed = []
+        source.text_streamed.connect(view.show_partial)
+        source.text_streamed.connect(lambda text, channel: streamed.append(text))
         qtbot.addWidget(view)
         view.show()
         view.set_workspace(ws)
@@ -94,6 +97,7 @@ def test_the_view_drives_the_real_engine_to_a_visible_finish(qtbot, tiny_checkpo
         qtbot.waitUntil(lambda: bool(closed), timeout=5000)  # the engine session is closed after
         assert closed[0].startswith("agent-") and not source.models
         if worker == "plain":
+            assert streamed  # the reply showed while the model wrote it
             assert sent[0][0]["type"] == "image" and sent[0][1]["text"] == "What files are here?"
         if worker == "tool_call":
             card = view.cards[1]
