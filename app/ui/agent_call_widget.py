@@ -194,7 +194,11 @@ class AgentCallWidget(QFrame):
         self.diff_view.set_diff(diff)
         self.diff_view.setToolTip("Built from the call's arguments; the whole file is not shown"
                                   if planned else "The change as it will be written")
-        self.caption.setText(self.diff_view.caption())
+        if planned and self.name == "write_file":  # what the file held before is not known here
+            lines = self.diff_view.added
+            self.caption.setText(f"{lines} line{'s' if lines != 1 else ''} written")
+        else:
+            self.caption.setText(self.diff_view.caption())
 
     def _add_raw(self, raw: str) -> None:
         label = QLabel(raw)

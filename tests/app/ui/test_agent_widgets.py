@@ -62,3 +62,14 @@ def test_calls_are_described_plainly():
     assert describe("search", {"pattern": "TODO"}) == "Search for text “TODO”"
     assert describe("", {"unparsed": "call:oops{"}) == "A tool call that could not be read"
     assert "+new" in planned_diff("edit_file", {"path": "a", "old_text": "old", "new_text": "new"})
+
+
+def test_an_edit_not_asked_about_shows_its_planned_change(qtbot):
+    from app.ui.agent_call_widget import AgentCallWidget
+
+    edit = AgentCallWidget(1, "edit_file", {"path": "a.py", "old_text": "x = 1", "new_text": "x = 2"})
+    write = AgentCallWidget(2, "write_file", {"path": "b.py", "content": "a\nb\n"})
+    qtbot.addWidget(edit)
+    qtbot.addWidget(write)
+    assert edit.caption.text() == "+1 −1" and "+x = 2" in edit.diff_view.diff
+    assert write.caption.text() == "2 lines written"
