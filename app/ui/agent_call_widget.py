@@ -55,13 +55,15 @@ def planned_diff(name: str, arguments: dict[str, Any]) -> str:
     """A diff from the call's arguments alone (the passage for an edit, the content for a write)."""
     path = str(arguments.get("path", ""))
     if name == "edit_file":
-        old = str(arguments.get("old_text", "")).splitlines(keepends=True)
-        new = str(arguments.get("new_text", "")).splitlines(keepends=True)
+        old, new = str(arguments.get("old_text", "")), str(arguments.get("new_text", ""))
     elif name == "write_file":
-        old, new = [], str(arguments.get("content", "")).splitlines(keepends=True)
+        old, new = "", str(arguments.get("content", ""))
     else:
         return ""
-    return "".join(difflib.unified_diff(old, new, f"a/{path}", f"b/{path}"))
+    # splitlines() without ends: a last line with no newline must not run into the next diff line
+    diff = difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}",
+                                lineterm="")
+    return "\n".join(diff)
 
 
 class AgentCallWidget(QFrame):
