@@ -188,7 +188,7 @@ def create_app(bridge: EngineBridge, config: ServerConfig | None = None) -> Fast
 
     @app.exception_handler(RequestError)
     async def on_request_error(request: Request, e: RequestError):
-        code = {409: "conversation_not_cached", 413: "request_too_large"}.get(e.status)
+        code = {409: "conversation_busy", 413: "request_too_large"}.get(e.status)
         return error_response(request.url.path, e.status, str(e), e.param, code)
 
     @app.exception_handler(TurnError)

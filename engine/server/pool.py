@@ -9,10 +9,11 @@ Contract:
   * "rollback": the request shares a kept conversation's turns up to a user turn and then has one
     new user turn (an edited or regenerated last message): the session goes back to that user
     turn (engine `Rollback`) and feeds the new one;
-  * "fresh": the request is one user turn: a new session is opened.
-  Anything else (a history with assistant turns that no kept session holds) raises `RequestError`
-  with status 409: the engine cannot yet feed an assistant answer it did not generate itself, and
-  the server never rewrites the prompt to hide that.
+  * "fresh": the request is one user turn: a new session is opened;
+  * "history": a conversation no kept session holds (written elsewhere, evicted, or from before a
+    restart): a new session is opened, the earlier turns are fed as they are (engine `LoadHistory`,
+    nothing generated), and the last turn is answered. Its user offsets are unknown to the server,
+    so a later rollback in it reports no reused tokens.
 - A planned entry is checked out (busy) until `checkin` or `discard`; busy entries are never
   planned for another request nor evicted. Every call happens on the server's event loop thread.
 - Limits: at most `max_sessions` entries and `max_bytes` of KV cache (as `measure(session_id)`
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.server.items import (
+    AssistantTurn,
     RequestError,
     SessionKey,
     ToolResultsTurn,
@@ -95,17 +97,15 @@ class SessionPool:
                     "messages",
                     status=409,
                 )
-            if len(turns) != 1 or not isinstance(turns[0], UserTurn):
-                raise RequestError(
-                    "this conversation's earlier turns are not in any kept session (the server was "
-                    "restarted, the conversation was evicted or edited, or it was written "
-                    "elsewhere); this server can only continue conversations it answered itself. "
-                    "Start a new conversation, or resend it from its first user message.",
-                    "messages",
-                    status=409,
-                )
+            last, before = turns[-1], turns[-2] if len(turns) > 1 else None
+            if isinstance(last, ToolResultsTurn) and not (
+                isinstance(before, AssistantTurn) and before.calls
+            ):
+                raise RequestError("tool results must follow an assistant message with tool calls",
+                                   "messages")
             entry = Entry(session_id=f"api-{next(_serial)}-{uuid.uuid4().hex[:8]}", key=key)
-            best = Plan("fresh", entry, turns[0])
+            kind = "fresh" if len(turns) == 1 and isinstance(turns[0], UserTurn) else "history"
+            best = Plan(kind, entry, turns[-1])
         best.entry.busy = True
         self.entries[best.entry.session_id] = best.entry
         self.entries.move_to_end(best.entry.session_id)

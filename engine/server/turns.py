@@ -20,12 +20,14 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from engine import events as ev
 from engine.server.bridge import EngineBridge
 from engine.server.items import (
+    AssistantTurn,
     RequestError,
     ToolResultsTurn,
     TurnRequest,
@@ -93,8 +95,15 @@ class TurnRunner:
         if not self.bridge.engine_alive:
             raise TurnError("the engine is not running", 503)
         plan = self.pool.plan(request.key, request.turns)
+        history = None
+        if plan.kind == "history":
+            try:
+                history = await asyncio.to_thread(history_messages, request.turns)
+            except BaseException:
+                self.pool.discard(plan.entry)
+                raise
         turn = Turn(self, plan, request)
-        turn.submit(content)
+        turn.submit(content, history)
         return turn
 
 
@@ -116,11 +125,11 @@ class Turn:
 
     # ------------------------------------------------------------ commands
 
-    def submit(self, content) -> None:
+    def submit(self, content, history: list[dict] | None = None) -> None:
         entry, key, req = self.plan.entry, self.request.key, self.request
         sid = entry.session_id
         commands: list[ev.Command] = []
-        if self.plan.kind == "fresh":
+        if self.plan.kind in ("fresh", "history"):
             commands.append(
                 ev.OpenSession(
                     session_id=sid,
@@ -132,6 +141,17 @@ class Turn:
             entry.opened = True
         if self.plan.rollback_to is not None:
             commands.append(ev.Rollback(session_id=sid, turn=self.plan.rollback_to))
+        if self.plan.kind == "history":
+            answer_tools = isinstance(self.plan.new_turn, ToolResultsTurn)
+            load = ev.LoadHistory(session_id=sid, messages=history if answer_tools else history[:-1],
+                                  answer=answer_tools, settings=req.settings)
+            commands.append(load)
+            if answer_tools:  # the model answers the tool results right after the history
+                self.final_rid = load.request_id
+                for c in commands:
+                    self.rids.append(c.request_id)
+                    self.bridge.submit(c, self.on_event)
+                return
         if isinstance(self.plan.new_turn, ToolResultsTurn):
             final: ev.Command = ev.SendToolResults(
                 session_id=sid, results=self.plan.new_turn.engine_results(), settings=req.settings
@@ -172,7 +192,8 @@ class Turn:
     def _base(self) -> tuple[list, list[int]]:
         base = list(self.request.turns[:-1])
         users = sum(isinstance(t, UserTurn) for t in base)
-        return base, list(self.plan.entry.user_offsets[:users])
+        offsets = list(self.plan.entry.user_offsets[:users])
+        return base, offsets + [0] * (users - len(offsets))  # unknown after a history load
 
     def _settle_finished(self, event: ev.TurnFinished) -> None:
         entry = self.plan.entry
@@ -290,3 +311,20 @@ __all__ = [
     "TurnRunner",
     "Usage",
 ]
+
+
+def history_messages(turns: list) -> list[dict]:
+    """Turns as the chat template's messages (tool results go on the assistant message that asked)."""
+    out: list[dict] = []
+    for t in turns:
+        if isinstance(t, UserTurn):
+            out.append({"role": "user", "content": t.build()})
+        elif isinstance(t, AssistantTurn):
+            msg: dict = {"role": "assistant", "content": t.text}
+            if t.calls:
+                msg["tool_calls"] = [{"function": {"name": n, "arguments": json.loads(a)}}
+                                     for n, a in t.calls]
+            out.append(msg)
+        elif isinstance(t, ToolResultsTurn) and out and out[-1]["role"] == "assistant":
+            out[-1].setdefault("tool_responses", []).extend(t.engine_results())
+    return out

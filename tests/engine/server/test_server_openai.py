@@ -138,17 +138,25 @@ def test_a_second_request_extending_the_first_is_served_from_the_kept_cache(
     assert r3.usage.prompt_tokens_details.cached_tokens == cached
 
 
-def test_a_history_no_kept_session_holds_is_refused_clearly(client):
-    with pytest.raises(openai.ConflictError) as e:
-        chat(
-            client,
-            [
-                {"role": "user", "content": "hi"},
-                {"role": "assistant", "content": "an answer this server never gave"},
-                {"role": "user", "content": "go on"},
-            ],
-        )
-    assert "only continue conversations it answered itself" in str(e.value)
+def test_a_history_no_kept_session_holds_is_fed_as_it_is_then_answered(client, served):
+    history = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "an answer this server never gave"},
+        {"role": "user", "content": "go on"},
+    ]
+    mark = served.mark()
+    r = chat(client, history)
+    sent = served.since(mark)
+    assert [type(c) for c in sent] == [ev.OpenSession, ev.LoadHistory, ev.SendMessage]
+    assert sent[1].messages == history[:2] and not sent[1].answer
+    assert r.choices[0].finish_reason in ("stop", "length")
+    assert r.usage.prompt_tokens_details.cached_tokens == 0
+    # The loaded conversation is kept: the next request extends it.
+    follow = history + [{"role": "assistant", "content": r.choices[0].message.content or ""},
+                        {"role": "user", "content": "and then?"}]
+    mark = served.mark()
+    chat(client, follow)
+    assert [type(c) for c in served.since(mark)] == [ev.SendMessage]
 
 
 def test_a_bad_or_missing_api_key_gets_401(served):

@@ -149,26 +149,31 @@ def test_anthropic_tool_use_round_trip(scripted, stream):
     assert m2.usage.output_tokens == 5
 
 
-def test_tool_results_that_answer_no_pending_call_are_not_sent_to_the_engine(scripted):
+def test_tool_results_for_a_conversation_no_session_holds_are_fed_with_their_history(scripted):
     handle, worker = scripted
+    worker.replies["LoadHistory"] = ANSWER
     client = openai.OpenAI(base_url=handle.url + "/v1", api_key=KEY, max_retries=0)
-    with pytest.raises(openai.ConflictError):
-        client.chat.completions.create(
-            model="m",
-            messages=[
-                {"role": "user", "content": "hi"},
-                {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": "x",
-                            "type": "function",
-                            "function": {"name": "f", "arguments": "{}"},
-                        }
-                    ],
-                },
-                {"role": "tool", "tool_call_id": "x", "content": "1"},
-            ],
-        )
-    assert worker.commands == []
+    r = client.chat.completions.create(
+        model="m",
+        messages=[
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "x",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": "{}"},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "x", "content": "1"},
+        ],
+    )
+    assert kinds(worker) == ["OpenSession", "LoadHistory"]
+    load = worker.commands[1]
+    assert load.answer and load.messages[0] == {"role": "user", "content": "hi"}
+    assert load.messages[1]["tool_calls"] == [{"function": {"name": "f", "arguments": {}}}]
+    assert load.messages[1]["tool_responses"][0]["name"] == "f"
+    assert r.choices[0].message.content
