@@ -10,9 +10,9 @@ Contract:
 - Rollback and regenerate restore the cache at a mark (see `session_state`), never re-prefilling the
   whole conversation when a snapshot is at hand. Cancel in prefill undoes the turn; cancel in decode
   keeps the partial answer. An image block is never split across prefill chunks.
-- Context policy: a turn whose prompt plus its answer budget does not fit is refused with a clear
-  error and nothing changes; past 80% of the context a warning is sent; decoding stops at the limit with
-  reason "length". Nothing is ever truncated silently.
+- Context policy: a turn whose prompt does not fit (with room for at least one answer token) is
+  refused with a clear error and nothing changes; past 80% of the context a warning is sent; decoding
+  stops at the limit with reason "length" and a warning. Nothing is ever truncated silently.
 - Voice turns: `start_voice`, `append_audio` (complete 640-sample frames are prefilled in small batches
   while recording goes on; clips longer than the model's 30 s budget continue as a new clip in the same
   turn), `end_voice` (the partial frame is zero-padded, the closing tokens are fed) and the answer.
