@@ -61,16 +61,18 @@ def planned_diff(name: str, arguments: dict[str, Any]) -> str:
     else:
         return ""
     # splitlines() without ends: a last line with no newline must not run into the next diff line
-    diff = difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}",
-                                lineterm="")
+    diff = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}", lineterm=""
+    )
     return "\n".join(diff)
 
 
 class AgentCallWidget(QFrame):
     decided = Signal(int, object)  # call_id, Decision (from the approval bar)
 
-    def __init__(self, call_id: int, name: str, arguments: dict[str, Any],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, call_id: int, name: str, arguments: dict[str, Any], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("AgentCall")
         self.call_id, self.name, self.arguments = call_id, name, dict(arguments)
@@ -85,8 +87,10 @@ class AgentCallWidget(QFrame):
         self.title = QLabel(describe(name, arguments))
         if name == "run_command" and "command" in arguments:
             self.title.setTextFormat(Qt.TextFormat.RichText)
-            self.title.setText(f'Run&nbsp; <span style="font-family:{MONO}; font-weight:normal;">'
-                               f"{html.escape(str(arguments['command']))}</span>")
+            self.title.setText(
+                f'Run&nbsp; <span style="font-family:{MONO}; font-weight:normal;">'
+                f"{html.escape(str(arguments['command']))}</span>"
+            )
         self.title.setObjectName("CallTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setWordWrap(True)
@@ -172,7 +176,10 @@ class AgentCallWidget(QFrame):
             self.caption.setText("killed" if code is None else f"exit {code}")
         text = json.dumps(response, indent=2, ensure_ascii=False, default=str)
         if len(text) > RESULT_CHARS_SHOWN:
-            text = text[:RESULT_CHARS_SHOWN] + f"\n… ({len(text) - RESULT_CHARS_SHOWN} more characters)"
+            text = (
+                text[:RESULT_CHARS_SHOWN]
+                + f"\n… ({len(text) - RESULT_CHARS_SHOWN} more characters)"
+            )
         self.result_body.setText(text)
         self.result_toggle.setVisible(True)
 
@@ -194,8 +201,11 @@ class AgentCallWidget(QFrame):
             self.diff_view = DiffView()
             self._insert(self.diff_view)
         self.diff_view.set_diff(diff)
-        self.diff_view.setToolTip("Built from the call's arguments; the whole file is not shown"
-                                  if planned else "The change as it will be written")
+        self.diff_view.setToolTip(
+            "Built from the call's arguments; the whole file is not shown"
+            if planned
+            else "The change as it will be written"
+        )
         if planned and self.name == "write_file":  # what the file held before is not known here
             lines = self.diff_view.added
             self.caption.setText(f"{lines} line{'s' if lines != 1 else ''} written")
@@ -222,5 +232,7 @@ class AgentCallWidget(QFrame):
         self.state_label.style().polish(self.state_label)
 
     def _show_result(self, opened: bool) -> None:
-        self.result_toggle.setArrowType(Qt.ArrowType.DownArrow if opened else Qt.ArrowType.RightArrow)
+        self.result_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if opened else Qt.ArrowType.RightArrow
+        )
         self.result_body.setVisible(opened)

@@ -73,7 +73,9 @@ class EngineModelSource(QObject):
 
     text_streamed = Signal(str, str)  # a TextDelta of an agent session: text, "text" or "thinking"
 
-    def __init__(self, bridge: EngineBridge, settings: Settings, parent: QObject | None = None) -> None:
+    def __init__(
+        self, bridge: EngineBridge, settings: Settings, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.bridge, self.settings = bridge, settings
         self.models: dict[str, EngineAgentModel] = {}
@@ -81,10 +83,13 @@ class EngineModelSource(QObject):
 
     def open(self) -> EngineAgentModel:
         session_id = f"agent-{uuid.uuid4().hex[:12]}"
-        generation = replace(self.settings.generation_settings(),
-                             max_tokens=max(1, self.settings.value(Key.AGENT_MAX_TOKENS)))
-        model = EngineAgentModel(self.bridge.submit, session_id, generation,
-                                 self.settings.image_budget())
+        generation = replace(
+            self.settings.generation_settings(),
+            max_tokens=max(1, self.settings.value(Key.AGENT_MAX_TOKENS)),
+        )
+        model = EngineAgentModel(
+            self.bridge.submit, session_id, generation, self.settings.image_budget()
+        )
         self.models[session_id] = model
         return model
 
@@ -129,9 +134,15 @@ class AgentController(QObject):
     checkpoint_restored = Signal(object)  # Checkpoint: the files are now as they were there
     undo_failed = Signal(str)
 
-    def __init__(self, data_dir: str | Path, models: ModelSource, *,
-                 use_sandbox: bool | None = None, kill_grace_s: float = KILL_GRACE_S,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        models: ModelSource,
+        *,
+        use_sandbox: bool | None = None,
+        kill_grace_s: float = KILL_GRACE_S,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.data_dir = Path(data_dir)
         self.models = models
@@ -151,8 +162,9 @@ class AgentController(QObject):
 
     # ------------------------------------------------------------ the run
 
-    def start(self, workspace: str | Path, task: str | list[dict], mode: ApprovalMode,
-              limits: Limits) -> bool:
+    def start(
+        self, workspace: str | Path, task: str | list[dict], mode: ApprovalMode, limits: Limits
+    ) -> bool:
         """Start a run; False (and nothing done) while a run or an undo is still going."""
         if self.running or self._busy_with_undo:
             return False
@@ -160,7 +172,9 @@ class AgentController(QObject):
         self._stop_requested = False
         self._run = None
         self._model = model = self.models.open()
-        self.thread = self._spawn("agent-run", self._work, model, Path(workspace), task, mode, limits)
+        self.thread = self._spawn(
+            "agent-run", self._work, model, Path(workspace), task, mode, limits
+        )
         self.run_started.emit()
         return True
 
@@ -180,13 +194,27 @@ class AgentController(QObject):
         elif self._model is not None:
             self._model.cancel()
 
-    def _work(self, model: AgentModel, workspace: Path, task: str | list[dict],
-              mode: ApprovalMode, limits: Limits) -> None:
+    def _work(
+        self,
+        model: AgentModel,
+        workspace: Path,
+        task: str | list[dict],
+        mode: ApprovalMode,
+        limits: Limits,
+    ) -> None:
         try:
             # Built here, not on the GUI thread: it runs git to prepare the checkpoint store.
-            run = AgentRun(model, workspace, task, data_dir=self.data_dir, on_event=self._inbox.put,
-                           mode=mode, limits=limits, use_sandbox=self.use_sandbox,
-                           kill_grace_s=self.kill_grace_s)
+            run = AgentRun(
+                model,
+                workspace,
+                task,
+                data_dir=self.data_dir,
+                on_event=self._inbox.put,
+                mode=mode,
+                limits=limits,
+                use_sandbox=self.use_sandbox,
+                kill_grace_s=self.kill_grace_s,
+            )
         except Exception as exc:  # noqa: BLE001 - shown to the person as the run's end
             self._inbox.put(Finished(StopReason.ERROR, f"The run could not start: {exc}", 0))
             return

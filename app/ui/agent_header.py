@@ -27,10 +27,18 @@ from PySide6.QtWidgets import (
 
 from app.agent import ApprovalMode, Checkpoint
 
-MODES = [(ApprovalMode.ASK, "Ask every time"), (ApprovalMode.AUTO_EDITS, "Auto-approve edits"),
-         (ApprovalMode.FULL_AUTO, "Full auto")]
-STATES = {"idle": "Ready", "no_folder": "No folder", "running": "Running",
-          "waiting": "Waiting for you", "stopping": "Stopping…"}
+MODES = [
+    (ApprovalMode.ASK, "Ask every time"),
+    (ApprovalMode.AUTO_EDITS, "Auto-approve edits"),
+    (ApprovalMode.FULL_AUTO, "Full auto"),
+]
+STATES = {
+    "idle": "Ready",
+    "no_folder": "No folder",
+    "running": "Running",
+    "waiting": "Waiting for you",
+    "stopping": "Stopping…",
+}
 
 
 class AgentHeader(QFrame):
@@ -74,8 +82,10 @@ class AgentHeader(QFrame):
         self.limits_label = QLabel()
         self.limits_label.setObjectName("LimitsLabel")
         self.limits_label.setMinimumWidth(40)
-        self.limits_label.setToolTip("Steps used and the run's working time; time spent waiting "
-                                     "for your answer does not count.")
+        self.limits_label.setToolTip(
+            "Steps used and the run's working time; time spent waiting "
+            "for your answer does not count."
+        )
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("StopButton")
         self.stop_button.setToolTip("Stop the run: the reply is cut short and a command is killed")
@@ -130,7 +140,8 @@ class AgentHeader(QFrame):
         for i, cp in enumerate(checkpoints):
             when = datetime.fromtimestamp(cp.timestamp).strftime("%b %d, %H:%M:%S")
             action = self.checkpoint_menu.addAction(
-                f"{cp.label}  —  {when}" + ("  (now)" if i == 0 else ""))
+                f"{cp.label}  —  {when}" + ("  (now)" if i == 0 else "")
+            )
             action.setEnabled(i > 0)
             action.triggered.connect(lambda _=False, cp=cp: self.restore_requested.emit(cp))
 

@@ -79,7 +79,9 @@ class AgentStepWidget(QWidget):
 
     def mark_checkpoint(self, checkpoint_id: str) -> None:
         self.checkpoint_label.setText(f"◆ checkpoint {checkpoint_id[:7]}")
-        self.checkpoint_label.setToolTip("The files were saved after this step; undo can go back here.")
+        self.checkpoint_label.setToolTip(
+            "The files were saved after this step; undo can go back here."
+        )
         self.checkpoint_label.setVisible(True)
 
     def end(self) -> None:

@@ -28,7 +28,9 @@ def agent_style_sheet(palette: QPalette) -> str:
     amber = QColor("#ff9f0a")  # macOS system orange, for "waiting for you"
     border = _rgba(text, 0.12)
     muted = _rgba(text, 0.55)
-    green, orange, red = ("#30d158", "#ff9f0a", "#ff453a") if dark else ("#248a3d", "#c93400", "#d70015")
+    green, orange, red = (
+        ("#30d158", "#ff9f0a", "#ff453a") if dark else ("#248a3d", "#c93400", "#d70015")
+    )
     return f"""
     #AgentArea, #AgentScroll, #AgentColumn {{ background: {page.name()}; border: none; }}
     #AgentHeader {{ background: {bar.name()}; border-bottom: 1px solid {border}; }}

@@ -45,9 +45,12 @@ class AgentTimeline(QScrollArea):
         self._layout.addStretch(1)
         outer.addWidget(self.column, 0, Qt.AlignmentFlag.AlignHCenter)
         self.setWidget(container)
-        self.empty_state = QLabel("Open a folder, then say what to do there.\n"
-                                  "Reading is free; edits and commands ask first, and every step "
-                                  "can be undone.", self.viewport())
+        self.empty_state = QLabel(
+            "Open a folder, then say what to do there.\n"
+            "Reading is free; edits and commands ask first, and every step "
+            "can be undone.",
+            self.viewport(),
+        )
         self.empty_state.setObjectName("EmptyAgent")
         self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_state.setWordWrap(True)
@@ -109,7 +112,9 @@ class AgentTimeline(QScrollArea):
         self.finish_title = QLabel(title)
         self.finish_title.setObjectName("FinishTitle")
         steps = f"{finished.steps} step{'s' if finished.steps != 1 else ''}"
-        self.finish_detail = QLabel(f"{finished.message}  ·  {steps}" + (f" in {used}" if used else ""))
+        self.finish_detail = QLabel(
+            f"{finished.message}  ·  {steps}" + (f" in {used}" if used else "")
+        )
         self.finish_detail.setObjectName("FinishDetail")
         self.finish_detail.setWordWrap(True)
         self.finish_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

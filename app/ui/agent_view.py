@@ -55,8 +55,13 @@ def _clock(seconds: float) -> str:
 
 
 class AgentView(QWidget):
-    def __init__(self, settings: Settings, store: Store, controller: AgentController,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        controller: AgentController,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("AgentArea")
         self.settings, self.store, self.controller = settings, store, controller
@@ -79,7 +84,8 @@ class AgentView(QWidget):
         self.timeline = AgentTimeline()
         self.composer = Composer()
         self.composer.edit.setPlaceholderText(
-            "Describe the task… drop a screenshot to show what is wrong   (Return starts)")
+            "Describe the task… drop a screenshot to show what is wrong   (Return starts)"
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -95,7 +101,8 @@ class AgentView(QWidget):
         self.header.undo_requested.connect(self.undo_last)
         self.header.restore_requested.connect(self.restore)
         self.header.mode_box.currentIndexChanged.connect(
-            lambda: settings.set_value(Key.AGENT_APPROVAL_MODE, self.header.mode.value))
+            lambda: settings.set_value(Key.AGENT_APPROVAL_MODE, self.header.mode.value)
+        )
         self.composer.send_requested.connect(self.start)
         self.composer.stop_requested.connect(self.stop)
         self.composer.files_offered.connect(self._attach_files)
@@ -105,7 +112,8 @@ class AgentView(QWidget):
         controller.checkpoints_listed.connect(self._set_checkpoints)
         controller.checkpoint_restored.connect(self._restored)
         controller.undo_failed.connect(
-            lambda msg: self.timeline.add_note(f"Undo failed: {msg}", error=True))
+            lambda msg: self.timeline.add_note(f"Undo failed: {msg}", error=True)
+        )
         self.setStyleSheet(agent_style_sheet(self.palette()))
         last = settings.value(Key.AGENT_WORKSPACE)
         if last and Path(last).is_dir():
@@ -136,8 +144,10 @@ class AgentView(QWidget):
         return self.header.mode
 
     def limits(self) -> Limits:
-        return Limits(max_steps=max(1, self.settings.value(Key.AGENT_MAX_STEPS)),
-                      max_wall_s=60.0 * max(1, self.settings.value(Key.AGENT_MAX_MINUTES)))
+        return Limits(
+            max_steps=max(1, self.settings.value(Key.AGENT_MAX_STEPS)),
+            max_wall_s=60.0 * max(1, self.settings.value(Key.AGENT_MAX_MINUTES)),
+        )
 
     def start(self, text: str = "") -> bool:
         """Start the task in the composer; False with a reason shown when it cannot start."""
@@ -194,7 +204,8 @@ class AgentView(QWidget):
         elif isinstance(event, ToolCallProposed):
             if event.step in self.steps:
                 self.cards[event.call_id] = self.steps[event.step].add_call(
-                    event.call_id, event.name, event.arguments)
+                    event.call_id, event.name, event.arguments
+                )
         elif isinstance(event, ApprovalNeeded):
             if event.call_id in self.cards:
                 self.cards[event.call_id].show_approval(event)
@@ -213,8 +224,10 @@ class AgentView(QWidget):
             if event.step in self.steps:
                 self.steps[event.step].mark_checkpoint(event.checkpoint_id)
         elif isinstance(event, ContextShortened):
-            self.timeline.add_note(f"Older tool results were shortened to fit the context "
-                                   f"({event.tokens_before:,} → {event.tokens_after:,} tokens).")
+            self.timeline.add_note(
+                f"Older tool results were shortened to fit the context "
+                f"({event.tokens_before:,} → {event.tokens_after:,} tokens)."
+            )
         elif isinstance(event, Finished):
             self.timeline.add_finish(event, _clock(self._run_time()) if self._started_at else "")
 
@@ -252,19 +265,23 @@ class AgentView(QWidget):
         if self.workspace is None or len(self.checkpoints) < 2:
             return
         target = self.checkpoints[1]
-        if self.confirm("Undo the last step?",
-                        f"The files in {self.workspace.name} go back to “{target.label}”. "
-                        "Changes made since then, by the agent or by you, are lost."):
+        if self.confirm(
+            "Undo the last step?",
+            f"The files in {self.workspace.name} go back to “{target.label}”. "
+            "Changes made since then, by the agent or by you, are lost.",
+        ):
             self._undo(self.controller.undo_last(self.workspace))
 
     def restore(self, checkpoint: Checkpoint) -> None:
         if self.workspace is None:
             return
         when = datetime.fromtimestamp(checkpoint.timestamp).strftime("%H:%M:%S")
-        if self.confirm("Go back to this checkpoint?",
-                        f"The files in {self.workspace.name} go back to “{checkpoint.label}” "
-                        f"({when}). Changes made since then, by the agent or by you, are lost, "
-                        "and so are the later checkpoints."):
+        if self.confirm(
+            "Go back to this checkpoint?",
+            f"The files in {self.workspace.name} go back to “{checkpoint.label}” "
+            f"({when}). Changes made since then, by the agent or by you, are lost, "
+            "and so are the later checkpoints.",
+        ):
             self._undo(self.controller.restore(self.workspace, checkpoint.id))
 
     def _undo(self, accepted: bool) -> None:
@@ -272,8 +289,10 @@ class AgentView(QWidget):
         self._update_buttons()
 
     def _restored(self, checkpoint: Checkpoint) -> None:
-        self.timeline.add_note(f"↩ The files are back as they were at “{checkpoint.label}” "
-                               f"(checkpoint {checkpoint.id[:7]}).")
+        self.timeline.add_note(
+            f"↩ The files are back as they were at “{checkpoint.label}” "
+            f"(checkpoint {checkpoint.id[:7]})."
+        )
 
     def _set_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
         self.checkpoints = list(checkpoints)
@@ -328,8 +347,12 @@ class AgentView(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.controller.running
-        can_undo = (not running and not self._undo_busy and self.workspace is not None
-                    and len(self.checkpoints) >= 2)
+        can_undo = (
+            not running
+            and not self._undo_busy
+            and self.workspace is not None
+            and len(self.checkpoints) >= 2
+        )
         self.header.enable(running, can_undo)
 
     def changeEvent(self, event: QEvent) -> None:

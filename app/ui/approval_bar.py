@@ -43,8 +43,10 @@ class ApprovalBar(QFrame):
         self.approve_button.setToolTip("Let it run this once")
         self.task_button = QPushButton("Approve for this task")
         self.task_button.setToolTip(
-            "Allow every edit for the rest of this task" if edit
-            else "Allow this exact command for the rest of this task")
+            "Allow every edit for the rest of this task"
+            if edit
+            else "Allow this exact command for the rest of this task"
+        )
         self.deny_button = QPushButton("Deny")
         self.deny_button.setObjectName("DenyButton")
         self.deny_button.setToolTip("Refuse; your message (if any) goes back to the model")
@@ -53,7 +55,8 @@ class ApprovalBar(QFrame):
         self.approve_button.clicked.connect(lambda: self.decide(Decision.allow_once()))
         self.task_button.clicked.connect(lambda: self.decide(Decision.allow_for_task()))
         self.deny_button.clicked.connect(
-            lambda: self.decide(Decision.deny(self.message_edit.text().strip())))
+            lambda: self.decide(Decision.deny(self.message_edit.text().strip()))
+        )
         self.verdict = QLabel()
         self.verdict.setObjectName("ApprovalVerdict")
         self.verdict.setWordWrap(True)

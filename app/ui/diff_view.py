@@ -53,16 +53,23 @@ class DiffView(QTextEdit):
             self.added += mark == "+"
             self.removed += mark == "-"
             background, colour = colours[mark]
-            rows.append(f'<p style="margin:0; white-space:pre; background-color:{background}; '
-                        f'color:{colour};">'
-                        f"{html.escape(line) or '&nbsp;'}</p>")
+            rows.append(
+                f'<p style="margin:0; white-space:pre; background-color:{background}; '
+                f'color:{colour};">'
+                f"{html.escape(line) or '&nbsp;'}</p>"
+            )
         if len(lines) > MAX_LINES_SHOWN:
-            rows.append(f'<p style="margin:0; color:gray;">… {len(lines) - MAX_LINES_SHOWN} '
-                        f"more lines not shown</p>")
+            rows.append(
+                f'<p style="margin:0; color:gray;">… {len(lines) - MAX_LINES_SHOWN} '
+                f"more lines not shown</p>"
+            )
         if not rows:
             rows.append('<p style="margin:0; color:gray;">(no change)</p>')
-        self.setHtml(f'<div style="font-family:{MONO}; font-size:12px; white-space:pre;">'
-                     + "".join(rows) + "</div>")
+        self.setHtml(
+            f'<div style="font-family:{MONO}; font-size:12px; white-space:pre;">'
+            + "".join(rows)
+            + "</div>"
+        )
         self._fit_height()
 
     def caption(self) -> str:

@@ -20,23 +20,40 @@ from app.agent import Reply, ScriptedModel
 from app.agent.scripted import call
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
-TEST = ("from calc import add, mul\n\nassert mul(2, 3) == 6\nprint('mul ok')\n"
-        "assert add(2, 3) == 5, f'add(2, 3) == {add(2, 3)}'\nprint('add ok')\n")
+TEST = (
+    "from calc import add, mul\n\nassert mul(2, 3) == 6\nprint('mul ok')\n"
+    "assert add(2, 3) == 5, f'add(2, 3) == {add(2, 3)}'\nprint('add ok')\n"
+)
 
 
 def script() -> ScriptedModel:
-    return ScriptedModel([
-        Reply(text="I'll run the tests first to see what fails.",
-              thinking="The person says the sums are wrong. Run the tests, then read calc.py.",
-              tool_calls=[call("run_command", command="python3 test_calc.py")],
-              finish_reason="tool_calls"),
-        Reply(text="`add(2, 3)` returns -1 instead of 5. Let me read `calc.py`.",
-              tool_calls=[call("read_file", path="calc.py")], finish_reason="tool_calls"),
-        Reply(text="Line 2 subtracts. `add` should return `a + b`:",
-              tool_calls=[call("edit_file", path="calc.py", old_text="    return a - b",
-                               new_text="    return a + b")],
-              finish_reason="tool_calls"),
-    ])
+    return ScriptedModel(
+        [
+            Reply(
+                text="I'll run the tests first to see what fails.",
+                thinking="The person says the sums are wrong. Run the tests, then read calc.py.",
+                tool_calls=[call("run_command", command="python3 test_calc.py")],
+                finish_reason="tool_calls",
+            ),
+            Reply(
+                text="`add(2, 3)` returns -1 instead of 5. Let me read `calc.py`.",
+                tool_calls=[call("read_file", path="calc.py")],
+                finish_reason="tool_calls",
+            ),
+            Reply(
+                text="Line 2 subtracts. `add` should return `a + b`:",
+                tool_calls=[
+                    call(
+                        "edit_file",
+                        path="calc.py",
+                        old_text="    return a - b",
+                        new_text="    return a + b",
+                    )
+                ],
+                finish_reason="tool_calls",
+            ),
+        ]
+    )
 
 
 def render(out: Path, root: Path, qtbot=None) -> QImage:
@@ -59,7 +76,11 @@ def render(out: Path, root: Path, qtbot=None) -> QImage:
     settings = Settings(QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat))
     settings.set_value(Key.MODEL_PATH, "models/tandem-demo-tiny")
     settings.set_value(Key.AGENT_APPROVAL_MODE, ApprovalMode.ASK.value)
-    for title in ("Fix the flaky CI test", "Sourdough starter schedule", "Explain sliding-window attention"):
+    for title in (
+        "Fix the flaky CI test",
+        "Sourdough starter schedule",
+        "Explain sliding-window attention",
+    ):
         store.create_conversation(title)
     bridge = EngineBridge(lambda on_event: FakeEngineWorker(on_event, random_weights=False))
     window = MainWindow(store, settings, bridge)
@@ -106,8 +127,11 @@ def render(out: Path, root: Path, qtbot=None) -> QImage:
 def test_the_agent_screenshot_shows_the_diff_and_the_question(qtbot, tmp_path):
     image = render(tmp_path / "agent.png", tmp_path, qtbot)
     assert image.width() >= 1000 and (tmp_path / "agent.png").stat().st_size > 20_000
-    accent_green = [image.pixelColor(x, y) for x in range(0, image.width(), 7)
-                    for y in range(0, image.height(), 7)]
+    accent_green = [
+        image.pixelColor(x, y)
+        for x in range(0, image.width(), 7)
+        for y in range(0, image.height(), 7)
+    ]
     assert any(c.green() > 230 and c.red() < 240 and c.blue() < 240 for c in accent_green)
 
 

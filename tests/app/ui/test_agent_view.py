@@ -61,11 +61,13 @@ def wait_finished(qtbot, view, timeout=15000):
 
 
 def test_a_run_shows_its_steps_and_the_finish_reason(qtbot, tmp_path):
-    model = ScriptedModel([
-        calls(call("list_dir", path="."), text="Let me look at the project."),
-        calls(call("read_file", path="notes.txt")),
-        Reply(text="The notes say **hello**."),
-    ])
+    model = ScriptedModel(
+        [
+            calls(call("list_dir", path="."), text="Let me look at the project."),
+            calls(call("read_file", path="notes.txt")),
+            Reply(text="The notes say **hello**."),
+        ]
+    )
     view, ws = open_agent(qtbot, tmp_path, model)
     (ws / "notes.txt").write_text("hello\n")
     run_task(qtbot, view, "What do the notes say?")
@@ -103,10 +105,12 @@ def test_approve_shows_the_diff_then_writes(qtbot, tmp_path):
 
 
 def test_deny_sends_the_message_back_to_the_model(qtbot, tmp_path):
-    model = ScriptedModel([
-        calls(call("edit_file", path="a.txt", old_text="one", new_text="two")),
-        Reply(text="Understood, leaving it."),
-    ])
+    model = ScriptedModel(
+        [
+            calls(call("edit_file", path="a.txt", old_text="one", new_text="two")),
+            Reply(text="Understood, leaving it."),
+        ]
+    )
     view, ws = open_agent(qtbot, tmp_path, model, mode=ApprovalMode.ASK)
     (ws / "a.txt").write_text("one\n")
     run_task(qtbot, view)
@@ -124,13 +128,21 @@ def test_deny_sends_the_message_back_to_the_model(qtbot, tmp_path):
 
 
 def test_command_output_streams_into_the_view(qtbot, tmp_path):
-    script = "import time\nfor i in range(3):\n    print('line', i, flush=True)\n    time.sleep(0.4)\n"
+    script = (
+        "import time\nfor i in range(3):\n    print('line', i, flush=True)\n    time.sleep(0.4)\n"
+    )
     model = ScriptedModel([calls(call("run_command", command=f"{PY} -u slow.py"))])
     view, ws = open_agent(qtbot, tmp_path, model)
     (ws / "slow.py").write_text(script)
     run_task(qtbot, view)
-    qtbot.waitUntil(lambda: 1 in view.cards and view.cards[1].output_view is not None
-                    and "line 0" in view.cards[1].output_view.text, timeout=10000)
+    qtbot.waitUntil(
+        lambda: (
+            1 in view.cards
+            and view.cards[1].output_view is not None
+            and "line 0" in view.cards[1].output_view.text
+        ),
+        timeout=10000,
+    )
     card = view.cards[1]
     assert card.observation is None  # still running: the output came before the result
     wait_finished(qtbot, view)
@@ -142,8 +154,14 @@ def test_stop_kills_the_command_and_says_so(qtbot, tmp_path):
     model = ScriptedModel([calls(call("run_command", command="echo started; sleep 30"))])
     view, _ = open_agent(qtbot, tmp_path, model)
     run_task(qtbot, view)
-    qtbot.waitUntil(lambda: 1 in view.cards and view.cards[1].output_view is not None
-                    and "started" in view.cards[1].output_view.text, timeout=10000)
+    qtbot.waitUntil(
+        lambda: (
+            1 in view.cards
+            and view.cards[1].output_view is not None
+            and "started" in view.cards[1].output_view.text
+        ),
+        timeout=10000,
+    )
     began = time.monotonic()
     view.header.stop_button.click()
     finished = wait_finished(qtbot, view, timeout=10000)
@@ -155,19 +173,24 @@ def test_stop_kills_the_command_and_says_so(qtbot, tmp_path):
 
 def test_undo_restores_the_exact_bytes(qtbot, tmp_path):
     original = b"line one\r\n\x00\xff binary tail"
-    model = ScriptedModel([
-        calls(call("write_file", path="data.bin", content="overwritten\n")),
-        calls(call("write_file", path="new.txt", content="new\n")),
-    ])
+    model = ScriptedModel(
+        [
+            calls(call("write_file", path="data.bin", content="overwritten\n")),
+            calls(call("write_file", path="new.txt", content="new\n")),
+        ]
+    )
     view, ws = open_agent(qtbot, tmp_path, model)
     (ws / "data.bin").write_bytes(original)
     run_task(qtbot, view)
     wait_finished(qtbot, view)
-    qtbot.waitUntil(lambda: len(view.checkpoints) == 3 and view.header.undo_button.isEnabled(), timeout=10000)
+    qtbot.waitUntil(
+        lambda: len(view.checkpoints) == 3 and view.header.undo_button.isEnabled(), timeout=10000
+    )
     assert (ws / "new.txt").exists()
     view.header.undo_button.click()  # the confirmation is answered yes by the fixture
-    qtbot.waitUntil(lambda: not (ws / "new.txt").exists() and len(view.checkpoints) == 2,
-                    timeout=10000)
+    qtbot.waitUntil(
+        lambda: not (ws / "new.txt").exists() and len(view.checkpoints) == 2, timeout=10000
+    )
     assert (ws / "data.bin").read_bytes() == b"overwritten\n"
     before_task = view.header.checkpoint_menu.actions()[-1]
     assert before_task.text().startswith("Before the task")
@@ -265,14 +288,23 @@ def test_the_window_has_the_agent_view_and_gives_it_drops_and_esc(qtbot, open_wi
     drop_files(window, [shot])  # anywhere in the window while the agent is shown
     assert len(view.composer.chips) == 1 and not window.composer.chips
     window.agent_controller.models = SingleModel(
-        ScriptedModel([calls(call("run_command", command="echo started; sleep 30"))]))
+        ScriptedModel([calls(call("run_command", command="echo started; sleep 30"))])
+    )
     window.agent_controller.use_sandbox = False
     (tmp_path / "project").mkdir()
     view.set_workspace(tmp_path / "project")
-    view.header.mode_box.setCurrentIndex(view.header.mode_box.findData(ApprovalMode.FULL_AUTO.value))
+    view.header.mode_box.setCurrentIndex(
+        view.header.mode_box.findData(ApprovalMode.FULL_AUTO.value)
+    )
     run_task(qtbot, view)
-    qtbot.waitUntil(lambda: 1 in view.cards and view.cards[1].output_view is not None
-                    and "started" in view.cards[1].output_view.text, timeout=10000)
+    qtbot.waitUntil(
+        lambda: (
+            1 in view.cards
+            and view.cards[1].output_view is not None
+            and "started" in view.cards[1].output_view.text
+        ),
+        timeout=10000,
+    )
     window.stop_action.trigger()  # Esc
     assert wait_finished(qtbot, view).reason is StopReason.STOPPED
 

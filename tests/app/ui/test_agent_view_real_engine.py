@@ -44,8 +44,9 @@ def scripted_first_answer(on_event):
 
 
 @pytest.mark.parametrize("worker", ["plain", "tool_call"])
-def test_the_view_drives_the_real_engine_to_a_visible_finish(qtbot, tiny_checkpoint, tmp_path,
-                                                            worker):
+def test_the_view_drives_the_real_engine_to_a_visible_finish(
+    qtbot, tiny_checkpoint, tmp_path, worker
+):
     from app.ui.agent_controller import AgentController, EngineModelSource
     from app.ui.agent_view import AgentView
     from engine import events as ev
@@ -77,9 +78,11 @@ def test_the_view_drives_the_real_engine_to_a_visible_finish(qtbot, tiny_checkpo
         view.set_workspace(ws)
         closed, sent = [], []
         bridge.command_submitted.connect(
-            lambda c: closed.append(c.session_id) if isinstance(c, ev.CloseSession) else None)
+            lambda c: closed.append(c.session_id) if isinstance(c, ev.CloseSession) else None
+        )
         bridge.command_submitted.connect(
-            lambda c: sent.append(c.content) if isinstance(c, ev.SendMessage) else None)
+            lambda c: sent.append(c.content) if isinstance(c, ev.SendMessage) else None
+        )
         if worker == "plain":  # a screenshot goes with the task, as content items
             from PIL import Image
 

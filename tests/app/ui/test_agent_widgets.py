@@ -57,8 +57,10 @@ def test_deny_with_return_in_the_message_field(qtbot):
 
 
 def test_calls_are_described_plainly():
-    assert describe("read_file", {"path": "a.py", "start_line": 3, "end_line": 9}) == \
-        "Read a.py (lines 3–9)"
+    assert (
+        describe("read_file", {"path": "a.py", "start_line": 3, "end_line": 9})
+        == "Read a.py (lines 3–9)"
+    )
     assert describe("search", {"pattern": "TODO"}) == "Search for text “TODO”"
     assert describe("", {"unparsed": "call:oops{"}) == "A tool call that could not be read"
     assert "+new" in planned_diff("edit_file", {"path": "a", "old_text": "old", "new_text": "new"})
@@ -67,7 +69,9 @@ def test_calls_are_described_plainly():
 def test_an_edit_not_asked_about_shows_its_planned_change(qtbot):
     from app.ui.agent_call_widget import AgentCallWidget
 
-    edit = AgentCallWidget(1, "edit_file", {"path": "a.py", "old_text": "x = 1", "new_text": "x = 2"})
+    edit = AgentCallWidget(
+        1, "edit_file", {"path": "a.py", "old_text": "x = 1", "new_text": "x = 2"}
+    )
     write = AgentCallWidget(2, "write_file", {"path": "b.py", "content": "a\nb\n"})
     qtbot.addWidget(edit)
     qtbot.addWidget(write)
