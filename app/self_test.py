@@ -21,7 +21,7 @@ from typing import TextIO
 
 PROMPT = "Say hello in one word."
 ANSWER_TOKENS = 8
-STEP_TIMEOUT_S = 300.0  # a cold start on a slow, shared machine; the tiny model itself takes seconds
+STEP_TIMEOUT_S = 300.0  # a cold start on a slow, busy machine; the tiny model takes seconds
 
 
 class SelfTestError(Exception):
@@ -46,7 +46,7 @@ def run_self_test(out: TextIO | None = None) -> int:
     except SelfTestError as exc:
         print(f"self-test: FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
-    except Exception as exc:  # noqa: BLE001 - an unexpected failure is a failed test, with its cause
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure fails the test, with its cause
         import traceback
 
         traceback.print_exc()
@@ -80,7 +80,8 @@ def _answer_one_prompt(checkpoint: Path, out: TextIO) -> str:
         print(f"self-test: engine loaded {loaded.name!r} "
               f"(random weights: {loaded.random_weights})", file=out, flush=True)
         worker.submit(ev.OpenSession(session_id="self-test"))
-        settings = ev.GenerationSettings(temperature=0.0, max_tokens=ANSWER_TOKENS, use_drafter=False)
+        settings = ev.GenerationSettings(temperature=0.0, max_tokens=ANSWER_TOKENS,
+                                         use_drafter=False)
         send = worker.submit(ev.SendMessage(session_id="self-test", content=PROMPT,
                                             settings=settings))
         pieces: list[str] = []

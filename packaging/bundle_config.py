@@ -90,7 +90,8 @@ def project_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
         import tomllib
 
         return str(tomllib.loads(text)["project"]["version"])
-    match = re.search(r'^\[project\][^\[]*?^version\s*=\s*"([^"]+)"', text, re.MULTILINE | re.DOTALL)
+    match = re.search(r'^\[project\][^\[]*?^version\s*=\s*"([^"]+)"', text,
+                      re.MULTILINE | re.DOTALL)
     if not match:
         raise ValueError(f"no [project] version in {pyproject}")
     return match.group(1)
@@ -111,7 +112,7 @@ def wheel_minimum_macos(wheel_text: str) -> str | None:
 
 
 def installed_minimum_macos() -> str:
-    """LSMinimumSystemVersion for this build: the later of MINIMUM_MACOS and the mlx-metal wheel's."""
+    """LSMinimumSystemVersion for this build: MINIMUM_MACOS or the mlx-metal wheel's, the later."""
     from importlib import metadata
 
     try:

@@ -4,7 +4,7 @@ The icon is two speech bubbles side by side on an indigo-to-teal tile: the front
 sound wave (talk to it by voice), the back one stands for the model answering. It is drawn with
 Pillow at twice the size and scaled down, so the edges are smooth.
 
-    python assets/icon/make_icon.py            # writes tandem-1024.png, Tandem.icns, Tandem.ico here
+    python assets/icon/make_icon.py   # writes tandem-1024.png, Tandem.icns, Tandem.ico here
 
 `Tandem.icns` holds the 16-1024 px PNG sizes macOS uses (Pillow writes ICNS on any OS; on a Mac,
 `iconutil` from the .iconset gives the same). `Tandem.ico` holds 16-256 px for Windows and Linux

@@ -1,4 +1,4 @@
-"""Load packaging/ files by path: the folder is not a Python package (and `packaging` is a PyPI name)."""
+"""Load packaging/ files by path: that folder is no Python package (`packaging` is a PyPI name)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The PyInstaller spec and the Info.plist it writes: entry point, icon, bundle id, version, keys."""
+"""The PyInstaller spec and its Info.plist: entry point, icon, bundle id, version, keys."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def test_spec_parses_and_builds_entry_exe_and_bundle(bundle_config):
     bundle_kwargs = {k.arg: ast.unparse(k.value) for k in calls["BUNDLE"].keywords}
     assert bundle_kwargs["icon"] == "str(cfg.ICON_ICNS)"
     assert bundle_kwargs["bundle_identifier"] == "cfg.BUNDLE_ID"
-    assert bundle_kwargs["info_plist"] == "cfg.info_plist(minimum_macos=cfg.installed_minimum_macos())"
+    assert bundle_kwargs["info_plist"] == (
+        "cfg.info_plist(minimum_macos=cfg.installed_minimum_macos())")
     assert bundle_kwargs["version"] == "cfg.project_version()"
     exe_kwargs = {k.arg: ast.unparse(k.value) for k in calls["EXE"].keywords}
     assert exe_kwargs["name"] == "cfg.APP_NAME"
@@ -67,7 +68,8 @@ def test_version_is_pyproject_version(bundle_config):
     if tomllib is not None:
         expected = tomllib.loads(pyproject.read_text())["project"]["version"]
         assert bundle_config.project_version() == expected
-    assert bundle_config.info_plist()["CFBundleShortVersionString"] == bundle_config.project_version()
+    version = bundle_config.project_version()
+    assert bundle_config.info_plist()["CFBundleShortVersionString"] == version
 
 
 def test_info_plist_has_required_keys_and_serializes(bundle_config):
