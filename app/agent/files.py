@@ -150,8 +150,8 @@ class FileChange:
     new: bytes
 
     def diff(self) -> str:
-        old = (self.old or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
-        new = self.new.decode("utf-8", errors="replace").splitlines(keepends=True)
+        old = _diff_lines(self.old or b"")
+        new = _diff_lines(self.new)
         before = "/dev/null" if self.old is None else f"a/{self.shown}"
         return "".join(difflib.unified_diff(old, new, before, f"b/{self.shown}"))
 
@@ -200,3 +200,11 @@ def plan_edit(ws: Workspace, path: str, old_text: str, new_text: str) -> FileCha
     return FileChange(
         real, shown, real.read_bytes(), text.replace(old_text, new_text).encode("utf-8")
     )
+
+
+def _diff_lines(data: bytes) -> list[str]:
+    """Lines for a unified diff; a last line without a newline gets git's marker, not a merge."""
+    lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += "\n\\ No newline at end of file\n"
+    return lines

@@ -126,3 +126,12 @@ def test_huge_files_are_refused_with_advice(ws: Path, monkeypatch):
     (ws / "log.txt").write_text("x\n" * 100)
     with pytest.raises(ToolError, match="too large.*head, tail or grep"):
         files.read_file(Workspace(ws), "log.txt")
+
+
+def test_diff_of_a_file_without_a_final_newline_keeps_lines_apart():
+    from pathlib import Path
+
+    from app.agent.files import FileChange
+
+    diff = FileChange(Path("x.txt"), "x.txt", b"a\nb", b"a\nc").diff()
+    assert "-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n" in diff
