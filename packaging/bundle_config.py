@@ -7,9 +7,10 @@ and the name `packaging` belongs to the PyPI library of that name.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_NAME = "Tandem"
@@ -20,6 +21,7 @@ ICON_ICO = ROOT / "assets" / "icon" / "Tandem.ico"
 ICON_PNG = ROOT / "assets" / "icon" / "tandem-1024.png"
 MINIMUM_MACOS = "13.5"  # MLX's Metal backend needs macOS 13.5 or later on Apple silicon
 METAL_WHEEL = "mlx-metal"  # holds libmlx.dylib and mlx.metallib (in mlx/lib/) on macOS
+METALLIB = "mlx/lib/mlx.metallib"  # where the bundle keeps it, as in the wheel
 
 MICROPHONE_USAGE = (
     "Tandem listens to the microphone only while you hold a voice turn, so that you can talk to "
@@ -81,6 +83,24 @@ def is_excluded_metadata(dest: str) -> bool:
         return False
     name = top[: -len(".dist-info")].rsplit("-", 1)[0]
     return name.lower().replace("-", "_").replace(".", "_") in EXCLUDED_METADATA
+
+
+def metallib_links(binary_dests: list[str], metallib: str = METALLIB) -> list[tuple[str, str, str]]:
+    """PyInstaller SYMLINK entries that put the Metal library beside every libmlx in the bundle.
+
+    MLX looks for mlx.metallib in the folder of the libmlx it was loaded from (dladdr gives the
+    path it was loaded by, links unresolved), and PyInstaller also links libmlx.dylib at the top
+    level of the bundle, so the library gets a link there too.
+    """
+    home = PurePosixPath(metallib).parent
+    folders = {PurePosixPath(d.replace("\\", "/")).parent for d in binary_dests
+               if PurePosixPath(d.replace("\\", "/")).name.startswith("libmlx")}
+    links = []
+    for folder in sorted(folders | {PurePosixPath(".")}):
+        if folder != home:
+            target = os.path.relpath(metallib, folder.as_posix())
+            links.append(((folder / "mlx.metallib").as_posix(), target, "SYMLINK"))
+    return links
 
 
 def project_version(pyproject: Path = ROOT / "pyproject.toml") -> str:

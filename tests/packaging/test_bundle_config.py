@@ -105,3 +105,12 @@ def test_metadata_of_left_out_packages_is_dropped(bundle_config):
     assert bundle_config.is_excluded_metadata("opencv_python-5.0.0.93.dist-info/RECORD")
     assert not bundle_config.is_excluded_metadata("tokenizers-0.23.3.dist-info/METADATA")
     assert not bundle_config.is_excluded_metadata("torch/lib/x.so")
+
+
+def test_metal_library_is_linked_beside_every_libmlx(bundle_config):
+    dests = ["mlx/lib/libmlx.dylib", "libmlx.dylib", "PySide6/Qt/lib/QtCore", "other/libmlx.dylib"]
+    links = bundle_config.metallib_links(dests)
+    assert ("mlx.metallib", "mlx/lib/mlx.metallib", "SYMLINK") in links
+    assert ("other/mlx.metallib", "../mlx/lib/mlx.metallib", "SYMLINK") in links
+    assert not any(link[0] == "mlx/lib/mlx.metallib" for link in links)  # the file itself
+    assert bundle_config.metallib_links([]) == [("mlx.metallib", "mlx/lib/mlx.metallib", "SYMLINK")]
