@@ -1,4 +1,4 @@
-"""`python -m engine.bench.table RESULT.json`: the Markdown table of a `tandem bench` JSON document.
+"""`python -m engine.bench.table RESULT.json [...]`: the Markdown table of `tandem bench` JSON documents.
 
 One row per figure: what was measured (with the sizes actually used), each side's median with its samples,
 and the ratio Tandem/peer; then the run's machine, load average and versions as a caption.
@@ -41,6 +41,14 @@ def _params(fig: dict[str, Any]) -> str:
     return text + (" (reduced)" if fig.get("reduced") else "")
 
 
+SHAPES = {3840: "12b", 1536: "small"}  # hidden_size of the checkpoint writer's shapes
+
+
+def shape(doc: dict[str, Any]) -> str:
+    hidden = doc["checkpoint"].get("hidden_size")
+    return SHAPES.get(hidden, f"hidden {hidden}")
+
+
 def rows(doc: dict[str, Any]) -> list[str]:
     out = [
         "| figure | sizes used | Tandem median (samples) | mlx-vlm median (samples) | Tandem/mlx-vlm |",
@@ -56,7 +64,7 @@ def rows(doc: dict[str, Any]) -> list[str]:
             if ratio is None
             else (" ✓" if (ratio >= 1) == fig["higher_is_better"] or ratio == 1 else " ✗")
         )
-        label = f"{fig['figure']} ({m})"
+        label = f"{shape(doc)}: {fig['figure']} ({m})"
         skipped = t.get("skipped")
         tandem = f"skipped: {skipped}" if skipped else _cell(t.get(m), fig["unit"])
         out.append(
@@ -66,7 +74,7 @@ def rows(doc: dict[str, Any]) -> list[str]:
         for extra in EXTRA_ROWS.get(fig["figure"], ()):
             r = fig.get("ratio", {}).get(extra)
             out.append(
-                f"| {fig['figure']} ({extra}) | {_params(fig)} | {_cell(t.get(extra), fig['unit'])} | "
+                f"| {shape(doc)}: {fig['figure']} ({extra}) | {_params(fig)} | {_cell(t.get(extra), fig['unit'])} | "
                 f"{_cell(p.get(extra), fig['unit'])} | {_fmt(r)} |"
             )
     return out
@@ -75,7 +83,7 @@ def rows(doc: dict[str, Any]) -> list[str]:
 def caption(doc: dict[str, Any]) -> str:
     m, v, c = doc["machine"], doc["versions"], doc["checkpoint"]
     return (
-        f"Checkpoint: hidden {c.get('hidden_size')}, {c.get('num_hidden_layers')} layers, "
+        f"{shape(doc)} checkpoint: hidden {c.get('hidden_size')}, {c.get('num_hidden_layers')} layers, "
         f"quantization {c.get('quantization')}, {c.get('weights_gb')} GB, random weights. "
         f"Device {doc['device']}, {m['cpu_count']} cores, {m.get('memory_gb')} GB; Tandem dtype "
         f"{doc['tandem_dtype']}, mlx-vlm params cast to {doc.get('peer_dtype')}. {doc['reps']} repetitions per "
@@ -87,11 +95,17 @@ def caption(doc: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("result", type=Path)
-    doc = json.loads(parser.parse_args(argv).result.read_text())
-    print("\n".join(rows(doc)))
-    print()
-    print(caption(doc))
+    parser.add_argument(
+        "results", type=Path, nargs="+", help="one or more JSON documents (rows in order)"
+    )
+    docs = [json.loads(p.read_text()) for p in parser.parse_args(argv).results]
+    table = rows(docs[0])
+    for doc in docs[1:]:
+        table += rows(doc)[2:]
+    print("\n".join(table))
+    for doc in docs:
+        print()
+        print(caption(doc))
 
 
 if __name__ == "__main__":
