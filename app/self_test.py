@@ -138,12 +138,20 @@ def _wait_for(worker, events: queue.SimpleQueue, request_id: int, kind: type, do
 
 
 def _build_window(data: Path, out: TextIO) -> None:
-    """Build and close the main window over a throwaway data folder, if the GUI is present."""
+    """Build and close the main window over a throwaway data folder, if the GUI is installed.
+
+    Only an absent `app.ui` skips this step; a GUI that is there but fails to import (a missing Qt
+    library in a bundle) fails the self-test.
+    """
     try:
         import app.ui.main_window  # noqa: F401 - only whether it imports matters here
-    except ImportError as exc:
-        print(f"self-test: no window check (app.ui does not import: {exc})", file=out, flush=True)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("app.ui", "app.ui.main_window"):
+            raise SelfTestError(f"the window does not import: {exc}") from exc
+        print(f"self-test: no window check ({exc})", file=out, flush=True)
         return
+    except ImportError as exc:
+        raise SelfTestError(f"the window does not import: {exc}") from exc
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication

@@ -37,3 +37,18 @@ def test_self_test_fails_fast_when_the_engine_thread_dies(monkeypatch, capsys):
     assert run_self_test(io.StringIO()) == 1
     assert time.monotonic() - started < 60
     assert "engine thread stopped" in capsys.readouterr().err
+
+
+def test_self_test_fails_when_the_window_does_not_import(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def broken_qt(name, *args, **kwargs):
+        if name == "app.ui.main_window":
+            raise ImportError("libshiboken6.abi3.so.6: cannot open shared object file")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", broken_qt)
+    assert run_self_test(io.StringIO()) == 1
+    assert "the window does not import" in capsys.readouterr().err
