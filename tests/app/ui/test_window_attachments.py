@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import PySide6
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
@@ -20,10 +21,15 @@ def png(path: Path, size=(40, 30), color=(200, 40, 40)) -> Path:
     return path
 
 
+QT_BEFORE_6_12 = tuple(int(x) for x in PySide6.__version__.split(".")[:2]) < (6, 12)
+
+
 def drop_files(widget, paths) -> QDropEvent:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QPointF(widget.rect().center())
+    center = widget.rect().center()
+    # QDragEnterEvent takes a QPoint before PySide6 6.12 and prefers a QPointF from 6.12 on.
+    pos = center if QT_BEFORE_6_12 else QPointF(center)
     enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime,
                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
