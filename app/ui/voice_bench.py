@@ -55,22 +55,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def spare_singleton_references() -> None:
-    """Give None, True and False references to spare (Python < 3.12 only, where they are mortal).
-
-    PySide6 6.12 drops one reference to None on many calls that return nothing (QWidget.update,
-    QCoreApplication.processEvents, QTest.qWait, ...): on Python 3.11 some 10^4 such calls
-    deallocate None and abort the interpreter ("Fatal Python error: none_dealloc"). A benchmark
-    makes that many; from Python 3.12 on these objects are immortal and this does nothing.
-    """
-    if sys.version_info >= (3, 12):
-        return
-    import ctypes
-
-    for obj in (None, True, False):
-        ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
-
-
 def ensure_virtual_mic() -> Callable[[], None]:
     """Start a virtual microphone unless a PulseAudio server answers; returns how to stop it."""
     if (
@@ -232,7 +216,6 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    spare_singleton_references()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     for tool in ("espeak-ng", "sox", "paplay", "pulseaudio"):
         if shutil.which(tool) is None:
