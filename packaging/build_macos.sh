@@ -55,6 +55,10 @@ if [ "${TANDEM_SKIP_SELF_TEST:-}" != 1 ]; then
 fi
 
 [ "${TANDEM_SKIP_DMG:-}" = 1 ] && exit 0
+if ! command -v hdiutil >/dev/null; then
+  echo "no hdiutil here: stopping at $APP" >&2
+  exit 0
+fi
 echo "== 4/5 disk image"
 DMG="$DIST/Tandem-$VERSION.dmg"
 STAGE="$WORK/dmg"
