@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import mlx.core as mx
 
 from engine import events as ev
+from engine.session import Cancelled, SessionError
 
 EventCallback = Callable[[ev.Event], None]
 
@@ -128,6 +129,9 @@ class EngineWorker:
                 self.busy.set()
                 try:
                     self._dispatch(command)
+                except BaseException as e:  # noqa: BLE001 - the thread must outlive any command
+                    self._emit(ev.ErrorEvent(message=_describe(e), detail=traceback.format_exc()),
+                               command)
                 finally:
                     self.busy.clear()
 
@@ -141,8 +145,6 @@ class EngineWorker:
             traceback.print_exc()
 
     def _dispatch(self, command: ev.Command) -> None:
-        from engine.session import Cancelled, SessionError
-
         handler = getattr(self, "_do_" + type(command).__name__, None)
         if handler is None:
             self._emit(ev.ErrorEvent(message=f"unknown command {type(command).__name__}"), command)
@@ -169,8 +171,6 @@ class EngineWorker:
     # ------------------------------------------------------------ commands
 
     def _session(self, session_id: str):
-        from engine.session import SessionError
-
         if self.loaded is None:
             raise SessionError("no model is loaded yet")
         if session_id not in self.sessions:
@@ -193,7 +193,7 @@ class EngineWorker:
         del started
 
     def _do_OpenSession(self, c: ev.OpenSession):
-        from engine.session import Session, SessionError, SessionOptions
+        from engine.session import Session, SessionOptions
 
         if self.loaded is None:
             raise SessionError("no model is loaded yet")

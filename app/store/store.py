@@ -25,7 +25,7 @@ from typing import Any
 from app.store.schema import migrate
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic"}
-AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".aiff", ".aif"}
+AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".oga", ".aiff", ".aif"}  # what engine.inputs.audio decodes
 
 
 def kind_of(path: str | Path) -> str:
