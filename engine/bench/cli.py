@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dtype mlx-vlm's parameters are cast to after loading (default float32)",
     )
     parser.add_argument(
+        "--peer-first",
+        action="store_true",
+        help="the peer runs first on even repetitions (to balance a short run made of two invocations)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=3600.0, help="seconds per measurement process"
     )
     parser.add_argument(
@@ -108,7 +113,9 @@ def _meta(args: argparse.Namespace, reps: int, started: str) -> dict[str, Any]:
         "started_utc": started,
         "quick": args.quick,
         "reps": reps,
-        "order": "alternating per repetition: tandem first on even repetitions, the peer first on odd ones",
+        "order": "alternating per repetition, "
+        + ("the peer" if args.peer_first else "tandem")
+        + " first on even repetitions",
         "checkpoint": _checkpoint(Path(args.model)),
         "tandem_dtype": str(default_dtype()).removeprefix("mlx.core."),
         "peer": args.peer,
@@ -135,9 +142,9 @@ def _doc(module: str) -> str:
     return ast.get_docstring(ast.parse(source)) or ""
 
 
-def _sides(figure: Figure, peer: str | None, rep: int) -> list[str]:
+def _sides(figure: Figure, peer: str | None, rep: int, peer_first: bool = False) -> list[str]:
     sides = [TANDEM] + ([peer] if peer and figure.peer else [])
-    return sides if rep % 2 == 0 else sides[::-1]
+    return sides if (rep + peer_first) % 2 == 0 else sides[::-1]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         peer_params = {**params, "dtype": args.peer_dtype}
         runs: dict[str, list[dict[str, Any]]] = {s: [] for s in _sides(figure, args.peer, 0)}
         for rep in range(reps):
-            for side in _sides(figure, args.peer, rep):
+            for side in _sides(figure, args.peer, rep, args.peer_first):
                 start = time.perf_counter()
                 result = run_measurement(
                     side,
