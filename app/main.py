@@ -13,6 +13,8 @@ from pathlib import Path
 
 from app.bridge import WorkerFactory
 
+ICON = Path("assets") / "icon" / "tandem-1024.png"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -31,6 +33,7 @@ def default_worker_factory() -> WorkerFactory:
 
 
 def run(args: argparse.Namespace, worker_factory: WorkerFactory | None = None) -> int:
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from app.settings import Key, Settings, data_dir, default_qsettings
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace, worker_factory: WorkerFactory | None = None) -
 
     from app.bridge import EngineBridge
     from app.store import Store
+    from app.ui.file_open import FileOpenFilter
     from app.ui.main_window import MainWindow
 
     root = args.data_dir if args.data_dir is not None else data_dir()
@@ -57,6 +61,11 @@ def run(args: argparse.Namespace, worker_factory: WorkerFactory | None = None) -
         settings.set_value(Key.MODEL_PATH, args.model)
     bridge = EngineBridge(worker_factory or default_worker_factory())
     window = MainWindow(store, settings, bridge)
+    opener = FileOpenFilter(window.controller.attach_files, app)
+    app.installEventFilter(opener)
+    icon = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[1])) / ICON
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
     window.show()
     window.start()
     try:
