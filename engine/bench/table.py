@@ -13,7 +13,16 @@ from typing import Any
 
 # Second rows worth showing: the RSS peak next to the MLX peak, and Tandem's own re-prefill next to the kept
 # cache (the turn-10 target compares those two).
-EXTRA_ROWS = {"peak_memory": ("rss_peak_gb",), "turn10": ("ttft_reprefill_s",)}
+EXTRA_ROWS = {
+    "load": ("mx_peak_gb", "rss_peak_gb"),
+    "peak_memory": ("rss_peak_gb",),
+    "decode_64": ("mx_peak_gb", "rss_peak_gb"),
+    "turn10": ("ttft_reprefill_s",),
+}
+
+
+def _unit(metric: str, default: str) -> str:
+    return "GB" if metric.endswith("_gb") else "s" if metric.endswith("_s") else default
 
 
 def _fmt(x: float | None) -> str:
@@ -74,8 +83,8 @@ def rows(doc: dict[str, Any]) -> list[str]:
         for extra in EXTRA_ROWS.get(fig["figure"], ()):
             r = fig.get("ratio", {}).get(extra)
             out.append(
-                f"| {shape(doc)}: {fig['figure']} ({extra}) | {_params(fig)} | {_cell(t.get(extra), fig['unit'])} | "
-                f"{_cell(p.get(extra), fig['unit'])} | {_fmt(r)} |"
+                f"| {shape(doc)}: {fig['figure']} ({extra}) | {_params(fig)} | {_cell(t.get(extra), _unit(extra, fig['unit']))} | "
+                f"{_cell(p.get(extra), _unit(extra, fig['unit']))} | {_fmt(r)} |"
             )
     return out
 
@@ -86,8 +95,8 @@ def caption(doc: dict[str, Any]) -> str:
         f"{shape(doc)} checkpoint: hidden {c.get('hidden_size')}, {c.get('num_hidden_layers')} layers, "
         f"quantization {c.get('quantization')}, {c.get('weights_gb')} GB, random weights. "
         f"Device {doc['device']}, {m['cpu_count']} cores, {m.get('memory_gb')} GB; Tandem dtype "
-        f"{doc['tandem_dtype']}, mlx-vlm params cast to {doc.get('peer_dtype')}. {doc['reps']} repetitions per "
-        f"side, alternating. Load average {doc.get('loadavg_start')} at start, {doc.get('loadavg_end')} at end. "
+        f"{doc['tandem_dtype']}, mlx-vlm params cast to {doc.get('peer_dtype')}. Repetitions per side: {doc['reps']} "
+        f"(alternating order). Load average {doc.get('loadavg_start')} at start, {doc.get('loadavg_end')} at end. "
         f"Run {doc['started_utc']} – {doc.get('finished_utc')}. Versions: "
         + ", ".join(f"{k} {val}" for k, val in v.items() if val)
     )
