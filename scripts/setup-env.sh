@@ -14,10 +14,9 @@ pip=("$root/.venv/bin/python" -m pip --disable-pip-version-check -q)
 stamp="$root/.venv/.tandem-installed${extras:+-$extras}"
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     echo "tandem: installing dependencies${extras:+ ($extras)}" >&2
-    if [ -n "$extras" ]; then
-        "${pip[@]}" install -e "$root[$extras]"
-    else
-        "${pip[@]}" install -e "$root"
-    fi
+    target="$root"
+    [ -n "$extras" ] && target="$root[$extras]"
+    # This machine's pip config names local package folders that may not exist; its warnings are noise.
+    "${pip[@]}" install -e "$target" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     touch "$stamp"
 fi
