@@ -17,7 +17,7 @@ if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/n
         >/dev/null
 fi
 
-bash scripts/setup-env.sh test
+bash scripts/setup-env.sh test,package
 
 mic_started=0
 if command -v pulseaudio >/dev/null && [ "${TANDEM_NO_VIRTUAL_MIC:-0}" != 1 ]; then
@@ -29,4 +29,6 @@ trap stop_mic EXIT
 
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 export MLX_ENABLE_TF32=0
+# Build the Linux app bundle and run its self-test too (a few minutes); TANDEM_TEST_BUNDLE=0 skips it.
+export TANDEM_TEST_BUNDLE="${TANDEM_TEST_BUNDLE:-1}"
 .venv/bin/python -m pytest "$@"

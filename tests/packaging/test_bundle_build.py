@@ -24,7 +24,7 @@ pytestmark = [
 
 
 def test_linux_bundle_builds_and_passes_its_self_test(tmp_path):
-    pytest.importorskip("PyInstaller")
+    import PyInstaller  # noqa: F401 - the package extra; a missing one must fail, not skip
     dist, work = tmp_path / "dist", tmp_path / "work"
     env = dict(os.environ, PYTHON=sys.executable, TANDEM_DIST=str(dist), TANDEM_WORK=str(work),
                QT_QPA_PLATFORM="offscreen")
