@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest_voice import best_lag, spoken_speech, virtual_mic_session
+from conftest_voice import best_lag
 from PySide6.QtCore import QSettings
 
 from app.bridge import EngineBridge
@@ -18,8 +18,12 @@ from app.store import Store
 from engine import events as ev
 
 pytest.importorskip("mlx.core")
-voice_mic = pytest.fixture(scope="session", name="voice_mic")(virtual_mic_session)
-spoken = pytest.fixture(scope="session", name="spoken")(spoken_speech)
+
+@pytest.fixture(scope="session")
+def spoken(speech_wav, speech):
+    return speech_wav, speech
+
+
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -31,7 +35,7 @@ def _assert_close(a, b, rtol: float = 1e-4) -> None:
 
 
 def test_streamed_voice_prefill_equals_one_shot_prefill(
-    qtbot, tiny_checkpoint, data_dir, voice_mic, spoken
+    qtbot, tiny_checkpoint, data_dir, virtual_mic, spoken
 ):
     from app.ui.main_window import MainWindow
     from engine.session import Session, SessionOptions
@@ -61,7 +65,7 @@ def test_streamed_voice_prefill_equals_one_shot_prefill(
         assert window.voice_input.start_recording("toggle"), window.composer.error_label.text()
         recorder = window.voice_input.recorder
         qtbot.waitUntil(lambda: recorder.samples_delivered > 0.3 * 16_000, timeout=10000)
-        player = voice_mic.play(wav)
+        player = virtual_mic.play(wav)
         qtbot.waitUntil(lambda: player.poll() is not None, timeout=20000)
         qtbot.wait(500)
         window.voice_input.stop_recording()

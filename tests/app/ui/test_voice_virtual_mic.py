@@ -12,13 +12,17 @@ import time
 import numpy as np
 import pytest
 import soundfile
-from conftest_voice import appended, best_lag, spoken_speech, virtual_mic_session
+from conftest_voice import appended, best_lag
 
 from app.settings import Key
 from engine import events as ev
 
-voice_mic = pytest.fixture(scope="session", name="voice_mic")(virtual_mic_session)
-spoken = pytest.fixture(scope="session", name="spoken")(spoken_speech)
+
+@pytest.fixture(scope="session")
+def spoken(speech_wav, speech):
+    return speech_wav, speech
+
+
 pytestmark = pytest.mark.timeout(90)
 
 
@@ -27,13 +31,13 @@ def _wait_for_first_audio(qtbot, window) -> None:
     qtbot.waitUntil(lambda: recorder.samples_delivered > 0.3 * 16_000, timeout=10000)
 
 
-def test_spoken_turn_reaches_the_engine_frame_for_frame(qtbot, open_window, voice_mic, spoken):
+def test_spoken_turn_reaches_the_engine_frame_for_frame(qtbot, open_window, virtual_mic, spoken):
     wav, speech = spoken
     window, engine = open_window(replies=["Heard."])
     window.voice_input.check_microphone(rescan=True)
     assert window.voice_input.start_recording("toggle"), window.composer.error_label.text()
     _wait_for_first_audio(qtbot, window)
-    player = voice_mic.play(wav)
+    player = virtual_mic.play(wav)
     qtbot.waitUntil(lambda: player.poll() is not None, timeout=20000)
     assert player.returncode == 0, player.stderr.read()
     qtbot.wait(600)  # the device's lag: the end of the speech is still on its way
@@ -55,7 +59,7 @@ def test_spoken_turn_reaches_the_engine_frame_for_frame(qtbot, open_window, voic
     )
 
 
-def test_hands_free_ends_the_turn_after_the_silence(qtbot, open_window, voice_mic, spoken):
+def test_hands_free_ends_the_turn_after_the_silence(qtbot, open_window, virtual_mic, spoken):
     wav, speech = spoken
     window, engine = open_window(replies=["Heard."])
     window.settings.set_value(Key.VOICE_HANDS_FREE, True)
@@ -64,7 +68,7 @@ def test_hands_free_ends_the_turn_after_the_silence(qtbot, open_window, voice_mi
     window.voice_input.toggle()
     assert window.voice_input.mode == "hands_free", window.composer.error_label.text()
     _wait_for_first_audio(qtbot, window)
-    player = voice_mic.play(wav)
+    player = virtual_mic.play(wav)
     qtbot.waitUntil(lambda: player.poll() is not None, timeout=20000)
     played = time.monotonic()
     qtbot.waitUntil(lambda: bool(engine.of_type(ev.EndVoiceTurn)), timeout=10000)
