@@ -51,11 +51,14 @@ def plot(docs: list[tuple[str, dict[str, Any]]], out: Path) -> None:
     values = [r[1] for r in rows]
     err = [[r[1] - r[2] for r in rows], [r[3] - r[1] for r in rows]]
     colors = ["#2a7" if v >= 1 else "#d54" for v in values]
-    ax.barh(y, values, xerr=err, color=colors, left=0, capsize=2)
+    ax.barh(y, [v - 1 for v in values], left=1, color=colors)  # bars grow from 1 (parity)
+    ax.errorbar(values, y, xerr=err, fmt="none", ecolor="black", capsize=2, linewidth=0.8)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
-    ax.set_xlabel("Tandem vs mlx-vlm (x better; >1 Tandem ahead), median; whiskers: sample range")
+    ax.set_xlabel(
+        "times better than mlx-vlm (>1: Tandem ahead); whiskers: sample range", fontsize=8
+    )
     ax.set_title(
         "tandem bench: Tandem / mlx-vlm gemma4_unified, same checkpoint, same run", fontsize=9
     )

@@ -18,6 +18,7 @@ EXTRA_ROWS = {
     "peak_memory": ("rss_peak_gb",),
     "decode_64": ("mx_peak_gb", "rss_peak_gb"),
     "turn10": ("ttft_reprefill_s",),
+    "drafter": ("draft_over_decode", "speedup_a0.5", "speedup_a0.7", "speedup_a0.9"),
 }
 
 
