@@ -40,3 +40,23 @@ def test_tandem_only_figure_has_no_ratio():
 def test_document_wraps_meta_and_figures():
     doc = document({"device": "cpu", "reps": 2}, [])
     assert doc["schema"] == SCHEMA and doc["device"] == "cpu" and doc["figures"] == []
+
+
+def test_merge_pools_runs_of_the_same_figure_and_sizes():
+    from engine.bench.merge import merge
+
+    fig = BY_NAME["decode_64"]
+    params = fig.params(quick=True)
+
+    def doc(tok_s, started):
+        entry = figure_entry(
+            fig, params, True, {"tandem": [_run(tok_s, 0)], "mlx-vlm": [_run(1.0, 0)]}
+        )
+        meta = {"checkpoint": {"path": "/ckpt"}, "started_utc": started, "finished_utc": started}
+        return document(meta, [entry])
+
+    merged = merge([doc(2.0, "2026-01-01T00:00:00"), doc(4.0, "2026-01-01T01:00:00")])
+    (entry,) = merged["figures"]
+    assert entry["sides"]["tandem"]["tok_s"]["samples"] == [2.0, 4.0]
+    assert entry["ratio"]["tok_s"] == 3.0
+    assert merged["started_utc"] == "2026-01-01T00:00:00" and len(merged["inputs"]) == 2
