@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from engine.events import GenerationSettings
+from engine.generation import drafter_pays_off
 
 DATA_DIR_ENV = "TANDEM_DATA_DIR"  # overrides the data folder (tests, portable installs)
 IMAGE_BUDGETS = (70, 140, 280, 560, 1120)  # soft tokens per image the model was trained with
@@ -53,7 +54,7 @@ DEFAULTS: dict[Key, Any] = {
     Key.TOP_P: 0.95,
     Key.MAX_TOKENS: 1024,
     Key.THINKING: False,
-    Key.USE_DRAFTER: True,
+    Key.USE_DRAFTER: drafter_pays_off(),  # on a GPU; on a CPU the drafter slows decoding
     Key.IMAGE_BUDGET: 280,
     Key.WINDOW_GEOMETRY: QByteArray(),
     Key.WINDOW_STATE: QByteArray(),

@@ -37,7 +37,9 @@ class GenerationSettings:
     min_p: float = 0.0
     max_tokens: int = 1024
     enable_thinking: bool = False
-    use_drafter: bool = True
+    # None: use the MTP drafter where it pays off (a GPU). On MLX's CPU backend a (K+1)-token verify
+    # costs about K+1 decode steps, so drafting slows decoding there (docs/benchmarks.md).
+    use_drafter: bool | None = None
     seed: int | None = None
 
 

@@ -71,6 +71,11 @@ class DecodeStats:
         return (self.generated - 1) / max(end - self.first_token_at, 1e-9)
 
 
+def drafter_pays_off() -> bool:
+    """Whether speculative decoding is faster than plain decoding on this device (GPUs: yes)."""
+    return mx.default_device().type == mx.DeviceType.gpu
+
+
 def make_token_sampler(settings: GenerationSettings) -> Sampler:
     """mlx-lm's sampler chain for these settings (greedy at temperature 0)."""
     return make_sampler(

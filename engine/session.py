@@ -30,7 +30,7 @@ import mlx.core as mx
 import numpy as np
 
 from engine import events as ev
-from engine.generation import DecodeStats, GenerationConfig, generate_tokens
+from engine.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
 from engine.inputs.audio import MAX_AUDIO_TOKENS, SAMPLES_PER_AUDIO_TOKEN, frame_audio
 from engine.inputs.parser import OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
@@ -440,7 +440,8 @@ class Session:
         yield ev.TurnFinished(reason=reason, text="".join(answer))
 
     def _steps(self, logits, settings, stats):
-        if self.drafter is not None and settings.use_drafter:
+        wanted = drafter_pays_off() if settings.use_drafter is None else settings.use_drafter
+        if self.drafter is not None and wanted:
             from engine.speculative_session import speculative_steps
 
             return speculative_steps(self, logits, settings, stats)

@@ -19,7 +19,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="checkpoint folder or Hugging Face repo id")
     parser.add_argument("--drafter", help="MTP drafter folder (default: MODEL/drafter if present)")
-    parser.add_argument("--no-drafter", action="store_true", help="decode without the drafter")
+    parser.add_argument("--drafter-mode", choices=["auto", "on", "off"], default="auto",
+                        help="decode with the MTP drafter: auto = on a GPU only (default)")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 is greedy (default)")
@@ -36,7 +37,7 @@ def settings_from(args: argparse.Namespace) -> ev.GenerationSettings:
     return ev.GenerationSettings(
         temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
         max_tokens=args.max_tokens, enable_thinking=args.think,
-        use_drafter=not args.no_drafter, seed=args.seed,
+        use_drafter={"auto": None, "on": True, "off": False}[args.drafter_mode], seed=args.seed,
     )
 
 
@@ -49,7 +50,7 @@ def open_session(args: argparse.Namespace):
     if loaded.random_weights:
         print("tandem: this checkpoint has RANDOM weights; its answers are noise", file=sys.stderr)
     opts = SessionOptions(system_prompt=args.system, image_budget=args.image_budget)
-    drafter = None if args.no_drafter else loaded.drafter
+    drafter = None if args.drafter_mode == "off" else loaded.drafter
     return Session(loaded.model, loaded.tokenizer, loaded.template, loaded.gen_config, opts,
                    drafter=drafter)
 

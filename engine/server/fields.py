@@ -90,6 +90,6 @@ def generation_settings(
         min_p=base.min_p,
         max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
         enable_thinking=enable_thinking,
-        use_drafter=True,
+        use_drafter=None,  # the engine's choice: on where the drafter pays off
         seed=seed,
     )

@@ -114,6 +114,7 @@ def test_real_weights_have_no_badge_and_drafter_rate_shows(qtbot, open_window):
     qtbot.waitUntil(lambda: window.status_line.model_label.text() == "fake", timeout=3000)
     assert not window.status_line.random_badge.isVisibleTo(window)
     assert window.windowTitle() == "Tandem"
+    window.settings.set_value(Key.USE_DRAFTER, True)  # off by default on a CPU
     window.controller.send("hi")
     qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
     assert window.status_line.drafter_label.text() == "Drafter 70% accepted"

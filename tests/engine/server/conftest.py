@@ -12,8 +12,7 @@ from engine.server.bridge import EngineBridge
 from engine.server.server import start_server
 from engine.worker import EngineWorker
 
-API_KEY = "test-key"
-BODY_LIMIT = 256 * 1024
+from server_helpers import API_KEY, BODY_LIMIT
 
 
 class Served:

@@ -9,6 +9,9 @@ import numpy as np
 import soundfile
 from PIL import Image
 
+API_KEY = "test-key"
+BODY_LIMIT = 256 * 1024
+
 
 def png_bytes(size=(96, 64), color=(200, 30, 30)) -> bytes:
     buf = io.BytesIO()

@@ -3,7 +3,7 @@ server."""
 
 import anthropic
 import pytest
-from conftest import API_KEY, BODY_LIMIT
+from server_helpers import API_KEY, BODY_LIMIT
 from server_helpers import png_bytes, post
 
 from engine import events as ev

@@ -3,7 +3,7 @@
 import numpy as np
 import openai
 import pytest
-from conftest import API_KEY, BODY_LIMIT
+from server_helpers import API_KEY, BODY_LIMIT
 from PIL import Image
 from server_helpers import png_bytes, png_data_url, post, wav_b64
 
