@@ -121,6 +121,7 @@ class PrepareMedia(Command):
 @dataclass
 class StartVoiceTurn(Command):
     session_id: str
+    settings: GenerationSettings = field(default_factory=GenerationSettings)  # thinking flag
 
 
 @dataclass

@@ -244,7 +244,7 @@ class EngineWorker:
         return out
 
     def _do_StartVoiceTurn(self, c: ev.StartVoiceTurn):
-        return self._session(c.session_id).start_voice(ev.GenerationSettings())
+        return self._session(c.session_id).start_voice(c.settings)
 
     def _do_AppendAudio(self, c: ev.AppendAudio):
         return self._session(c.session_id).append_audio(c.samples)

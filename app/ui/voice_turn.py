@@ -48,7 +48,8 @@ class VoiceTurn(QObject):
             return False
         self.session_id = session_id
         self._chunks = []
-        c.bridge.submit(ev.StartVoiceTurn(session_id=session_id))
+        c.bridge.submit(ev.StartVoiceTurn(session_id=session_id,
+                                          settings=c.settings.generation_settings()))
         self.turn_started.emit(session_id)
         return True
 

@@ -263,3 +263,18 @@ def test_tool_results_cancelled_in_prefill_leave_the_model_waiting_for_them(load
     run(s.send_tool_results([{"name": "read_file", "response": "x = 1"}], GREEDY))
     run(s.send("ok", GREEDY))
     assert_kept_cache_matches_fresh(s)
+
+
+def test_a_first_voice_turn_with_thinking_matches_the_same_turn_sent_at_once(loaded):
+    thinking = ev.GenerationSettings(temperature=0.0, max_tokens=4, use_drafter=False,
+                                     enable_thinking=True)
+    samples = np.random.default_rng(3).uniform(-0.4, 0.4, 2000).astype(np.float32)
+    streamed = new_session(loaded, system_prompt="Listen.")
+    run(streamed.start_voice(thinking))
+    run(streamed.append_audio(samples))
+    run(streamed.end_voice("What was that?", thinking))
+    at_once = new_session(loaded, system_prompt="Listen.")
+    run(at_once.send([{"type": "audio", "audio": samples}, {"type": "text", "text": "What was that?"}],
+                     thinking))
+    assert streamed.token_ids().tolist() == at_once.token_ids().tolist()
+    assert "<|think|>" in loaded.tokenizer.decode(streamed.token_ids().tolist())
