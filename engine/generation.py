@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import mlx.core as mx
 from mlx_lm.sample_utils import make_sampler
@@ -86,24 +86,20 @@ def make_token_sampler(settings: GenerationSettings) -> Sampler:
     )
 
 
-def suppress(logits: mx.array, token_ids: tuple[int, ...]) -> mx.array:
-    """Set the logits of `token_ids` to -inf (they are never sampled)."""
-    if not token_ids:
-        return logits
-    vocab = logits.shape[-1]
-    ids = [t for t in token_ids if t < vocab]
+def suppress(logits: mx.array, token_ids: Sequence[int]) -> mx.array:
+    """Set the logits of `token_ids` to -inf in every row of `logits` [..., V] (never sampled)."""
+    ids = [t for t in token_ids if t < logits.shape[-1]]
     if not ids:
         return logits
-    mask = mx.zeros((vocab,), dtype=mx.bool_)
-    mask[mx.array(ids)] = True
-    return mx.where(mask, mx.array(-mx.inf, dtype=logits.dtype), logits)
+    idx = mx.broadcast_to(mx.array(ids, dtype=mx.int32), (*logits.shape[:-1], len(ids)))
+    return mx.put_along_axis(logits, idx, mx.array(-mx.inf, dtype=logits.dtype), axis=-1)
 
 
 def sample_next(
     logits: mx.array, sampler: Sampler, config: GenerationConfig
 ) -> mx.array:
     """Sample one token from the last position of `logits` [1, L, V]; returns a [1] array."""
-    last = suppress(logits[:, -1, :], config.suppress_tokens).astype(mx.float32)
+    last = suppress(logits[:, -1, :].astype(mx.float32), config.suppress_tokens)
     logprobs = last - mx.logsumexp(last, axis=-1, keepdims=True)
     return sampler(logprobs)
 

@@ -31,7 +31,7 @@ from mlx_lm.models.cache import RotatingKVCache
 from mlx_lm.sample_utils import apply_min_p, apply_top_k, apply_top_p
 
 from engine.events import GenerationSettings
-from engine.generation import DecodeStats, GenerationConfig, Step
+from engine.generation import DecodeStats, GenerationConfig, Step, suppress
 from engine.model.config import FULL, SLIDING
 from engine.model.drafter import Drafter, SharedKV, draft_geometry
 
@@ -63,11 +63,7 @@ class Sampling:
         Same filters in the same order as mlx-lm's sampler chain (top-p, min-p, top-k, then temperature).
         In greedy mode only the suppression applies.
         """
-        x = logits.astype(mx.float32)
-        ids = [t for t in self.suppress_tokens if t < x.shape[-1]]
-        if ids:
-            idx = mx.broadcast_to(mx.array(ids, dtype=mx.int32), (*x.shape[:-1], len(ids)))
-            x = mx.put_along_axis(x, idx, mx.array(-mx.inf), axis=-1)
+        x = suppress(logits.astype(mx.float32), self.suppress_tokens)
         x = x - mx.logsumexp(x, axis=-1, keepdims=True)
         if self.greedy:
             return x
