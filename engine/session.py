@@ -31,7 +31,7 @@ import numpy as np
 
 from engine import events as ev
 from engine.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
-from engine.inputs.audio import MAX_AUDIO_TOKENS, SAMPLES_PER_AUDIO_TOKEN, frame_audio
+from engine.inputs.audio import MAX_AUDIO_TOKENS
 from engine.inputs.parser import OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
 from engine.inputs.template import render_chat, render_tool_results
@@ -493,5 +493,4 @@ def _segment_of(inputs) -> Segment:
     )
 
 
-__all__ = ["Session", "SessionOptions", "SessionError", "Cancelled", "SAMPLES_PER_AUDIO_TOKEN",
-           "frame_audio"]
+__all__ = ["Session", "SessionOptions", "SessionError", "Cancelled"]

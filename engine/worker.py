@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,7 +178,6 @@ class EngineWorker:
 
     def _do_LoadModel(self, c: ev.LoadModel):
         yield ev.Progress(stage="load", done=0, total=1)
-        started = time.perf_counter()
         self.loaded = load_everything(c.path, c.drafter_path, c.dtype)
         self.sessions.clear()
         info = self.loaded
@@ -190,7 +188,6 @@ class EngineWorker:
             context_length=info.model.config.text_config.max_position_embeddings,
             memory_bytes=int(mx.get_active_memory()),
         )
-        del started
 
     def _do_OpenSession(self, c: ev.OpenSession):
         from engine.session import Session, SessionOptions
