@@ -44,24 +44,23 @@ class ScriptedFirstAnswer(EngineWorker):
 
 
 def run_agent(tiny_checkpoint, tmp_path, worker_class, **worker_kwargs):
-    holder = {}
-    worker = worker_class(lambda e: holder["model"].deliver(e), **worker_kwargs)
-    model = EngineAgentModel(worker.submit, "agent-1",
-                             ev.GenerationSettings(temperature=0.0, max_tokens=12))
-    holder["model"] = model
     loaded = threading.Event()
-    box = {}
+    route = {}
 
-    def first(e):
-        box.setdefault("events", []).append(e)
-        if isinstance(e, (ev.ModelLoaded, ev.ErrorEvent)):
+    def on_event(e):
+        if "model" in route:
+            route["model"].deliver(e)
+        elif isinstance(e, (ev.ModelLoaded, ev.ErrorEvent)):
+            route["load"] = e
             loaded.set()
 
-    holder["model"] = type("Pre", (), {"deliver": staticmethod(first)})()
+    worker = worker_class(on_event, **worker_kwargs)
     worker.start()
     worker.submit(ev.LoadModel(path=str(tiny_checkpoint)))
-    assert loaded.wait(60) and isinstance(box["events"][-1], ev.ModelLoaded)
-    holder["model"] = model
+    assert loaded.wait(60) and isinstance(route["load"], ev.ModelLoaded), route.get("load")
+    model = EngineAgentModel(worker.submit, "agent-1",
+                             ev.GenerationSettings(temperature=0.0, max_tokens=12))
+    route["model"] = model
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "hello.txt").write_text("hi\n")
