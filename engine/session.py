@@ -303,10 +303,7 @@ class Session:
             old.snapshot = None
 
     def _restore(self, mark: Mark) -> None:
-        if mark.snapshot is None:
-            raise SessionError("no snapshot at this point")
-        restore_caches(self.cache, mark.snapshot, mark.offset)
-        self.offset = mark.offset
+        self._restore_to_offset(mark)
         del self.segments[mark.n_segments:]
         del self.messages[mark.n_messages:]
         self.answer_open = mark.meta.get("answer_open", False)
@@ -334,6 +331,9 @@ class Session:
         self.voice = None
 
     def _restore_to_offset(self, mark: Mark) -> None:
+        """Only the cache and its offset; segments, messages and flags are the caller's."""
+        if mark.snapshot is None:
+            raise SessionError("no snapshot at this point")
         restore_caches(self.cache, mark.snapshot, mark.offset)
         self.offset = mark.offset
 
