@@ -14,7 +14,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from engine import events as ev
+from engine import protocol as ev
 
 
 class Worker(Protocol):
@@ -27,7 +27,7 @@ WorkerFactory = Callable[[Callable[[ev.Event], None]], Worker]
 
 
 class EngineBridge(QObject):
-    event_received = Signal(object)  # every engine.events.Event, on the GUI thread
+    event_received = Signal(object)  # every engine.protocol.Event, on the GUI thread
     model_loaded = Signal(object)  # ModelLoaded
     progress_reported = Signal(object)  # Progress
     text_received = Signal(object)  # TextDelta

@@ -68,7 +68,7 @@ def _write_checkpoint(folder: Path, out: TextIO) -> Path:
 
 def _answer_one_prompt(checkpoint: Path, out: TextIO) -> str:
     """Load `checkpoint` on the engine thread, answer `PROMPT` and return the answer text."""
-    from engine import events as ev
+    from engine import protocol as ev
     from engine.worker import EngineWorker
 
     events: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
@@ -100,7 +100,7 @@ def _answer_one_prompt(checkpoint: Path, out: TextIO) -> str:
 
 
 def _collect(event: object, pieces: list[str], stats: list) -> None:
-    from engine import events as ev
+    from engine import protocol as ev
 
     if isinstance(event, ev.TextDelta) and event.channel == "answer":
         pieces.append(event.text)
@@ -114,7 +114,7 @@ def _wait_for(worker, events: queue.SimpleQueue, request_id: int, kind: type, do
 
     An `ErrorEvent`, a timeout or an engine thread that died (its traceback is on stderr) fails.
     """
-    from engine import events as ev
+    from engine import protocol as ev
 
     deadline = time.monotonic() + STEP_TIMEOUT_S
     while True:

@@ -13,8 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
-from engine.events import GenerationSettings
-from engine.generation import drafter_pays_off
+from engine.protocol import GenerationSettings
+from engine.decode.generation import drafter_pays_off
 
 DATA_DIR_ENV = "TANDEM_DATA_DIR"  # overrides the data folder (tests, portable installs)
 IMAGE_BUDGETS = (70, 140, 280, 560, 1120)  # soft tokens per image the model was trained with

@@ -1,6 +1,6 @@
 """The engine thread: it owns the model and makes every MLX call.
 
-Callers `submit` commands (`engine.events`); the thread runs them one at a time and reports through
+Callers `submit` commands (`engine.protocol`); the thread runs them one at a time and reports through
 `on_event`, which it calls on the engine thread. `submit` never blocks. `Cancel` acts at once: it sets
 the flag that the running prefill or generation checks between chunks and tokens. An exception in a
 command becomes an `ErrorEvent`; the thread goes on serving the next command.
@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 import mlx.core as mx
 
-from engine import events as ev
+from engine import protocol as ev
 from engine.session import Cancelled, SessionError
 
 EventCallback = Callable[[ev.Event], None]
@@ -53,7 +53,7 @@ def load_everything(path_or_repo: str, drafter_path: str | None = None,
                     dtype: str | None = None) -> LoadedModel:
     """Model, tokenizer, chat template, generation config and (if present) the MTP drafter."""
     from engine import load_model
-    from engine.generation import GenerationConfig
+    from engine.decode.generation import GenerationConfig
     from engine.inputs.prompt import load_tokenizer
     from engine.inputs.template import load_template
 
@@ -259,13 +259,13 @@ class EngineWorker:
         return iter(())  # the flag was set in submit(); nothing is running now
 
     def _do_SaveSession(self, c: ev.SaveSession):
-        from engine.session_files import save_session
+        from engine.session.persistence import save_session
 
         save_session(self._session(c.session_id), c.path)
         yield ev.SessionSaved(path=c.path)
 
     def _do_LoadSession(self, c: ev.LoadSession):
-        from engine.session_files import load_session
+        from engine.session.persistence import load_session
 
         load_session(self._session(c.session_id), c.path)
         return iter(())

@@ -14,7 +14,7 @@ import threading
 from typing import Callable
 
 from app.agent.model import Reply
-from engine import events as ev
+from engine import protocol as ev
 from engine.inputs.types import ToolCall
 
 Submit = Callable[[ev.Command], int]

@@ -41,7 +41,7 @@ from app.agent.engine_model import EngineAgentModel
 from app.agent.runner import KILL_GRACE_S
 from app.bridge import EngineBridge
 from app.settings import Key, Settings
-from engine import events as ev
+from engine import protocol as ev
 
 POLL_MS = 10  # how often the GUI thread takes what the workers queued; events wait at most this
 

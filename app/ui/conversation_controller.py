@@ -27,7 +27,7 @@ from app.ui.composer import Composer
 from app.ui.message_widget import MessageWidget
 from app.ui.sidebar import Sidebar
 from app.ui.status_bar import StatusLine
-from engine import events as ev
+from engine import protocol as ev
 
 
 @dataclass

@@ -40,7 +40,7 @@ from app.ui.status_bar import StatusLine
 from app.ui.theme import style_sheet
 from app.ui.voice_controller import VoiceController
 from app.ui.voice_turn import VoiceTurn
-from engine import events as ev
+from engine import protocol as ev
 
 DEMO_FOLDER = "models/tandem-demo-tiny"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
-from engine import events as ev
+from engine import protocol as ev
 
 
 def format_bytes(n: int) -> str:

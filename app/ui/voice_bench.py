@@ -134,7 +134,7 @@ class Bench:
             raise SystemExit("the model could not be loaded")
 
     def _on_event(self, event) -> None:
-        from engine import events as ev
+        from engine import protocol as ev
 
         now = time.perf_counter()
         if isinstance(event, (ev.TextDelta, ev.ToolCallEvent, ev.ParseErrorEvent, ev.TurnFinished)):
@@ -187,7 +187,7 @@ class Bench:
 
     def one_shot_turn(self, conversation: str) -> float:
         """The same recorded audio sent as one message (no prefill while speaking)."""
-        from engine import events as ev
+        from engine import protocol as ev
 
         [wav] = self.store.messages(conversation)[0].attachments
         controller = self.window.controller

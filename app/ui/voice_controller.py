@@ -48,7 +48,7 @@ from app.ui.level_meter import LevelMeter
 from app.ui.message_widget import MessageWidget
 from app.ui.voice_clip import VoiceClip
 from app.ui.voice_turn import VoiceTurn
-from engine import events as ev
+from engine import protocol as ev
 
 DRAIN_MS = 40  # one model frame (640 samples) per tick: the meter and the VAD follow the voice
 APPEND_SAMPLES = 3_200  # 5 frames (200 ms) per AppendAudio: one forward pass each, not five

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.ui.conversation_controller import ConversationController
-from engine import events as ev
+from engine import protocol as ev
 
 SAMPLE_RATE = 16_000  # the model's audio input rate
 

@@ -3,9 +3,9 @@
 - Loading: `engine.load_model(path)` (float32 compute on a CPU, the engine's default), parameters evaluated.
 - Prefill and re-prefill: the model called on 256-token chunks with `logits_to_keep=1` and the cache evaluated
   after each chunk (what `Session._prefill` does), then the first token sampled greedily.
-- Decode: `engine.generation.generate_tokens` at temperature 0 (it issues step n+1 before yielding step n).
+- Decode: `engine.decode.generation.generate_tokens` at temperature 0 (it issues step n+1 before yielding step n).
 - Image+text, voice and turn-10 figures: an `engine.session.Session`, first output event after the call.
-- Drafter: `engine.speculative` (`MTPDraftSource`, `CacheTransaction`) when that module and a drafter exist.
+- Drafter: `engine.decode.speculative` (`MTPDraftSource`, `CacheTransaction`) when that module and a drafter exist.
 
 Each function takes the checkpoint folder and the figure's parameters and returns a dict of metrics.
 """
@@ -36,7 +36,7 @@ def _load(path: Path) -> tuple[Any, float]:
 
 
 def _settings(max_tokens: int) -> Any:
-    from engine.events import GenerationSettings
+    from engine.protocol import GenerationSettings
 
     return GenerationSettings(temperature=0.0, max_tokens=max_tokens, use_drafter=False, seed=0)
 
@@ -75,7 +75,7 @@ def _drain(events: Iterator[Any]) -> None:
 
 
 def _session(path: Path, model: Any, **options: Any) -> Any:
-    from engine.generation import GenerationConfig
+    from engine.decode.generation import GenerationConfig
     from engine.inputs.prompt import load_tokenizer
     from engine.inputs.template import load_template
     from engine.session import Session, SessionOptions
@@ -95,7 +95,7 @@ def load(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def memory(path: Path, params: dict[str, Any]) -> dict[str, Any]:
-    from engine.generation import GenerationConfig, generate_tokens
+    from engine.decode.generation import GenerationConfig, generate_tokens
 
     model, seconds = _load(path)
     after_load = mx.get_active_memory() / 1e9
@@ -127,7 +127,7 @@ def prefill(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def decode(path: Path, params: dict[str, Any]) -> dict[str, Any]:
-    from engine.generation import GenerationConfig, generate_tokens
+    from engine.decode.generation import GenerationConfig, generate_tokens
 
     model, _ = _load(path)
     if params.get("warmup", True):
@@ -250,9 +250,9 @@ def turn(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     try:
         from engine.model.drafter import load_drafter
-        from engine.speculative import CacheTransaction, MTPDraftSource, Sampling
+        from engine.decode.speculative import CacheTransaction, MTPDraftSource, Sampling
     except ImportError as e:
-        return {"skipped": f"engine.speculative is not available: {e}"}
+        return {"skipped": f"engine.decode.speculative is not available: {e}"}
     if not (path / "drafter" / "config.json").is_file():
         return {
             "skipped": f"{path}/drafter holds no drafter (make-checkpoint --with-drafter writes one)"

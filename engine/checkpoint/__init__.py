@@ -10,11 +10,11 @@ drafter in `<out>/drafter/`. `SHAPES` names the shapes ("tiny", "small", "12b") 
 
 from .shapes import SHAPES, Shape
 from .tensors import parameter_count
-from .writer import CheckpointError, is_random_checkpoint, make_checkpoint
+from .writer import CheckpointWriteError, is_random_checkpoint, make_checkpoint
 
 __all__ = [
     "SHAPES",
-    "CheckpointError",
+    "CheckpointWriteError",
     "Shape",
     "is_random_checkpoint",
     "make_checkpoint",

@@ -12,7 +12,7 @@ import sys
 import time
 
 from .shapes import SHAPES
-from .writer import CheckpointError, make_checkpoint
+from .writer import CheckpointWriteError, make_checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             group_size=args.group_size,
             with_drafter=args.with_drafter,
         )
-    except CheckpointError as e:
+    except CheckpointWriteError as e:
         print(f"tandem make-checkpoint: {e}", file=sys.stderr)
         return 1
     layout = "HF safetensors" if args.bits is None else f"MLX {args.bits}-bit"

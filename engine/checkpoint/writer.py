@@ -2,7 +2,7 @@
 
 Everything goes into a hidden temporary folder beside the target, which is renamed into place
 only once complete; on any error the temporary folder is removed, so a half-written checkpoint
-never looks like one. `CheckpointError` carries a message meant for the user.
+never looks like one. `CheckpointWriteError` carries a message meant for the user.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .weights import float_entry, quantized_entries
 CHAT_TEMPLATE = Path(__file__).resolve().parent.parent / "inputs" / "chat_template.jinja"
 
 
-class CheckpointError(Exception):
+class CheckpointWriteError(Exception):
     """A checkpoint could not be written; the message says why, in the user's terms."""
 
 
@@ -96,11 +96,11 @@ def _fill(
 
 def _check_args(shape: Shape, bits: int | None, group_size: int) -> None:
     if bits is not None and bits not in (4, 8):
-        raise CheckpointError(f"--bits must be 4 or 8, not {bits}")
+        raise CheckpointWriteError(f"--bits must be 4 or 8, not {bits}")
     if group_size not in (32, 64, 128):
-        raise CheckpointError(f"group size must be 32, 64 or 128, not {group_size}")
+        raise CheckpointWriteError(f"group size must be 32, 64 or 128, not {group_size}")
     if bits is not None and shape.hidden_size % group_size:
-        raise CheckpointError(
+        raise CheckpointWriteError(
             f"shape {shape.name!r}: hidden size {shape.hidden_size} does not split into "
             f"groups of {group_size}"
         )
@@ -118,16 +118,16 @@ def make_checkpoint(
     """Write a random-weight checkpoint of `shape` to `out` (absent, or an empty folder).
 
     `shape` is a name from `SHAPES` or a `Shape` (tests vary one). Returns the folder. Raises
-    `CheckpointError` (bad arguments, unwritable target, full disk), leaving nothing at `out`.
+    `CheckpointWriteError` (bad arguments, unwritable target, full disk), leaving nothing at `out`.
     """
     try:
         sh = shape if isinstance(shape, Shape) else get_shape(shape)
     except ValueError as e:
-        raise CheckpointError(str(e)) from None
+        raise CheckpointWriteError(str(e)) from None
     _check_args(sh, bits, group_size)
     out = Path(out).expanduser().absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CheckpointError(
+        raise CheckpointWriteError(
             f"{out} already exists and is not an empty folder; choose another --out"
         )
     parent = out.parent
@@ -136,7 +136,7 @@ def make_checkpoint(
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
         tmp.chmod(0o755)  # mkdtemp makes it private; the finished folder should read like any other
     except OSError as e:
-        raise CheckpointError(f"cannot write to {parent}: {e.strerror or e}") from None
+        raise CheckpointWriteError(f"cannot write to {parent}: {e.strerror or e}") from None
     try:
         _fill(tmp, sh, seed=seed, bits=bits, group_size=group_size, with_drafter=with_drafter)
         if out.exists():
@@ -145,18 +145,18 @@ def make_checkpoint(
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if e.errno == errno.ENOSPC:
-            raise CheckpointError(
+            raise CheckpointWriteError(
                 f"no space left on the disk while writing {out}; nothing was kept"
             ) from None
-        raise CheckpointError(f"cannot write {out}: {e.strerror or e}; nothing was kept") from None
+        raise CheckpointWriteError(f"cannot write {out}: {e.strerror or e}; nothing was kept") from None
     except Exception as e:
         # The tokenizers library reports I/O failures as a plain Exception ("... (os error 28)").
         shutil.rmtree(tmp, ignore_errors=True)
         if "os error 28" in str(e):
-            raise CheckpointError(
+            raise CheckpointWriteError(
                 f"no space left on the disk while writing {out}; nothing was kept"
             ) from e
-        raise CheckpointError(f"writing {out} failed: {e}; nothing was kept") from e
+        raise CheckpointWriteError(f"writing {out} failed: {e}; nothing was kept") from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -6,7 +6,7 @@ how to forward the worker's events, `pool.py` for how conversations reuse their 
 `openai_convert.py` / `anthropic_convert.py` for the request and response mapping.
 """
 
-from engine.server.app import ServerConfig
+from engine.server.asgi import ServerConfig
 from engine.server.server import ServerHandle, start_server
 
 __all__ = ["ServerConfig", "ServerHandle", "start_server"]

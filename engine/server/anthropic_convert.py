@@ -25,7 +25,7 @@ from engine.server.items import (
     RequestError,
     SessionKey,
     ToolResultsTurn,
-    Turn,
+    ConversationItem,
     TurnRequest,
     UserTurn,
     assistant_turn,
@@ -114,8 +114,8 @@ def _blocks(content: Any, where: str) -> list[dict]:
     return content
 
 
-def _messages(messages: list, allow_files: bool) -> list[Turn]:
-    turns: list[Turn] = []
+def _messages(messages: list, allow_files: bool) -> list[ConversationItem]:
+    turns: list[ConversationItem] = []
     call_names: dict[str, str] = {}
     for i, m in enumerate(messages):
         where = f"messages[{i}]"

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from engine.server import anthropic_convert as ac
-from engine.server.app import read_json, watched
+from engine.server.asgi import read_json, watched
 from engine.server.turns import Done, TextOut, ToolCallOut, TurnError, Usage
 
 

@@ -39,8 +39,8 @@ def _ttft(client, messages, max_tokens: int) -> tuple[float, str, object]:
 def main(argv: list[str] | None = None) -> int:
     import openai
 
-    from engine import events as ev
-    from engine.server.bridge import EngineBridge
+    from engine import protocol as ev
+    from engine.server.event_router import EventRouter
     from engine.server.server import start_server
     from engine.worker import EngineWorker
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-tokens", type=int, default=8)
     args = p.parse_args(argv)
 
-    bridge, loaded = EngineBridge(), threading.Event()
+    bridge, loaded = EventRouter(), threading.Event()
 
     def on_event(event):
         if isinstance(event, (ev.ModelLoaded, ev.ErrorEvent)) and not event.session_id:

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from engine import events as ev
+from engine import protocol as ev
 
 DEFAULT_PORT = 8756
 
@@ -57,8 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.server.app import ServerConfig
-    from engine.server.bridge import EngineBridge
+    from engine.server.asgi import ServerConfig
+    from engine.server.event_router import EventRouter
     from engine.server.server import ServerError, check_host, start_server
     from engine.worker import EngineWorker
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     except ServerError as e:
         print(f"tandem serve: {e}", file=sys.stderr)
         return 2
-    bridge = EngineBridge()
+    bridge = EventRouter()
     loaded: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
     load = ev.LoadModel(path=args.model)
 

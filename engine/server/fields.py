@@ -2,14 +2,14 @@
 
 Each getter returns the field's value or the default, and raises `RequestError` (HTTP 400) when the
 field is present with the wrong type or out of range. `generation_settings` maps the sampling
-fields both APIs have to `engine.events.GenerationSettings`.
+fields both APIs have to `engine.protocol.GenerationSettings`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.events import GenerationSettings
+from engine.protocol import GenerationSettings
 from engine.server.items import RequestError
 
 DEFAULT_MAX_TOKENS = 4096  # when a client sets none; the session also stops at the context's end

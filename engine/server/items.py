@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import GenerationSettings
+from engine.protocol import GenerationSettings
 
 
 class RequestError(ValueError):
@@ -68,7 +68,7 @@ class ToolResultsTurn:
         return [{"name": n, "response": json.loads(r)} for n, r in self.results]
 
 
-Turn = UserTurn | AssistantTurn | ToolResultsTurn
+ConversationItem = UserTurn | AssistantTurn | ToolResultsTurn
 
 
 def assistant_turn(text: str | None, calls: list[tuple[str, Any]]) -> AssistantTurn:
@@ -78,7 +78,7 @@ def assistant_turn(text: str | None, calls: list[tuple[str, Any]]) -> AssistantT
 @dataclass
 class TurnRequest:
     key: SessionKey
-    turns: list[Turn]
+    turns: list[ConversationItem]
     settings: GenerationSettings
     stop: list[str] = field(default_factory=list)
     model: str = ""

@@ -26,7 +26,7 @@ from engine.server.items import (
     RequestError,
     SessionKey,
     ToolResultsTurn,
-    Turn,
+    ConversationItem,
     TurnRequest,
     UserTurn,
     assistant_turn,
@@ -112,9 +112,9 @@ def _text_of(content: Any, where: str) -> str:
     raise RequestError(f"'{where}' must be a string or an array of text parts", where)
 
 
-def _messages(messages: list, allow_files: bool) -> tuple[str, list[Turn]]:
+def _messages(messages: list, allow_files: bool) -> tuple[str, list[ConversationItem]]:
     system: list[str] = []
-    turns: list[Turn] = []
+    turns: list[ConversationItem] = []
     call_names: dict[str, str] = {}
     pending: list[tuple[str, str]] = []
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from engine.server import openai_convert as oc
-from engine.server.app import read_json, watched
+from engine.server.asgi import read_json, watched
 from engine.server.turns import Done, TextOut, ToolCallOut, TurnError
 
 

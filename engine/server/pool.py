@@ -2,7 +2,7 @@
 
 Contract:
 - Each `Entry` is one engine session (its own `session_id`) and the conversation its cache holds, as
-  `items.Turn`s, with the cache offset before each user turn and after the last answer.
+  `items.ConversationItem`s, with the cache offset before each user turn and after the last answer.
 - `plan(key, turns)` picks how to serve a request:
   * "extend": the request's turns are a kept conversation plus one new user turn, or plus the
     results of that conversation's pending tool calls: only the new turn is fed;
@@ -33,7 +33,7 @@ from engine.server.items import (
     RequestError,
     SessionKey,
     ToolResultsTurn,
-    Turn,
+    ConversationItem,
     UserTurn,
 )
 
@@ -44,7 +44,7 @@ _serial = itertools.count(1)
 class Entry:
     session_id: str
     key: SessionKey
-    turns: list[Turn] = field(default_factory=list)
+    turns: list[ConversationItem] = field(default_factory=list)
     user_offsets: list[int] = field(default_factory=list)  # cache offset before each user turn
     context_used: int = 0  # cache offset after the last answer
     awaiting_tools: bool = False
@@ -78,7 +78,7 @@ class SessionPool:
 
     # ------------------------------------------------------------ planning
 
-    def plan(self, key: SessionKey, turns: list[Turn]) -> Plan:
+    def plan(self, key: SessionKey, turns: list[ConversationItem]) -> Plan:
         best: Plan | None = None
         busy = False
         for entry in reversed(self.entries.values()):
@@ -143,7 +143,7 @@ class SessionPool:
                 self.discard(entry)
 
 
-def _match(entry: Entry, turns: list[Turn]) -> Plan | None:
+def _match(entry: Entry, turns: list[ConversationItem]) -> Plan | None:
     kept = entry.turns
     n = len(kept)
     if len(turns) == n + 1 and turns[:n] == kept:

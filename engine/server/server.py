@@ -18,8 +18,8 @@ import threading
 
 import uvicorn
 
-from engine.server.app import ServerConfig, create_app
-from engine.server.bridge import EngineBridge
+from engine.server.asgi import ServerConfig, create_app
+from engine.server.event_router import EventRouter
 
 
 class ServerError(RuntimeError):
@@ -48,7 +48,7 @@ class ServerHandle:
         self,
         server: uvicorn.Server,
         thread: threading.Thread,
-        bridge: EngineBridge,
+        bridge: EventRouter,
         host: str,
         port: int,
         app,
@@ -88,12 +88,12 @@ def start_server(
     api_key: str | None = None,
     model_name: str = "",
     config: ServerConfig | None = None,
-    bridge: EngineBridge | None = None,
+    bridge: EventRouter | None = None,
 ) -> ServerHandle:
     config = config or ServerConfig()
     config.api_key = api_key or config.api_key
     check_host(host, config.api_key)
-    bridge = bridge or EngineBridge(model_name=model_name)
+    bridge = bridge or EventRouter(model_name=model_name)
     bridge.attach(worker)
     app = create_app(bridge, config)
     sock = bind(host, port)

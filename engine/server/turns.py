@@ -4,12 +4,12 @@ Contract:
 - `TurnRunner.start(request)` checks the request's shape, decodes the new turn's media (off the
   event loop), plans it on the `SessionPool` and submits the commands: `OpenSession` for a fresh
   conversation, `Rollback` to go back to an earlier user turn, then `SendMessage` or
-  `SendToolResults`. It returns a `Turn` whose `outputs()` yields `TextOut`, `ToolCallOut` and
+  `SendToolResults`. It returns a `TurnRun` whose `outputs()` yields `TextOut`, `ToolCallOut` and
   finally one `Done`, or raises `TurnError` for an engine error.
 - The pool entry is settled when the engine finishes the turn, whether or not anyone still reads:
   the kept conversation becomes the request's turns plus the answer the cache holds (the whole
   answer, even past a stop string), or stays as it was when the engine refused the turn.
-- `Turn.abort()` cancels the generation: it sends `Cancel` until the engine has finished the turn
+- `TurnRun.abort()` cancels the generation: it sends `Cancel` until the engine has finished the turn
   (a `Cancel` that arrives before the command starts is cleared by the worker when it starts, so one
   is not enough). Leaving `outputs()` early (a client that disconnected) aborts.
 - A stop string ends the output there (`Done.reason == "stop_sequence"`) and aborts the rest.
@@ -24,8 +24,8 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from engine import events as ev
-from engine.server.bridge import EngineBridge
+from engine import protocol as ev
+from engine.server.event_router import EventRouter
 from engine.server.items import (
     AssistantTurn,
     RequestError,
@@ -82,11 +82,11 @@ def _status_of(event: ev.ErrorEvent) -> int:
 
 
 class TurnRunner:
-    def __init__(self, bridge: EngineBridge, pool: SessionPool) -> None:
+    def __init__(self, bridge: EventRouter, pool: SessionPool) -> None:
         self.bridge = bridge
         self.pool = pool
 
-    async def start(self, request: TurnRequest) -> Turn:
+    async def start(self, request: TurnRequest) -> TurnRun:
         request.check_shape()
         new = request.turns[-1]
         content = None
@@ -102,12 +102,12 @@ class TurnRunner:
             except BaseException:
                 self.pool.discard(plan.entry)
                 raise
-        turn = Turn(self, plan, request)
+        turn = TurnRun(self, plan, request)
         turn.submit(content, history)
         return turn
 
 
-class Turn:
+class TurnRun:
     def __init__(self, runner: TurnRunner, plan: Plan, request: TurnRequest) -> None:
         self.bridge = runner.bridge
         self.pool = runner.pool
@@ -306,7 +306,7 @@ __all__ = [
     "RequestError",
     "TextOut",
     "ToolCallOut",
-    "Turn",
+    "TurnRun",
     "TurnError",
     "TurnRunner",
     "Usage",

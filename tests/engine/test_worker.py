@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from engine import events as ev
+from engine import protocol as ev
 from engine.worker import EngineWorker
 
 GREEDY = ev.GenerationSettings(temperature=0.0, max_tokens=8, use_drafter=False)

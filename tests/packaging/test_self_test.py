@@ -20,7 +20,7 @@ def test_self_test_reports_a_failure_with_a_nonzero_status(monkeypatch, capsys):
     import engine.checkpoint
 
     def broken(*args, **kwargs):
-        raise engine.checkpoint.CheckpointError("disk full")
+        raise engine.checkpoint.CheckpointWriteError("disk full")
 
     monkeypatch.setattr(engine.checkpoint, "make_checkpoint", broken)
     assert run_self_test(io.StringIO()) == 1

@@ -14,7 +14,7 @@ from app.agent.guards import FORMAT_HINT
 from app.agent.loop import AgentRun
 from app.agent.prompt import SYSTEM_PROMPT
 from app.agent.scripted import ScriptedModel, call, calls
-from engine.inputs.parser import ParseError, parse_output
+from engine.inputs.output_parser import ParseError, parse_output
 from engine.inputs.template import render_chat
 from engine.inputs.types import ToolCall
 

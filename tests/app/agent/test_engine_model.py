@@ -9,8 +9,8 @@ from app.agent.engine_model import EngineAgentModel
 from app.agent.events import Finished, Observation, StopReason
 from app.agent.loop import AgentRun
 from app.agent.permissions import ApprovalMode
-from engine import events as ev
-from engine.generation import Step
+from engine import protocol as ev
+from engine.decode.generation import Step
 from engine.worker import EngineWorker
 
 CALL = '<|tool_call>call:list_dir{path:<|"|>.<|"|>}<tool_call|>'

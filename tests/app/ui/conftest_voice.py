@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "tests" / "app" / "audio"))
 from mock_sounddevice import MockSoundDevice
 from synthetic_speech import noise, voice
 
-from engine import events as ev
+from engine import protocol as ev
 
 MIC_SCRIPT = REPO / "scripts" / "virtual_mic.sh"
 RATE = 16_000

@@ -1,6 +1,6 @@
 """A stand-in for `engine.worker.EngineWorker` with exactly its interface, for GUI tests.
 
-It runs its own thread, reads commands from a queue and answers with the real `engine.events`
+It runs its own thread, reads commands from a queue and answers with the real `engine.protocol`
 events, calling `on_event` on that thread as the real worker does. Answers come from `replies`
 (used in order, then an echo), streamed word by word with `token_delay` seconds between words;
 `prefill_delay` makes it sleep before the first word (a long prefill); `media_error` makes every
@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from engine import events as ev
+from engine import protocol as ev
 
 
 class FakeEngineWorker:

@@ -21,7 +21,7 @@ def scripted_first_answer(on_event):
     Random weights never make a tool call; this makes one, so the rest (parsing, the card, the
     tool's result going back and the next real answer) runs for real.
     """
-    from engine.generation import Step
+    from engine.decode.generation import Step
     from engine.worker import EngineWorker
 
     class Worker(EngineWorker):
@@ -49,7 +49,7 @@ def test_the_view_drives_the_real_engine_to_a_visible_finish(
 ):
     from app.ui.agent_controller import AgentController, EngineModelSource
     from app.ui.agent_view import AgentView
-    from engine import events as ev
+    from engine import protocol as ev
     from engine.worker import EngineWorker
 
     data = tmp_path / "data"

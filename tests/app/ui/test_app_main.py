@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from app import main as app_main
 from app.store import Store
-from engine import events as ev
+from engine import protocol as ev
 
 
 def parse(argv):

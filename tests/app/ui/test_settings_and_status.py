@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 from app.bridge import EngineBridge
 from app.settings import Key, Settings, data_dir
 from app.ui.settings_dialog import SettingsDialog
-from engine import events as ev
+from engine import protocol as ev
 
 
 def ini_settings(tmp_path) -> Settings:

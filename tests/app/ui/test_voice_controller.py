@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from app.settings import Key
 from app.ui.voice_clip import VoiceClip
 from app.ui.voice_controller import APPEND_SAMPLES, HOLD_S
-from engine import events as ev
+from engine import protocol as ev
 
 pytestmark = pytest.mark.timeout(60)
 

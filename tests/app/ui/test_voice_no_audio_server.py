@@ -30,7 +30,7 @@ from app.bridge import EngineBridge
 from app.settings import Key, Settings
 from app.store import Store
 from app.ui.main_window import MainWindow
-from engine import events as ev
+from engine import protocol as ev
 data = sys.argv[1]
 settings = Settings(QSettings(data + "/s.ini", QSettings.Format.IniFormat))
 settings.set_value(Key.MODEL_PATH, "models/fake")

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings
 from app.bridge import EngineBridge
 from app.settings import Key, Settings
 from app.store import Store
-from engine import events as ev
+from engine import protocol as ev
 
 pytest.importorskip("mlx.core")
 

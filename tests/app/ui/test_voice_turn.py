@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import soundfile
 
-from engine import events as ev
+from engine import protocol as ev
 
 
 def test_voice_turn_streams_audio_stores_the_recording_and_answers(qtbot, open_window):

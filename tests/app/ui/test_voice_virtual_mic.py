@@ -15,7 +15,7 @@ import soundfile
 from conftest_voice import appended, best_lag
 
 from app.settings import Key
-from engine import events as ev
+from engine import protocol as ev
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
 from app.ui.attachment_intake import check_attachable
-from engine import events as ev
+from engine import protocol as ev
 
 
 def png(path: Path, size=(40, 30), color=(200, 40, 40)) -> Path:

@@ -9,7 +9,7 @@ import time
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 
-from engine import events as ev
+from engine import protocol as ev
 
 CODE_REPLY = "Here is **bold** text and code:\n\n```python\nprint('hi')\n```\n\nDone."
 

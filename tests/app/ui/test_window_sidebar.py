@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from engine import events as ev
+from engine import protocol as ev
 
 
 def seed(window, titles):

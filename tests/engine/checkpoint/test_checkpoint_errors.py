@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.checkpoint import (
-    CheckpointError,
+    CheckpointWriteError,
     is_random_checkpoint,
     make_checkpoint,
     safetensors_stream,
@@ -27,7 +27,7 @@ def test_unknown_shape(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown --shape 'huge'" in err and "tiny, small, 12b" in err
     assert _leftovers(tmp_path) == []
-    with pytest.raises(CheckpointError, match="unknown checkpoint shape"):
+    with pytest.raises(CheckpointWriteError, match="unknown checkpoint shape"):
         make_checkpoint(tmp_path / "y", "huge")
     assert _leftovers(tmp_path) == []
 
@@ -35,7 +35,7 @@ def test_unknown_shape(tmp_path, capsys):
 def test_bad_bits(tmp_path, capsys):
     assert main(["make-checkpoint", "--bits", "3", "--out", str(tmp_path / "x")]) == 2
     assert "--bits must be 4 or 8" in capsys.readouterr().err
-    with pytest.raises(CheckpointError, match="4 or 8"):
+    with pytest.raises(CheckpointWriteError, match="4 or 8"):
         make_checkpoint(tmp_path / "y", bits=2)
     assert _leftovers(tmp_path) == []
 

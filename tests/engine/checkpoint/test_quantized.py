@@ -85,8 +85,8 @@ def test_dequantized_weights_have_the_intended_distribution(quantized):
 
 
 def test_group_size_that_does_not_divide_is_refused(tmp_path):
-    from engine.checkpoint import CheckpointError
+    from engine.checkpoint import CheckpointWriteError
 
-    with pytest.raises(CheckpointError, match="groups of 128"):
+    with pytest.raises(CheckpointWriteError, match="groups of 128"):
         make_checkpoint(tmp_path / "x", "tiny", bits=4, group_size=128)
     assert not (tmp_path / "x").exists()

@@ -12,7 +12,7 @@ import soundfile as sf
 from PIL import Image
 
 from engine.inputs.image import ImageInputs, preprocess_image
-from engine.inputs.parser import OutputParser, coalesce, parse_output
+from engine.inputs.output_parser import OutputParser, coalesce, parse_output
 from engine.inputs.prompt import PromptError, encode_prompt, load_tokenizer
 from engine.inputs.template import load_template, render_chat
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from engine import events as ev
-from engine.server.app import ServerConfig
-from engine.server.bridge import EngineBridge
+from engine import protocol as ev
+from engine.server.asgi import ServerConfig
+from engine.server.event_router import EventRouter
 from engine.server.server import start_server
 from engine.worker import EngineWorker
 
@@ -67,7 +67,7 @@ class SpyWorker(EngineWorker):
 
 @pytest.fixture(scope="session")
 def served(tiny_checkpoint):
-    bridge = EngineBridge()
+    bridge = EventRouter()
     loaded = threading.Event()
 
     events: list = []

@@ -5,7 +5,7 @@ engine does."""
 import queue
 import threading
 
-from engine import events as ev
+from engine import protocol as ev
 
 
 class ScriptedWorker:

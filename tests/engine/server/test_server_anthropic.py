@@ -6,7 +6,7 @@ import pytest
 from server_helpers import API_KEY, BODY_LIMIT
 from server_helpers import png_bytes, post
 
-from engine import events as ev
+from engine import protocol as ev
 
 
 @pytest.fixture()

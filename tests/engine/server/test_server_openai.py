@@ -7,7 +7,7 @@ from server_helpers import API_KEY, BODY_LIMIT
 from PIL import Image
 from server_helpers import png_bytes, png_data_url, post, wav_b64
 
-from engine import events as ev
+from engine import protocol as ev
 from engine.inputs.prompt import encode_prompt, load_tokenizer
 
 GREEDY = {"temperature": 0, "max_tokens": 6}

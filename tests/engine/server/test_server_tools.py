@@ -9,7 +9,7 @@ import openai
 import pytest
 from scripted_worker import ScriptedWorker
 
-from engine import events as ev
+from engine import protocol as ev
 from engine.server.server import start_server
 
 KEY = "k"

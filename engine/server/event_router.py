@@ -1,7 +1,7 @@
 """Engine events to the server's requests: the fan-out in front of the one engine worker.
 
 Contract:
-- `EngineBridge.on_event(event)` is called on the engine thread for every event the worker sends
+- `EventRouter.on_event(event)` is called on the engine thread for every event the worker sends
   (as the worker's own `on_event`, or forwarded by the app's callback). It is cheap and thread-safe:
   an event whose `request_id` the server registered goes to that request's handler on the server's
   event loop; others are ignored, except `ModelLoaded`, which records the model's name and tells
@@ -16,12 +16,12 @@ import asyncio
 import threading
 from collections.abc import Callable
 
-from engine import events as ev
+from engine import protocol as ev
 
 Handler = Callable[[ev.Event], None]
 
 
-class EngineBridge:
+class EventRouter:
     def __init__(self, worker=None, model_name: str = "") -> None:
         self.worker = worker
         self.model_name = model_name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from engine import events as ev
+from engine import protocol as ev
 
 GREEDY = ev.GenerationSettings(temperature=0.0, max_tokens=6, use_drafter=False)
 

@@ -1,7 +1,7 @@
 """A live conversation: one KV cache that lives from turn to turn.
 
 Contract:
-- Each public method that does model work is a generator of `engine.events` objects (without ids; the
+- Each public method that does model work is a generator of `engine.protocol` objects (without ids; the
   engine thread stamps them). It checks `self.cancel` between prefill chunks and between tokens.
 - A user turn feeds only the new tokens. The answer stays in the cache; the next turn continues there.
   The cache is the truth: "turn N" equals a fresh prefill of `self.token_ids()`, the tokens fed so far.
@@ -29,14 +29,14 @@ from typing import Iterator
 import mlx.core as mx
 import numpy as np
 
-from engine import events as ev
-from engine.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
+from engine import protocol as ev
+from engine.decode.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
 from engine.inputs.audio import MAX_AUDIO_TOKENS
-from engine.inputs.parser import OutputParser, ParseError, Text, Thinking
+from engine.inputs.output_parser import OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
 from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
-from engine.session_state import (
+from engine.session.marks import (
     Mark,
     Segment,
     empty_snapshot,
@@ -44,7 +44,7 @@ from engine.session_state import (
     restore_caches,
     snapshot_caches,
 )
-from engine.session_voice import VoiceTurn
+from engine.session.voice_buffer import VoiceBuffer
 
 CLOSE_ANSWER = "<turn|>\n"
 WARN_FRACTION = 0.8
@@ -101,7 +101,7 @@ class Session:
         self.answer_marks: list[Mark] = []  # one per user turn, taken right after its prefill
         self.answer_open = False  # an answer is in the cache and not closed with <turn|>
         self.awaiting_tools: list[ToolCall] = []
-        self.voice: VoiceTurn | None = None
+        self.voice: VoiceBuffer | None = None
         self.prefill_seconds = 0.0
         self._voice_logits = None
         self.last_hidden = None  # post-norm hidden of the last prompt position (for the drafter)
@@ -172,7 +172,7 @@ class Session:
     def load_history(self, messages: list[dict], settings: ev.GenerationSettings,
                      answer: bool = False) -> Iterator[ev.Event]:
         """Replace the conversation with `messages`, fed without generating (see session_history)."""
-        from engine.session_history import load_history
+        from engine.session.history import load_history
 
         return load_history(self, messages, settings, answer)
 
@@ -193,7 +193,7 @@ class Session:
         ids = self._encode(head) + [self.boa_token_id]
         self._check_room(len(ids), settings.max_tokens)
         self._begin_turn()
-        self.voice = VoiceTurn()
+        self.voice = VoiceBuffer()
         yield from self._feed_plain(ids)
 
     def append_audio(self, samples: np.ndarray) -> Iterator[ev.Event]:
@@ -442,7 +442,7 @@ class Session:
     def _steps(self, logits, settings, stats):
         wanted = drafter_pays_off() if settings.use_drafter is None else settings.use_drafter
         if self.drafter is not None and wanted:
-            from engine.speculative_session import speculative_steps
+            from engine.decode.speculative_session import speculative_steps
 
             return speculative_steps(self, logits, settings, stats)
         return generate_tokens(self.model, self.cache, logits, settings=settings,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine import events as ev
+from engine import protocol as ev
 from engine.session import Session, SessionOptions
 from engine.worker import load_everything
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine import events as ev
+from engine import protocol as ev
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

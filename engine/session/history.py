@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from engine import events as ev
+from engine import protocol as ev
 from engine.inputs.prompt import encode_prompt
 from engine.inputs.template import render_chat
 
 
 def load_history(session, messages: list[dict], settings: ev.GenerationSettings,
                  answer: bool = False) -> Iterator[ev.Event]:
-    from engine.session import SessionError, _media_of, _segment_of, _template_message
+    from engine.session.session import SessionError, _media_of, _segment_of, _template_message
 
     if session.voice is not None:
         raise SessionError("a voice turn is open; end it first")

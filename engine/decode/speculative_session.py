@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.speculative import MTPDraftSource, generate_speculative
+from engine.decode.speculative import MTPDraftSource, generate_speculative
 
 
 def speculative_steps(session, logits, settings, stats):

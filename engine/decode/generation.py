@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 import mlx.core as mx
 from mlx_lm.sample_utils import make_sampler
 
-from engine.events import GenerationSettings
+from engine.protocol import GenerationSettings
 
 Sampler = Callable[[mx.array], mx.array]
 

@@ -7,8 +7,8 @@ per-draft acceptance rates 0.5, 0.7 and 0.9 and checks greedy identity on the ch
 Projection (drafts accepted independently with probability a): a round of K drafts emits
 E = (1 - a^(K+1)) / (1 - a) tokens and costs verify(K+1) + K * draft, against E plain decode steps.
 
-    python -m engine.speculative_bench --shape tiny            # writes a random tiny checkpoint first
-    python -m engine.speculative_bench --checkpoint DIR [--drafter DIR] [--num-draft 4] [--context 512]
+    python -m engine.bench.speculative --shape tiny            # writes a random tiny checkpoint first
+    python -m engine.bench.speculative --checkpoint DIR [--drafter DIR] [--num-draft 4] [--context 512]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import mlx.core as mx
 import numpy as np
 
 from engine.model.drafter import load_drafter
-from engine.speculative import CacheTransaction, MTPDraftSource, Sampling, SpeculativeStats, speculative_generate_step
+from engine.decode.speculative import CacheTransaction, MTPDraftSource, Sampling, SpeculativeStats, speculative_generate_step
 
 ACCEPTANCE_RATES = (0.5, 0.7, 0.9)
 

@@ -7,7 +7,7 @@ import numpy as np
 from engine.inputs.audio import SAMPLES_PER_AUDIO_TOKEN
 
 
-class VoiceTurn:
+class VoiceBuffer:
     def __init__(self) -> None:
         self.buffer = np.zeros((0,), np.float32)
         self.clips = 1  # clips of this turn; a new one starts every 30 s

@@ -1,7 +1,7 @@
 """The ASGI app: routes of both APIs, API-key check, body size limit, errors in each API's shape.
 
 Contract:
-- `create_app(bridge, config)` builds a FastAPI app over an `EngineBridge`; the app owns the
+- `create_app(bridge, config)` builds a FastAPI app over an `EventRouter`; the app owns the
   `SessionPool` and `TurnRunner` (`app.state.pool`, `app.state.runner`).
 - With `config.api_key` set, every `/v1/` request must carry it as `Authorization: Bearer KEY`
   (OpenAI clients) or `x-api-key: KEY` (Anthropic clients); otherwise 401.
@@ -26,7 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from engine.server.bridge import EngineBridge
+from engine.server.event_router import EventRouter
 from engine.server.items import RequestError
 from engine.server.pool import SessionPool
 from engine.server.turns import TurnError, TurnRunner
@@ -158,7 +158,7 @@ class KeyCheck:
         return given is not None and hmac.compare_digest(given, self.key)
 
 
-def create_app(bridge: EngineBridge, config: ServerConfig | None = None) -> FastAPI:
+def create_app(bridge: EventRouter, config: ServerConfig | None = None) -> FastAPI:
     from engine.server import anthropic_routes, openai_routes
     from engine.server.worker_view import cache_bytes_of
 
@@ -209,6 +209,6 @@ def create_app(bridge: EngineBridge, config: ServerConfig | None = None) -> Fast
 
 
 def _close(session_id: str):
-    from engine.events import CloseSession
+    from engine.protocol import CloseSession
 
     return CloseSession(session_id=session_id)

@@ -21,9 +21,9 @@ import pytest
 
 from engine.loading import load_model
 from engine.model.drafter import load_drafter
-from engine.events import GenerationSettings
-from engine.generation import DecodeStats, GenerationConfig, generate_tokens
-from engine.speculative import (
+from engine.protocol import GenerationSettings
+from engine.decode.generation import DecodeStats, GenerationConfig, generate_tokens
+from engine.decode.speculative import (
     CacheTransaction,
     MTPDraftSource,
     Sampling,
@@ -386,7 +386,7 @@ def test_shared_kv_takes_the_newest_sliding_entries_from_a_wrapped_ring():
     """A rotating cache larger than the drafter's window, wrapped by single-token writes: newest entries only."""
     from mlx_lm.models.cache import KVCache, RotatingKVCache
 
-    from engine.speculative import shared_kv
+    from engine.decode.speculative import shared_kv
 
     ring, full = RotatingKVCache(max_size=5), KVCache()
     for pos in range(12):

@@ -5,7 +5,7 @@ Each round drafts K tokens, verifies [pending, d1..dK] in ONE target forward, em
 the target's own next token, and rolls both caches back to the accepted prefix. The drafter owns no cache: it
 reads the target's K/V, so rolling back the target rolls back the drafter too.
 
-Cache contract (the same as `engine.generation.generate_tokens`): when the generator ends (limit reached,
+Cache contract (the same as `engine.decode.generation.generate_tokens`): when the generator ends (limit reached,
 closed early, e.g. on cancel) the cache holds every yielded token except a stop token, and nothing else, so
 `cache offset == tokens fed` and the next turn prefills on top of it. Do not touch the cache while the
 generator is suspended. Between yields of one round a `CacheTransaction` is open; closing the generator
@@ -30,8 +30,8 @@ import mlx.core as mx
 from mlx_lm.models.cache import RotatingKVCache
 from mlx_lm.sample_utils import apply_min_p, apply_top_k, apply_top_p
 
-from engine.events import GenerationSettings
-from engine.generation import DecodeStats, GenerationConfig, Step, suppress
+from engine.protocol import GenerationSettings
+from engine.decode.generation import DecodeStats, GenerationConfig, Step, suppress
 from engine.model.config import FULL, SLIDING
 from engine.model.drafter import Drafter, SharedKV, draft_geometry
 
@@ -48,7 +48,7 @@ class Sampling:
 
     @classmethod
     def from_settings(cls, settings: GenerationSettings, suppress_tokens: Sequence[int] = ()) -> Sampling:
-        """The distribution `engine.generation.make_token_sampler(settings)` draws from."""
+        """The distribution `engine.decode.generation.make_token_sampler(settings)` draws from."""
         hot = settings.temperature > 0
         return cls(settings.temperature, settings.top_p if hot else 0.0, settings.top_k if hot else 0,
                    settings.min_p, tuple(suppress_tokens))
@@ -366,7 +366,7 @@ def generate_speculative(
     stats: DecodeStats | None = None,
     hidden_last: mx.array | None = None,
 ) -> Iterator[Step]:
-    """`engine.generation.generate_tokens` with drafts: same arguments, same `Step`s, same cache contract.
+    """`engine.decode.generation.generate_tokens` with drafts: same arguments, same `Step`s, same cache contract.
 
     Without `hidden_last` (the prefill did not ask for hidden states) the first step is a plain decode step.
     `stats` gets drafted, accepted and target_forwards besides the plain counters.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.commands.common import (
+from engine.cli.common import (
     add_model_arguments,
     open_session,
     print_turn,
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.inputs.audio import load_audio
     from engine.session import Cancelled
-    from engine.session_files import load_session, save_session
+    from engine.session.persistence import load_session, save_session
 
     try:
         session = open_session(args)

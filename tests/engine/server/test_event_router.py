@@ -4,8 +4,8 @@ seen by every listener; events the server did not ask for are ignored."""
 import asyncio
 import threading
 
-from engine import events as ev
-from engine.server.bridge import EngineBridge
+from engine import protocol as ev
+from engine.server.event_router import EventRouter
 
 
 class Worker:
@@ -21,7 +21,7 @@ class Worker:
 
 def test_events_go_to_their_handler_on_the_loop_thread():
     async def scenario():
-        bridge = EngineBridge(Worker())
+        bridge = EventRouter(Worker())
         bridge.loop = asyncio.get_running_loop()
         got, loaded = [], []
         bridge.on_model_loaded.append(lambda: loaded.append(bridge.model_name))
@@ -49,6 +49,6 @@ def test_events_go_to_their_handler_on_the_loop_thread():
 
 
 def test_events_before_the_server_runs_are_dropped_quietly():
-    bridge = EngineBridge(Worker())
+    bridge = EventRouter(Worker())
     bridge.on_event(ev.ModelLoaded(name="m"))  # no loop yet: no error
     assert bridge.model_name == "m" and bridge.engine_alive

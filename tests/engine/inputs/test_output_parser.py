@@ -6,7 +6,7 @@ import random
 import pytest
 
 from engine.inputs.gemma_syntax import GemmaSyntaxError, format_value, parse_calls, parse_value
-from engine.inputs.parser import (
+from engine.inputs.output_parser import (
     EndOfTurn,
     OutputParser,
     ParseError,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from mlx_lm.models.cache import load_prompt_cache, save_prompt_cache
 
-from engine.session_state import Mark, Segment, empty_snapshot
+from engine.session.marks import Mark, Segment, empty_snapshot
 
 FORMAT = "tandem-session-1"
 _FIELDS = ("ids", "pixel_values", "image_position_ids", "input_features", "input_features_mask")

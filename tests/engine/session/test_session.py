@@ -4,8 +4,8 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from engine import events as ev
-from engine.generation import GenerationConfig, generate_tokens
+from engine import protocol as ev
+from engine.decode.generation import GenerationConfig, generate_tokens
 from engine.session import Cancelled, Session, SessionError, SessionOptions
 from engine.worker import load_everything
 
@@ -135,7 +135,7 @@ def test_cancel_in_decode_keeps_the_partial_answer(loaded):
 
 
 def test_saved_cache_gives_the_same_next_turn(loaded, tmp_path):
-    from engine.session_files import load_session, save_session
+    from engine.session.persistence import load_session, save_session
 
     s = new_session(loaded)
     run(s.send("Remember the number 7.", GREEDY))
@@ -169,7 +169,7 @@ def test_bad_requests_are_clear_errors_and_change_nothing(loaded):
 
 def scripted_steps(session, text: str, stop_token: int):
     """Make the session 'generate' `text` then `stop_token`, feeding each token like real decoding."""
-    from engine.generation import Step
+    from engine.decode.generation import Step
 
     def steps(logits, settings, stats):
         for tok in session.tokenizer.encode(text, add_special_tokens=False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.commands.common import (
+from engine.cli.common import (
     add_model_arguments,
     open_session,
     print_turn,

@@ -12,8 +12,8 @@ import sys
 
 SUBCOMMANDS = {
     "app": ("app.main", "open the desktop app"),
-    "generate": ("engine.commands.generate", "answer one prompt (text, images, audio) and exit"),
-    "chat": ("engine.commands.chat", "chat in the terminal"),
+    "generate": ("engine.cli.generate", "answer one prompt (text, images, audio) and exit"),
+    "chat": ("engine.cli.chat", "chat in the terminal"),
     "convert": ("engine.convert", "quantize a checkpoint to MLX 4 or 8 bits"),
     "make-checkpoint": ("engine.checkpoint.cli", "write a random-weight checkpoint with the real layout"),
     "bench": ("engine.bench.cli", "benchmarks, side by side with mlx-vlm"),
@@ -46,6 +46,3 @@ def main(argv: list[str] | None = None) -> int:
         print("tandem: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

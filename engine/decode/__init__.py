@@ -1,0 +1,1 @@
+"""Token generation on a prefilled cache: sampling, plain decoding and speculative decoding."""
