@@ -156,10 +156,10 @@ def _build_window(data: Path, out: TextIO) -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app.bridge import EngineBridge
-    from app.settings import Settings
     from app.store import Store
+    from app.ui.engine_bridge import EngineBridge
     from app.ui.main_window import MainWindow
+    from app.ui.settings import Settings
     from engine.worker import EngineWorker
 
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])

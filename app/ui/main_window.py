@@ -27,19 +27,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.bridge import EngineBridge
-from app.settings import Key, Settings
 from app.store import Store
-from app.ui.agent_controller import AgentController, EngineModelSource
-from app.ui.agent_view import AgentView
-from app.ui.chat_view import ChatView
-from app.ui.composer import Composer
-from app.ui.conversation_controller import ConversationController
-from app.ui.sidebar import Sidebar
+from app.ui.agent.controller import AgentController, EngineModelSource
+from app.ui.agent.view import AgentView
+from app.ui.chat.composer import Composer
+from app.ui.chat.controller import ConversationController
+from app.ui.chat.sidebar import Sidebar
+from app.ui.chat.view import ChatView
+from app.ui.engine_bridge import EngineBridge
+from app.ui.settings import Key, Settings
 from app.ui.status_bar import StatusLine
-from app.ui.theme import style_sheet
-from app.ui.voice_controller import VoiceController
-from app.ui.voice_turn import VoiceTurn
+from app.ui.voice.controller import VoiceController
+from app.ui.voice.turn import VoiceTurn
+from app.ui.widgets.theme import style_sheet
 from engine import protocol as ev
 
 DEMO_FOLDER = "models/tandem-demo-tiny"
@@ -229,14 +229,14 @@ class MainWindow(QMainWindow):
             self.composer.cancel_edit()
 
     def open_settings(self) -> None:
-        from app.ui.settings_dialog import SettingsDialog
+        from app.ui.model.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec() and dialog.model_changed:
             self.load_model()
 
     def open_model_manager(self) -> None:
-        from app.ui.model_manager import ModelManagerDialog
+        from app.ui.model.manager import ModelManagerDialog
 
         dialog = ModelManagerDialog(self.store.root / "models", self)
         dialog.model_chosen.connect(self._use_model)
