@@ -198,6 +198,7 @@ class ModelLoaded(Event):
     has_drafter: bool = False
     context_length: int = 0
     memory_bytes: int = 0
+    drafter_pays_off: bool = False  # drafting is faster on this device (a GPU): use_drafter default
 
 
 @dataclass

@@ -177,6 +177,8 @@ class EngineWorker:
         return self.sessions[session_id]
 
     def _do_LoadModel(self, c: ev.LoadModel):
+        from engine.decode.generation import drafter_pays_off
+
         yield ev.Progress(stage="load", done=0, total=1)
         self.loaded = load_everything(c.path, c.drafter_path, c.dtype)
         self.sessions.clear()
@@ -187,6 +189,7 @@ class EngineWorker:
             has_drafter=info.drafter is not None,
             context_length=info.model.config.text_config.max_position_embeddings,
             memory_bytes=int(mx.get_active_memory()),
+            drafter_pays_off=drafter_pays_off(),
         )
 
     def _do_OpenSession(self, c: ev.OpenSession):

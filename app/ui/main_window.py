@@ -105,8 +105,7 @@ class MainWindow(QMainWindow):
         self.agent_view = AgentView(settings, store, self.agent_controller)
         agent_models.text_streamed.connect(self.agent_view.show_partial)
         self.add_mode_view("agent", self.agent_view, "Coding Agent")
-        bridge.model_loaded.connect(lambda e: self.setWindowTitle(
-            "Tandem — demo model (random weights)" if e.random_weights else "Tandem"))
+        bridge.model_loaded.connect(self._on_model_loaded)
         self.demo_ready.connect(self._load_demo)
         self.demo_failed.connect(lambda msg: self.status_line.set_loading(
             f"Could not create the demo checkpoint: {msg}"))
@@ -175,10 +174,14 @@ class MainWindow(QMainWindow):
 
     def _submit_load(self, path: str) -> None:
         drafter = self.settings.value(Key.DRAFTER_PATH) or None
-        if not self.settings.value(Key.USE_DRAFTER):
-            drafter = None
+        if self.settings.is_set(Key.USE_DRAFTER) and not self.settings.value(Key.USE_DRAFTER):
+            drafter = None  # turned off by the person (the device's default is known after loading)
         self.status_line.set_loading(f"Loading {Path(path).name or path}…")
         self.controller.load_model(ev.LoadModel(path=path, drafter_path=drafter))
+
+    def _on_model_loaded(self, event: ev.ModelLoaded) -> None:
+        self.settings.set_default(Key.USE_DRAFTER, event.drafter_pays_off)
+        self.setWindowTitle("Tandem — demo model (random weights)" if event.random_weights else "Tandem")
 
     # ------------------------------------------------------------ menus and shortcuts
 

@@ -2,6 +2,9 @@
 
 QSettings may hand back strings ("true", "0.7") from an INI or plist file; `value` converts them to
 the type of the default. `data_dir()` is where conversations, attachments and the demo checkpoint live.
+Whether the drafter pays off depends on the device: the engine says so when a model loads
+(`ModelLoaded.drafter_pays_off`) and the window passes it to `set_default`; until the person
+chooses, each turn leaves the choice to the engine (`use_drafter=None`). This module imports no MLX.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
-from engine.decode.generation import drafter_pays_off
 from engine.protocol import GenerationSettings
 
 DATA_DIR_ENV = "TANDEM_DATA_DIR"  # overrides the data folder (tests, portable installs)
@@ -54,7 +56,7 @@ DEFAULTS: dict[Key, Any] = {
     Key.TOP_P: 0.95,
     Key.MAX_TOKENS: 1024,
     Key.THINKING: False,
-    Key.USE_DRAFTER: drafter_pays_off(),  # on a GPU; on a CPU the drafter slows decoding
+    Key.USE_DRAFTER: False,  # until the engine says the drafter pays off here (a GPU; not a CPU)
     Key.IMAGE_BUDGET: 280,
     Key.WINDOW_GEOMETRY: QByteArray(),
     Key.WINDOW_STATE: QByteArray(),
@@ -87,9 +89,10 @@ class Settings:
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
         self._q = qsettings if qsettings is not None else default_qsettings()
+        self._defaults = dict(DEFAULTS)
 
     def value(self, key: Key) -> Any:
-        default = DEFAULTS[key]
+        default = self._defaults[key]
         raw = self._q.value(key.value, default)
         if raw is None:
             return default
@@ -109,6 +112,17 @@ class Settings:
     def set_value(self, key: Key, value: Any) -> None:
         self._q.setValue(key.value, value)
 
+    def is_set(self, key: Key) -> bool:
+        """Whether the file holds a value for `key` (the person chose one), not just the default."""
+        return self._q.contains(key.value)
+
+    def set_default(self, key: Key, value: Any) -> None:
+        """A default learned while the app runs (the device's, from the engine); never written."""
+        self._defaults[key] = value
+
+    def system_prompt(self) -> str:
+        return self.value(Key.SYSTEM_PROMPT)
+
     def sync(self) -> None:
         self._q.sync()
 
@@ -122,7 +136,7 @@ class Settings:
             top_p=min(1.0, max(0.0, self.value(Key.TOP_P))),
             max_tokens=max(1, self.value(Key.MAX_TOKENS)),
             enable_thinking=self.value(Key.THINKING),
-            use_drafter=self.value(Key.USE_DRAFTER),
+            use_drafter=self.value(Key.USE_DRAFTER) if self.is_set(Key.USE_DRAFTER) else None,
         )
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine import protocol as ev
+from engine.decode.generation import drafter_pays_off
 from engine.worker import EngineWorker
 
 GREEDY = ev.GenerationSettings(temperature=0.0, max_tokens=8, use_drafter=False)
@@ -48,6 +49,7 @@ def engine(tiny_checkpoint):
     loaded = rec.wait_for(rid, (ev.ModelLoaded, ev.ErrorEvent))
     assert isinstance(loaded, ev.ModelLoaded), loaded
     assert loaded.random_weights and loaded.context_length > 0
+    assert loaded.drafter_pays_off == drafter_pays_off()  # the app's default for the drafter
     yield worker, rec
     worker.stop()
     assert not worker.alive

@@ -32,6 +32,7 @@ class FakeEngineWorker:
         tool_call: tuple[str, dict] | None = None,
         random_weights: bool = True,
         media_error: str = "",
+        drafter_pays_off: bool = False,
     ) -> None:
         self._on_event = on_event
         self.replies = list(replies or [])
@@ -41,6 +42,7 @@ class FakeEngineWorker:
         self.tool_call = tool_call
         self.random_weights = random_weights
         self.media_error = media_error  # when set, every PrepareMedia fails with this message
+        self.drafter_pays_off = drafter_pays_off  # what ModelLoaded says about this "device"
         self.commands: list[ev.Command] = []
         self.sessions: dict[str, list] = {}  # session_id -> user turn contents
         self.model_path = ""  # sessions need a model, as in the real engine
@@ -96,7 +98,7 @@ class FakeEngineWorker:
         self._emit(ev.ModelLoaded(request_id=c.request_id, name=c.path.rstrip("/").split("/")[-1],
                                   path=c.path, random_weights=self.random_weights,
                                   has_drafter=c.drafter_path is not None, context_length=8192,
-                                  memory_bytes=123 * 2**20))
+                                  memory_bytes=123 * 2**20, drafter_pays_off=self.drafter_pays_off))
 
     def _on_OpenSession(self, c: ev.OpenSession) -> None:
         if not self.model_path:

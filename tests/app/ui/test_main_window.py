@@ -93,3 +93,15 @@ def test_a_model_that_fails_to_load_is_reported(qtbot, open_window):
     qtbot.waitUntil(lambda: "Could not load" in window.status_line.model_label.text(), timeout=3000)
     window.controller.send("hello")
     assert "could not be loaded" in window.composer.error_label.text()
+
+
+def test_the_engine_says_whether_the_drafter_pays_off(qtbot, open_window):
+    window, engine = open_window(drafter_pays_off=True)
+    qtbot.waitUntil(lambda: window.controller.model_state == "ready", timeout=3000)
+    assert window.settings.value(Key.USE_DRAFTER) is True  # a GPU: on unless the person turns it off
+    window.controller.send("hi")
+    assert engine.of_type(ev.SendMessage)[0].settings.use_drafter is None  # the engine's choice
+    window.settings.set_value(Key.USE_DRAFTER, False)
+    window.settings.set_value(Key.DRAFTER_PATH, "/drafters/mine")
+    window.load_model()
+    assert engine.of_type(ev.LoadModel)[-1].drafter_path is None  # turned off: not even loaded

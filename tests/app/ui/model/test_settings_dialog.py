@@ -37,3 +37,14 @@ def test_settings_dialog_refuses_a_nonsense_model(qtbot, tmp_path):
     dialog.accept()
     assert dialog.error_label.isVisibleTo(dialog) and "repo id" in dialog.error_label.text()
     assert s.value(Key.MODEL_PATH) == ""
+
+
+def test_the_drafter_box_shows_the_devices_default_until_chosen(qtbot, tmp_path):
+    s = ini_settings(tmp_path)
+    s.set_default(Key.USE_DRAFTER, True)  # the engine said it pays off here
+    dialog = SettingsDialog(s)
+    qtbot.addWidget(dialog)
+    assert dialog.drafter.isChecked()
+    dialog.drafter.setChecked(False)
+    dialog.accept()
+    assert s.is_set(Key.USE_DRAFTER) and s.value(Key.USE_DRAFTER) is False and dialog.model_changed
