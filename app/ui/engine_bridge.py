@@ -2,18 +2,25 @@
 
 It owns the engine worker (any class or factory with the `EngineWorker` interface: built with an
 `on_event` callback, then `start()`, `submit(command) -> request_id`, `stop(timeout)`). The worker
-calls `on_event` on its own thread; the bridge re-emits each event on the GUI thread through a queued
-connection, both as `event_received` and as the typed signal for its class. `submit` never blocks,
-so the GUI never waits on the engine.
+calls `on_event` on its own thread; the bridge brings each event to the GUI thread with
+`Tasks.run_on_main` (app.ui.tasks) and emits it there, both as `event_received` and as the typed
+signal for its class. `submit` never blocks, so the GUI never waits on the engine.
+
+Work on another thread that waits for a session's events (an agent run) does not wait for the GUI
+thread: `route_session(session_id, deliver)` hands that session's events to `deliver` on the engine
+thread as they come (they still reach the GUI signals too).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
+from app.ui.tasks import Tasks
 from engine import protocol as ev
 
 
@@ -23,7 +30,8 @@ class Worker(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
 
 
-WorkerFactory = Callable[[Callable[[ev.Event], None]], Worker]
+EventSink = Callable[[ev.Event], None]
+WorkerFactory = Callable[[EventSink], Worker]
 
 
 class EngineBridge(QObject):
@@ -40,12 +48,12 @@ class EngineBridge(QObject):
     error_raised = Signal(object)  # ErrorEvent
     command_submitted = Signal(object)  # every Command, as it goes to the engine
 
-    _relayed = Signal(object)  # emitted on the engine thread, delivered queued on the GUI thread
-
     def __init__(self, worker_factory: WorkerFactory, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._relayed.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
-        self._worker: Worker = worker_factory(self._relayed.emit)
+        self._tasks = Tasks(self)
+        self._routes: dict[str, EventSink] = {}  # session_id -> deliver (on the engine thread)
+        self._routes_lock = threading.Lock()
+        self._worker: Worker = worker_factory(self._on_engine_event)
         self._typed = {
             ev.ModelLoaded: self.model_loaded,
             ev.Progress: self.progress_reported,
@@ -80,7 +88,23 @@ class EngineBridge(QObject):
             self._started = False
             self._worker.stop(timeout)
 
-    @Slot(object)
+    def route_session(self, session_id: str, deliver: EventSink) -> None:
+        """Also hand every event of `session_id` to `deliver`, on the engine thread, in order."""
+        with self._routes_lock:
+            self._routes[session_id] = deliver
+
+    def unroute_session(self, session_id: str) -> None:
+        with self._routes_lock:
+            self._routes.pop(session_id, None)
+
+    def _on_engine_event(self, event: ev.Event) -> None:
+        """On the engine thread: the routed session's receiver first, then the GUI thread."""
+        with self._routes_lock:
+            deliver = self._routes.get(event.session_id)
+        if deliver is not None:
+            deliver(event)
+        self._tasks.run_on_main(partial(self._dispatch, event))
+
     def _dispatch(self, event: ev.Event) -> None:
         self.event_received.emit(event)
         signal = self._typed.get(type(event))

@@ -13,11 +13,10 @@ Size, layout and the open conversation are restored from settings.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QMainWindow,
@@ -28,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.store import Store
-from app.ui.agent.controller import AgentController, EngineModelSource
+from app.ui.agent.controller import AgentController
+from app.ui.agent.model_source import EngineModelSource
 from app.ui.agent.view import AgentView
 from app.ui.chat.composer import Composer
 from app.ui.chat.controller import ConversationController
@@ -37,6 +37,7 @@ from app.ui.chat.view import ChatView
 from app.ui.engine_bridge import EngineBridge
 from app.ui.settings import Key, Settings
 from app.ui.status_bar import StatusLine
+from app.ui.tasks import Tasks
 from app.ui.voice.controller import VoiceController
 from app.ui.voice.turn import VoiceTurn
 from app.ui.widgets.theme import style_sheet
@@ -54,15 +55,13 @@ def make_demo_checkpoint(path: Path) -> None:
 
 
 class MainWindow(QMainWindow):
-    demo_ready = Signal(str)  # emitted from the generator thread, delivered queued
-    demo_failed = Signal(str)
-
     def __init__(self, store: Store, settings: Settings, bridge: EngineBridge,
                  make_demo: MakeCheckpoint = make_demo_checkpoint,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store, self.settings, self.bridge = store, settings, bridge
         self._make_demo = make_demo
+        self._tasks = Tasks(self)
         self.setObjectName("MainWindow")
         self.setWindowTitle("Tandem")
         self.setAcceptDrops(True)
@@ -106,9 +105,6 @@ class MainWindow(QMainWindow):
         agent_models.text_streamed.connect(self.agent_view.show_partial)
         self.add_mode_view("agent", self.agent_view, "Coding Agent")
         bridge.model_loaded.connect(self._on_model_loaded)
-        self.demo_ready.connect(self._load_demo)
-        self.demo_failed.connect(lambda msg: self.status_line.set_loading(
-            f"Could not create the demo checkpoint: {msg}"))
         self._build_menus()
         self._apply_theme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
@@ -155,15 +151,13 @@ class MainWindow(QMainWindow):
             self._load_demo(str(demo))
             return
         self.status_line.set_loading("Creating the demo checkpoint (random weights)…")
-
-        def work() -> None:
-            try:
-                self._make_demo(demo)
-                self.demo_ready.emit(str(demo))
-            except Exception as exc:  # noqa: BLE001 - shown to the user, never swallowed
-                self.demo_failed.emit(str(exc))
-
-        threading.Thread(target=work, name="demo-checkpoint", daemon=True).start()
+        self._tasks.run_in_background(
+            lambda: self._make_demo(demo),
+            on_done=lambda _: self._load_demo(str(demo)),
+            on_failure=lambda exc: self.status_line.set_loading(
+                f"Could not create the demo checkpoint: {exc}"),
+            name="demo-checkpoint",
+        )
 
     def demo_path(self) -> Path:
         return self.store.root / DEMO_FOLDER
@@ -181,7 +175,8 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, event: ev.ModelLoaded) -> None:
         self.settings.set_default(Key.USE_DRAFTER, event.drafter_pays_off)
-        self.setWindowTitle("Tandem — demo model (random weights)" if event.random_weights else "Tandem")
+        demo = event.random_weights
+        self.setWindowTitle("Tandem — demo model (random weights)" if demo else "Tandem")
 
     # ------------------------------------------------------------ menus and shortcuts
 

@@ -1,7 +1,8 @@
 """The app's preferences: one typed class over QSettings, every key in one `Key` enum.
 
 QSettings may hand back strings ("true", "0.7") from an INI or plist file; `value` converts them to
-the type of the default. `data_dir()` is where conversations, attachments and the demo checkpoint live.
+the type of the default. `data_dir()` is where conversations, attachments and the demo checkpoint
+live.
 Whether the drafter pays off depends on the device: the engine says so when a model loads
 (`ModelLoaded.drafter_pays_off`) and the window passes it to `set_default`; until the person
 chooses, each turn leaves the choice to the engine (`use_drafter=None`). This module imports no MLX.

@@ -1,11 +1,12 @@
 """Get a model: download it from Hugging Face, pick a local folder, or use the demo checkpoint.
 
 Before a download the dialog checks free disk space and installed memory and says plainly when the
-Mac is too small. The download runs on a plain thread through a `Downloader` (by default
-huggingface_hub's `snapshot_download`, which resumes partial files on its own); progress comes back
-by a queued signal, and Cancel stops it between chunks. A checkpoint that is not quantized yet is
-then converted to 4-bit once, by `tandem convert` in a child process (MLX work stays off the GUI
-process's threads, and Cancel can stop it). When done it emits `model_chosen(folder)`.
+Mac is too small. The download runs off the GUI thread (`Tasks`, app.ui.tasks) through a
+`Downloader` (by default huggingface_hub's `snapshot_download`, which resumes partial files on its
+own); progress comes back to the GUI thread, and Cancel stops it between chunks. A checkpoint that
+is not quantized yet is then converted to 4-bit once, by `tandem convert` in a child process (MLX
+work stays off the GUI process's threads, and Cancel can stop it). When done it emits
+`model_chosen(folder)`.
 `demo_requested` asks for the generated demo checkpoint (random weights).
 """
 
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.status_bar import format_bytes
+from app.ui.tasks import Tasks
 
 DEFAULT_REPO = "google/gemma-4-12B-unified-it"  # editable in the dialog
 GB = 1024**3
@@ -130,7 +132,7 @@ def check_requirements(free_disk: int, memory: int, need_disk: int = NEED_DISK,
 class ModelManagerDialog(QDialog):
     model_chosen = Signal(str)
     demo_requested = Signal()
-    progress_changed = Signal(int, int)  # from the download thread, delivered queued
+    progress_changed = Signal(int, int)  # bytes done, total; -1, -1 while converting
     download_finished = Signal(str, str)  # folder, error ("" on success; "cancelled")
 
     def __init__(self, models_dir: Path, parent: QWidget | None = None,
@@ -148,6 +150,7 @@ class ModelManagerDialog(QDialog):
         self._converter = converter
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._tasks = Tasks(self)
 
         intro = QLabel("Tandem runs Gemma 4 12B on this Mac. Download it once (about 24 GB), "
                        "or try the app with a demo checkpoint whose random weights answer with noise.")
@@ -205,24 +208,28 @@ class ModelManagerDialog(QDialog):
         self.progress.setRange(0, 0)
         self.message.setText(f"Downloading {repo_id}… (an interrupted download resumes where it stopped)")
 
-        def work() -> None:
-            try:
-                folder = Path(self._downloader(repo_id, target, self.progress_changed.emit,
-                                               self._cancel))
-                if needs_conversion(folder):
-                    converted = folder.with_name(folder.name + "-4bit")
-                    if not (converted / "config.json").exists():
-                        self.progress_changed.emit(-1, -1)  # "converting" (no byte counts)
-                        self._converter(folder, converted, self._cancel)
-                    folder = converted
-                self.download_finished.emit(str(folder), "")
-            except DownloadCancelled:
+        def report(done: int, total: int) -> None:  # on the download thread
+            self._tasks.run_on_main(lambda: self.progress_changed.emit(done, total))
+
+        def work() -> str:
+            folder = Path(self._downloader(repo_id, target, report, self._cancel))
+            if needs_conversion(folder):
+                converted = folder.with_name(folder.name + "-4bit")
+                if not (converted / "config.json").exists():
+                    report(-1, -1)  # "converting" (no byte counts)
+                    self._converter(folder, converted, self._cancel)
+                folder = converted
+            return str(folder)
+
+        def failed(exc: Exception) -> None:
+            if isinstance(exc, DownloadCancelled):
                 self.download_finished.emit(str(target), "cancelled")
-            except Exception as exc:  # noqa: BLE001 - shown to the user
+            else:
                 self.download_finished.emit(str(target), str(exc) or type(exc).__name__)
 
-        self._thread = threading.Thread(target=work, name="model-download", daemon=True)
-        self._thread.start()
+        self._thread = self._tasks.run_in_background(
+            work, on_done=lambda folder: self.download_finished.emit(folder, ""),
+            on_failure=failed, name="model-download")
         return True
 
     def cancel_download(self) -> None:

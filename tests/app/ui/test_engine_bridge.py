@@ -1,4 +1,5 @@
-"""The engine bridge: engine events reach the GUI thread as typed signals."""
+"""The engine bridge: engine events reach the GUI thread as typed signals; a routed session's
+events also reach their receiver on the engine thread, without the GUI thread in between."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class ThreadedWorker:
         pass
 
     def submit(self, command):
-        t = threading.Thread(target=lambda: self.on_event(ev.TextDelta(session_id="s", text="x")))
+        event = ev.TextDelta(session_id=command.session_id or "s", text="x")
+        t = threading.Thread(target=lambda: self.on_event(event), name="engine")
         t.start()
         self.threads.append(t)
         return command.request_id
@@ -42,3 +44,22 @@ def test_bridge_delivers_engine_events_on_the_gui_thread(qtbot):
     assert rid > 0
     assert seen == [("x", QApplication.instance().thread())]
     bridge.stop()
+
+
+def test_a_routed_session_gets_its_events_on_the_engine_thread_even_while_the_gui_waits(qtbot):
+    bridge = EngineBridge(ThreadedWorker)
+    bridge.start()
+    routed: list = []
+    gui: list = []
+    bridge.route_session(
+        "agent-1", lambda e: routed.append((e.session_id, threading.current_thread().name)))
+    bridge.text_received.connect(lambda e: gui.append(e.session_id))
+    bridge.submit(ev.Cancel(session_id="agent-1"))
+    bridge.submit(ev.Cancel(session_id="chat"))
+    bridge.worker.stop()  # both events were delivered; the GUI thread has not run its loop yet
+    assert routed == [("agent-1", "engine")] and gui == []
+    qtbot.waitUntil(lambda: sorted(gui) == ["agent-1", "chat"], timeout=2000)  # the GUI sees both
+    bridge.unroute_session("agent-1")
+    bridge.submit(ev.Cancel(session_id="agent-1"))
+    bridge.worker.stop()
+    assert routed == [("agent-1", "engine")]

@@ -62,7 +62,7 @@ def render(out: Path, root: Path, qtbot=None) -> QImage:
 
     from app.agent import ApprovalMode
     from app.store import Store
-    from app.ui.agent.controller import SingleModel
+    from app.ui.agent.model_source import SingleModel
     from app.ui.engine_bridge import EngineBridge
     from app.ui.main_window import MainWindow
     from app.ui.settings import Key, Settings

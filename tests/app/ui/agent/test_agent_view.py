@@ -13,7 +13,8 @@ from PySide6.QtCore import QSettings, QTimer
 from app.agent import ApprovalMode, Reply, ScriptedModel, StopReason
 from app.agent.scripted import call, calls
 from app.store import Store
-from app.ui.agent.controller import AgentController, SingleModel
+from app.ui.agent.controller import AgentController
+from app.ui.agent.model_source import SingleModel
 from app.ui.agent.view import AgentView
 from app.ui.settings import Key, Settings
 

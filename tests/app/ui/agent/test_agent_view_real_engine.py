@@ -47,7 +47,8 @@ def scripted_first_answer(on_event):
 def test_the_view_drives_the_real_engine_to_a_visible_finish(
     qtbot, tiny_checkpoint, tmp_path, worker
 ):
-    from app.ui.agent.controller import AgentController, EngineModelSource
+    from app.ui.agent.controller import AgentController
+    from app.ui.agent.model_source import EngineModelSource
     from app.ui.agent.view import AgentView
     from engine import protocol as ev
     from engine.worker import EngineWorker
