@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.chat import VoiceTurn
 from app.store import Store
 from app.ui.agent.controller import AgentController
 from app.ui.agent.model_source import EngineModelSource
@@ -39,7 +40,6 @@ from app.ui.settings import Key, Settings
 from app.ui.status_bar import StatusLine
 from app.ui.tasks import Tasks
 from app.ui.voice.controller import VoiceController
-from app.ui.voice.turn import VoiceTurn
 from app.ui.widgets.theme import style_sheet
 from engine import protocol as ev
 
@@ -95,9 +95,8 @@ class MainWindow(QMainWindow):
 
         self.controller = ConversationController(store, bridge, settings, self.chat_view,
                                                  self.composer, self.sidebar, self.status_line, self)
-        self.voice = VoiceTurn(self.controller, self)  # app.audio drives it from the mic button
-        self.voice.turn_failed.connect(self.composer.show_error)
-        self.voice_input = VoiceController(self.voice, self.controller, self.composer,
+        self.voice = VoiceTurn(self.controller.core, self.composer.show_error)  # the mic drives it
+        self.voice_input = VoiceController(self.voice, self.controller.core, bridge, self.composer,
                                            self.chat_view, settings, self)
         agent_models = EngineModelSource(bridge, settings, self)
         self.agent_controller = AgentController(store.root, agent_models, parent=self)
@@ -221,7 +220,7 @@ class MainWindow(QMainWindow):
         if self.modes.currentWidget() is self.agent_view:
             self.agent_view.stop()
             return
-        if self.controller.current_id in self.controller.pending:
+        if self.controller.core.answering:
             self.controller.stop()
         else:
             self.composer.cancel_edit()

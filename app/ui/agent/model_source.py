@@ -44,7 +44,7 @@ class SingleModel:
 class EngineModelSource(QObject):
     """One `EngineAgentModel` per run on the bridge's engine, with the agent's generation settings."""
 
-    text_streamed = Signal(str, str)  # a TextDelta of an agent session: text, "text" or "thinking"
+    text_streamed = Signal(str, str)  # a TextDelta of an agent session: text, "answer" or "thinking"
 
     def __init__(
         self, bridge: EngineBridge, settings: Settings, parent: QObject | None = None

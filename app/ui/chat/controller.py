@@ -1,24 +1,20 @@
-"""The chat logic between the widgets, the store and the engine bridge.
+"""The chat's Qt wiring: widgets and engine events in, the chat core's news out to the widgets.
 
-Rules it keeps:
-- A conversation id is also the engine's session_id. A session is opened in the engine the first
-  time this run uses it, and restored from its saved KV cache when one is on disk.
-- A user message is written to the store before it appears in the chat view, and the composer is
-  emptied only after that; the engine is asked for the answer last.
-- An answer is saved when its turn finishes, also when it was stopped (the partial text is kept).
-- Editing user message k rolls the engine session back to user turn k and deletes message k and
-  everything after it from the store and the view before the new text is sent.
-- Nothing here waits on the engine: every engine result arrives as a bridge signal.
+The rules live in `app.chat.ChatCore` (no Qt); this controller owns one, feeds it every engine
+event from the bridge, passes the widgets' requests to it, and shows what it reports (it is the
+core's `ChatListener`): messages in the chat view, the answer being written, the conversation
+list, errors in the composer or the status line. The answer being written in the open
+conversation has a `MessageWidget`; switching conversations drops it, reopening makes a new one
+from what has arrived so far.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from app.store import Attachment, Store
+from app.chat import ChatCore, ModelState, PendingAnswer, TurnRefused
+from app.store import Attachment, Message, Store
 from app.ui.chat.attachment_intake import import_files, import_image
 from app.ui.chat.composer import Composer
 from app.ui.chat.message_widget import MessageWidget
@@ -30,35 +26,38 @@ from app.ui.status_bar import StatusLine
 from engine import protocol as ev
 
 
-@dataclass
-class PendingAnswer:
-    request_id: int
-    text: str = ""
-    thinking: str = ""
-    tool_calls: list[dict] = field(default_factory=list)
-    stats: dict = field(default_factory=dict)
-    widget: MessageWidget | None = None
+def answer_meta(stats: dict) -> str:
+    """The line under a finished answer: its length and speed."""
+    tps = stats.get("decode_tokens_per_second") if stats else None
+    return f"{stats.get('generated_tokens', 0)} tokens · {tps:.1f} tok/s" if tps else ""
 
 
 class ConversationController(QObject):
     conversation_changed = Signal(str)  # "" for a new, not yet stored conversation
     busy_changed = Signal(bool)
 
-    def __init__(self, store: Store, bridge: EngineBridge, settings: Settings, chat_view: ChatView,
-                 composer: Composer, sidebar: Sidebar, status: StatusLine,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bridge: EngineBridge,
+        settings: Settings,
+        chat_view: ChatView,
+        composer: Composer,
+        sidebar: Sidebar,
+        status: StatusLine,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.store, self.bridge, self.settings = store, bridge, settings
-        self.chat_view, self.composer, self.sidebar, self.status = chat_view, composer, sidebar, status
-        self.current_id: str | None = None
-        self.opened: set[str] = set()
-        self.pending: dict[str, PendingAnswer] = {}
-        self._preparing: dict[int, Attachment] = {}
-        self._opening: dict[int, str] = {}  # OpenSession request_id -> conversation id
+        self.chat_view, self.composer, self.sidebar, self.status = (
+            chat_view,
+            composer,
+            sidebar,
+            status,
+        )
+        self.core = ChatCore(store, bridge.submit, settings, self)
+        self._answer_widgets: dict[str, MessageWidget] = {}  # shown answers being written
         self._search = ""
-        self._had_model = False
-        self.model_state = "none"  # "none", "loading", "ready" or "failed"
-        self._load_request = 0
 
         composer.send_requested.connect(self.send)
         composer.stop_requested.connect(self.stop)
@@ -71,21 +70,32 @@ class ConversationController(QObject):
         sidebar.rename_requested.connect(self.rename)
         sidebar.delete_requested.connect(self.delete)
         sidebar.search_changed.connect(self.search)
-        bridge.model_loaded.connect(self._on_model_loaded)
-        bridge.progress_reported.connect(self._on_progress)
-        bridge.text_received.connect(self._on_text)
-        bridge.tool_called.connect(self._on_tool_call)
-        bridge.parse_failed.connect(self._on_parse_error)
-        bridge.stats_reported.connect(self._on_stats)
-        bridge.turn_finished.connect(self._on_turn_finished)
-        bridge.context_warned.connect(lambda e: self.status.showMessage(e.message, 8000))
-        bridge.error_raised.connect(self._on_error)
+        bridge.event_received.connect(self.core.handle)  # before the typed signals below
+        bridge.model_loaded.connect(status.show_model)
+        bridge.progress_reported.connect(status.show_progress)
+        bridge.stats_reported.connect(
+            lambda e: status.show_stats(e, settings.value(Key.USE_DRAFTER))
+        )
+        bridge.context_warned.connect(lambda e: status.showMessage(e.message, 8000))
         self.refresh_sidebar()
 
-    # ------------------------------------------------------------ conversations
+    # The core's state, read by the window and the voice controller.
+    @property
+    def current_id(self) -> str | None:
+        return self.core.current_id
+
+    @property
+    def pending(self) -> dict[str, PendingAnswer]:
+        return self.core.pending
+
+    @property
+    def model_state(self) -> ModelState:
+        return self.core.model_state
+
+    # ------------------------------------------------------------ requests from the widgets
 
     def refresh_sidebar(self) -> None:
-        self.sidebar.set_conversations(self.store.conversations(self._search), self.current_id)
+        self.sidebar.set_conversations(self.core.conversations(self._search), self.core.current_id)
 
     def search(self, query: str) -> None:
         self._search = query
@@ -93,101 +103,43 @@ class ConversationController(QObject):
 
     def new_conversation(self) -> None:
         self.composer.cancel_edit()
-        self.current_id = None
-        self.chat_view.clear()
+        self.core.new_conversation()
+        self._clear_view()
         self.refresh_sidebar()
         self._sync_busy()
         self.composer.edit.setFocus()
         self.conversation_changed.emit("")
 
     def open_conversation(self, conversation_id: str) -> None:
-        if self.store.conversation(conversation_id) is None:
+        messages = self.core.open_conversation(conversation_id)
+        if messages is None:
             return
         self.composer.cancel_edit()
-        self.current_id = conversation_id
-        self.chat_view.clear()
-        for p in self.pending.values():
-            p.widget = None
-        for message in self.store.messages(conversation_id):
-            widget = MessageWidget(message.role, message.position)
-            if message.role == "user":
-                widget.set_user_content(message.content, message.attachments)
-            else:
-                widget.set_answer(message.content, message.thinking)
-                for call in message.tool_calls:
-                    widget.add_tool_call(call.get("name", ""), call.get("arguments", {}))
-                widget.finish(message.finish_reason, _meta(message.stats))
-            self.chat_view.add_message(widget)
-        pending = self.pending.get(conversation_id)
+        self._clear_view()
+        for message in messages:
+            self.chat_view.add_message(_message_widget(message))
+        pending = self.core.pending.get(conversation_id)
         if pending is not None:  # still streaming: show what has come so far and keep going
-            pending.widget = self._answer_widget()
-            pending.widget.set_answer(pending.text, pending.thinking)
+            self._add_answer_widget(conversation_id).set_answer(pending.text, pending.thinking)
         self.settings.set_value(Key.LAST_CONVERSATION, conversation_id)
         self.refresh_sidebar()
         self._sync_busy()
         self.conversation_changed.emit(conversation_id)
 
     def rename(self, conversation_id: str, title: str) -> None:
-        self.store.rename_conversation(conversation_id, title)
+        self.core.rename(conversation_id, title)
         self.refresh_sidebar()
 
     def delete(self, conversation_id: str) -> None:
-        if conversation_id in self.pending:
-            self.bridge.submit(ev.Cancel(session_id=conversation_id))
-            self.pending.pop(conversation_id)
-        if conversation_id in self.opened:
-            self.bridge.submit(ev.CloseSession(session_id=conversation_id))
-            self.opened.discard(conversation_id)
-        self.store.delete_conversation(conversation_id)
-        if conversation_id == self.current_id:
+        was_open = conversation_id == self.core.current_id
+        self.core.delete(conversation_id)
+        if was_open:
             self.new_conversation()
         else:
             self.refresh_sidebar()
 
-    def ensure_conversation(self) -> str:
-        """The open conversation's id, creating it (and its engine session) when needed."""
-        return self._ensure_conversation()
-
-    def _ensure_conversation(self) -> str:
-        if self.current_id is None:
-            self.current_id = self.store.create_conversation().id
-            self.settings.set_value(Key.LAST_CONVERSATION, self.current_id)
-            self.refresh_sidebar()
-            self.conversation_changed.emit(self.current_id)
-        if self.engine_accepts_sessions():
-            self._ensure_session(self.current_id)
-        return self.current_id
-
     def load_model(self, command: ev.LoadModel) -> None:
-        """Submit `command`; sessions may be opened from now on (the engine runs commands in order)."""
-        self.model_state = "loading"
-        self._load_request = self.bridge.submit(command)
-
-    def engine_accepts_sessions(self) -> bool:
-        return self.model_state in ("loading", "ready")
-
-    def _model_missing_message(self) -> str:
-        if self.model_state == "failed":
-            return "The model could not be loaded. Choose another in Settings or Model ▸ Manage Models."
-        return "The model is not ready yet. Your message is still here; send it in a moment."
-
-    def _ensure_session(self, conversation_id: str) -> None:
-        if conversation_id in self.opened:
-            return
-        rid = self.bridge.submit(ev.OpenSession(
-            session_id=conversation_id, system_prompt=self.settings.value(Key.SYSTEM_PROMPT),
-            image_budget=self.settings.image_budget()))
-        self._opening[rid] = conversation_id
-        cache = self.store.session_cache_path(conversation_id)
-        if cache.exists():
-            self.bridge.submit(ev.LoadSession(session_id=conversation_id, path=str(cache)))
-        else:
-            history = history_messages(self.store.messages(conversation_id))
-            if history:  # no saved cache: feed the stored turns so the model keeps the context
-                self.bridge.submit(ev.LoadHistory(session_id=conversation_id, messages=history))
-        self.opened.add(conversation_id)
-
-    # ------------------------------------------------------------ attachments
+        self.core.load_model(command)
 
     def attach_files(self, paths: list[str]) -> None:
         accepted, errors = import_files(self.store, paths)
@@ -203,227 +155,138 @@ class ConversationController(QObject):
             self.composer.show_error(str(exc))
 
     def _add_attachment(self, attachment: Attachment) -> None:
-        kind = attachment.kind
         self.composer.add_attachment(attachment)
-        session_id = self._ensure_conversation()
-        if not self.engine_accepts_sessions():
-            return  # it is prepared with the message instead
-        # Start the image's prefill work now, while the user is still writing.
-        rid = self.bridge.submit(ev.PrepareMedia(session_id=session_id,
-                                                 item={"type": kind, kind: str(attachment.path)}))
-        self._preparing[rid] = attachment
-
-    # ------------------------------------------------------------ turns
+        self.core.prepare_attachment(attachment)
 
     def send(self, text: str) -> None:
-        attachments = self.composer.attachments
-        if not text and not attachments:
+        """Send the composer's message; it is emptied once the message is stored and sent."""
+        try:
+            sent = self.core.send(text, self.composer.attachments, self.composer.editing_position)
+        except TurnRefused as exc:
+            self.composer.show_error(str(exc))
             return
-        if not self.engine_accepts_sessions():
-            self.composer.show_error(self._model_missing_message())
-            return
-        conv_id = self._ensure_conversation()
-        if conv_id in self.pending:
-            return  # one answer at a time per conversation
-        edit_position = self.composer.editing_position
-        if edit_position is not None:
-            self._roll_back(conv_id, edit_position)
-        self.add_user_message(conv_id, text, attachments)
-        self.composer.clear()
-        content: str | list[dict] = text
-        if attachments:
-            content = [{"type": a.kind, a.kind: str(a.path)} for a in attachments]
-            if text:
-                content.append({"type": "text", "text": text})
-        rid = self.bridge.submit(ev.SendMessage(session_id=conv_id, content=content,
-                                                settings=self.settings.generation_settings()))
-        self.begin_answer(conv_id, rid)
-
-    def add_user_message(self, conv_id: str, text: str, attachments=()) -> MessageWidget:
-        """Store a user message (on disk when this returns), then show it."""
-        message = self.store.add_message(conv_id, "user", text, attachments)
-        widget = MessageWidget("user", message.position)
-        widget.set_user_content(text, message.attachments)
-        if conv_id == self.current_id:
-            self.chat_view.add_message(widget)
-        self.refresh_sidebar()
-        return widget
+        if sent:
+            self.composer.clear()
 
     def stop(self) -> None:
-        if self.current_id in self.pending:
-            self.bridge.submit(ev.Cancel(session_id=self.current_id))
+        self.core.stop()
 
     def stop_all(self) -> None:
         """Stop every answer and store what has arrived so far (the window is closing)."""
-        for session_id, p in list(self.pending.items()):
-            self.bridge.submit(ev.Cancel(session_id=session_id))
-            self._on_turn_finished(ev.TurnFinished(session_id=session_id, request_id=p.request_id,
-                                                   reason="cancelled", text=p.text))
+        self.core.stop_all()
 
     def regenerate(self) -> None:
         last = self.chat_view.last()
-        conv_id = self.current_id
-        if conv_id is None or conv_id in self.pending or last is None or last.role != "assistant":
+        if last is None or last.role != "assistant":
             return
-        if not self.engine_accepts_sessions():
-            self.status.showMessage(self._model_missing_message(), 8000)
-            return
-        self._ensure_session(conv_id)
-        self.store.delete_messages_from(conv_id, last.position)
-        self.chat_view.remove_from(last.position)
-        rid = self.bridge.submit(ev.Regenerate(session_id=conv_id,
-                                               settings=self.settings.generation_settings()))
-        self.begin_answer(conv_id, rid)
+        try:
+            self.core.regenerate(last.position)
+        except TurnRefused as exc:
+            self.status.showMessage(str(exc), 8000)
 
     def start_edit(self, position: int) -> None:
-        if self.current_id is None or self.current_id in self.pending:
-            return
-        message = next((m for m in self.store.messages(self.current_id) if m.position == position), None)
-        if message is None or message.role != "user":
+        message = self.core.user_message(position)
+        if message is None:
             return
         self.composer.clear()
         self.composer.start_edit(position, message.content)
         for attachment in message.attachments:
             self.composer.add_attachment(attachment)
 
-    def _roll_back(self, conv_id: str, position: int) -> None:
-        messages = self.store.messages(conv_id)
-        turn = sum(1 for m in messages if m.role == "user" and m.position < position)
-        self.bridge.submit(ev.Rollback(session_id=conv_id, turn=turn))
-        self.store.delete_messages_from(conv_id, position)
-        self.chat_view.remove_from(position)
+    def _clear_view(self) -> None:
+        self.chat_view.clear()
+        self._answer_widgets.clear()
 
-    def begin_answer(self, conv_id: str, request_id: int) -> None:
-        """Stream the events of `request_id` into a new answer of `conv_id`, saved when it finishes."""
-        pending = PendingAnswer(request_id)
-        if conv_id == self.current_id:
-            pending.widget = self._answer_widget()
-        self.pending[conv_id] = pending
-        self._sync_busy()
-
-    def _answer_widget(self) -> MessageWidget:
+    def _add_answer_widget(self, conversation_id: str) -> MessageWidget:
         last = self.chat_view.last()
-        return self.chat_view.add_message(
-            MessageWidget("assistant", last.position + 1 if last else 0))
+        widget = MessageWidget("assistant", last.position + 1 if last else 0)
+        self._answer_widgets[conversation_id] = self.chat_view.add_message(widget)
+        return widget
 
     def _sync_busy(self) -> None:
-        busy = self.current_id in self.pending
+        busy = self.core.answering
         self.composer.set_generating(busy)
         self.chat_view.set_busy(busy)
         self.busy_changed.emit(busy)
 
-    # ------------------------------------------------------------ engine events
+    # ------------------------------------------------------------ ChatListener: news from the core
 
-    def _pending(self, event: ev.Event) -> PendingAnswer | None:
-        p = self.pending.get(event.session_id)
-        return p if p is not None and p.request_id == event.request_id else None
+    def conversation_created(self, conversation_id: str) -> None:
+        self.settings.set_value(Key.LAST_CONVERSATION, conversation_id)
+        self.refresh_sidebar()
+        self.conversation_changed.emit(conversation_id)
 
-    def _on_text(self, e: ev.TextDelta) -> None:
-        p = self._pending(e)
-        if p is None:
-            return
-        if e.channel == "thinking":
-            p.thinking += e.text
-        else:
-            p.text += e.text
-        if p.widget is not None:
-            p.widget.append_text(e.text, e.channel)
-
-    def _on_tool_call(self, e: ev.ToolCallEvent) -> None:
-        p = self._pending(e)
-        if p is not None:
-            p.tool_calls.append({"name": e.name, "arguments": e.arguments})
-            if p.widget is not None:
-                p.widget.add_tool_call(e.name, e.arguments)
-
-    def _on_parse_error(self, e: ev.ParseErrorEvent) -> None:
-        p = self._pending(e)
-        if p is not None and p.widget is not None:
-            p.widget.add_parse_error(e.raw, e.message)
-
-    def _on_stats(self, e: ev.TurnStats) -> None:
-        p = self._pending(e)
-        if p is not None:
-            p.stats = asdict(e)
-        self.status.show_stats(e, self.settings.value(Key.USE_DRAFTER))
-
-    def _on_turn_finished(self, e: ev.TurnFinished) -> None:
-        p = self._pending(e)
-        if p is None:
-            return
-        del self.pending[e.session_id]
-        text = p.text or e.text
-        if self.store.conversation(e.session_id) is not None:
-            self.store.add_message(e.session_id, "assistant", text, thinking=p.thinking,
-                                   tool_calls=p.tool_calls, finish_reason=e.reason, stats=p.stats)
-            self.bridge.submit(ev.SaveSession(session_id=e.session_id,
-                                              path=str(self.store.session_cache_path(e.session_id))))
-        if p.widget is not None:
-            p.widget.set_answer(text, p.thinking)
-            p.widget.finish(e.reason, _meta(p.stats))
-        if e.session_id == self.current_id:
-            self._sync_busy()
+    def conversations_changed(self) -> None:
         self.refresh_sidebar()
 
-    def _on_error(self, e: ev.ErrorEvent) -> None:
-        if e.request_id == self._load_request and self.model_state == "loading":
-            self.model_state = "failed"
-            self.status.set_loading(f"Could not load the model: {e.message}")
-            return
-        failed_open = self._opening.pop(e.request_id, None)
-        if failed_open is not None:
-            self.opened.discard(failed_open)  # the next send opens it again
-        attachment = self._preparing.pop(e.request_id, None)
-        if attachment is not None:
-            self.composer.remove_attachment(attachment)
-            self.composer.show_error(f"Could not use {attachment.filename}: {e.message}. {e.detail}".strip())
-            return
-        p = self._pending(e)
-        if p is not None:
-            del self.pending[e.session_id]
-            if p.widget is not None:
-                p.widget.show_error(f"{e.message}. {e.detail}".strip(" ."))
-                p.widget.finish("error")
-            if e.session_id == self.current_id:
-                self._sync_busy()
-            return
-        self.status.showMessage(f"{e.message} {e.detail}".strip(), 10000)
+    def messages_removed(self, conversation_id: str, position: int) -> None:
+        if conversation_id == self.core.current_id:
+            self.chat_view.remove_from(position)
 
-    def _on_progress(self, e: ev.Progress) -> None:
-        attachment = self._preparing.get(e.request_id)
-        if attachment is not None and e.done >= e.total:
-            self._preparing.pop(e.request_id)
-            chip = self.composer.chip_for(attachment.path)
-            if chip is not None:
-                chip.set_ready()
-        self.status.show_progress(e)
+    def user_message_added(self, conversation_id: str, message: Message) -> None:
+        if conversation_id == self.core.current_id:
+            self.chat_view.add_message(_message_widget(message))
 
-    def _on_model_loaded(self, e: ev.ModelLoaded) -> None:
-        if self._had_model:
-            self.opened.clear()  # a replaced model starts with no sessions
-        self._had_model = True
-        self.model_state = "ready"
-        self.status.show_model(e)
+    def answer_started(self, conversation_id: str) -> None:
+        if conversation_id == self.core.current_id:
+            self._add_answer_widget(conversation_id)
+        self._sync_busy()
+
+    def answer_streamed(self, conversation_id: str, text: str, channel: str) -> None:
+        widget = self._answer_widgets.get(conversation_id)
+        if widget is not None:
+            widget.append_text(text, channel)
+
+    def tool_call_received(self, conversation_id: str, name: str, arguments: dict) -> None:
+        widget = self._answer_widgets.get(conversation_id)
+        if widget is not None:
+            widget.add_tool_call(name, arguments)
+
+    def parse_error_received(self, conversation_id: str, raw: str, message: str) -> None:
+        widget = self._answer_widgets.get(conversation_id)
+        if widget is not None:
+            widget.add_parse_error(raw, message)
+
+    def answer_finished(self, conversation_id: str, answer: PendingAnswer, reason: str) -> None:
+        widget = self._answer_widgets.pop(conversation_id, None)
+        if widget is not None:
+            widget.set_answer(answer.text, answer.thinking)
+            widget.finish(reason, answer_meta(answer.stats))
+        if conversation_id == self.core.current_id:
+            self._sync_busy()
+
+    def answer_failed(self, conversation_id: str, message: str) -> None:
+        widget = self._answer_widgets.pop(conversation_id, None)
+        if widget is not None:
+            widget.show_error(message)
+            widget.finish("error")
+        if conversation_id == self.core.current_id:
+            self._sync_busy()
+
+    def attachment_ready(self, attachment: Attachment) -> None:
+        chip = self.composer.chip_for(attachment.path)
+        if chip is not None:
+            chip.set_ready()
+
+    def attachment_failed(self, attachment: Attachment, message: str) -> None:
+        self.composer.remove_attachment(attachment)
+        self.composer.show_error(message)
+
+    def model_failed(self, message: str) -> None:
+        self.status.set_loading(f"Could not load the model: {message}")
+
+    def engine_failed(self, message: str) -> None:
+        self.status.showMessage(message, 10000)
 
 
-def _meta(stats: dict) -> str:
-    tps = stats.get("decode_tokens_per_second") if stats else None
-    return f"{stats.get('generated_tokens', 0)} tokens · {tps:.1f} tok/s" if tps else ""
-
-
-def history_messages(messages) -> list[dict]:
-    """Stored messages as the engine's chat messages (finished answers only; media by path)."""
-    out: list[dict] = []
-    for m in messages:
-        if m.role == "user":
-            content: str | list[dict] = m.content
-            if m.attachments:
-                content = [{"type": a.kind, a.kind: str(a.path)} for a in m.attachments]
-                if m.content:
-                    content.append({"type": "text", "text": m.content})
-            out.append({"role": "user", "content": content})
-        elif m.role == "assistant" and out and out[-1]["role"] == "user":
-            out.append({"role": "assistant", "content": m.content})
-    while out and out[-1]["role"] != "assistant":
-        out.pop()  # an unanswered message is sent again by the person, not replayed
-    return out
+def _message_widget(message: Message) -> MessageWidget:
+    """A stored message as it is shown."""
+    widget = MessageWidget(message.role, message.position)
+    if message.role == "user":
+        widget.set_user_content(message.content, message.attachments)
+    else:
+        widget.set_answer(message.content, message.thinking)
+        for call in message.tool_calls:
+            widget.add_tool_call(call.get("name", ""), call.get("arguments", {}))
+        widget.finish(message.finish_reason, answer_meta(message.stats))
+    return widget

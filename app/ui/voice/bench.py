@@ -104,6 +104,7 @@ class Bench:
         from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
 
+        from app.chat import ModelState
         from app.store import Store
         from app.ui.engine_bridge import EngineBridge
         from app.ui.main_window import MainWindow
@@ -129,8 +130,9 @@ class Bench:
         self.window = MainWindow(self.store, settings, self.bridge)
         self.window.show()
         self.window.start()
-        self.wait(lambda: self.window.controller.model_state in ("ready", "failed"), 600)
-        if self.window.controller.model_state != "ready":
+        loaded = (ModelState.READY, ModelState.FAILED)
+        self.wait(lambda: self.window.controller.model_state in loaded, 600)
+        if self.window.controller.model_state != ModelState.READY:
             raise SystemExit("the model could not be loaded")
 
     def _on_event(self, event) -> None:
@@ -192,7 +194,7 @@ class Bench:
         [wav] = self.store.messages(conversation)[0].attachments
         controller = self.window.controller
         controller.new_conversation()
-        conv = controller.ensure_conversation()
+        conv = controller.core.ensure_conversation()
         submitted = time.perf_counter()
         rid = self.bridge.submit(
             ev.SendMessage(

@@ -40,14 +40,14 @@ from app.audio.errors import PERMISSION_HINT, MicrophoneError
 from app.audio.tts import Speaker
 from app.audio.turns import TurnAudio, TurnEnded, TurnSegmenter, TurnStarted
 from app.audio.vad import VoiceActivityDetector
+from app.chat import ChatCore, VoiceTurn
 from app.ui.chat.composer import Composer
-from app.ui.chat.controller import ConversationController
 from app.ui.chat.message_widget import MessageWidget
 from app.ui.chat.view import ChatView
+from app.ui.engine_bridge import EngineBridge
 from app.ui.settings import Key, Settings
 from app.ui.voice.clip import VoiceClip
 from app.ui.voice.level_meter import LevelMeter
-from app.ui.voice.turn import VoiceTurn
 from engine import protocol as ev
 
 DRAIN_MS = 40  # one model frame (640 samples) per tick: the meter and the VAD follow the voice
@@ -76,7 +76,8 @@ class VoiceController(QObject):
     def __init__(
         self,
         voice: VoiceTurn,
-        controller: ConversationController,
+        chat: ChatCore,
+        bridge: EngineBridge,
         composer: Composer,
         chat_view: ChatView,
         settings: Settings,
@@ -86,7 +87,7 @@ class VoiceController(QObject):
         speaker: Speaker | None = None,
     ) -> None:
         super().__init__(parent)
-        self.voice, self.controller, self.composer = voice, controller, composer
+        self.voice, self.chat, self.composer = voice, chat, composer
         self.settings = settings
         self.sounddevice = sounddevice  # a stand-in for the sounddevice module (tests)
         self.speaker = speaker if speaker is not None else Speaker()
@@ -122,8 +123,8 @@ class VoiceController(QObject):
         self.shortcut = QShortcut(QKeySequence(TOGGLE_KEY), composer)
         self.shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
         self.shortcut.activated.connect(self.toggle)
-        controller.bridge.turn_finished.connect(self._on_answer_finished)
-        controller.bridge.error_raised.connect(self._on_answer_finished)
+        bridge.turn_finished.connect(self._on_answer_finished)
+        bridge.error_raised.connect(self._on_answer_finished)
         chat_view.message_shown.connect(self._show_clips)
         self.failed.connect(composer.show_error)
         composer.set_voice_available(True, ready_tip())
@@ -213,13 +214,12 @@ class VoiceController(QObject):
 
     def _open_turn(self) -> bool:
         """Start a voice turn; an answer that is still running is stopped first (barge-in)."""
-        c = self.controller
         self.speaker.stop()
         self._turn_samples = 0
         self._unsent = []
-        session = c.current_id
-        if session is not None and session in c.pending:
-            c.stop()
+        session = self.chat.current_id
+        if self.chat.answering:
+            self.chat.stop()
             self._held, self._held_ended = [], False
             self._set_state("waiting")
             self.barged_in.emit(session)
@@ -242,9 +242,7 @@ class VoiceController(QObject):
                 self._speech_ended()
 
     def _speech_started(self) -> None:
-        c = self.controller
-        answering = c.current_id is not None and c.current_id in c.pending
-        if (answering or self.speaker.speaking) and not self.settings.value(Key.VOICE_BARGE_IN):
+        if (self.chat.answering or self.speaker.speaking) and not self.settings.value(Key.VOICE_BARGE_IN):
             self._ignoring = True  # most likely the spoken answer heard through the speakers
             return
         if not self._open_turn():
@@ -296,7 +294,7 @@ class VoiceController(QObject):
         session = self.voice.session_id
         self._send_audio()
         self.voice.finish("")
-        pending = self.controller.pending.get(session or "")
+        pending = self.chat.pending.get(session or "")
         if pending is not None:
             self._voice_answers.add(pending.request_id)
 
@@ -304,8 +302,7 @@ class VoiceController(QObject):
         if isinstance(event, ev.TurnFinished) and event.request_id in self._voice_answers:
             self._voice_answers.discard(event.request_id)
             self._speak(event)
-        c = self.controller
-        if self._held is None or (c.current_id is not None and c.current_id in c.pending):
+        if self._held is None or self.chat.answering:
             return
         held, ended = self._held, self._held_ended
         self._held, self._held_ended = None, False

@@ -1,9 +1,13 @@
 """The window with the fake engine: settings reach the engine, the first run on the demo
-checkpoint, the status line, and a model that is not ready or fails to load."""
+checkpoint, the status line, a model that is not ready or fails to load, shortcuts, mode views,
+the restored geometry and the dark palette."""
 
 from __future__ import annotations
 
 import threading
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from app.ui.settings import Key
 from engine import protocol as ev
@@ -105,3 +109,58 @@ def test_the_engine_says_whether_the_drafter_pays_off(qtbot, open_window):
     window.settings.set_value(Key.DRAFTER_PATH, "/drafters/mine")
     window.load_model()
     assert engine.of_type(ev.LoadModel)[-1].drafter_path is None  # turned off: not even loaded
+
+
+def test_standard_shortcuts_are_bound(qtbot, open_window):
+    from PySide6.QtGui import QKeySequence
+
+    window, _ = open_window()
+    assert window.new_action.shortcut() == QKeySequence(QKeySequence.StandardKey.New)
+    assert window.find_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Find)
+    assert window.stop_action.shortcut() == QKeySequence(Qt.Key.Key_Escape)
+
+
+def test_window_geometry_and_splitter_are_restored(qtbot, open_window):
+    window, _ = open_window()
+    window.resize(720, 520)  # inside the offscreen screen (800x600)
+    window.splitter.setSizes([300, 420])
+    window.close()
+    again, _ = open_window(size=None)
+    assert again.size().width() == 720 and again.size().height() == 520
+    assert abs(again.splitter.sizes()[0] - 300) <= 2
+
+
+def test_another_mode_view_can_be_added_and_shown(qtbot, open_window):
+    import pytest
+    from PySide6.QtWidgets import QLabel
+
+    window, _ = open_window()
+    assert window.modes.indexOf(window.agent_view) == 1  # the coding agent is Ctrl+2
+    agent = QLabel("another view")
+    action = window.add_mode_view("extra", agent, "Extra")
+    assert action.shortcut().toString() == "Ctrl+3" and action in window.view_menu.actions()
+    action.trigger()
+    assert window.modes.currentWidget() is agent and action.isChecked()
+    window.show_mode("chat")
+    assert window.modes.currentWidget() is not agent and not action.isChecked()
+    with pytest.raises(ValueError, match="already"):
+        window.add_mode_view("extra", QLabel())
+
+
+def test_dark_palette_restyles_the_window(qtbot, open_window):
+    from PySide6.QtGui import QColor, QPalette
+
+    window, _ = open_window()
+    light_sheet = window.styleSheet()
+    original = QApplication.palette()
+    dark = QPalette(original)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#242424"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#eeeeee"))
+    try:
+        QApplication.setPalette(dark)  # what Qt does when macOS switches appearance
+        qtbot.waitUntil(lambda: window.styleSheet() != light_sheet, timeout=1000)
+        assert "#1e1e1e" in window.styleSheet()  # the dark chat background
+    finally:
+        QApplication.setPalette(original)
+    qtbot.waitUntil(lambda: window.styleSheet() == light_sheet, timeout=1000)
+    assert not window.settings_shortcut.isEmpty()  # Cmd+, on macOS, Ctrl+, elsewhere

@@ -49,7 +49,11 @@ print("ERROR", window.composer.error_label.text().replace("\n", " "))
 print("VOICE COMMANDS", len([c for c in bridge.worker.commands if isinstance(c, ev.StartVoiceTurn)]))
 window.composer.edit.setPlainText("Still works?")
 window.composer.submit()
-QTest.qWait(300)
+for _ in range(200):  # until the answer has finished (at most 20 s on a busy machine)
+    last = window.chat_view.last()
+    if last is not None and last.role == "assistant" and last.finish_reason:
+        break
+    QTest.qWait(100)
 print("ANSWER", window.chat_view.last().answer)
 window.close()
 bridge.stop()
