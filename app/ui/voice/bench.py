@@ -158,10 +158,12 @@ class Bench:
             time.sleep(0.001)
 
     def spoken_turn(self, wav: Path, release_after: float) -> dict:
+        from app.ui.voice.controller import RecordingMode
+
         voice = self.window.voice_input
         controller = self.window.controller
         controller.new_conversation()
-        if not voice.start_recording("toggle"):
+        if not voice.start_recording(RecordingMode.TOGGLE):
             raise SystemExit("cannot record: " + self.window.composer.error_label.text())
         recorder = voice.recorder
         self.wait(lambda: recorder.samples_delivered > 0.3 * 16_000, 10)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -65,11 +66,30 @@ def ready_tip() -> str:
     )
 
 
+class RecordingMode(Enum):
+    TOGGLE = "toggle"  # click to start, click to send; or hold the button and let go to send
+    PUSH = "push"  # hold Space in an empty message field, let go to send
+    HANDS_FREE = "hands_free"  # the microphone listens; speech opens a turn, silence sends it
+
+
+class VoiceState(Enum):
+    OFF = "off"
+    LISTENING = "listening"  # hands-free, between turns
+    RECORDING = "recording"  # a turn is open: its audio streams to the engine
+    WAITING = "waiting"  # barge-in stopped an answer; the new turn is held until it is stored
+
+
+STATE_LABELS = {  # under the level meter; the button's accessible description drops the "…"
+    VoiceState.LISTENING: "Listening",
+    VoiceState.RECORDING: "Recording",
+    VoiceState.WAITING: "Stopping the answer…",
+}
+
+
 class VoiceController(QObject):
-    recording_started = Signal(str)  # the mode: "toggle", "push" or "hands_free"
+    recording_started = Signal(object)  # RecordingMode
     recording_stopped = Signal()
-    # "off", "listening", "recording" or "waiting" (for the answer that barge-in stopped)
-    state_changed = Signal(str)
+    state_changed = Signal(object)  # VoiceState
     barged_in = Signal(str)  # session_id whose answer was stopped by the person talking
     failed = Signal(str)  # a message for the person
 
@@ -92,8 +112,8 @@ class VoiceController(QObject):
         self.sounddevice = sounddevice  # a stand-in for the sounddevice module (tests)
         self.speaker = speaker if speaker is not None else Speaker()
         self.recorder: Recorder | None = None
-        self.mode = ""
-        self.state = "off"
+        self.mode: RecordingMode | None = None  # None while the microphone is off
+        self.state = VoiceState.OFF
         self.unavailable = ""  # why the microphone cannot record, after a failed check
         self.segmenter: TurnSegmenter | None = None
         self._held: list[np.ndarray] | None = None  # a turn's audio while a stopped answer ends
@@ -156,11 +176,13 @@ class VoiceController(QObject):
             self.stop_recording()
         else:
             self.start_recording(
-                "hands_free" if self.settings.value(Key.VOICE_HANDS_FREE) else "toggle"
+                RecordingMode.HANDS_FREE
+                if self.settings.value(Key.VOICE_HANDS_FREE)
+                else RecordingMode.TOGGLE
             )
 
-    def start_recording(self, mode: str = "toggle") -> bool:
-        """Open the microphone. In "toggle" and "push" mode a voice turn opens at once."""
+    def start_recording(self, mode: RecordingMode = RecordingMode.TOGGLE) -> bool:
+        """Open the microphone. In TOGGLE and PUSH mode a voice turn opens at once."""
         if self.recording:
             return True
         if self.unavailable and not self.check_microphone(rescan=True):
@@ -181,12 +203,12 @@ class VoiceController(QObject):
         self.composer.error_label.setVisible(False)
         self.meter.reset()
         self.meter.setVisible(True)
-        if mode == "hands_free":
+        if mode is RecordingMode.HANDS_FREE:
             vad = VoiceActivityDetector(
                 silence_s=max(0.1, self.settings.value(Key.VOICE_SILENCE_S))
             )
             self.segmenter = TurnSegmenter(vad)
-            self._set_state("listening")
+            self._set_state(VoiceState.LISTENING)
         elif not self._open_turn():
             self.stop_recording(send=False)  # the reason is already in the composer
             return False
@@ -221,12 +243,12 @@ class VoiceController(QObject):
         if self.chat.answering:
             self.chat.stop()
             self._held, self._held_ended = [], False
-            self._set_state("waiting")
+            self._set_state(VoiceState.WAITING)
             self.barged_in.emit(session)
             return True
         if not self.voice.start():
             return False
-        self._set_state("recording")
+        self._set_state(VoiceState.RECORDING)
         return True
 
     def _route(self, samples: np.ndarray) -> None:
@@ -254,7 +276,7 @@ class VoiceController(QObject):
             return
         self._end_turn()
         if self.recording:
-            self._set_state("listening")
+            self._set_state(VoiceState.LISTENING)
 
     def _feed(self, samples: np.ndarray) -> None:
         if samples.size == 0 or self._ignoring:
@@ -308,17 +330,20 @@ class VoiceController(QObject):
         self._held, self._held_ended = None, False
         if not self.voice.start():  # the reason is in the composer
             self._ignoring = not ended and self.segmenter is not None
-            if self.recording and self.mode in ("toggle", "push"):
+            if self.recording and self.mode is not RecordingMode.HANDS_FREE:
                 self.stop_recording(send=False)
-            self._set_state("listening" if self.recording else "off")
+            self._set_state(VoiceState.LISTENING if self.recording else VoiceState.OFF)
             return
         self._unsent = []
         if held:
             self.voice.append(np.concatenate(held))
         if ended:
             self._end_turn()
-        listening = ended and self.mode == "hands_free"
-        self._set_state(("listening" if listening else "recording") if self.recording else "off")
+        listening = ended and self.mode is RecordingMode.HANDS_FREE
+        if not self.recording:
+            self._set_state(VoiceState.OFF)
+        else:
+            self._set_state(VoiceState.LISTENING if listening else VoiceState.RECORDING)
 
     def _speak(self, event: ev.TurnFinished) -> None:
         if event.reason not in ("stop", "length") or not self.settings.value(
@@ -359,10 +384,10 @@ class VoiceController(QObject):
         self._end_turn(send)
         self._ignoring = False
         self.segmenter = None
-        self.mode = ""
+        self.mode = None
         self._space_held = False
         self.meter.setVisible(False)
-        self._set_state("waiting" if self._held is not None else "off")
+        self._set_state(VoiceState.WAITING if self._held is not None else VoiceState.OFF)
         self._sync_button()
         self.recording_stopped.emit()
 
@@ -377,7 +402,7 @@ class VoiceController(QObject):
     def _on_release(self) -> None:
         held = time.monotonic() - self._pressed_at
         if self._press_started:
-            if self.mode == "toggle" and held >= HOLD_S:
+            if self.mode is RecordingMode.TOGGLE and held >= HOLD_S:
                 self.stop_recording()  # push-to-talk: let go to send
         elif self.recording:
             self.stop_recording()
@@ -387,13 +412,7 @@ class VoiceController(QObject):
         button = self.composer.mic_button
         if button.isChecked() != self.recording:
             button.setChecked(self.recording)
-        button.setAccessibleDescription(
-            {
-                "listening": "Listening",
-                "recording": "Recording",
-                "waiting": "Stopping the answer",
-            }.get(self.state, "")
-        )
+        button.setAccessibleDescription(STATE_LABELS.get(self.state, "").rstrip("…"))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Hold Space in an empty message field to talk (push-to-talk)."""
@@ -408,7 +427,7 @@ class VoiceController(QObject):
                 return True  # auto-repeat while talking
             if event.isAutoRepeat() or self.recording or self.composer.text:
                 return False
-            self._space_held = self.start_recording("push")
+            self._space_held = self.start_recording(RecordingMode.PUSH)
             return self._space_held
         if not self._space_held or event.isAutoRepeat():
             return self._space_held
@@ -416,16 +435,10 @@ class VoiceController(QObject):
         self.stop_recording()
         return True
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: VoiceState) -> None:
         if state != self.state:
             self.state = state
-            self.meter.set_state(
-                {
-                    "listening": "Listening",
-                    "recording": "Recording",
-                    "waiting": "Stopping the answer…",
-                }.get(state, "")
-            )
+            self.meter.set_state(STATE_LABELS.get(state, ""))
             self.state_changed.emit(state)
 
     def _device_choice(self) -> str | None:

@@ -9,6 +9,7 @@ import threading
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from app.chat import ModelState
 from app.ui.settings import Key
 from engine import protocol as ev
 
@@ -101,7 +102,7 @@ def test_a_model_that_fails_to_load_is_reported(qtbot, open_window):
 
 def test_the_engine_says_whether_the_drafter_pays_off(qtbot, open_window):
     window, engine = open_window(drafter_pays_off=True)
-    qtbot.waitUntil(lambda: window.controller.model_state == "ready", timeout=3000)
+    qtbot.waitUntil(lambda: window.controller.model_state is ModelState.READY, timeout=3000)
     assert window.settings.value(Key.USE_DRAFTER) is True  # a GPU: on unless the person turns it off
     window.controller.send("hi")
     assert engine.of_type(ev.SendMessage)[0].settings.use_drafter is None  # the engine's choice

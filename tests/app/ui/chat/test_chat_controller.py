@@ -8,6 +8,7 @@ from fake_engine import FakeEngineWorker
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QWidget
 
+from app.chat import ModelState
 from app.store import Store
 from app.ui.chat.composer import Composer
 from app.ui.chat.controller import ConversationController, answer_meta
@@ -41,7 +42,7 @@ def chat(qtbot, tmp_path):
         )
         bridge.start()
         controller.load_model(ev.LoadModel(path="models/fake"))
-        qtbot.waitUntil(lambda: controller.model_state == "ready", timeout=3000)
+        qtbot.waitUntil(lambda: controller.model_state is ModelState.READY, timeout=3000)
         made.append((bridge, store, host))  # the widgets live as long as the test
         return controller, bridge.worker
 
@@ -92,7 +93,7 @@ def test_an_answer_goes_on_while_another_conversation_is_open(qtbot, chat):
 
 def test_a_refused_turn_keeps_the_text_and_says_why(qtbot, chat):
     controller, engine = chat()
-    controller.core.model_state = "failed"
+    controller.core.model_state = ModelState.FAILED
     controller.composer.edit.setPlainText("keep me")
     controller.composer.submit()
     assert controller.composer.text == "keep me"

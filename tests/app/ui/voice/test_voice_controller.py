@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 
 from app.ui.settings import Key
 from app.ui.voice.clip import VoiceClip
-from app.ui.voice.controller import APPEND_SAMPLES, HOLD_S
+from app.ui.voice.controller import APPEND_SAMPLES, HOLD_S, RecordingMode, VoiceState
 from engine import protocol as ev
 
 pytestmark = pytest.mark.timeout(60)
@@ -48,7 +48,8 @@ def test_click_records_streams_every_sample_and_stores_a_playable_clip(qtbot, op
     )
 
     qtbot.mouseClick(window.composer.mic_button, Qt.MouseButton.LeftButton)  # a click starts
-    assert mic.recording and mic.mode == "toggle" and window.composer.mic_button.isChecked()
+    assert mic.recording and mic.mode is RecordingMode.TOGGLE
+    assert window.composer.mic_button.isChecked()
     qtbot.waitUntil(lambda: mic.meter.rms_dbfs > -40, timeout=5000)  # the voice shows on the meter
     qtbot.waitUntil(lambda: mock.streams[-1].audio_done.is_set(), timeout=10000)
     qtbot.waitUntil(lambda: appended(engine).size >= audio.size, timeout=5000)
@@ -107,7 +108,7 @@ def test_holding_space_in_an_empty_message_talks(qtbot, open_window):
     edit, mic = window.composer.edit, window.voice_input
     edit.setFocus()
     qtbot.keyPress(edit, Qt.Key.Key_Space)
-    assert mic.recording and mic.mode == "push"
+    assert mic.recording and mic.mode is RecordingMode.PUSH
     qtbot.waitUntil(lambda: appended(engine).size > 8000, timeout=5000)
     qtbot.keyRelease(edit, Qt.Key.Key_Space)
     assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
@@ -179,14 +180,17 @@ def test_hands_free_sends_the_turn_after_the_silence_and_keeps_listening(qtbot, 
     mock = MockSoundDevice(scene, speed=4.0)
     use_mock_mic(window, mock)
     mic = window.voice_input
+    states: list = []
+    mic.state_changed.connect(states.append)
     qtbot.mouseClick(window.composer.mic_button, Qt.MouseButton.LeftButton)
-    assert mic.recording and mic.mode == "hands_free" and mic.state == "listening"
+    assert mic.recording and mic.mode is RecordingMode.HANDS_FREE
+    assert mic.state is VoiceState.LISTENING
     assert not engine.of_type(ev.StartVoiceTurn)  # nothing is sent until someone speaks
     qtbot.waitUntil(lambda: bool(engine.of_type(ev.EndVoiceTurn)), timeout=10000)
     heard = _delivered(mock)
     # the turn ended 0.5 s after the voice stopped (1.6 s), not at the end of the recording
     assert 16_000 * (1.6 + 0.5) <= heard < 16_000 * (1.6 + 0.5 + 0.6)
-    assert mic.recording and mic.state == "listening"
+    assert mic.recording and mic.state is VoiceState.LISTENING
     sent = appended(engine)
     start = int(
         np.flatnonzero(
@@ -202,6 +206,8 @@ def test_hands_free_sends_the_turn_after_the_silence_and_keeps_listening(qtbot, 
     qtbot.waitUntil(lambda: window.chat_view.last().answer == "Hands-free answer.", timeout=5000)
     qtbot.mouseClick(window.composer.mic_button, Qt.MouseButton.LeftButton)
     assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
+    assert states == [VoiceState.LISTENING, VoiceState.RECORDING, VoiceState.LISTENING,
+                      VoiceState.OFF]  # listen, hear a turn, send it, listen again, stop
 
 
 def _barge_in_window(open_window, barge_in: bool, **fake):
@@ -225,7 +231,7 @@ def test_barge_in_stops_the_running_answer_and_the_new_turn_follows(qtbot, open_
     mic = window.voice_input
     stopped = []
     mic.barged_in.connect(stopped.append)
-    mic.start_recording("hands_free")
+    mic.start_recording(RecordingMode.HANDS_FREE)
     qtbot.waitUntil(lambda: bool(engine.of_type(ev.EndVoiceTurn)), timeout=10000)
     qtbot.waitUntil(lambda: bool(engine.of_type(ev.Cancel)), timeout=10000)
     assert stopped == [window.controller.current_id]
@@ -248,7 +254,7 @@ def test_barge_in_silences_the_spoken_answer_at_once(qtbot, open_window):
     window.settings.set_value(Key.VOICE_SPEAK_ANSWERS, True)
     mic = window.voice_input
     mic.speaker._command = ["sh", "-c", "sleep 30"]  # a voice that talks for 30 s
-    mic.start_recording("hands_free")
+    mic.start_recording(RecordingMode.HANDS_FREE)
     qtbot.waitUntil(lambda: mic.speaker.speaking, timeout=10000)  # the answer is read aloud
     process = mic.speaker._process
     qtbot.waitUntil(lambda: len(engine.of_type(ev.StartVoiceTurn)) == 2, timeout=10000)
@@ -261,7 +267,7 @@ def test_without_barge_in_speech_during_an_answer_is_ignored(qtbot, open_window)
         open_window, False, replies=[" ".join(["word"] * 400)], token_delay=0.01
     )
     mic = window.voice_input
-    mic.start_recording("hands_free")
+    mic.start_recording(RecordingMode.HANDS_FREE)
     qtbot.waitUntil(lambda: bool(engine.of_type(ev.EndVoiceTurn)), timeout=10000)
     deadline = time.monotonic() + 3.5 / 1.5
     qtbot.waitUntil(lambda: time.monotonic() > deadline, timeout=10000)
@@ -290,7 +296,7 @@ def test_the_shortcut_starts_and_stops_and_a_reopened_conversation_shows_the_cli
     qtbot.waitUntil(window.isActiveWindow, timeout=3000)
     combo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Space, combo)
-    assert window.voice_input.recording and window.voice_input.mode == "toggle"
+    assert window.voice_input.recording and window.voice_input.mode is RecordingMode.TOGGLE
     qtbot.waitUntil(lambda: appended(engine).size >= 6400, timeout=5000)
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Space, combo)
     assert not window.voice_input.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1

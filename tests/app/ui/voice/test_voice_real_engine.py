@@ -12,9 +12,11 @@ import pytest
 from conftest_voice import best_lag
 from PySide6.QtCore import QSettings
 
+from app.chat import ModelState
 from app.store import Store
 from app.ui.engine_bridge import EngineBridge
 from app.ui.settings import Key, Settings
+from app.ui.voice.controller import RecordingMode
 from engine import protocol as ev
 
 pytest.importorskip("mlx.core")
@@ -60,9 +62,10 @@ def test_streamed_voice_prefill_equals_one_shot_prefill(
     window.show()
     window.start()
     try:
-        qtbot.waitUntil(lambda: window.controller.model_state == "ready", timeout=60000)
+        qtbot.waitUntil(lambda: window.controller.model_state is ModelState.READY, timeout=60000)
         window.voice_input.check_microphone(rescan=True)
-        assert window.voice_input.start_recording("toggle"), window.composer.error_label.text()
+        started = window.voice_input.start_recording(RecordingMode.TOGGLE)
+        assert started, window.composer.error_label.text()
         recorder = window.voice_input.recorder
         qtbot.waitUntil(lambda: recorder.samples_delivered > 0.3 * 16_000, timeout=10000)
         player = virtual_mic.play(wav)

@@ -15,6 +15,7 @@ import soundfile
 from conftest_voice import appended, best_lag
 
 from app.ui.settings import Key
+from app.ui.voice.controller import RecordingMode, VoiceState
 from engine import protocol as ev
 
 
@@ -35,7 +36,8 @@ def test_spoken_turn_reaches_the_engine_frame_for_frame(qtbot, open_window, virt
     wav, speech = spoken
     window, engine = open_window(replies=["Heard."])
     window.voice_input.check_microphone(rescan=True)
-    assert window.voice_input.start_recording("toggle"), window.composer.error_label.text()
+    started = window.voice_input.start_recording(RecordingMode.TOGGLE)
+    assert started, window.composer.error_label.text()
     _wait_for_first_audio(qtbot, window)
     player = virtual_mic.play(wav)
     qtbot.waitUntil(lambda: player.poll() is not None, timeout=20000)
@@ -66,14 +68,14 @@ def test_hands_free_ends_the_turn_after_the_silence(qtbot, open_window, virtual_
     window.settings.set_value(Key.VOICE_SILENCE_S, 0.6)
     window.voice_input.check_microphone(rescan=True)
     window.voice_input.toggle()
-    assert window.voice_input.mode == "hands_free", window.composer.error_label.text()
+    assert window.voice_input.mode is RecordingMode.HANDS_FREE, window.composer.error_label.text()
     _wait_for_first_audio(qtbot, window)
     player = virtual_mic.play(wav)
     qtbot.waitUntil(lambda: player.poll() is not None, timeout=20000)
     played = time.monotonic()
     qtbot.waitUntil(lambda: bool(engine.of_type(ev.EndVoiceTurn)), timeout=10000)
     waited = time.monotonic() - played
-    assert window.voice_input.recording and window.voice_input.state == "listening"
+    assert window.voice_input.recording and window.voice_input.state is VoiceState.LISTENING
     sent = appended(engine)
     lag, r = best_lag(sent, speech)
     assert r > 0.99, f"Pearson r {r:.4f}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import soundfile
 
+from app.chat import ModelState
 from engine import protocol as ev
 
 
@@ -31,7 +32,7 @@ def test_voice_turn_streams_audio_stores_the_recording_and_answers(qtbot, open_w
 
 def test_voice_turn_needs_a_model_and_a_quiet_conversation(qtbot, open_window):
     window, engine = open_window(model="missing")
-    qtbot.waitUntil(lambda: window.controller.model_state == "failed", timeout=3000)
+    qtbot.waitUntil(lambda: window.controller.model_state is ModelState.FAILED, timeout=3000)
     assert not window.voice.start()
     assert "could not be loaded" in window.composer.error_label.text()
     assert not engine.of_type(ev.StartVoiceTurn)
