@@ -158,6 +158,7 @@ class Bench:
             time.sleep(0.001)
 
     def spoken_turn(self, wav: Path, release_after: float) -> dict:
+        from app.audio import SAMPLE_RATE
         from app.ui.voice.controller import RecordingMode
 
         voice = self.window.voice_input
@@ -166,7 +167,7 @@ class Bench:
         if not voice.start_recording(RecordingMode.TOGGLE):
             raise SystemExit("cannot record: " + self.window.composer.error_label.text())
         recorder = voice.recorder
-        self.wait(lambda: recorder.samples_delivered > 0.3 * 16_000, 10)
+        self.wait(lambda: recorder.samples_delivered > 0.3 * SAMPLE_RATE, 10)
         player = subprocess.Popen(["paplay", "--device=vsink", str(wav)], stderr=subprocess.PIPE)
         self.wait(lambda: player.poll() is not None, 120)
         played = time.perf_counter()
