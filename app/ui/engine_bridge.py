@@ -78,7 +78,8 @@ class EngineBridge(QObject):
             self._started = True
 
     def submit(self, command: ev.Command) -> int:
-        """Queue `command` on the engine thread and return its request_id at once."""
+        """Queue `command` on the engine thread and return its request_id at once. Any thread
+        may submit (an agent run does); GUI slots of `command_submitted` run on the GUI thread."""
         request_id = self._worker.submit(command)
         self.command_submitted.emit(command)
         return request_id

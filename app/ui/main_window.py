@@ -4,7 +4,8 @@ The right-hand side is a stack of mode views; chat is the first. `add_mode_view(
 another (the coding agent's view) and `show_mode(name)` switches to it. The composer's microphone
 button is `window.composer.mic_button`, driven by `window.voice_input` (`VoiceController`: the
 microphone, push-to-talk, hands-free, barge-in); a spoken turn goes through `window.voice`
-(`VoiceTurn`: start, append samples, finish).
+(`app.chat.VoiceTurn`: start, append samples, finish). The chat's rules are
+`window.controller.core` (`app.chat.ChatCore`); `window.controller` wires it to the widgets.
 
 On start the window asks the engine to load the configured model. With none configured it uses the
 demo checkpoint (random weights, generated once into the data folder) and says so in the status line.

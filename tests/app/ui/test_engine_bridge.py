@@ -63,3 +63,19 @@ def test_a_routed_session_gets_its_events_on_the_engine_thread_even_while_the_gu
     bridge.submit(ev.Cancel(session_id="agent-1"))
     bridge.worker.stop()
     assert routed == [("agent-1", "engine")]
+
+
+def test_a_command_submitted_from_another_thread_is_announced_on_the_gui_thread(qtbot):
+    bridge = EngineBridge(ThreadedWorker)
+    seen = []
+    gui = QApplication.instance().thread()
+    bridge.command_submitted.connect(
+        lambda c: seen.append((c.session_id, QThread.currentThread() == gui)))
+    bridge.submit(ev.Cancel(session_id="chat"))  # from the GUI thread: at once
+    assert seen == [("chat", True)]
+    run = threading.Thread(target=lambda: bridge.submit(ev.Cancel(session_id="agent-1")))
+    run.start()
+    run.join()
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=2000)
+    assert seen[1] == ("agent-1", True)
+    bridge.worker.stop()
