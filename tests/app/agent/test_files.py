@@ -136,3 +136,36 @@ def test_diff_of_a_file_without_a_final_newline_keeps_lines_apart():
 
     diff = FileChange(Path("x.txt"), "x.txt", b"a\nb", b"a\nc").diff()
     assert "-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n" in diff
+
+
+@pytest.mark.timeout(60)  # a backtracking engine would not finish (it doubles per character)
+def test_search_time_is_linear_even_for_a_catastrophic_pattern(ws: Path):
+    (ws / "a.txt").write_text("a" * 5000 + "!\n" + "aaa\n")
+    result = files.search(Workspace(ws), r"(a+)+$", regex=True)
+    assert result["matches"] == ["a.txt:2: aaa"]
+
+
+def test_patterns_the_linear_engine_cannot_run_get_a_clear_message(ws: Path):
+    for pattern in (r"(?=x)y", r"(a)\1", r"(?<!x)y"):
+        with pytest.raises(ToolError, match="without look-around or back-references"):
+            files.search(Workspace(ws), pattern, regex=True)
+
+
+def test_a_search_stops_when_cancelled(ws: Path):
+    import threading
+
+    (ws / "a.txt").write_text("x\n")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(files.ToolStopped):
+        files.search(Workspace(ws), "x", cancel=cancel)
+
+
+def test_read_and_list_refuse_special_files_and_hide_any_dot_git(ws: Path):
+    import os
+
+    os.mkfifo(ws / "pipe")
+    (ws / ".GIT").mkdir()
+    with pytest.raises(ToolError, match="FIFO"):
+        files.read_file(Workspace(ws), "pipe")
+    assert files.list_dir(Workspace(ws))["entries"] == ["pipe"]
