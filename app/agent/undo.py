@@ -137,6 +137,7 @@ class UndoPoints:
         (folder / "workspace.txt").write_text(str(self.root) + "\n", encoding="utf-8")
         self.max_file_bytes, self.max_store_bytes = max_file_bytes, max_store_bytes
         self._pending: dict[str, list[Version]] = {}
+        self._index_cache: tuple[int, dict[str, tuple[Entry, str | None]]] | None = None
         self.notes: list[str] = []  # what the recording could not cover, for the person
 
     # ------------------------------------------------------------ recording
@@ -177,7 +178,7 @@ class UndoPoints:
     def watching(self) -> Iterator[None]:
         """Record what the body (a command) changes anywhere in the workspace."""
         with self.store.lock():
-            before = self._scan(None)
+            before = self._scan(None, save=False)
         try:
             yield
         finally:
@@ -245,14 +246,21 @@ class UndoPoints:
     # ------------------------------------------------------------ internals: scans
 
     def _index(self) -> dict[str, tuple[Entry, str | None]]:
-        raw = self.store.load("index.json", {})
-        return {rel: (Entry(*rec[:8]), rec[8]) for rel, rec in raw.items()}
+        """The scan index: kept in memory, read again when another object of the store saved it."""
+        path = self.store.folder / "index.json"
+        stamp = path.stat().st_mtime_ns if path.exists() else 0
+        if self._index_cache is None or self._index_cache[0] != stamp:
+            raw = self.store.load("index.json", {})
+            index = {rel: (Entry(*rec[:8]), rec[8]) for rel, rec in raw.items()}
+            self._index_cache = (stamp, index)
+        return self._index_cache[1]
 
     def _save_index(self, index: dict[str, tuple[Entry, str | None]]) -> None:
         self.store.save(
             "index.json",
             {rel: [*e.__dict__.values(), digest] for rel, (e, digest) in index.items()},
         )
+        self._index_cache = (os.stat(self.store.folder / "index.json").st_mtime_ns, index)
 
     def _trusted(self, entry: Entry) -> Entry:
         """The entry to keep in the index: one changed just now is marked to be hashed again."""
@@ -260,8 +268,13 @@ class UndoPoints:
             return Entry(**{**entry.__dict__, "ctime_ns": -1})
         return entry
 
-    def _scan(self, rules: IgnoreRules | None) -> tuple[Walk, dict[str, tuple[Entry, Any]]]:
-        """Walk the workspace; every file's digest, copied into the store when new."""
+    def _scan(
+        self, rules: IgnoreRules | None, save: bool = True
+    ) -> tuple[Walk, dict[str, tuple[Entry, Any]]]:
+        """Walk the workspace; every file's digest, copied into the store when new.
+
+        The index is trusted: a copy it names is kept until the index forgets it (see `_prune`).
+        """
         index = self._index()
         seen = walk(self.root, rules=rules)
         records: dict[str, tuple[Entry, Any]] = {}
@@ -270,7 +283,7 @@ class UndoPoints:
             digest = None
             if entry.kind == "file":
                 cached = index.get(rel)
-                if cached and cached[0].same_version(entry) and cached[1] and self.store.has(cached[1]):
+                if cached and cached[0].same_version(entry) and cached[1]:
                     digest = cached[1]
                 elif entry.size <= min(self.max_file_bytes, room):
                     try:
@@ -294,7 +307,8 @@ class UndoPoints:
                 "the workspace has too many files to follow completely: files a command creates "
                 "or deletes far down in it may not be undone"
             )
-        self._save_index(index)
+        if save:
+            self._save_index(index)
         return seen, records
 
     def _add_scan_changes(self, before, after) -> None:

@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class UndoStore:
         self._thread_lock = _lock_for(folder)
         self._depth = 0
         self._lock_fd: int | None = None
+        self._size: int | None = None  # bytes of copies, counted once, then kept up to date
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -81,6 +83,8 @@ class UndoStore:
             tmp = path.with_name(f".tmp-{secrets.token_hex(6)}")
             tmp.write_bytes(data)
             os.replace(tmp, path)
+            if self._size is not None:
+                self._size += len(data)
         return digest
 
     def get(self, digest: str) -> bytes:
@@ -92,22 +96,29 @@ class UndoStore:
 
     def size(self) -> int:
         """Bytes used by the copies."""
-        total = 0
-        for sub in self.objects.iterdir():
-            if sub.is_dir():
-                total += sum(f.stat().st_size for f in sub.iterdir())
-        return total
+        if self._size is None:
+            total = 0
+            for sub in self.objects.iterdir():
+                if sub.is_dir():
+                    total += sum(f.stat().st_size for f in sub.iterdir())
+            self._size = total
+        return self._size
 
-    def prune(self, keep: set[str]) -> int:
-        """Delete every copy whose digest is not in `keep`; returns how many were deleted."""
+    def prune(self, keep: set[str], min_age_s: float = 3600) -> int:
+        """Delete the copies whose digest is not in `keep`; returns how many were deleted.
+
+        Copies younger than `min_age_s` stay: a scan in progress elsewhere may need them.
+        """
         removed = 0
+        cutoff = time.time() - min_age_s
         for sub in self.objects.iterdir():
             if not sub.is_dir():
                 continue
             for f in sub.iterdir():
-                if sub.name + f.name not in keep:
+                if sub.name + f.name not in keep and f.stat().st_mtime < cutoff:
                     f.unlink(missing_ok=True)
                     removed += 1
+        self._size = None
         return removed
 
     # ------------------------------------------------------------ JSON records
