@@ -498,19 +498,24 @@ def test_stop_ends_a_read_that_blocks(ws: Path, data_dir: Path, monkeypatch):
     release = threading.Event()
 
     def stuck(*args, **kwargs):
-        release.wait(60)  # a read that never returns (a hung mount, say)
+        release.wait()  # a read that never returns (a hung network mount, say)
         return {}
 
     monkeypatch.setattr(files, "read_file", stuck)
     (ws / "a.txt").write_text("a")
     model = ScriptedModel([calls(call("read_file", path="a.txt"))])
     run, events = make_run(model, ws, data_dir)
-    threading.Timer(0.3, run.stop).start()
-    try:
-        result = run.run()
-    finally:
-        release.set()
-    assert result.reason is StopReason.STOPPED
+    results: list = []
+    worker = threading.Thread(target=lambda: results.append(run.run()), daemon=True)
+    worker.start()
+    for _ in range(3000):
+        if of(events, ToolCallProposed):
+            break
+        time.sleep(0.01)
+    run.stop()
+    worker.join(30)  # not a speed check: without the fix the run never ends
+    release.set()
+    assert not worker.is_alive() and results[0].reason is StopReason.STOPPED
 
 
 def test_a_fifo_is_refused_by_every_file_tool(ws: Path, data_dir: Path):
