@@ -89,7 +89,7 @@ class RunControl:
             return self._decisions.pop(call_id)
 
     def call_stoppable(self, fn: Callable[[threading.Event], T]) -> T:
-        """`fn(cancel)` on a helper thread; its result, or RunStopped as soon as the run is stopped."""
+        """`fn(cancel)` on a helper thread: its result, or RunStopped as soon as the run stops."""
         self.check()
         cancel = threading.Event()
         box: dict[str, object] = {}

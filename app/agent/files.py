@@ -141,7 +141,7 @@ def read_file(ws: Workspace, path: str, start_line: int = 1, end_line: int | Non
     return response
 
 
-def compile_pattern(pattern: str, regex: bool) -> re2._Regexp:
+def compile_pattern(pattern: str, regex: bool):  # -> a compiled RE2 pattern
     """An RE2 matcher for `pattern` (plain text unless `regex`); ToolError when it is invalid."""
     if not pattern:
         raise ToolError("pattern is empty")

@@ -151,7 +151,7 @@ class AgentRun:
                 send = self._next_send(step, started, results)
         except RunStopped as stop:
             return self._finish(stop.reason, stop.message, step, answer)
-        except Exception as exc:  # the adapter's or undo's failure must reach the person, not vanish
+        except Exception as exc:  # an adapter's or undo's failure must reach the person
             return self._finish(
                 StopReason.ERROR, f"The run failed: {_sentence(exc)}", step, answer
             )

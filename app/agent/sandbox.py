@@ -206,7 +206,8 @@ class Sandbox:
         if self.kind == "bwrap":
             inside = {k: v.replace(str(policy.temp_dir), "/tmp") for k, v in env.items()}
             setenv = [arg for k, v in inside.items() for arg in ("--setenv", k, v)]
-            return [*policy.bwrap_args(self.program), *setenv, "--", *argv], {"PATH": "/usr/bin:/bin"}
+            prefix = policy.bwrap_args(self.program)
+            return [*prefix, *setenv, "--", *argv], {"PATH": "/usr/bin:/bin"}
         if self.kind == "sandbox-exec":
             defines = [a for k, v in policy.sbpl_params().items() for a in ("-D", f"{k}={v}")]
             return [self.program, "-p", profile_text(), *defines, *argv], env

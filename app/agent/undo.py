@@ -354,7 +354,8 @@ class UndoPoints:
         st = wio.lstat(self.root, rel)
         if st is None:
             return None
-        entry = Entry.of(st, wio.read_link(self.root, rel) if wio.kind_of(st.st_mode) == "link" else "")
+        is_link = wio.kind_of(st.st_mode) == "link"
+        entry = Entry.of(st, wio.read_link(self.root, rel) if is_link else "")
         digest = None
         if entry.kind == "file":
             cached = self._index().get(rel)
@@ -392,7 +393,9 @@ class UndoPoints:
             for rel, was, now in reversed(applied):
                 with contextlib.suppress(Exception):
                     self._put(rel, now, was)
-            raise UndoError(f"undo could not finish, so nothing was changed: {_reason(exc)}") from exc
+            raise UndoError(
+                f"undo could not finish, so nothing was changed: {_reason(exc)}"
+            ) from exc
         done = [rel for rel, _, _ in applied]
         return Undone(target, sorted(set(done)), sorted(kept), missing)
 
@@ -416,12 +419,8 @@ class UndoPoints:
                     kept.add(rel)  # it holds files the agent did not make
                     blocked.add(rel)
                     continue
-            elif now["kind"] == "special":
-                kept.add(rel)
-                blocked.add(rel)
-                continue
             else:
-                wio.remove(self.root, rel)
+                wio.remove(self.root, rel)  # a FIFO or socket is unlinked, never opened
             applied.append((rel, now, None))
         for rel in sorted(goals, key=depth):
             goal = goals[rel]

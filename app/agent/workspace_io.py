@@ -38,7 +38,7 @@ class NotRegularFileError(PathEscapeError):
 
 @dataclass
 class WriteResult:
-    created_dirs: list[str] = field(default_factory=list)  # folders made on the way, outermost first
+    created_dirs: list[str] = field(default_factory=list)  # folders made, outermost first
     replaced: os.stat_result | None = None  # the file that was there before, if any
     broke_hard_link: bool = False  # the old file had other names, which keep the old content
 

@@ -185,6 +185,20 @@ def test_in_bubblewrap_a_setsid_daemon_dies_with_the_command(ws: Path):
     assert leftover == []
 
 
+@needs_bwrap
+def test_in_bubblewrap_a_timeout_ends_every_process(ws: Path):
+    token = f"4{os.getpid()}.5"
+    result = CommandRunner(ws, kill_grace_s=0.2).run(f"sleep {token} & sleep {token}", 1)
+    assert result.timed_out and result.exit_code is None
+    deadline = time.monotonic() + 3
+    while _alive_with(f"sleep {token}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    leftover = _alive_with(f"sleep {token}")
+    for pid in leftover:
+        os.kill(pid, 9)
+    assert leftover == []
+
+
 def test_without_a_sandbox_the_runner_says_so(ws: Path, monkeypatch):
     monkeypatch.setattr(sandbox, "_detected", None)
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)

@@ -142,7 +142,8 @@ def test_the_persons_later_edits_are_left_alone_and_listed(project: Path, data_d
     assert "Left your later edits alone: README, notes, run.sh." == undone.kept_note
     assert (project / "README").read_text() == "agent\nand my own line\n"
     assert (project / "run.sh").read_text() == "my own new run.sh\n"
-    assert (project / "notes" / "mine.txt").exists() and not (project / "notes" / "agent.txt").exists()
+    assert (project / "notes" / "mine.txt").exists()
+    assert not (project / "notes" / "agent.txt").exists()
     assert (project / "later.txt").exists()
 
 
@@ -191,7 +192,9 @@ def test_an_ignored_file_the_agent_writes_is_undone(project: Path, data_dir: Pat
     assert (project / ".env").read_text() == "A=1\n"
 
 
-def test_no_program_runs_and_nested_repositories_are_data(project: Path, data_dir: Path, monkeypatch):
+def test_no_program_runs_and_nested_repositories_are_data(
+    project: Path, data_dir: Path, monkeypatch
+):
     spy = project.parent / "bin"
     spy.mkdir()
     (spy / "git").write_text(f"#!/bin/sh\necho ran >> {project.parent / 'git-ran'}\n")
@@ -229,6 +232,15 @@ def test_a_submodule_and_a_dot_git_in_any_case_stay_unread(project: Path, data_d
     up.undo_last()
     assert _git_state(project) == before
     assert (project / "lib" / ".git").read_text() == "gitdir: ../.git/modules/lib\n"
+
+
+def test_a_fifo_a_command_made_is_removed_without_being_opened(project: Path, data_dir: Path):
+    up = UndoPoints(project, data_dir)
+    up.mark("start")
+    command(up, project, "mkfifo pipe")
+    up.mark("step")
+    undone = up.undo_last()
+    assert undone.restored == ["pipe"] and not (project / "pipe").exists()
 
 
 def test_large_files_the_person_had_come_back(project: Path, data_dir: Path):

@@ -55,7 +55,10 @@ def test_a_write_makes_a_new_inode_keeping_the_mode(ws: Path, tmp_path: Path):
 
 def test_a_failed_write_leaves_no_temporary_file_and_the_old_file(ws: Path, monkeypatch):
     (ws / "f.txt").write_text("old")
-    monkeypatch.setattr(wio.os, "rename", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "full")))
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(wio.os, "rename", disk_full)
     with pytest.raises(OSError):
         wio.write_file(ws, "f.txt", b"new")
     assert [p.name for p in ws.iterdir()] == ["f.txt"] and (ws / "f.txt").read_text() == "old"
