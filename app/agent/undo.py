@@ -196,14 +196,17 @@ class UndoPoints:
             points = self._points()
             if not self._pending and points:
                 return None
+            changes, self._pending = self._pending, {}
             record = {
                 "id": secrets.token_hex(20),
                 "label": label,
                 "timestamp": int(time.time()),
-                "changes": self._pending,
+                "changed": sorted(changes)[:MAX_LISTED],
             }
-            self._pending = {}
+            self.store.save(f"changes/{record['id']}.json", changes)
             points.append(record)
+            for old in points[: max(0, len(points) - MAX_POINTS)]:
+                (self.store.folder / "changes" / f"{old['id']}.json").unlink(missing_ok=True)
             del points[: max(0, len(points) - MAX_POINTS)]
             self.store.save("points.json", points)
             return _point(record)
@@ -240,6 +243,8 @@ class UndoPoints:
             keep = ids.index(point_id) + 1
             undone = self._take_back(points[keep:], _point(points[keep - 1]))
             self.store.save("points.json", points[:keep])
+            for dropped in points[keep:]:
+                (self.store.folder / "changes" / f"{dropped['id']}.json").unlink(missing_ok=True)
             self._prune(points[:keep])
             return undone
 
@@ -338,12 +343,19 @@ class UndoPoints:
             self.notes.append(text)
 
     def _points(self) -> list[dict]:
+        """The points, oldest first, without their changes (`_changes` reads those)."""
         return self.store.load("points.json", [])
+
+    def _changes(self, point: dict) -> dict[str, list[Version]]:
+        changes = self.store.load(f"changes/{point['id']}.json", None)
+        if changes is None:
+            raise UndoError(f"the record of “{point['label']}” is missing or damaged")
+        return changes
 
     def _prune(self, points: list[dict]) -> None:
         keep = {d for _, d in self._index().values() if d}
         for p in points:
-            for pair in p["changes"].values():
+            for pair in self._changes(p).values():
                 keep.update(v["digest"] for v in pair if v and v.get("digest"))
         self.store.prune(keep)
 
@@ -374,7 +386,7 @@ class UndoPoints:
         state: dict[str, Version] = {}
         kept: set[str] = set()
         for point in reversed(points):
-            for rel, (before, after) in point["changes"].items():
+            for rel, (before, after) in self._changes(point).items():
                 if rel not in state:
                     initial[rel] = state[rel] = self._current(rel)
                 if _matches(state[rel], after):
@@ -486,8 +498,7 @@ def _matches(a: Version, b: Version) -> bool:
 
 
 def _point(record: dict) -> UndoPoint:
-    changed = tuple(sorted(record["changes"])[:MAX_LISTED])
-    return UndoPoint(record["id"], record["label"], record["timestamp"], changed)
+    return UndoPoint(record["id"], record["label"], record["timestamp"], tuple(record["changed"]))
 
 
 def _reason(exc: Exception) -> str:

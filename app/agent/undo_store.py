@@ -5,7 +5,8 @@ path>`), never inside the workspace:
 
     objects/ab/cdef...   one file per distinct content, named by its SHA-256 (written once, then
                          only read; a half-written copy never gets its final name)
-    points.json          the undo points, oldest first, each with the changes it holds
+    points.json          the undo points, oldest first (id, label, time, the first paths changed)
+    changes/<id>.json    each point's changes: path -> [before, after]
     index.json           the last status and digest seen per workspace path, so that a scan hashes
                          only what changed since (like git's index, but ours)
 
@@ -130,10 +131,13 @@ class UndoStore:
             return default
         except (ValueError, UnicodeDecodeError):
             # A damaged record (a crash mid-write cannot cause one: writes are atomic) is set aside.
-            (self.folder / name).replace(self.folder / f"{name}.damaged")
+            (self.folder / name).replace(self.folder / f"{name}.damaged")  # kept to look at
             return default
 
     def save(self, name: str, value: Any) -> None:
-        tmp = self.folder / f".{name}.{secrets.token_hex(6)}"
+        """Write a record atomically; `name` may have one folder ("changes/x.json")."""
+        path = self.folder / name
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
         tmp.write_text(json.dumps(value, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.folder / name)
+        os.replace(tmp, path)
