@@ -354,9 +354,12 @@ class UndoPoints:
 
     def _prune(self, points: list[dict]) -> None:
         keep = {d for _, d in self._index().values() if d}
-        for p in points:
-            for pair in self._changes(p).values():
-                keep.update(v["digest"] for v in pair if v and v.get("digest"))
+        try:
+            for p in points:
+                for pair in self._changes(p).values():
+                    keep.update(v["digest"] for v in pair if v and v.get("digest"))
+        except UndoError:
+            return  # a record cannot be read: keep every copy rather than guess
         self.store.prune(keep)
 
     # ------------------------------------------------------------ internals: taking back
