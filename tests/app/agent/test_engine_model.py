@@ -107,3 +107,36 @@ def test_an_unreadable_call_reaches_the_model_as_a_hint_and_the_run_goes_on(
     follow_up = [c for c in sent if isinstance(c, (ev.SendMessage, ev.SendToolResults))]
     assert [type(c) for c in follow_up] == [ev.SendMessage, ev.SendMessage]
     assert "could not be read" in follow_up[1].content and BAD_CALL[:20] in follow_up[1].content
+
+
+class FakeEngine:
+    """Answers each SendMessage / SendToolResults with the next scripted list of events."""
+
+    def __init__(self, answers):
+        self.answers, self.sent, self.model = list(answers), [], None
+
+    def submit(self, command):
+        self.sent.append(command)
+        if isinstance(command, (ev.SendMessage, ev.SendToolResults)):
+            for event in self.answers.pop(0):
+                event.request_id = command.request_id
+                self.model.deliver(event)
+        return command.request_id
+
+
+def test_results_go_back_as_tool_results_only_when_the_engine_waits_for_them():
+    parsed = [ev.ToolCallEvent(name="list_dir", arguments={}), ev.TurnFinished(reason="tool_calls")]
+    broken = [ev.ParseErrorEvent(raw="call:x{", message="bad"), ev.TurnFinished(reason="stop")]
+    cut = [ev.ToolCallEvent(name="list_dir", arguments={}), ev.TurnFinished(reason="length")]
+    engine = FakeEngine([parsed, parsed, broken, cut, [ev.TurnFinished()]])
+    model = engine.model = EngineAgentModel(engine.submit, "s")
+    assert model.begin("sys", [], "task").tool_calls[0].name == "list_dir"
+    model.reply_to_tools([{"name": "list_dir", "response": {"entries": []}}])
+    assert model.reply_to_tools([{"name": "list_dir", "response": {}}]).parse_errors == ["call:x{"]
+    model.reply_to_tools([{"name": "x", "response": {"hint": "write it so"}}])
+    model.reply_to_tools([{"name": "list_dir", "response": {"entries": ["a"]}}])
+    kinds = [type(c).__name__ for c in engine.sent if not isinstance(c, ev.OpenSession)]
+    assert kinds == ["SendMessage", "SendToolResults", "SendToolResults", "SendMessage",
+                     "SendMessage"]  # fmt: skip
+    assert '"hint": "write it so"' in engine.sent[-2].content
+    assert '"entries": ["a"]' in engine.sent[-1].content
