@@ -138,6 +138,7 @@ class UndoPoints:
         self.max_file_bytes, self.max_store_bytes = max_file_bytes, max_store_bytes
         self._pending: dict[str, list[Version]] = {}
         self._index_cache: tuple[int, dict[str, tuple[Entry, str | None]]] | None = None
+        self._index_dirty = False
         self.notes: list[str] = []  # what the recording could not cover, for the person
 
     # ------------------------------------------------------------ recording
@@ -160,9 +161,9 @@ class UndoPoints:
             if old != expected:
                 raise ChangedMeanwhileError(f"{rel} changed since the agent read it")
             before = None if st is None else self._file_version(Entry.of(st), self.store.put(old))
+            digest = self.store.put(data)  # both copies are kept before anything changes
             result = wio.write_file(self.root, rel, data)
             after_stat = wio.lstat(self.root, rel)
-            digest = self.store.put(data)
             for folder in result.created_dirs:
                 made = wio.lstat(self.root, folder)
                 if made is not None:
@@ -171,7 +172,7 @@ class UndoPoints:
                 entry = Entry.of(after_stat)
                 index[rel] = (self._trusted(entry), digest)
                 self._add(rel, before, self._file_version(entry, digest))
-            self._save_index(index)
+            self._index_dirty = True  # saved with the next scan or point
             return result
 
     @contextlib.contextmanager
@@ -196,6 +197,8 @@ class UndoPoints:
             points = self._points()
             if not self._pending and points:
                 return None
+            if self._index_dirty:
+                self._save_index(self._index())
             changes, self._pending = self._pending, {}
             record = {
                 "id": secrets.token_hex(20),
@@ -266,6 +269,7 @@ class UndoPoints:
             {rel: [*e.__dict__.values(), digest] for rel, (e, digest) in index.items()},
         )
         self._index_cache = (os.stat(self.store.folder / "index.json").st_mtime_ns, index)
+        self._index_dirty = False
 
     def _trusted(self, entry: Entry) -> Entry:
         """The entry to keep in the index: one changed just now is marked to be hashed again."""

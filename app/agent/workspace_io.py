@@ -176,6 +176,19 @@ def write_file(root: Path, rel: str, data: bytes, mode: int | None = None) -> Wr
         raise NotRegularFileError("the workspace folder itself cannot be written as a file")
     _refuse_git(parts, rel)
     result = WriteResult()
+    try:
+        _write_in(root, parts, rel, data, mode, result)
+    except BaseException:
+        for folder in reversed(result.created_dirs):  # all or nothing: no folders left behind
+            with contextlib.suppress(OSError):
+                remove_dir(root, folder)
+        raise
+    return result
+
+
+def _write_in(
+    root: Path, parts: list[str], rel: str, data: bytes, mode: int | None, result: WriteResult
+) -> None:
     with open_dir(root, parts[:-1], create=True, created=result.created_dirs) as dfd:
         name = parts[-1]
         try:
@@ -204,7 +217,6 @@ def write_file(root: Path, rel: str, data: bytes, mode: int | None = None) -> Wr
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=dfd)
             raise
-    return result
 
 
 def remove(root: Path, rel: str) -> None:

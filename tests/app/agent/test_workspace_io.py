@@ -61,6 +61,8 @@ def test_a_failed_write_leaves_no_temporary_file_and_the_old_file(ws: Path, monk
     monkeypatch.setattr(wio.os, "rename", disk_full)
     with pytest.raises(OSError):
         wio.write_file(ws, "f.txt", b"new")
+    with pytest.raises(OSError):
+        wio.write_file(ws, "new/deep/f.txt", b"new")
     assert [p.name for p in ws.iterdir()] == ["f.txt"] and (ws / "f.txt").read_text() == "old"
 
 
