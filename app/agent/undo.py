@@ -304,7 +304,7 @@ class UndoPoints:
                         if not self.store.has(digest_of(data)):
                             room -= len(data)
                         digest = self.store.put(data)
-                if digest is None:
+                if digest is None and entry.size > min(self.max_file_bytes, room):
                     self._note(f"{rel} is too large to keep a copy of for undo")
                 index[rel] = (self._trusted(entry), digest)
             records[rel] = (entry, digest)
