@@ -2,11 +2,11 @@
 
 `AgentController.start(...)` builds the run and calls its blocking `run()` on a worker
 `threading.Thread`. Worker threads touch no Qt object: they put what they have (the run's events,
-git's answers) in a queue that a timer on the GUI thread drains every `POLL_MS` while any worker
+undo's answers) in a queue that a timer on the GUI thread drains every `POLL_MS` while any worker
 lives. So a thread that outlives the controller (a window closed mid-run) cannot reach a deleted
 QObject. Every `AgentEvent` arrives on the GUI thread as `event_received` (and the last one,
 `Finished`, also as `run_finished`). Approvals go back with `decide`, `stop` ends the run from any state. Undo
-(`undo_last`, `restore`) and `list_checkpoints` run git on a short-lived thread too and answer
+(`undo_last`, `restore`) and `list_checkpoints` run on a short-lived thread too and answer
 with `checkpoints_listed`, `checkpoint_restored` or `undo_failed`; they are refused while a run is
 going, since restoring under a run that still writes would mix both.
 
@@ -30,12 +30,13 @@ from app.agent import (
     AgentModel,
     AgentRun,
     ApprovalMode,
-    Checkpoint,
-    Checkpoints,
     Decision,
     Finished,
     Limits,
     StopReason,
+    Undone,
+    UndoPoint,
+    UndoPoints,
 )
 from app.agent.engine_model import EngineAgentModel
 from app.agent.runner import KILL_GRACE_S
@@ -108,13 +109,13 @@ class EngineModelSource(QObject):
 
 @dataclass(frozen=True)
 class _Listed:
-    checkpoints: list[Checkpoint]
+    checkpoints: list[UndoPoint]
     after_undo: bool = False
 
 
 @dataclass(frozen=True)
 class _Restored:
-    checkpoint: Checkpoint
+    checkpoint: Undone
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,8 @@ class AgentController(QObject):
     event_received = Signal(object)  # every AgentEvent of the current run, on the GUI thread
     run_started = Signal()
     run_finished = Signal(object)  # Finished
-    checkpoints_listed = Signal(list)  # [Checkpoint], newest first
-    checkpoint_restored = Signal(object)  # Checkpoint: the files are now as they were there
+    checkpoints_listed = Signal(list)  # [UndoPoint], newest first
+    checkpoint_restored = Signal(object)  # Undone: the files are now as they were there
     undo_failed = Signal(str)
 
     def __init__(
@@ -203,7 +204,7 @@ class AgentController(QObject):
         limits: Limits,
     ) -> None:
         try:
-            # Built here, not on the GUI thread: it runs git to prepare the checkpoint store.
+            # Built here, not on the GUI thread: it prepares the undo store and the sandbox.
             run = AgentRun(
                 model,
                 workspace,
@@ -243,13 +244,13 @@ class AgentController(QObject):
 
         def work() -> None:
             try:
-                result = job(Checkpoints(workspace, self.data_dir))
-            except Exception as exc:  # noqa: BLE001 - git's message goes to the person
+                result = job(UndoPoints(workspace, self.data_dir))
+            except Exception as exc:  # noqa: BLE001 - undo's message goes to the person
                 result = _UndoFailed(str(exc)) if undo else _Listed([])
             self._inbox.put(result)
             if undo:
                 try:
-                    listed = Checkpoints(workspace, self.data_dir).list()
+                    listed = UndoPoints(workspace, self.data_dir).list()
                 except Exception:  # noqa: BLE001 - the failure itself was already reported
                     listed = []
                 self._inbox.put(_Listed(listed, after_undo=True))
