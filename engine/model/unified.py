@@ -269,13 +269,11 @@ def sanitize_weights(config: ModelConfig, weights: dict[str, mx.array]) -> dict[
 
 def canonical_name(name: str) -> str | None:
     """This module tree's name for a tensor or module named the HF, mlx-vlm or mlx-lm way; None if unused."""
-    if "rotary_emb" in name or name.startswith(("lm_head.", "model.lm_head.")):
+    if "rotary_emb" in name or re.match(r"(model\.)?(language_model\.)?lm_head(\.|$)", name):
         return None  # rotary tables are recomputed; the LM head is tied to the embedding
     name = name.removeprefix("model.")
     if name.startswith("language_model.model."):  # mlx-vlm layout
         name = "language_model." + name[len("language_model.model.") :]
-    if name.startswith("language_model.lm_head."):
-        return None
     # A live transformers model's state_dict names (the saved files use the names above).
     name = name.replace("embed_vision.multimodal_embedder.", "embed_vision.")
     m = re.match(
