@@ -91,7 +91,7 @@ def _classify(error: BaseException, repo_id: str) -> tuple[str, bool]:
             return str(e), e.needs_token
         if gated and isinstance(e, gated):
             return (
-                f"{repo_id} is a gated repository: open {HUB}/{repo_id}, sign in and accept its terms, "
+                f"The repository {repo_id} is gated: open {HUB}/{repo_id}, sign in and accept its terms, "
                 f"then {TOKEN_HELP}, and press Download again."
             ), True
         if not_found and isinstance(e, not_found) or _status(e) == 404:
@@ -100,7 +100,7 @@ def _classify(error: BaseException, repo_id: str) -> tuple[str, bool]:
                 f"a private repository, {TOKEN_HELP}."
             ), True
         if revision and isinstance(e, revision):
-            return f"{repo_id} has no such revision on Hugging Face. Check the name and try again.", False
+            return f"The repository {repo_id} has no such revision. Check the name and try again.", False
         if _status(e) in (401, 403):
             return (
                 f"Hugging Face refused access to {repo_id}: the access token is missing, wrong or lacks "

@@ -1,7 +1,7 @@
 """Mixed-precision recipes: how many bits each quantized module gets, as the community MLX builds choose.
 
 - "mlp8": every MLP projection (gate/up/down) at 8 bits, everything else at 4, like
-  mlx-community/gemma-4-12B-it-4bit. config.json names only the 8-bit modules; the rest take the defaults.
+  mlx-community's 4-bit build (engine.releases). config.json names only the 8-bit modules; the rest take the defaults.
 - "mixed_4_8": mlx-vlm's `--quant-predicate mixed_4_8` (after llama.cpp's Q4_K_M): 8 bits for the embedding
   and for v_proj / down_proj in the first and last eighth of the layers and every third layer between, 4 bits
   elsewhere. config.json names every quantized module, as mlx-vlm's converter writes it.

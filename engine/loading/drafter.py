@@ -1,6 +1,6 @@
 """Load the Gemma 4 MTP assistant (`gemma4_unified_assistant`) into `engine.model.drafter.Drafter`.
 
-Layouts: the released one (google/gemma-4-12B-it-assistant: config.json + model.safetensors, bfloat16) and
+Layouts: the released one (Google's assistant repository: config.json + model.safetensors, bfloat16) and
 mlx-vlm's conversion of it (same tensor names, weights in an indexed `model.safetensors`, maybe quantized with
 a "quantization" entry, its config.json carrying the extra keys mlx-vlm's own loader needs). Both load the same
 way; every problem raises `CheckpointError` naming the file or tensor. `check_pairing` says when a drafter
