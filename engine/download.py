@@ -62,7 +62,9 @@ def _network_types() -> tuple[type, ...]:
     """Connection and timeout errors of the HTTP libraries huggingface_hub has used (httpx2, httpx, requests)."""
     out: tuple[type, ...] = (ConnectionError, TimeoutError)
     for module in ("httpx2", "httpx"):
-        out += _types(module, "ConnectError", "TimeoutException", "NetworkError", "RemoteProtocolError")
+        out += _types(
+            module, "ConnectError", "TimeoutException", "NetworkError", "RemoteProtocolError"
+        )
     out += _types("requests.exceptions", "ConnectionError", "Timeout")
     return out
 
@@ -100,7 +102,10 @@ def _classify(error: BaseException, repo_id: str) -> tuple[str, bool]:
                 f"a private repository, {TOKEN_HELP}."
             ), True
         if revision and isinstance(e, revision):
-            return f"The repository {repo_id} has no such revision. Check the name and try again.", False
+            return (
+                f"The repository {repo_id} has no such revision. Check the name and try again.",
+                False,
+            )
         if _status(e) in (401, 403):
             return (
                 f"Hugging Face refused access to {repo_id}: the access token is missing, wrong or lacks "
@@ -131,7 +136,10 @@ def _classify(error: BaseException, repo_id: str) -> tuple[str, bool]:
             ), False
         if network and isinstance(e, network):
             return _no_network(), False
-    if _is_local_entry_missing(error) and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true"):
+    if _is_local_entry_missing(error) and os.environ.get("HF_HUB_OFFLINE", "").lower() in (
+        "1",
+        "true",
+    ):
         return _offline(), False
     if http and isinstance(error, http) or _is_local_entry_missing(error):
         return _no_network(), False
@@ -212,14 +220,22 @@ def _reporter(progress: ProgressCallback, cancelled: threading.Event) -> type:
                 # huggingface_hub 1.x+ keeps two byte counters (received and written); report the one ahead.
                 counted = [b for b in bars if b.unit == "B"]
                 if counted:
-                    progress(max(int(b.n) for b in counted), max(int(b.total or 0) for b in counted))
+                    progress(
+                        max(int(b.n) for b in counted), max(int(b.total or 0) for b in counted)
+                    )
             return result
 
     return Reporter
 
 
-def download_repo(repo_id: str, target: Path, progress: ProgressCallback, cancelled: threading.Event,
-                  token: str | None = None, snapshot: Callable[..., str] | None = None) -> Path:
+def download_repo(
+    repo_id: str,
+    target: Path,
+    progress: ProgressCallback,
+    cancelled: threading.Event,
+    token: str | None = None,
+    snapshot: Callable[..., str] | None = None,
+) -> Path:
     """Download (or finish downloading) `repo_id` into the folder `target`; returns it.
 
     Raises:
@@ -232,15 +248,23 @@ def download_repo(repo_id: str, target: Path, progress: ProgressCallback, cancel
         raise DownloadCancelled()
     try:
         target.mkdir(parents=True, exist_ok=True)
-        folder = Path(snapshot(repo_id, local_dir=str(target), token=token or None,
-                               tqdm_class=_reporter(progress, cancelled)))
+        folder = Path(
+            snapshot(
+                repo_id,
+                local_dir=str(target),
+                token=token or None,
+                tqdm_class=_reporter(progress, cancelled),
+            )
+        )
     except DownloadCancelled:
         raise
-    except Exception as e:  # noqa: BLE001 - each is told as a sentence; the text is kept in `detail`
+    except Exception as e:
         if cancelled.is_set():
             raise DownloadCancelled() from e
         message, needs_token = _classify(e, repo_id)
-        raise DownloadError(message, detail=f"{type(e).__name__}: {e}", needs_token=needs_token) from e
+        raise DownloadError(
+            message, detail=f"{type(e).__name__}: {e}", needs_token=needs_token
+        ) from e
     missing = missing_files(folder)
     if missing:
         # huggingface_hub hands back a partial folder when it cannot reach the Hub to finish it.

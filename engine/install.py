@@ -56,17 +56,29 @@ def is_complete(folder: Path) -> bool:
     return folder.is_dir() and not missing_files(folder)
 
 
-def convert_in_subprocess(src: Path, dst: Path, cancelled: threading.Event,
-                          command: list[str] | None = None) -> None:
+def convert_in_subprocess(
+    src: Path, dst: Path, cancelled: threading.Event, command: list[str] | None = None
+) -> None:
     """Run `tandem convert SRC DST --bits 4` (or `command`) in a child process; DownloadCancelled or DownloadError."""
-    command = command or [sys.executable, "-m", "engine.cli", "convert", str(src), str(dst),
-                          "--bits", str(CONVERT_BITS)]
+    command = command or [
+        sys.executable,
+        "-m",
+        "engine.cli",
+        "convert",
+        str(src),
+        str(dst),
+        "--bits",
+        str(CONVERT_BITS),
+    ]
     import engine
 
     root = str(Path(engine.__file__).resolve().parents[1])  # works from a source checkout too
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=env)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    )
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     while process.poll() is None:
         if cancelled.wait(0.1):
             process.kill()
@@ -78,12 +90,22 @@ def convert_in_subprocess(src: Path, dst: Path, cancelled: threading.Event,
         last = output[-1] if output else "no output"
         raise DownloadError(
             "The conversion to 4-bit failed, so the model cannot be used yet. The download is kept; "
-            "press Download to try the conversion again.", detail=last)
+            "press Download to try the conversion again.",
+            detail=last,
+        )
 
 
-def install(repo_id: str, models_dir: Path, progress: StageProgress, cancelled: threading.Event, *,
-            drafter_repo_id: str | None = None, token: str | None = None,
-            downloader: Downloader = download_repo, converter: Converter = convert_in_subprocess) -> Path:
+def install(
+    repo_id: str,
+    models_dir: Path,
+    progress: StageProgress,
+    cancelled: threading.Event,
+    *,
+    drafter_repo_id: str | None = None,
+    token: str | None = None,
+    downloader: Downloader = download_repo,
+    converter: Converter = convert_in_subprocess,
+) -> Path:
     """Download `repo_id` (and its drafter) into `models_dir`, converting a float model to 4-bit once.
 
     Returns the folder to load. Raises DownloadCancelled or DownloadError (a sentence); what was downloaded
@@ -96,7 +118,9 @@ def install(repo_id: str, models_dir: Path, progress: StageProgress, cancelled: 
     else:
         folder = downloader(repo_id, source, _stage(progress, "model"), cancelled, token=token)
     if drafter_repo_id and not is_complete(folder / "drafter"):
-        downloader(drafter_repo_id, folder / "drafter", _stage(progress, "drafter"), cancelled, token=token)
+        downloader(
+            drafter_repo_id, folder / "drafter", _stage(progress, "drafter"), cancelled, token=token
+        )
     if folder == converted or not needs_conversion(folder):
         return folder
     progress("convert", 0, 0)
@@ -105,27 +129,44 @@ def install(repo_id: str, models_dir: Path, progress: StageProgress, cancelled: 
     return converted
 
 
-def install_release(release: Release, models_dir: Path, progress: StageProgress,
-                    cancelled: threading.Event, *, token: str | None = None,
-                    downloader: Downloader = download_repo,
-                    converter: Converter = convert_in_subprocess) -> Path:
+def install_release(
+    release: Release,
+    models_dir: Path,
+    progress: StageProgress,
+    cancelled: threading.Event,
+    *,
+    token: str | None = None,
+    downloader: Downloader = download_repo,
+    converter: Converter = convert_in_subprocess,
+) -> Path:
     """`install` for a catalog entry: its model and its drafter."""
-    return install(release.repo_id, models_dir, progress, cancelled, drafter_repo_id=release.drafter_repo_id,
-                   token=token, downloader=downloader, converter=converter)
+    return install(
+        release.repo_id,
+        models_dir,
+        progress,
+        cancelled,
+        drafter_repo_id=release.drafter_repo_id,
+        token=token,
+        downloader=downloader,
+        converter=converter,
+    )
 
 
 def _stage(progress: StageProgress, stage: str) -> ProgressCallback:
     return lambda done, total: progress(stage, done, total)
 
 
-def _convert_into_place(src: Path, dst: Path, cancelled: threading.Event, converter: Converter) -> None:
+def _convert_into_place(
+    src: Path, dst: Path, cancelled: threading.Event, converter: Converter
+) -> None:
     partial = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
     try:
         partial.rmdir()  # the converter wants a new folder
         converter(src, partial, cancelled)
         if not (partial / "config.json").is_file():
-            raise DownloadError("The conversion to 4-bit stopped before it finished. Press Download to "
-                                "try again.")
+            raise DownloadError(
+                "The conversion to 4-bit stopped before it finished. Press Download to try again."
+            )
         shutil.rmtree(dst, ignore_errors=True)
         os.replace(partial, dst)
     finally:
@@ -165,11 +206,22 @@ def installed_models(models_dir: Path) -> list[InstalledModel]:
         complete = is_complete(folder)
         if not complete and downloaded_bytes(folder) == 0:
             continue
-        out.append(InstalledModel(folder=folder, release=by_folder.get(folder.name),
-                                  size_bytes=downloaded_bytes(folder), complete=complete,
-                                  has_drafter=is_complete(folder / "drafter")))
+        out.append(
+            InstalledModel(
+                folder=folder,
+                release=by_folder.get(folder.name),
+                size_bytes=downloaded_bytes(folder),
+                complete=complete,
+                has_drafter=is_complete(folder / "drafter"),
+            )
+        )
     order = {r.key: i for i, r in enumerate(RELEASES)}
-    out.sort(key=lambda m: (order.get(m.release.key, len(order)) if m.release else len(order), m.folder.name))
+    out.sort(
+        key=lambda m: (
+            order.get(m.release.key, len(order)) if m.release else len(order),
+            m.folder.name,
+        )
+    )
     return out
 
 

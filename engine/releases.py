@@ -131,7 +131,8 @@ COMMUNITY_4BIT = Release(
     summary="A ready MLX build: attention 4-bit, feed-forward layers 8-bit. Images and audio.",
     repo_id="mlx-community/gemma-4-12B-it-4bit",
     drafter_repo_id=MLX_DRAFTER_REPO,
-    weights_bytes=quantized_bytes(EMBED + ATTENTION + AUDIO, 4) + quantized_bytes(MLP, 8)
+    weights_bytes=quantized_bytes(EMBED + ATTENTION + AUDIO, 4)
+    + quantized_bytes(MLP, 8)
     + 2 * (VISION + NORMS),
 )
 EIGHT_BIT = Release(
@@ -165,15 +166,22 @@ def release(key: str) -> Release:
     for r in RELEASES:
         if r.key == key:
             return r
-    raise ValueError(f"unknown model choice {key!r}; choose one of: {', '.join(r.key for r in RELEASES)}")
+    raise ValueError(
+        f"unknown model choice {key!r}; choose one of: {', '.join(r.key for r in RELEASES)}"
+    )
 
 
 def total_memory() -> int:
     """Installed memory in bytes (sysctl hw.memsize on macOS, sysconf elsewhere); 0 when unknown."""
     if sys.platform == "darwin":
         try:
-            out = subprocess.run(["sysctl", "-n", "hw.memsize"], capture_output=True, text=True,
-                                 timeout=5, check=True).stdout
+            out = subprocess.run(
+                ["sysctl", "-n", "hw.memsize"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=True,
+            ).stdout
             return int(out.strip())
         except (OSError, ValueError, subprocess.SubprocessError):
             return 0

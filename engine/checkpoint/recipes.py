@@ -30,11 +30,14 @@ def module_bits(recipe: str, module: str, num_layers: int) -> int:
         if more and ("v_proj" in module or "down_proj" in module):
             return HIGH
         return HIGH if "embed_tokens" in module or "lm_head" in module else LOW
-    raise ValueError(f"unknown mixed-precision recipe {recipe!r}; choose one of: {', '.join(RECIPES)}")
+    raise ValueError(
+        f"unknown mixed-precision recipe {recipe!r}; choose one of: {', '.join(RECIPES)}"
+    )
 
 
-def config_entries(recipe: str, modules: list[str], num_layers: int, group_size: int
-                   ) -> dict[str, dict[str, int]]:
+def config_entries(
+    recipe: str, modules: list[str], num_layers: int, group_size: int
+) -> dict[str, dict[str, int]]:
     """The per-module entries of config.json's "quantization" for the quantized `modules`."""
     out = {}
     for module in modules:

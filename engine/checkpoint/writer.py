@@ -22,8 +22,8 @@ from pathlib import Path
 from . import safetensors_stream
 from .config import drafter_config, generation_config, model_config, write_json
 from .processor import write_processor
-from .shapes import Shape, get_shape
 from .recipes import RECIPES, config_entries, module_bits
+from .shapes import Shape, get_shape
 from .tensors import drafter_tensors, is_media, mlx_name, quantizable, target_shards
 from .tokenizer import write_tokenizer
 from .weights import float_entry, quantized_entries

@@ -17,10 +17,15 @@ from engine.releases import GIB, RELEASES, recommend, release, total_memory
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("choice", nargs="?", help="a model choice (see --list) or a Hugging Face repo id")
-    parser.add_argument("--to", type=Path, help="the models folder (the app's is shown in Model > "
-                        "Manage Models)")
-    parser.add_argument("--token", help="Hugging Face access token, for a gated or private repository")
+    parser.add_argument(
+        "choice", nargs="?", help="a model choice (see --list) or a Hugging Face repo id"
+    )
+    parser.add_argument(
+        "--to", type=Path, help="the models folder (the app's is shown in Model > Manage Models)"
+    )
+    parser.add_argument(
+        "--token", help="Hugging Face access token, for a gated or private repository"
+    )
     parser.add_argument("--list", action="store_true", help="list the choices and exit")
 
 
@@ -33,9 +38,13 @@ def run(args: argparse.Namespace) -> int:
     best = recommend(memory)
     if args.list or not args.to:
         for r in RELEASES:
-            mark = "  (recommended for this machine)" if best is not None and r.key == best.key else ""
-            print(f"{r.key:16} {r.title}{mark}\n{'':16} download {_gib(r.download_bytes)}, "
-                  f"{_gib(r.memory_bytes)} of memory, {r.inputs}")
+            mark = (
+                "  (recommended for this machine)" if best is not None and r.key == best.key else ""
+            )
+            print(
+                f"{r.key:16} {r.title}{mark}\n{'':16} download {_gib(r.download_bytes)}, "
+                f"{_gib(r.memory_bytes)} of memory, {r.inputs}"
+            )
         if not args.to and not args.list:
             print("tandem download: give --to DIR, the folder to put the model in", file=sys.stderr)
             return 2
@@ -44,8 +53,11 @@ def run(args: argparse.Namespace) -> int:
     from engine.install import install, install_release
 
     def progress(stage: str, done: int, total: int) -> None:
-        text = "converting to 4-bit (once)" if stage == "convert" else (
-            f"{stage}: {_gib(done)} of {_gib(total)}" if total else f"{stage}: starting")
+        text = (
+            "converting to 4-bit (once)"
+            if stage == "convert"
+            else (f"{stage}: {_gib(done)} of {_gib(total)}" if total else f"{stage}: starting")
+        )
         print(f"\r{text:60}", end="", file=sys.stderr, flush=True)
 
     cancelled = threading.Event()
@@ -55,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             choice = release(args.choice) if args.choice else best
             if choice is None:
-                print(f"tandem download: no model fits this machine's {_gib(memory)} of memory",
-                      file=sys.stderr)
+                print(
+                    f"tandem download: no model fits this machine's {_gib(memory)} of memory",
+                    file=sys.stderr,
+                )
                 return 1
             folder = install_release(choice, args.to, progress, cancelled, token=args.token)
     except ValueError as e:

@@ -39,8 +39,10 @@ def resolve_path(path_or_repo_id: str | Path) -> Path:
 
     try:
         return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS))
-    except Exception as e:  # noqa: BLE001 - every hub failure becomes a sentence
-        raise CheckpointError(f"{repo_id} could not be fetched. {describe_download_error(e, repo_id)}") from e
+    except Exception as e:
+        raise CheckpointError(
+            f"{repo_id} could not be fetched. {describe_download_error(e, repo_id)}"
+        ) from e
 
 
 def read_raw_config(folder: Path) -> dict[str, Any]:

@@ -39,8 +39,9 @@ class LoadedModel:
         return bool(self.model.has_audio)
 
 
-def load_everything(path_or_repo: str, drafter_path: str | None = None,
-                    dtype: mx.Dtype | str | None = None) -> LoadedModel:
+def load_everything(
+    path_or_repo: str, drafter_path: str | None = None, dtype: mx.Dtype | str | None = None
+) -> LoadedModel:
     """Model, tokenizer, chat template, generation config and (if present) the MTP drafter."""
     from engine.decode.generation import GenerationConfig
     from engine.inputs.prompt import load_tokenizer

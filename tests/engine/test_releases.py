@@ -36,8 +36,8 @@ def test_parameter_counts_are_the_12b_shape():
 
 def test_tandem_4bit_size_is_what_engine_convert_writes():
     """engine.convert quantizes the text stack's Linear/Embedding weights; the rest stays bfloat16."""
-    from engine.model.unified import should_quantize
     from engine.checkpoint.tensors import mlx_name
+    from engine.model.unified import should_quantize
 
     size = 0
     for spec in (s for shard in target_shards(SHAPES["12b"]) for s in shard):

@@ -9,11 +9,11 @@ from pathlib import Path
 import mlx.core as mx
 import pytest
 
-from engine.checkpoint import SHAPES, CheckpointWriteError, make_checkpoint
+from engine.checkpoint import CheckpointWriteError, make_checkpoint
 
 pytest.importorskip("mlx_vlm")
 
-from mlx_vlm_converter import mlx_vlm_convert  # noqa: E402
+from mlx_vlm_converter import mlx_vlm_convert
 
 
 def tensors(folder: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
