@@ -256,3 +256,22 @@ def test_demo_button_asks_for_the_demo(qtbot, tmp_path):
     d = make(qtbot, tmp_path)
     with qtbot.waitSignal(d.demo_requested, timeout=1000):
         d.demo_button.click()
+
+
+def test_the_window_opens_it_on_its_models_folder_with_the_model_in_use(qtbot, open_window, data_dir):
+    folder = data_dir / "models" / COMMUNITY_4BIT.folder_name
+    write_model(folder, drafter=True)
+    window, _ = open_window(model=str(folder))
+    seen = []
+
+    def inspect():
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, ModelManagerDialog):
+            QTimer.singleShot(10, inspect)
+            return
+        seen.append(row_texts(dialog))
+        dialog.reject()
+
+    QTimer.singleShot(10, inspect)
+    window.open_model_manager()
+    assert seen and seen[0][1].startswith(COMMUNITY_4BIT.title) and seen[0][1].endswith("In use")
