@@ -26,10 +26,12 @@ class InstallJob(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.cancelled = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._running = False  # from start() until `finished` reaches the GUI thread
+        self.finished.connect(self._done)  # connected first: runs before any other receiver
 
     def start(self, work: Work, what: str) -> None:
         self.cancelled.clear()
+        self._running = True
 
         def run() -> None:
             try:
@@ -47,11 +49,13 @@ class InstallJob(QObject):
                     False,
                 )
 
-        self._thread = threading.Thread(target=run, name="model-download", daemon=True)
-        self._thread.start()
+        threading.Thread(target=run, name="model-download", daemon=True).start()
 
     def cancel(self) -> None:
         self.cancelled.set()
 
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._running
+
+    def _done(self, *_) -> None:
+        self._running = False

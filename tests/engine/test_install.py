@@ -149,3 +149,14 @@ def test_cancelled_conversion_stops_the_child_and_removes_its_output(tmp_path):
         convert_in_subprocess(tmp_path, out, cancelled,
                               command=[sys.executable, "-c", "import time; time.sleep(30)"])
     assert time.monotonic() - started < 5 and not out.exists()
+
+
+def test_install_download_and_the_catalog_import_no_mlx():
+    """The app's GUI process uses them: MLX (and huggingface_hub until a download starts) stay out."""
+    import subprocess
+
+    code = ("import sys, engine.install, engine.releases, engine.download; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mlx', 'huggingface_hub', 'PySide6')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"
