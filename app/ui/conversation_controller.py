@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage
 from app.bridge import EngineBridge
 from app.settings import Key, Settings
 from app.store import Attachment, Store
-from app.ui.attachment_intake import import_files, import_image
+from app.ui.attachment_intake import MEDIA_KINDS, import_files, import_image, not_accepted
 from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
 from app.ui.message_widget import MessageWidget
@@ -58,6 +58,7 @@ class ConversationController(QObject):
         self._search = ""
         self._had_model = False
         self.model_state = "none"  # "none", "loading", "ready" or "failed"
+        self.media_kinds = MEDIA_KINDS  # what the loaded model takes; a text-only build takes neither
         self._load_request = 0
 
         composer.send_requested.connect(self.send)
@@ -190,13 +191,16 @@ class ConversationController(QObject):
     # ------------------------------------------------------------ attachments
 
     def attach_files(self, paths: list[str]) -> None:
-        accepted, errors = import_files(self.store, paths)
+        accepted, errors = import_files(self.store, paths, self.media_kinds)
         for attachment in accepted:
             self._add_attachment(attachment)
         if errors:
             self.composer.show_error("Could not attach: " + " ".join(errors))
 
     def attach_image(self, image: QImage) -> None:
+        if "image" not in self.media_kinds:
+            self.composer.show_error(not_accepted("image", "The pasted image"))
+            return
         try:
             self._add_attachment(import_image(self.store, image))
         except ValueError as exc:
@@ -403,6 +407,8 @@ class ConversationController(QObject):
             self.opened.clear()  # a replaced model starts with no sessions
         self._had_model = True
         self.model_state = "ready"
+        self.media_kinds = frozenset(
+            kind for kind, ok in (("image", e.has_vision), ("audio", e.has_audio)) if ok)
         self.status.show_model(e)
 
 
