@@ -192,10 +192,14 @@ class Event:
 
 @dataclass
 class ModelLoaded(Event):
+    """A model is ready. `has_vision` / `has_audio` are False for a text-only build (no images / audio)."""
+
     name: str = ""
     path: str = ""
     random_weights: bool = False
     has_drafter: bool = False
+    has_vision: bool = True
+    has_audio: bool = True
     context_length: int = 0
     memory_bytes: int = 0
     drafter_pays_off: bool = False  # drafting is faster on this device (a GPU): use_drafter default

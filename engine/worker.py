@@ -8,74 +8,22 @@ command becomes an `ErrorEvent`; the thread goes on serving the next command.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import mlx.core as mx
 
 from engine import protocol as ev
+from engine.loading import LoadedModel, load_everything
 from engine.session import Cancelled, SessionError
 
 EventCallback = Callable[[ev.Event], None]
 
 # Commands that produce an answer; a Cancel drops those still waiting in the queue.
 ANSWERING = (ev.SendMessage, ev.SendToolResults, ev.Regenerate, ev.EndVoiceTurn, ev.LoadHistory)
-
-
-@dataclass
-class LoadedModel:
-    model: object
-    tokenizer: object
-    template: str
-    gen_config: object
-    path: Path
-    name: str
-    random_weights: bool
-    drafter: object | None = None
-
-
-def resolve_local(path_or_repo: str) -> Path:
-    """A local folder as is; a Hugging Face repo id through the local hub cache (or a download)."""
-    path = Path(path_or_repo).expanduser()
-    if path.is_dir():
-        return path
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(path_or_repo))
-
-
-def load_everything(path_or_repo: str, drafter_path: str | None = None,
-                    dtype: str | None = None) -> LoadedModel:
-    """Model, tokenizer, chat template, generation config and (if present) the MTP drafter."""
-    from engine import load_model
-    from engine.decode.generation import GenerationConfig
-    from engine.inputs.prompt import load_tokenizer
-    from engine.inputs.template import load_template
-
-    folder = resolve_local(path_or_repo)
-    model = load_model(str(folder), dtype=dtype)
-    config = json.loads((folder / "config.json").read_text())
-    drafter = None
-    drafter_folder = Path(drafter_path) if drafter_path else folder / "drafter"
-    if (drafter_folder / "config.json").exists():
-        from engine.model.drafter import load_drafter
-
-        drafter = load_drafter(drafter_folder, dtype=dtype)
-    return LoadedModel(
-        model=model,
-        tokenizer=load_tokenizer(folder),
-        template=load_template(folder),
-        gen_config=GenerationConfig.from_checkpoint(folder),
-        path=folder,
-        name=config.get("tandem_display_name") or folder.name,
-        random_weights=bool(config.get("tandem_random_weights", False)),
-        drafter=drafter,
-    )
 
 
 class EngineWorker:
@@ -186,7 +134,7 @@ class EngineWorker:
         yield ev.Progress(stage="load", done=1, total=1)
         yield ev.ModelLoaded(
             name=info.name, path=str(info.path), random_weights=info.random_weights,
-            has_drafter=info.drafter is not None,
+            has_drafter=info.drafter is not None, has_vision=info.has_vision, has_audio=info.has_audio,
             context_length=info.model.config.text_config.max_position_embeddings,
             memory_bytes=int(mx.get_active_memory()),
             drafter_pays_off=drafter_pays_off(),

@@ -8,6 +8,7 @@
 """
 
 from app.chat.core import (
+    MEDIA_KINDS,
     ChatCore,
     ChatListener,
     ChatPreferences,
@@ -19,6 +20,6 @@ from app.chat.history import message_content, messages_to_replay
 from app.chat.voice_turn import VoiceTurn
 
 __all__ = [
-    "ChatCore", "ChatListener", "ChatPreferences", "ModelState", "PendingAnswer", "TurnRefused",
+    "MEDIA_KINDS", "ChatCore", "ChatListener", "ChatPreferences", "ModelState", "PendingAnswer", "TurnRefused",
     "VoiceTurn", "message_content", "messages_to_replay",
 ]  # fmt: skip

@@ -33,6 +33,7 @@ from app.store import Attachment, Conversation, Message, Store
 from engine import protocol as ev
 
 Submit = Callable[[ev.Command], int]
+MEDIA_KINDS = frozenset({"image", "audio"})  # what a full model takes; a text-only build neither
 
 
 class ModelState(str, Enum):
@@ -98,6 +99,7 @@ class ChatCore:
         self.opened: set[str] = set()  # engine sessions opened in this run
         self.pending: dict[str, PendingAnswer] = {}  # conversation id -> its answer being written
         self.model_state = ModelState.NONE
+        self.media_kinds = MEDIA_KINDS  # what the loaded model takes
         self._load_request = 0
         self._had_model = False
         self._preparing: dict[int, Attachment] = {}  # PrepareMedia request_id -> attachment
@@ -348,6 +350,8 @@ class ChatCore:
             self.opened.clear()  # a replaced model starts with no sessions
         self._had_model = True
         self.model_state = ModelState.READY
+        self.media_kinds = frozenset(
+            kind for kind, ok in (("image", event.has_vision), ("audio", event.has_audio)) if ok)
 
     def _on_progress(self, event: ev.Progress) -> None:
         attachment = self._preparing.get(event.request_id)

@@ -236,7 +236,8 @@ class MainWindow(QMainWindow):
     def open_model_manager(self) -> None:
         from app.ui.model.manager import ModelManagerDialog
 
-        dialog = ModelManagerDialog(self.store.root / "models", self)
+        dialog = ModelManagerDialog(self.store.root / "models", self,
+                                    current_model=self.settings.value(Key.MODEL_PATH) or "")
         dialog.model_chosen.connect(self._use_model)
         dialog.demo_requested.connect(lambda: self._use_model(""))
         dialog.exec()

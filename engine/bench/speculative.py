@@ -23,7 +23,7 @@ from typing import Any, Callable
 import mlx.core as mx
 import numpy as np
 
-from engine.model.drafter import load_drafter
+from engine.loading import load_drafter
 from engine.decode.speculative import CacheTransaction, MTPDraftSource, Sampling, SpeculativeStats, speculative_generate_step
 
 ACCEPTANCE_RATES = (0.5, 0.7, 0.9)

@@ -249,7 +249,7 @@ def turn(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     try:
-        from engine.model.drafter import load_drafter
+        from engine.loading import load_drafter
         from engine.decode.speculative import CacheTransaction, MTPDraftSource, Sampling
     except ImportError as e:
         return {"skipped": f"engine.decode.speculative is not available: {e}"}

@@ -42,6 +42,20 @@ def _quant_predicate(path: str, module: nn.Module) -> bool:
     return hasattr(module, "to_quantized") and not path.startswith(UNQUANTIZED_PREFIXES)
 
 
+class InputNotSupported(ValueError):
+    """The model was loaded without the weights this input needs (a text-only build given an image)."""
+
+
+NO_VISION = (
+    "This model was loaded without its vision weights (a text-only build), so it cannot read "
+    "images. Load a build with vision to send pictures."
+)
+NO_AUDIO = (
+    "This model was loaded without its audio weights (a text-only build), so it cannot hear "
+    "audio. Load a build with audio to talk to it or send recordings."
+)
+
+
 class Model(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -56,6 +70,16 @@ class Model(nn.Module):
             )
         if config.audio_config is not None:
             self.embed_audio = AudioEmbedder(config.audio_config, text.hidden_size)
+
+    @property
+    def has_vision(self) -> bool:
+        """Whether images can be given (the checkpoint had the vision embedder's weights)."""
+        return self.config.vision_config is not None
+
+    @property
+    def has_audio(self) -> bool:
+        """Whether audio can be given (the checkpoint had the audio projection's weights)."""
+        return self.config.audio_config is not None
 
     @property
     def layers(self) -> list[DecoderLayer]:
@@ -131,7 +155,7 @@ class Model(nn.Module):
         image_position_ids: mx.array | None,
     ) -> mx.array:
         if self.config.vision_config is None:
-            raise ValueError("pixel_values were given but this model has no vision_config")
+            raise InputNotSupported(NO_VISION)
         if image_position_ids is None:
             raise ValueError("pixel_values need image_position_ids (padding rows -1)")
         pixel_values, image_position_ids = mx.array(pixel_values), mx.array(image_position_ids)
@@ -159,7 +183,7 @@ class Model(nn.Module):
         input_features_mask: mx.array | None,
     ) -> mx.array:
         if self.config.audio_config is None:
-            raise ValueError("input_features were given but this model has no audio_config")
+            raise InputNotSupported(NO_AUDIO)
         if input_features_mask is None:
             raise ValueError("input_features need input_features_mask (True for real frames)")
         input_features = mx.array(input_features)
@@ -227,7 +251,7 @@ def sanitize_weights(config: ModelConfig, weights: dict[str, mx.array]) -> dict[
     shared = {i for i in range(text.num_hidden_layers) if text.is_kv_shared(i)}
     out = {}
     for name, w in weights.items():
-        name = _rename(name)
+        name = canonical_name(name)
         if name is None:
             continue
         m = re.match(
@@ -243,14 +267,13 @@ def sanitize_weights(config: ModelConfig, weights: dict[str, mx.array]) -> dict[
     return out
 
 
-def _rename(name: str) -> str | None:
-    if "rotary_emb" in name or name.startswith(("lm_head.", "model.lm_head.")):
+def canonical_name(name: str) -> str | None:
+    """This module tree's name for a tensor or module named the HF, mlx-vlm or mlx-lm way; None if unused."""
+    if "rotary_emb" in name or re.match(r"(model\.)?(language_model\.)?lm_head(\.|$)", name):
         return None  # rotary tables are recomputed; the LM head is tied to the embedding
     name = name.removeprefix("model.")
     if name.startswith("language_model.model."):  # mlx-vlm layout
         name = "language_model." + name[len("language_model.model.") :]
-    if name.startswith("language_model.lm_head."):
-        return None
     # A live transformers model's state_dict names (the saved files use the names above).
     name = name.replace("embed_vision.multimodal_embedder.", "embed_vision.")
     m = re.match(

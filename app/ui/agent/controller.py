@@ -5,7 +5,7 @@
 every `AgentEvent` arrives on the GUI thread as `event_received` (and the last one, `Finished`, also
 as `run_finished`); a thread that outlives the controller (a window closed mid-run) reaches no
 deleted QObject. Approvals go back with `decide`; `stop` ends the run from any state. Undo
-(`undo_last`, `restore`) and `list_checkpoints` run git on a worker thread too and answer with
+(`undo_last`, `restore`) and `list_checkpoints` run on a worker thread too and answer with
 `checkpoints_listed`, `checkpoint_restored` or `undo_failed`; they are refused while a run is
 going, since restoring under a run that still writes would mix both. The model comes from a
 `ModelSource` (app.ui.agent.model_source).
@@ -24,12 +24,13 @@ from app.agent import (
     AgentModel,
     AgentRun,
     ApprovalMode,
-    Checkpoint,
-    Checkpoints,
     Decision,
     Finished,
     Limits,
     StopReason,
+    Undone,
+    UndoPoint,
+    UndoPoints,
 )
 from app.agent.runner import KILL_GRACE_S
 from app.ui.agent.model_source import ModelSource
@@ -40,8 +41,8 @@ class AgentController(QObject):
     event_received = Signal(object)  # every AgentEvent of the current run, on the GUI thread
     run_started = Signal()
     run_finished = Signal(object)  # Finished
-    checkpoints_listed = Signal(list)  # [Checkpoint], newest first
-    checkpoint_restored = Signal(object)  # Checkpoint: the files are now as they were there
+    checkpoints_listed = Signal(list)  # [UndoPoint], newest first
+    checkpoint_restored = Signal(object)  # Undone: the files are now as they were there
     undo_failed = Signal(str)
 
     def __init__(
@@ -109,7 +110,7 @@ class AgentController(QObject):
         limits: Limits,
     ) -> None:
         try:
-            # Built here, not on the GUI thread: it runs git to prepare the checkpoint store.
+            # Built here, not on the GUI thread: it prepares the undo store and the sandbox.
             run = AgentRun(
                 model,
                 workspace,
@@ -148,7 +149,7 @@ class AgentController(QObject):
 
     def list_checkpoints(self, workspace: str | Path) -> None:
         self._tasks.run_in_background(
-            lambda: Checkpoints(workspace, self.data_dir).list(),
+            lambda: UndoPoints(workspace, self.data_dir).list(),
             on_done=self.checkpoints_listed.emit,
             on_failure=lambda _exc: self.checkpoints_listed.emit([]),
             name="agent-checkpoints",
@@ -160,18 +161,18 @@ class AgentController(QObject):
     def restore(self, workspace: str | Path, checkpoint_id: str) -> bool:
         return self._restore(workspace, lambda checkpoints: checkpoints.restore(checkpoint_id))
 
-    def _restore(self, workspace: str | Path, restore: Callable[[Checkpoints], Checkpoint]) -> bool:
+    def _restore(self, workspace: str | Path, restore: Callable[[UndoPoints], Undone]) -> bool:
         if self.running or self._busy_with_undo:
             return False
         self._busy_with_undo = True
 
-        def work() -> tuple[Checkpoint | None, str, list[Checkpoint]]:
+        def work() -> tuple[Undone | None, str, list[UndoPoint]]:
             try:
-                restored, error = restore(Checkpoints(workspace, self.data_dir)), ""
-            except Exception as exc:  # noqa: BLE001 - git's message goes to the person
+                restored, error = restore(UndoPoints(workspace, self.data_dir)), ""
+            except Exception as exc:  # noqa: BLE001 - undo's message goes to the person
                 restored, error = None, str(exc)
             try:
-                listed = Checkpoints(workspace, self.data_dir).list()
+                listed = UndoPoints(workspace, self.data_dir).list()
             except Exception:  # noqa: BLE001 - the failure itself is reported above
                 listed = []
             return restored, error, listed
@@ -179,7 +180,7 @@ class AgentController(QObject):
         self._tasks.run_in_background(work, on_done=self._restored, name="agent-undo")
         return True
 
-    def _restored(self, outcome: tuple[Checkpoint | None, str, list[Checkpoint]]) -> None:
+    def _restored(self, outcome: tuple[Undone | None, str, list[UndoPoint]]) -> None:
         restored, error, listed = outcome
         if restored is not None:
             self.checkpoint_restored.emit(restored)

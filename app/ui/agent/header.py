@@ -1,7 +1,7 @@
 """The agent view's header: the workspace, the approval mode, the run's state and limits, Stop and undo.
 
 It only displays and asks: the view decides. Buttons report with `open_requested`,
-`stop_requested`, `undo_requested` and `restore_requested(Checkpoint)` (a checkpoint picked from
+`stop_requested`, `undo_requested` and `restore_requested(UndoPoint)` (a checkpoint picked from
 the Checkpoints menu); the view calls `show_workspace`, `show_state`, `show_checkpoints` and
 `enable(...)` to keep it current.
 """
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.agent import ApprovalMode, Checkpoint
+from app.agent import ApprovalMode, UndoPoint
 
 MODES = [
     (ApprovalMode.ASK, "Ask every time"),
@@ -45,7 +45,7 @@ class AgentHeader(QFrame):
     open_requested = Signal()
     stop_requested = Signal()
     undo_requested = Signal()
-    restore_requested = Signal(object)  # Checkpoint
+    restore_requested = Signal(object)  # UndoPoint
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,7 +134,7 @@ class AgentHeader(QFrame):
         self.state_label.style().unpolish(self.state_label)
         self.state_label.style().polish(self.state_label)
 
-    def show_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+    def show_checkpoints(self, checkpoints: list[UndoPoint]) -> None:
         """Fill the menu, newest first; the newest is the files as they are now."""
         self.checkpoint_menu.clear()
         for i, cp in enumerate(checkpoints):

@@ -25,8 +25,6 @@ from app.agent import (
     AgentEvent,
     ApprovalMode,
     ApprovalNeeded,
-    Checkpoint,
-    CheckpointMade,
     CommandOutput,
     ContextShortened,
     Decision,
@@ -36,6 +34,9 @@ from app.agent import (
     Observation,
     StepStarted,
     ToolCallProposed,
+    Undone,
+    UndoPoint,
+    UndoPointMade,
 )
 from app.store import Store
 from app.ui.agent.call_widget import AgentCallWidget
@@ -68,7 +69,7 @@ class AgentView(QWidget):
         self.workspace: Path | None = None
         self.steps: dict[int, AgentStepWidget] = {}
         self.cards: dict[int, AgentCallWidget] = {}
-        self.checkpoints: list[Checkpoint] = []
+        self.checkpoints: list[UndoPoint] = []
         self.finished: Finished | None = None
         self.confirm = self._confirm  # tests replace it
         self._max_steps = 0
@@ -220,9 +221,9 @@ class AgentView(QWidget):
         elif isinstance(event, Observation):
             if event.call_id in self.cards:
                 self.cards[event.call_id].set_observation(event)
-        elif isinstance(event, CheckpointMade):
+        elif isinstance(event, UndoPointMade):
             if event.step in self.steps:
-                self.steps[event.step].mark_checkpoint(event.checkpoint_id)
+                self.steps[event.step].mark_checkpoint(event.point_id)
         elif isinstance(event, ContextShortened):
             self.timeline.add_note(
                 f"Older tool results were shortened to fit the context "
@@ -272,7 +273,7 @@ class AgentView(QWidget):
         ):
             self._undo(self.controller.undo_last(self.workspace))
 
-    def restore(self, checkpoint: Checkpoint) -> None:
+    def restore(self, checkpoint: UndoPoint) -> None:
         if self.workspace is None:
             return
         when = datetime.fromtimestamp(checkpoint.timestamp).strftime("%H:%M:%S")
@@ -288,13 +289,13 @@ class AgentView(QWidget):
         self._undo_busy = accepted
         self._update_buttons()
 
-    def _restored(self, checkpoint: Checkpoint) -> None:
+    def _restored(self, checkpoint: Undone) -> None:
         self.timeline.add_note(
             f"↩ The files are back as they were at “{checkpoint.label}” "
             f"(checkpoint {checkpoint.id[:7]})."
         )
 
-    def _set_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+    def _set_checkpoints(self, checkpoints: list[UndoPoint]) -> None:
         self.checkpoints = list(checkpoints)
         self._undo_busy = False  # a listing comes last after an undo
         self.header.show_checkpoints(self.checkpoints)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QImage
 
 from app.chat import ChatCore, ModelState, PendingAnswer, TurnRefused
 from app.store import Attachment, Message, Store
-from app.ui.chat.attachment_intake import import_files, import_image
+from app.ui.chat.attachment_intake import import_files, import_image, not_accepted
 from app.ui.chat.composer import Composer
 from app.ui.chat.message_widget import MessageWidget
 from app.ui.chat.sidebar import Sidebar
@@ -142,13 +142,16 @@ class ConversationController(QObject):
         self.core.load_model(command)
 
     def attach_files(self, paths: list[str]) -> None:
-        accepted, errors = import_files(self.store, paths)
+        accepted, errors = import_files(self.store, paths, self.core.media_kinds)
         for attachment in accepted:
             self._add_attachment(attachment)
         if errors:
             self.composer.show_error("Could not attach: " + " ".join(errors))
 
     def attach_image(self, image: QImage) -> None:
+        if "image" not in self.core.media_kinds:
+            self.composer.show_error(not_accepted("image", "The pasted image"))
+            return
         try:
             self._add_attachment(import_image(self.store, image))
         except ValueError as exc:

@@ -294,3 +294,12 @@ def test_a_voice_turn_is_refused_during_an_answer_and_a_cancelled_one_rolls_back
     chat.cancel_voice_turn(session)
     assert engine.kinds()[-2:] == ["Cancel", "Rollback"]
     assert engine.of_type(ev.Rollback)[0].turn == 1  # back to before the spoken turn
+
+
+def test_a_text_only_model_takes_no_media(store):
+    chat, engine, _ = make_chat(store)
+    assert chat.media_kinds == {"image", "audio"}
+    chat.load_model(ev.LoadModel(path="models/text-only"))
+    chat.handle(ev.ModelLoaded(request_id=engine.commands[-1].request_id, has_vision=False,
+                               has_audio=False))
+    assert chat.media_kinds == frozenset()

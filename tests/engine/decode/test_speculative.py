@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from engine.loading import load_model
-from engine.model.drafter import load_drafter
+from engine.loading import load_drafter
 from engine.protocol import GenerationSettings
 from engine.decode.generation import DecodeStats, GenerationConfig, generate_tokens
 from engine.decode.speculative import (

@@ -7,7 +7,7 @@ import pytest
 from engine import protocol as ev
 from engine.decode.generation import GenerationConfig, generate_tokens
 from engine.session import Cancelled, Session, SessionError, SessionOptions
-from engine.worker import load_everything
+from engine.loading import load_everything
 
 from session_invariants import (
     GREEDY,

@@ -5,7 +5,7 @@ import pytest
 
 from engine import protocol as ev
 from engine.session import Session, SessionOptions
-from engine.worker import load_everything
+from engine.loading import load_everything
 
 from session_invariants import assert_kept_cache_matches_fresh, run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.agent import ApprovalMode, Checkpoint
+from app.agent import ApprovalMode, UndoPoint
 from app.ui.agent.header import STATES, AgentHeader
 
 
@@ -29,9 +29,9 @@ def test_mode_state_and_folder_are_shown(qtbot):
 def test_the_newest_undo_point_is_now_and_older_ones_restore(qtbot):
     header = AgentHeader()
     qtbot.addWidget(header)
-    points = [Checkpoint("c3", "After step 2", 1_700_000_300),
-              Checkpoint("c2", "After step 1", 1_700_000_200),
-              Checkpoint("c1", "Before the task", 1_700_000_100)]
+    points = [UndoPoint("c3", "After step 2", 1_700_000_300),
+              UndoPoint("c2", "After step 1", 1_700_000_200),
+              UndoPoint("c1", "Before the task", 1_700_000_100)]
     header.show_checkpoints(points)
     now, *older = header.checkpoint_menu.actions()
     assert now.text().endswith("(now)") and not now.isEnabled()

@@ -146,3 +146,23 @@ def test_check_attachable_explains_refusals(tmp_path, name, content, message):
         check_attachable(path)
     with pytest.raises(ValueError, match="does not exist"):
         check_attachable(tmp_path / "missing.png")
+
+
+def test_a_text_only_model_refuses_images_and_audio_with_a_sentence(qtbot, open_window, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    window, engine = open_window(text_only=True)
+    qtbot.waitUntil(lambda: window.controller.model_state == "ready", timeout=3000)
+    image = png(tmp_path / "red.png")
+    audio = tmp_path / "note.wav"
+    sf.write(audio, np.zeros(1600, np.float32), 16000)
+    drop_files(window.composer, [image, audio])
+    assert window.composer.chips == [] and engine.of_type(ev.PrepareMedia) == []
+    error = window.composer.error_label.text()
+    assert "red.png cannot be attached: the loaded model is a text-only build and cannot read images." in error
+    assert "note.wav cannot be attached" in error and "cannot hear audio" in error
+    QGuiApplication.clipboard().setImage(QImage(8, 8, QImage.Format.Format_RGB32))
+    window.composer.offer_mime(QGuiApplication.clipboard().mimeData())
+    assert window.composer.chips == []
+    assert window.composer.error_label.text().startswith("The pasted image cannot be attached")

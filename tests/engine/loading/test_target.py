@@ -196,3 +196,102 @@ def test_per_layer_quantization_overrides(tiny_checkpoint, tmp_path, float_model
     assert isinstance(dict(loaded.named_modules())[skipped], nn.Linear)
     assert mx.array_equal(loaded(mx.array(IDS)), model(mx.array(IDS)))
     assert sanitize_weights(loaded.config, {"model.lm_head.weight": mx.zeros(1)}) == {}
+
+
+# ------------------------------------------------------------ mixed precision and text-only builds
+
+
+def test_mixed_4_8_checkpoint_loads_each_module_at_its_bits(tmp_path):
+    """mlx-vlm's per-module entries name modules `language_model.model.*`; each loads at its own width."""
+    from engine.checkpoint import make_checkpoint
+
+    folder = make_checkpoint(tmp_path / "mixed", "tiny", seed=0, bits=4, mixed="mixed_4_8")
+    model = load_model(folder, dtype="float32")
+    modules = dict(model.named_modules())
+    assert modules["language_model.layers.2.mlp.down_proj"].bits == 8
+    assert modules["language_model.layers.2.mlp.up_proj"].bits == 4
+    assert modules["language_model.layers.0.mlp.down_proj"].bits == 4
+    assert modules["language_model.embed_tokens"].bits == 8
+    assert bool(mx.all(mx.isfinite(model(mx.array(IDS)))))
+
+
+def test_mlp8_checkpoint_takes_defaults_for_modules_it_does_not_name(tmp_path):
+    from engine.checkpoint import make_checkpoint
+
+    folder = make_checkpoint(tmp_path / "mlp8", "tiny", seed=0, bits=4, mixed="mlp8")
+    modules = dict(load_model(folder, dtype="float32").named_modules())
+    assert modules["language_model.layers.4.mlp.gate_proj"].bits == 8
+    assert modules["language_model.layers.4.self_attn.q_proj"].bits == 4
+
+
+def test_module_entries_in_hf_names_with_a_mode(tiny_checkpoint, tmp_path, float_model):
+    """An entry may carry its own mode (mlx-optiq writes one) and name modules the HF way."""
+    from mlx.utils import tree_flatten
+
+    q = "language_model.layers.3.self_attn.q_proj"
+    model = load_model(tiny_checkpoint, dtype="float32")
+    nn.quantize(model, group_size=64, bits=4, class_predicate=lambda p, m: (
+        {"group_size": 32, "bits": 8, "mode": "affine"} if p == q else p.startswith("language_model.layers")
+        and hasattr(m, "to_quantized") and m.weight.shape[-1] % 64 == 0))
+    out = tmp_path / "mixed"
+    shutil.copytree(tiny_checkpoint, out, ignore=shutil.ignore_patterns("*.safetensors*"))
+    mx.save_safetensors(str(out / "model.safetensors"), dict(tree_flatten(model.parameters())))
+    config = json.loads((out / "config.json").read_text())
+    config["quantization"] = {"group_size": 64, "bits": 4, "mode": "affine", "quant_method": "mlx",
+                              "model." + q: {"group_size": 32, "bits": 8, "mode": "affine"}}
+    (out / "config.json").write_text(json.dumps(config))
+    loaded = load_model(out, dtype="float32")
+    assert (dict(loaded.named_modules())[q].bits, dict(loaded.named_modules())[q].group_size) == (8, 32)
+    assert mx.array_equal(loaded(mx.array(IDS)), model(mx.array(IDS)))
+
+
+@pytest.mark.parametrize("strip_config", [False, True], ids=["config-keeps-media", "config-stripped"])
+def test_text_only_build_loads_without_vision_and_audio(tiny_checkpoint, tmp_path, float_model,
+                                                       strip_config):
+    """mlx-lm's conversions drop the media weights; mlx-optiq also strips the media keys from the config."""
+    from engine.checkpoint import make_checkpoint
+    from engine.model.unified import InputNotSupported
+
+    folder = make_checkpoint(tmp_path / "text", "tiny", seed=0, text_only=True)
+    if strip_config:
+        config = json.loads((folder / "config.json").read_text())
+        for key in ("vision_config", "audio_config", "image_token_id", "video_token_id"):
+            config.pop(key)
+        (folder / "config.json").write_text(json.dumps(config))
+    model = load_model(folder, dtype="float32")
+    assert not model.has_vision and not model.has_audio
+    assert float_model.has_vision and float_model.has_audio
+    # Same seed, same text weights: text answers exactly as the full build does.
+    assert mx.array_equal(model(mx.array(IDS)), float_model(mx.array(IDS)))
+    image = float_model.config.image_token_id
+    with pytest.raises(InputNotSupported, match="cannot read images"):
+        model(mx.array([[2, image]]), pixel_values=mx.zeros((1, 1, 6912)),
+              image_position_ids=mx.zeros((1, 1, 2), dtype=mx.int32))
+    audio = float_model.config.audio_token_id
+    with pytest.raises(InputNotSupported, match="cannot hear audio"):
+        model(mx.array([[2, audio]]), input_features=mx.zeros((1, 1, 640)),
+              input_features_mask=mx.ones((1, 1), dtype=mx.bool_))
+
+
+def test_a_partly_missing_vision_embedder_is_an_error_not_a_text_only_build(ckpt):
+    shard = weight_files(ckpt)[0]
+    weights = load_safetensors(shard)
+    del weights["model.vision_embedder.patch_dense.weight"]
+    mx.save_safetensors(str(shard), weights)
+    with pytest.raises(CheckpointError, match="vision_embedder.patch_dense.weight"):
+        load_model(ckpt)
+
+
+def test_what_mlx_vlm_writes_in_mixed_precision_loads(tiny_checkpoint, tmp_path):
+    """The folder mlx-vlm 0.7.10's converter writes with --quant-predicate mixed_4_8 loads at its bits."""
+    pytest.importorskip("mlx_vlm")
+    from mlx_vlm_converter import mlx_vlm_convert
+
+    mlx_vlm_convert(tiny_checkpoint, tmp_path / "converted", quantize=True, q_bits=4, q_group_size=64,
+                    quant_predicate="mixed_4_8")
+    model = load_model(tmp_path / "converted", dtype="float32")
+    modules = dict(model.named_modules())
+    assert modules["language_model.layers.5.mlp.down_proj"].bits == 8
+    assert modules["embed_audio.embedding_projection"].bits == 4
+    assert model.has_vision and model.has_audio
+    assert bool(mx.all(mx.isfinite(model(mx.array(IDS)))))
