@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.inputs.audio import SAMPLE_RATE  # the recorder delivers the model's 16 kHz mono
+
 FRAME = 320  # 20 ms at 16 kHz: the detector's time step
 SILENCE_S = 0.8  # the usual end-of-turn wait for a silence detector (PEERS.md §8: 500-800 ms)
 PRE_ROLL_S = 0.3  # a first syllable's attack comes before the energy crosses the threshold
