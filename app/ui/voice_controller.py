@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ from app.audio.devices import pick_input_device, refresh_devices
 from app.audio.errors import PERMISSION_HINT, MicrophoneError
 from app.audio.tts import Speaker
 from app.audio.turns import TurnAudio, TurnEnded, TurnSegmenter, TurnStarted
-from app.audio.vad import VoiceActivityDetector
+from app.audio.vad import SpeechScorer, VoiceActivityDetector, default_scorer
 from app.settings import Key, Settings
 from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
@@ -89,6 +90,8 @@ class VoiceController(QObject):
         self.voice, self.controller, self.composer = voice, controller, composer
         self.settings = settings
         self.sounddevice = sounddevice  # a stand-in for the sounddevice module (tests)
+        # hands-free speech detection: the learned scorer, or the energy one where it cannot load
+        self.make_scorer: Callable[[], SpeechScorer] = default_scorer
         self.speaker = speaker if speaker is not None else Speaker()
         self.recorder: Recorder | None = None
         self.mode = ""
@@ -182,7 +185,8 @@ class VoiceController(QObject):
         self.meter.setVisible(True)
         if mode == "hands_free":
             vad = VoiceActivityDetector(
-                silence_s=max(0.1, self.settings.value(Key.VOICE_SILENCE_S))
+                silence_s=max(0.1, self.settings.value(Key.VOICE_SILENCE_S)),
+                scorer=self.make_scorer(),
             )
             self.segmenter = TurnSegmenter(vad)
             self._set_state("listening")

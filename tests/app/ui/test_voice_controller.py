@@ -6,6 +6,7 @@ compared sample for sample with what the "microphone" heard.
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
@@ -14,6 +15,7 @@ import soundfile
 from conftest_voice import MockSoundDevice, appended, noise, use_mock_mic, voice
 from PySide6.QtCore import Qt
 
+from app.audio.bench import scenes
 from app.settings import Key
 from app.ui.voice_clip import VoiceClip
 from app.ui.voice_controller import APPEND_SAMPLES, HOLD_S
@@ -202,6 +204,27 @@ def test_hands_free_sends_the_turn_after_the_silence_and_keeps_listening(qtbot, 
     qtbot.waitUntil(lambda: window.chat_view.last().answer == "Hands-free answer.", timeout=5000)
     qtbot.mouseClick(window.composer.mic_button, Qt.MouseButton.LeftButton)
     assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="speech is made with espeak-ng")
+def test_hands_free_keeps_one_turn_over_a_pause_in_a_sentence_with_keyboard_noise(
+    qtbot, open_window
+):
+    window, engine = open_window(replies=["Answer."])
+    window.settings.set_value(Key.VOICE_HANDS_FREE, True)
+    window.settings.set_value(Key.VOICE_SILENCE_S, 0.7)
+    scene = scenes.utterance(7, "keyboard")
+    mock = MockSoundDevice(scene.samples, speed=4.0)
+    use_mock_mic(window, mock, learned_vad=True)
+    mic = window.voice_input
+    mic.start_recording("hands_free")
+    assert mic.segmenter.vad.scorer.name == "silero"
+    qtbot.waitUntil(lambda: _delivered(mock) >= scene.samples.size + 16_000, timeout=10000)
+    mic.stop_recording(send=False)
+    assert len(engine.of_type(ev.StartVoiceTurn)) == 1 and len(engine.of_type(ev.EndVoiceTurn)) == 1
+    sent = appended(engine)  # the whole sentence, the pause inside it, in one turn
+    truth = scene.truth
+    assert sent.size >= truth.speech_end - truth.speech_start + int(0.7 * 16_000)
 
 
 def _barge_in_window(open_window, barge_in: bool, **fake):
