@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import queue
 import threading
 from typing import Any
 
@@ -23,6 +22,7 @@ from app.audio.backend import load_sounddevice
 
 SAMPLE_RATE = 16_000
 BLOCK = 320  # 20 ms: the callback's block, as for the microphone
+PLAYED_BLOCKS = 50  # 1 s of played blocks kept for the echo canceller, at most
 
 
 class PlaybackError(Exception):
@@ -44,7 +44,8 @@ class SoundPlayer:
         self._queue: collections.deque[np.ndarray] = collections.deque()
         self._head = 0  # samples of _queue[0] already played (callback thread only)
         self._queued = 0  # samples queued and not yet played (approximate across threads)
-        self._played: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+        # what went to the device, newest last; the oldest are dropped when nobody takes them
+        self._played: collections.deque[np.ndarray] = collections.deque(maxlen=PLAYED_BLOCKS)
         self._lock = threading.Lock()  # open/stop from different threads (speaker worker, GUI)
 
     @property
@@ -94,11 +95,8 @@ class SoundPlayer:
     def take_played(self) -> np.ndarray:
         """Every sample written to the device since the last call (silence included)."""
         blocks = []
-        while True:
-            try:
-                blocks.append(self._played.get_nowait())
-            except queue.Empty:
-                break
+        while self._played:
+            blocks.append(self._played.popleft())  # deque ends are thread-safe
         return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
     def _open(self) -> None:
@@ -136,4 +134,4 @@ class SoundPlayer:
                 self._head = 0
         out[filled:] = 0.0
         self._queued -= filled
-        self._played.put(out.copy())
+        self._played.append(out.copy())

@@ -21,7 +21,10 @@ Ways to talk:
 Problems (no PortAudio, no audio server, no input device, permission denied) are said in the
 composer and in the button's tooltip; nothing is raised. When the device disappears mid-recording,
 what was recorded is kept and sent as the turn. Answers to voice turns are read aloud by `Speaker`
-when the setting is on. Each user message's audio attachment is shown as a playable `VoiceClip`.
+when the setting is on, sentence by sentence as they stream. While it speaks, the echo canceller
+(app.audio.echo) takes its voice out of the microphone, so it neither barges in nor reaches the
+model; where no echo canceller can run, `BargeInGate` asks for a louder, longer voice instead.
+Each user message's audio attachment is shown as a playable `VoiceClip`.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 
+from app.audio.barge_in import BargeInGate
 from app.audio.capture import SAMPLE_RATE, Recorder
 from app.audio.devices import pick_input_device, refresh_devices
+from app.audio.echo import EchoCanceller, EchoUnavailable
 from app.audio.errors import PERMISSION_HINT, MicrophoneError
 from app.audio.tts import Speaker
 from app.audio.turns import TurnAudio, TurnEnded, TurnSegmenter, TurnStarted
@@ -92,12 +97,15 @@ class VoiceController(QObject):
         self.sounddevice = sounddevice  # a stand-in for the sounddevice module (tests)
         # hands-free speech detection: the learned scorer, or the energy one where it cannot load
         self.make_scorer: Callable[[], SpeechScorer] = default_scorer
+        self.make_echo_canceller: Callable[[], EchoCanceller] = EchoCanceller
+        self.echo: EchoCanceller | None = None  # while recording, where it can run
         self.speaker = speaker if speaker is not None else Speaker()
+        self.speaker.on_error = self.failed.emit  # from the speaker's thread: queued to this one
         self.recorder: Recorder | None = None
         self.mode = ""
         self.state = "off"
         self.unavailable = ""  # why the microphone cannot record, after a failed check
-        self.segmenter: TurnSegmenter | None = None
+        self.segmenter: BargeInGate | None = None
         self._held: list[np.ndarray] | None = None  # a turn's audio while a stopped answer ends
         self._held_ended = False
         self._ignoring = False  # hands-free, no barge-in: the turn heard during an answer
@@ -125,6 +133,7 @@ class VoiceController(QObject):
         self.shortcut = QShortcut(QKeySequence(TOGGLE_KEY), composer)
         self.shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
         self.shortcut.activated.connect(self.toggle)
+        controller.bridge.text_received.connect(self._on_answer_text)
         controller.bridge.turn_finished.connect(self._on_answer_finished)
         controller.bridge.error_raised.connect(self._on_answer_finished)
         chat_view.message_shown.connect(self._show_clips)
@@ -179,6 +188,7 @@ class VoiceController(QObject):
             self._sync_button()
             return False
         self.recorder, self.mode = recorder, mode
+        self.echo = self._open_echo_canceller()
         self._warned_silence = False
         self.composer.error_label.setVisible(False)
         self.meter.reset()
@@ -188,7 +198,7 @@ class VoiceController(QObject):
                 silence_s=max(0.1, self.settings.value(Key.VOICE_SILENCE_S)),
                 scorer=self.make_scorer(),
             )
-            self.segmenter = TurnSegmenter(vad)
+            self.segmenter = BargeInGate(TurnSegmenter(vad))
             self._set_state("listening")
         elif not self._open_turn():
             self.stop_recording(send=False)  # the reason is already in the composer
@@ -204,7 +214,9 @@ class VoiceController(QObject):
         if recorder is None:
             return
         self._timer.stop()
-        self._route(recorder.drain())  # everything heard until now
+        self._route(self._without_echo(recorder.drain()))  # everything heard until now
+        if self.echo is not None:
+            self._route(self.echo.flush())
         self._close(send)  # the turn goes to the engine first,
         recorder.stop()  # then the stream closes (some ms); what came after the release is not the turn's
 
@@ -232,6 +244,22 @@ class VoiceController(QObject):
             return False
         self._set_state("recording")
         return True
+
+    def _open_echo_canceller(self) -> EchoCanceller | None:
+        try:
+            return self.make_echo_canceller()
+        except EchoUnavailable:
+            return None  # barge-in then asks for a louder, longer voice (BargeInGate)
+
+    def _without_echo(self, samples: np.ndarray) -> np.ndarray:
+        """The microphone with Tandem's own voice taken out (where echo cancellation runs)."""
+        played = self.speaker.take_played()
+        if self.echo is not None:
+            samples = self.echo.process(samples, played)
+        if self.segmenter is not None:
+            self.segmenter.strict = self.echo is None and self.speaker.speaking
+            self.segmenter.note_played(played)
+        return samples
 
     def _route(self, samples: np.ndarray) -> None:
         if self.segmenter is None:
@@ -304,10 +332,22 @@ class VoiceController(QObject):
         if pending is not None:
             self._voice_answers.add(pending.request_id)
 
+    def _on_answer_text(self, event: ev.TextDelta) -> None:
+        """Answers to voice turns are spoken sentence by sentence as they stream (the setting)."""
+        if event.request_id not in self._voice_answers or event.channel != "answer":
+            return
+        if not self.settings.value(Key.VOICE_SPEAK_ANSWERS):
+            return
+        self.speaker.enabled = True
+        self.speaker.add_text(event.text)
+
     def _on_answer_finished(self, event: ev.Event) -> None:
-        if isinstance(event, ev.TurnFinished) and event.request_id in self._voice_answers:
+        if event.request_id in self._voice_answers:
             self._voice_answers.discard(event.request_id)
-            self._speak(event)
+            if isinstance(event, ev.TurnFinished) and event.reason in ("stop", "length"):
+                self.speaker.finish()  # the rest of the answer, then the speakers go
+            else:
+                self.speaker.stop()
         c = self.controller
         if self._held is None or (c.current_id is not None and c.current_id in c.pending):
             return
@@ -327,24 +367,13 @@ class VoiceController(QObject):
         listening = ended and self.mode == "hands_free"
         self._set_state(("listening" if listening else "recording") if self.recording else "off")
 
-    def _speak(self, event: ev.TurnFinished) -> None:
-        if event.reason not in ("stop", "length") or not self.settings.value(
-            Key.VOICE_SPEAK_ANSWERS
-        ):
-            return
-        self.speaker.enabled = True
-        try:
-            self.speaker.speak(event.text)
-        except (RuntimeError, OSError) as exc:
-            self.failed.emit(str(exc))
-
     # ------------------------------------------------------------ the drain timer
 
     def _tick(self) -> None:
         recorder = self.recorder
         if recorder is None:
             return
-        self._route(recorder.drain())
+        self._route(self._without_echo(recorder.drain()))
         level = recorder.level()
         self.meter.set_level(level.rms_dbfs, level.peak_dbfs)
         self.meter.set_elapsed(recorder.elapsed())
@@ -363,6 +392,7 @@ class VoiceController(QObject):
     def _close(self, send: bool) -> None:
         self._timer.stop()
         self.recorder = None
+        self.echo = None
         self._end_turn(send)
         self._ignoring = False
         self.segmenter = None

