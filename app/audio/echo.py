@@ -36,6 +36,22 @@ class EchoUnavailable(Exception):
     """Echo cancellation cannot run here; the message says why, for a person."""
 
 
+def barge_in_note() -> str:
+    """One sentence for the settings: how barge-in works with speakers on this machine."""
+    try:
+        EchoCanceller()
+    except EchoUnavailable:
+        return (
+            "No echo cancellation is available here, so while Tandem speaks through speakers, "
+            "interrupt it by talking clearly louder than its voice for half a second, "
+            "or use headphones."
+        )
+    return (
+        "Tandem removes its own voice from the microphone (echo cancellation), so you can "
+        "interrupt it through speakers as well as headphones."
+    )
+
+
 class EchoCanceller:
     """Removes the played far end from the microphone signal (16 kHz mono float32)."""
 

@@ -80,6 +80,17 @@ def default_scorer() -> SpeechScorer:
         return EnergyScorer()
 
 
+def detector_note() -> str:
+    """One sentence for the settings: which speech detector hands-free mode uses here."""
+    from app.audio.silero_scorer import SileroScorer, SileroUnavailable
+
+    try:
+        SileroScorer()
+    except SileroUnavailable as exc:
+        return f"Speech is found by its loudness only: {exc}."
+    return "Speech is found by a small voice model (Silero VAD), so noise and short pauses do not end a turn."
+
+
 class VoiceActivityDetector:
     """Finds where a person starts and stops talking in a 16 kHz mono stream.
 
