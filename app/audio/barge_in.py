@@ -103,8 +103,8 @@ class BargeInGate:
 
     def _remember_levels(self, samples: np.ndarray) -> None:
         self._fed += samples.size
-        if not self.strict:
-            self._history.clear()
+        if not self.strict and self._pending is None:
+            self._history.clear()  # a turn held while Tandem spoke is still judged by its echo
         heard = self._last_played_at >= 0 and self._fed - self._last_played_at <= (
             ECHO_TAIL_S * SAMPLE_RATE + samples.size
         )

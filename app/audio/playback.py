@@ -107,6 +107,7 @@ class SoundPlayer:
                 channels=1,
                 dtype="float32",
                 blocksize=BLOCK,
+                latency="high",  # a deeper buffer: a busy machine must not starve the speakers
                 device=self._device,
                 callback=self._on_block,
             )
