@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 
 from app.audio.barge_in import BargeInGate
@@ -59,6 +59,10 @@ from engine import protocol as ev
 DRAIN_MS = 40  # one model frame (640 samples) per tick: the meter and the VAD follow the voice
 APPEND_SAMPLES = 3_200  # 5 frames (200 ms) per AppendAudio: one forward pass each, not five
 HOLD_S = 0.4  # a press longer than this is push-to-talk; a shorter one is a click
+# X11 auto-repeat sends release/press pairs; where Qt cannot tell them from a real release, the
+# press follows at once: a release waits this long for one before it stops the recording.
+REPEAT_WINDOW_MS = 60
+
 MIN_TURN_S = 0.2  # shorter than this is a slip of the finger, not a message
 TOGGLE_KEY = "Ctrl+Shift+Space"  # Qt writes Cmd as Ctrl on macOS
 
@@ -129,10 +133,18 @@ class VoiceController(QObject):
         button.pressed.connect(self._on_press)
         button.released.connect(self._on_release)
         button.clicked.connect(self._sync_button)
-        composer.edit.installEventFilter(self)
         self.shortcut = QShortcut(QKeySequence(TOGGLE_KEY), composer)
         self.shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-        self.shortcut.activated.connect(self.toggle)
+        self.shortcut.setAutoRepeat(False)  # macOS and X11 flag repeats: one held key, one toggle
+        self.shortcut.activated.connect(self._on_shortcut)
+        self._shortcut_held = False  # until its key is really let go, the shortcut acts once
+        self._release_timer = QTimer(self)  # a Space release not (yet) followed by a repeat press
+        self._release_timer.setSingleShot(True)
+        self._release_timer.setInterval(REPEAT_WINDOW_MS)
+        self._release_timer.timeout.connect(self._space_released)
+        # Space goes to whichever widget has the focus: the filter sees the message field's keys
+        # (push-to-talk) and the shortcut's key wherever it goes
+        QCoreApplication.instance().installEventFilter(self)
         controller.bridge.text_received.connect(self._on_answer_text)
         controller.bridge.turn_finished.connect(self._on_answer_finished)
         controller.bridge.error_raised.connect(self._on_answer_finished)
@@ -377,6 +389,7 @@ class VoiceController(QObject):
         level = recorder.level()
         self.meter.set_level(level.rms_dbfs, level.peak_dbfs)
         self.meter.set_elapsed(recorder.elapsed())
+        self.composer.show_recording(recorder.elapsed())
         if recorder.error is not None:
             message = recorder.error.message
             self.stop_recording(send=True)  # what was recorded goes to the model
@@ -398,6 +411,7 @@ class VoiceController(QObject):
         self.segmenter = None
         self.mode = ""
         self._space_held = False
+        self._release_timer.stop()
         self.meter.setVisible(False)
         self._set_state("waiting" if self._held is not None else "off")
         self._sync_button()
@@ -424,6 +438,8 @@ class VoiceController(QObject):
         button = self.composer.mic_button
         if button.isChecked() != self.recording:
             button.setChecked(self.recording)
+        recorder = self.recorder
+        self.composer.show_recording(recorder.elapsed() if recorder is not None else None)
         button.setAccessibleDescription(
             {
                 "listening": "Listening",
@@ -433,25 +449,46 @@ class VoiceController(QObject):
         )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Hold Space in an empty message field to talk (push-to-talk)."""
+        """Hold Space in an empty message field to talk (push-to-talk); follow the shortcut's key."""
         kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride):
             return False
         assert isinstance(event, QKeyEvent)
-        if event.key() != Qt.Key.Key_Space or event.modifiers() != Qt.KeyboardModifier.NoModifier:
+        if event.key() != Qt.Key.Key_Space:
+            return False
+        if self._shortcut_held:
+            if kind == QEvent.Type.KeyRelease and not event.isAutoRepeat():
+                self._release_timer.start()  # let go, unless a repeat press follows at once
+            elif kind != QEvent.Type.KeyRelease:
+                self._release_timer.stop()
+            return False
+        if watched is not self.composer.edit or kind == QEvent.Type.ShortcutOverride or (
+            event.modifiers() != Qt.KeyboardModifier.NoModifier
+        ):
             return False
         if kind == QEvent.Type.KeyPress:
             if self._space_held:
-                return True  # auto-repeat while talking
+                self._release_timer.stop()  # the release just before was the key repeating
+                return True
             if event.isAutoRepeat() or self.recording or self.composer.text:
                 return False
             self._space_held = self.start_recording("push")
             return self._space_held
         if not self._space_held or event.isAutoRepeat():
             return self._space_held
-        self._space_held = False
-        self.stop_recording()
+        self._release_timer.start()  # stop unless a repeat press follows at once
         return True
+
+    def _space_released(self) -> None:
+        self._shortcut_held = False
+        if self._space_held:
+            self._space_held = False
+            self.stop_recording()
+
+    def _on_shortcut(self) -> None:
+        if not self._shortcut_held:
+            self._shortcut_held = True
+            self.toggle()
 
     def _set_state(self, state: str) -> None:
         if state != self.state:

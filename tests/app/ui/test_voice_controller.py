@@ -13,13 +13,15 @@ import numpy as np
 import pytest
 import soundfile
 from conftest_voice import FakePlayer, MockSoundDevice, appended, noise, use_mock_mic, voice
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
 
 from app.audio.bench import scenes
 from app.audio.tts import SystemVoice
 from app.settings import Key
 from app.ui.voice_clip import VoiceClip
-from app.ui.voice_controller import APPEND_SAMPLES, HOLD_S
+from app.ui.voice_controller import APPEND_SAMPLES, HOLD_S, REPEAT_WINDOW_MS
 from engine import protocol as ev
 
 pytestmark = pytest.mark.timeout(60)
@@ -113,13 +115,80 @@ def test_holding_space_in_an_empty_message_talks(qtbot, open_window):
     assert mic.recording and mic.mode == "push"
     qtbot.waitUntil(lambda: appended(engine).size > 8000, timeout=5000)
     qtbot.keyRelease(edit, Qt.Key.Key_Space)
-    assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
+    qtbot.waitUntil(lambda: not mic.recording, timeout=1000)  # unless the key is repeating
+    assert len(engine.of_type(ev.EndVoiceTurn)) == 1
     assert window.composer.text == ""
 
     edit.setPlainText("hi")
     qtbot.keyPress(edit, Qt.Key.Key_Space)  # with text, Space is a space
     qtbot.keyRelease(edit, Qt.Key.Key_Space)
     assert not mic.recording and sorted(window.composer.text) == [" ", "h", "i"]
+
+
+def _space(edit, kind: QEvent.Type, repeat: bool, modifiers=Qt.KeyboardModifier.NoModifier):
+    QApplication.sendEvent(edit, QKeyEvent(kind, Qt.Key.Key_Space, modifiers, " ", repeat))
+
+
+@pytest.mark.parametrize("system", ["x11", "x11-unflagged", "macos"])
+def test_holding_space_with_key_repeat_makes_one_turn(qtbot, open_window, system):
+    """X11 repeats a held key as release/press pairs (flagged by Qt, or not where it cannot
+    tell); macOS repeats the press only, flagged. Either way: one held key, one voice turn."""
+    window, engine = open_window()
+    use_mock_mic(window, MockSoundDevice(voice(3.0), speed=2.0))
+    edit, mic = window.composer.edit, window.voice_input
+    edit.setFocus()
+    press, release = QEvent.Type.KeyPress, QEvent.Type.KeyRelease
+    _space(edit, press, repeat=False)
+    assert mic.recording and mic.mode == "push"
+    for _ in range(5):
+        qtbot.wait(30)
+        if system != "macos":
+            _space(edit, release, repeat=system == "x11")
+        _space(edit, press, repeat=system != "x11-unflagged")
+    qtbot.wait(2 * REPEAT_WINDOW_MS)
+    assert mic.recording  # still held
+    qtbot.waitUntil(lambda: appended(engine).size > 8000, timeout=5000)
+    _space(edit, release, repeat=False)
+    qtbot.waitUntil(lambda: not mic.recording, timeout=1000)
+    assert len(engine.of_type(ev.StartVoiceTurn)) == 1 and len(engine.of_type(ev.EndVoiceTurn)) == 1
+    assert window.composer.text == ""  # no space was typed either
+
+
+def test_holding_the_shortcut_toggles_once(qtbot, open_window):
+    window, engine = open_window()
+    use_mock_mic(window, MockSoundDevice(voice(3.0), speed=2.0))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    edit, mic = window.composer.edit, window.voice_input
+    combo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyPress(edit, Qt.Key.Key_Space, combo)
+    assert mic.recording and mic.mode == "toggle"
+    for _ in range(5):  # X11 repeats Qt could not flag: each press fires the shortcut again
+        qtbot.wait(30)
+        qtbot.keyRelease(edit, Qt.Key.Key_Space, combo)
+        qtbot.keyPress(edit, Qt.Key.Key_Space, combo)
+    qtbot.keyRelease(edit, Qt.Key.Key_Space, combo)
+    qtbot.wait(2 * REPEAT_WINDOW_MS)
+    assert mic.recording and len(engine.of_type(ev.StartVoiceTurn)) == 1
+    qtbot.waitUntil(lambda: appended(engine).size > 8000, timeout=5000)
+    qtbot.keyClick(edit, Qt.Key.Key_Space, combo)  # pressed again after letting go: stop
+    assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
+
+
+def test_the_microphone_button_is_red_with_the_time_while_recording(qtbot, open_window):
+    window, _ = open_window()
+    use_mock_mic(window, MockSoundDevice(voice(3.0), speed=1.0))
+    button, mic = window.composer.mic_button, window.voice_input
+    idle = button.grab().toImage()
+    assert button.text() == "" and button.styleSheet() == ""
+    mic.start_recording()
+    qtbot.waitUntil(lambda: button.text() == "0:01", timeout=5000)
+    image = button.grab().toImage()
+    center = image.pixelColor(4, image.height() // 2)
+    assert center.red() > 180 and center.green() < 90 and center.blue() < 90  # red
+    assert button.width() > idle.width()  # the time is written beside the microphone
+    mic.stop_recording(send=False)
+    assert button.text() == "" and button.styleSheet() == ""
 
 
 def test_device_lost_mid_recording_keeps_and_sends_what_was_recorded(qtbot, open_window):
