@@ -15,8 +15,11 @@ behind its echo, and the queue stays bounded. AEC3
 works in 10 ms frames: samples that do not fill a frame wait for the next call, so the output can
 lag the input by up to 10 ms (plus AEC3's own 8 ms); the total count of samples is kept.
 
-Outside the time the voice plays (and `TAIL_S` after it, while the room still rings), the caller
-uses the microphone as it is: `active` says which. `EchoUnavailable` says why AEC cannot run (the
+While the voice plays (and `TAIL_S` after it, while the room still rings), frames that AEC3
+took more than `RESIDUAL_DB` from are silenced: they held only Tandem's voice, and what AEC3 left
+of it would still sound like speech to the detector (`barge_in` benchmark: 2 false barge-ins in
+10 answers without this, 0 with it, 10/10 people still heard). Outside that time the
+microphone passes as it is: `active` says which. `EchoUnavailable` says why AEC cannot run (the
 package is missing); barge-in then needs a louder, longer onset (app.audio.barge_in).
 """
 
@@ -30,6 +33,7 @@ SAMPLE_RATE = 16_000
 FRAME = 160  # AEC3 works in 10 ms frames
 SLACK = 1_600  # far-end samples kept beyond what the microphone needs now (100 ms)
 TAIL_S = 0.5  # the echo (and the device's buffers) outlast the last played sample this long
+RESIDUAL_DB = 12.0  # a frame the canceller took this much from was echo: it is silenced
 
 
 class EchoUnavailable(Exception):
@@ -50,6 +54,23 @@ def barge_in_note() -> str:
         "Tandem removes its own voice from the microphone (echo cancellation), so you can "
         "interrupt it through speakers as well as headphones."
     )
+
+
+def suppress_residual(near: np.ndarray, cleaned: np.ndarray) -> np.ndarray:
+    """Silence the 10 ms frames where the canceller took away more than `RESIDUAL_DB`.
+
+    A person's voice passes AEC3 nearly whole, so their frames keep most of their level; frames
+    that lost more than `RESIDUAL_DB` were Tandem's voice, and what is left of it (a dropout in
+    the audio path makes AEC3 find the delay anew, leaving bursts of it for a second) is removed.
+    """
+    frames_in = near.reshape(-1, FRAME).astype(np.float64)
+    frames_out = cleaned.reshape(-1, FRAME).astype(np.float64)
+    energy_in = np.mean(frames_in**2, axis=1) + 1e-12
+    energy_out = np.mean(frames_out**2, axis=1) + 1e-12
+    echo = 10 * np.log10(energy_out / energy_in) < -RESIDUAL_DB
+    out = cleaned.reshape(-1, FRAME).copy()
+    out[echo] = 0.0
+    return out.reshape(-1)
 
 
 class EchoCanceller:
@@ -94,11 +115,11 @@ class EchoCanceller:
         self._far = self._far[paired.size :]
         if paired.size < usable:
             paired = np.concatenate([paired, np.zeros(usable - paired.size, np.float32)])
-        cleaned = self._aec.process(near, paired)  # runs even when idle: AEC3 keeps adapting
+        cleaned = np.asarray(self._aec.process(near, paired), np.float32)  # runs even when idle
         self.active = self._last_far_at >= 0 and (
             self._fed - self._last_far_at <= TAIL_S * SAMPLE_RATE
         )
-        return np.asarray(cleaned, np.float32) if self.active else near
+        return suppress_residual(near, cleaned) if self.active else near
 
     def flush(self) -> np.ndarray:
         """The samples still waiting for a whole frame (the recording ends), as they came."""

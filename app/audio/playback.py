@@ -5,8 +5,12 @@ PortAudio callback (its own thread) copies the next block out of the queue (sile
 empty) and puts a copy of every block it wrote into a second queue. `take_played()` hands those
 blocks to the consumer (the microphone's drain): they are the far-end signal the echo canceller
 subtracts from the microphone, in the order and at the pace they went to the speakers.
-`stop()` aborts the stream at once (PortAudio drops its buffers) and forgets the queue: what
-barge-in and Stop need. Nothing here imports Qt.
+
+The stream stays open between sentences and answers (writing silence) and closes itself after
+`IDLE_CLOSE_S` of silence: a stream opened anew has a new latency, and the echo canceller would
+have to find the new delay between the voice and its echo while the next answer plays. `stop()`
+forgets the queue: the voice stops after what the device already holds (`LATENCY_S`, about
+0.1 s), which is what barge-in and Stop need. `close()` ends the stream at once. No Qt here.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from app.audio.backend import load_sounddevice
 SAMPLE_RATE = 16_000
 BLOCK = 320  # 20 ms: the callback's block, as for the microphone
 PLAYED_BLOCKS = 50  # 1 s of played blocks kept for the echo canceller, at most
+LATENCY_S = 0.1  # the device's buffer: deep enough for a busy machine, short enough to stop at once
+IDLE_CLOSE_S = 30.0  # silence after which the stream closes itself
 
 
 class PlaybackError(Exception):
@@ -46,7 +52,9 @@ class SoundPlayer:
         self._queued = 0  # samples queued and not yet played (approximate across threads)
         # what went to the device, newest last; the oldest are dropped when nobody takes them
         self._played: collections.deque[np.ndarray] = collections.deque(maxlen=PLAYED_BLOCKS)
-        self._lock = threading.Lock()  # open/stop from different threads (speaker worker, GUI)
+        self._lock = threading.Lock()  # open/close from different threads (speaker worker, GUI)
+        self._queue_lock = threading.Lock()  # the queue, shared with the callback (held briefly)
+        self._idle_blocks = 0  # silent blocks in a row (callback thread only)
 
     @property
     def pending_s(self) -> float:
@@ -55,7 +63,8 @@ class SoundPlayer:
 
     @property
     def open(self) -> bool:
-        return self._stream is not None
+        stream = self._stream
+        return stream is not None and bool(stream.active)
 
     @property
     def latency_s(self) -> float:
@@ -72,25 +81,35 @@ class SoundPlayer:
         samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         if samples.size == 0:
             return
-        with self._lock:
+        with self._queue_lock:
             self._queue.append(samples)
             self._queued += samples.size
-            if self._stream is None:
+        with self._lock:
+            if not self.open:
+                self._close_stream()
                 self._open()
 
     def stop(self) -> None:
-        """Silence at once: abort the stream and forget everything queued."""
-        with self._lock:
-            stream, self._stream = self._stream, None
-            if stream is not None:
-                sd = self._sd
-                with contextlib.suppress(sd.PortAudioError):
-                    stream.abort()  # drops the device's buffers: no tail of the sentence
-                with contextlib.suppress(sd.PortAudioError):
-                    stream.close()
+        """Stop the voice: forget everything queued (the device plays what it holds, ~0.1 s)."""
+        with self._queue_lock:
             self._queue.clear()
             self._head = 0
             self._queued = 0
+
+    def close(self) -> None:
+        """Silence at once and let the device go: abort the stream, forget the queue."""
+        with self._lock:
+            self._close_stream()
+        self.stop()
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            sd = self._sd
+            with contextlib.suppress(sd.PortAudioError):
+                stream.abort()  # drops the device's buffers: no tail of the sentence
+            with contextlib.suppress(sd.PortAudioError):
+                stream.close()
 
     def take_played(self) -> np.ndarray:
         """Every sample written to the device since the last call (silence included)."""
@@ -107,32 +126,36 @@ class SoundPlayer:
                 channels=1,
                 dtype="float32",
                 blocksize=BLOCK,
-                latency="high",  # a deeper buffer: a busy machine must not starve the speakers
+                latency=LATENCY_S,
                 device=self._device,
                 callback=self._on_block,
             )
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:
-            self._queue.clear()
-            self._queued = 0
+            self.stop()
             raise PlaybackError(
                 f"Tandem could not play its voice on the speakers ({exc}). Check the output "
                 "device in your system's sound settings, or turn off spoken answers."
             ) from exc
         self._stream = stream
+        self._idle_blocks = 0
 
     def _on_block(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         out = outdata[:, 0]
         filled = 0
-        while filled < frames and self._queue:
-            head = self._queue[0]
-            take = min(frames - filled, head.size - self._head)
-            out[filled : filled + take] = head[self._head : self._head + take]
-            filled += take
-            self._head += take
-            if self._head >= head.size:
-                self._queue.popleft()
-                self._head = 0
+        with self._queue_lock:  # only against stop() and play(), which hold it for a moment
+            while filled < frames and self._queue:
+                head = self._queue[0]
+                take = min(frames - filled, head.size - self._head)
+                out[filled : filled + take] = head[self._head : self._head + take]
+                filled += take
+                self._head += take
+                if self._head >= head.size:
+                    self._queue.popleft()
+                    self._head = 0
+            self._queued -= filled
         out[filled:] = 0.0
-        self._queued -= filled
         self._played.append(out.copy())
+        self._idle_blocks = 0 if filled else self._idle_blocks + 1
+        if self._idle_blocks * BLOCK >= IDLE_CLOSE_S * SAMPLE_RATE:
+            raise self._sd.CallbackStop  # nothing said for a while: let the device go

@@ -7,8 +7,8 @@ through a temporary file, never argv) and queues it on the `SoundPlayer`. The fi
 heard while the model is still writing the rest, and the next one is rendered while one plays.
 `finish()` says the answer is complete; `speak(text)` says a whole text at once.
 
-`stop()` silences the voice at once: the player aborts its stream, a running render is killed, the
-rest of the answer is dropped. That is what barge-in and Stop need. Because the speaker plays the
+`stop()` silences the voice at once: the player drops its queue (the device plays out the ~0.1 s
+it holds), a running render is killed, the rest of the answer is dropped. That is what barge-in and Stop need. Because the speaker plays the
 audio itself, `take_played()` gives the echo canceller exactly what went to the speakers.
 Failures (no system voice, no speakers) reach `on_error` as a sentence, from the worker thread.
 """
@@ -188,6 +188,11 @@ class Speaker:
         """What went to the speakers since the last call: the echo canceller's far end."""
         return self.player.take_played()
 
+    def close(self) -> None:
+        """Stop and let the speakers go (the window closes)."""
+        self.stop()
+        self.player.close()
+
     def _begin(self) -> None:
         self.stop()
         self._cancelled = threading.Event()
@@ -216,8 +221,6 @@ class Speaker:
                 cancelled.wait(0.02)  # the last sentence is still playing
             if not cancelled.is_set():
                 cancelled.wait(self.player.latency_s)  # and then still in the device
-                if not cancelled.is_set():
-                    self.player.stop()
         except (VoiceError, PlaybackError, OSError) as exc:
             self.player.stop()
             if self.on_error is not None and not cancelled.is_set():

@@ -235,7 +235,7 @@ class VoiceController(QObject):
     def shutdown(self) -> None:
         """The window closes: what is being said is stored and sent, the voice stops."""
         self.stop_recording(send=True)
-        self.speaker.stop()
+        self.speaker.close()
 
     # ------------------------------------------------------------ turns
 

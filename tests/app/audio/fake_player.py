@@ -32,5 +32,8 @@ class FakePlayer:
         self.stops += 1
         self._ends_at = 0.0
 
+    def close(self) -> None:
+        self.stop()
+
     def take_played(self) -> np.ndarray:
         return np.zeros(0, np.float32)
