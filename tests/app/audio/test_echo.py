@@ -123,3 +123,16 @@ def test_frames_that_were_mostly_echo_are_silenced_and_a_voice_is_kept() -> None
     np.testing.assert_array_equal(out[RATE:], (leftover + person)[RATE:])  # the person: kept
     kept = suppress_residual(near, 10 ** (-(RESIDUAL_DB - 3) / 20) * near)
     assert np.all(kept != 0)  # a canceller that took less than RESIDUAL_DB: a voice, kept
+
+
+def test_while_the_voice_plays_the_canceller_silences_what_was_mostly_echo() -> None:
+    class LeavesAFifth:  # an AEC3 that removes only 14 dB: what it leaves is echo
+        def process(self, near, far):
+            return 0.2 * near
+
+    aec = EchoCanceller()
+    aec._aec = LeavesAFifth()
+    mic = (0.1 * np.random.default_rng(2).standard_normal(4 * CHUNK)).astype(np.float32)
+    assert np.array_equal(aec.process(mic[:CHUNK], np.zeros(CHUNK, np.float32)), mic[:CHUNK])
+    out = aec.process(mic[CHUNK:], np.full(3 * CHUNK, 0.3, np.float32))  # the voice plays
+    assert aec.active and not np.any(out)
