@@ -4,9 +4,9 @@ With speakers and no echo canceller, the microphone hears Tandem's own voice, an
 takes it for a person. `BargeInGate` wraps the `TurnSegmenter`: while `strict` is on (the voice
 plays and no echo canceller runs), a turn that starts is held back until it has lasted
 `LONG_ONSET_S`; it then goes through only if most (`LOUD_SHARE`) of its 20 ms frames over that
-time are at least `LOUDER_DB` above the microphone's usual level while Tandem's voice is heard (the median 20 ms level over the
-last `BACKGROUND_S` of strict time within `ECHO_TAIL_S` of a played sample, `note_played()`: the
-level of its echo). The echo alone is never that much louder
+time are at least `LOUDER_DB` above the microphone's usual loud level while Tandem's voice is heard (the 75th percentile of the
+20 ms levels over the last `BACKGROUND_S` of strict time within `ECHO_TAIL_S` of a played sample,
+`note_played()`, once there is a second of them: the level of its echo). The echo alone is never that much louder
 than itself, so it never passes; a person has to speak clearly louder than Tandem's voice. While the
 echo holds a turn open, the person's voice on top of it is judged the same way, over the turn's
 latest `LONG_ONSET_S`: when it passes, the turn starts `PRE_ROLL_S` before that window. A held
@@ -30,6 +30,8 @@ LOUDER_DB = 6.0  # and says it clearly louder than the echo of Tandem's voice
 LOUD_SHARE = 0.6  # in this share of the onset's 20 ms frames (speech has gaps)
 BACKGROUND_S = 2.0  # the microphone's level over this much strict time: the echo's level
 LEVEL_FRAME = 320  # 20 ms frames for the echo's level
+ECHO_PERCENTILE = 75
+MIN_ECHO_FRAMES = 50  # 1 s of the echo's level before a verdict: a first word and a gap mislead
 AUDIBLE = 1e-3  # a played sample above this (-60 dBFS) can be heard
 ECHO_TAIL_S = 0.5  # the microphone hears a played sample this long after it was played, at most
 
@@ -89,8 +91,8 @@ class BargeInGate:
             audio = audio[-keep:]
         self._pending = [audio]
         onset = round(LONG_ONSET_S * SAMPLE_RATE) // LEVEL_FRAME * LEVEL_FRAME
-        if audio.size < onset:
-            return []
+        if audio.size < onset or len(self._history) < MIN_ECHO_FRAMES:
+            return []  # too short yet, or the echo's level is not known yet
         frames = audio[-onset:].reshape(-1, LEVEL_FRAME).astype(np.float64)
         levels = 10 * np.log10(np.maximum(np.mean(frames**2, axis=1), 1e-12))
         if np.mean(levels >= self._echo_db() + LOUDER_DB) < LOUD_SHARE:
@@ -99,7 +101,8 @@ class BargeInGate:
         return [TurnStarted(self._pending_at), TurnAudio(audio)]
 
     def _echo_db(self) -> float:
-        return float(np.median(self._history)) if self._history else -120.0
+        # the echo's usual loud level: its pauses (between words, sentences) must not lower it
+        return float(np.percentile(self._history, ECHO_PERCENTILE)) if self._history else -120.0
 
     def _remember_levels(self, samples: np.ndarray) -> None:
         self._fed += samples.size

@@ -145,22 +145,57 @@ def bench(answers: int, save: Path | None = None) -> dict[str, Any]:
               for i in range(answers)]
     recorder.stop()
     speaker.stop()
-    if save is not None:  # the recordings, to study a pipeline offline
-        import pickle
+    if save is not None:  # the recordings, to study a pipeline offline (--replay)
+        np.savez_compressed(save, **_arrays(quiet, "quiet"), **_arrays(talked, "talked"))
+    return judge(quiet, talked)
 
-        save.write_bytes(pickle.dumps({"quiet": quiet, "talked": talked}))
+
+def _arrays(recs: list[Recording], name: str) -> dict[str, np.ndarray]:
+    out = {}
+    for i, rec in enumerate(recs):
+        out[f"{name}{i}_mic"] = np.concatenate(rec.mic)
+        out[f"{name}{i}_mic_sizes"] = np.array([m.size for m in rec.mic])
+        out[f"{name}{i}_played"] = np.concatenate(rec.played)
+        out[f"{name}{i}_played_sizes"] = np.array([p.size for p in rec.played])
+        out[f"{name}{i}_person"] = np.array([rec.person_at or -1, rec.person_until or -1])
+    return out
+
+
+def load(path: Path) -> tuple[list[Recording], list[Recording]]:
+    """Recordings kept by `--save`."""
+    data = np.load(path)
+    sets: dict[str, list[Recording]] = {"quiet": [], "talked": []}
+    for name, recs in sets.items():
+        i = 0
+        while f"{name}{i}_mic" in data:
+            cut = np.cumsum(data[f"{name}{i}_mic_sizes"])[:-1]
+            played_cut = np.cumsum(data[f"{name}{i}_played_sizes"])[:-1]
+            at, until = (int(v) for v in data[f"{name}{i}_person"])
+            recs.append(Recording(
+                list(np.split(data[f"{name}{i}_mic"], cut)),
+                list(np.split(data[f"{name}{i}_played"], played_cut)),
+                None if at < 0 else at, None if until < 0 else until,
+            ))
+            i += 1
+    return sets["quiet"], sets["talked"]
+
+
+def judge(quiet: list[Recording], talked: list[Recording]) -> dict[str, Any]:
+    answers = len(quiet)
     results = {}
     for pipeline in ("aec", "gate", "raw"):
         false = sum(bool(starts) for starts in replay(quiet, pipeline))
-        caught, latencies = 0, []
+        caught, early, latencies = 0, 0, []
         for rec, starts in zip(talked, replay(talked, pipeline)):
             assert rec.person_at is not None and rec.person_until is not None
+            early += any(s < rec.person_at for s in starts)  # the echo, before the person
             hits = [s for s in starts if s >= rec.person_at]
             if hits and hits[0] <= rec.person_until + 0.5 * scenes.RATE:
                 caught += 1
                 latencies.append(1000 * (hits[0] - rec.person_at) / scenes.RATE)
         results[pipeline] = {
             "false_barge_ins": f"{false}/{answers}",
+            "false_barge_ins_before_the_person": f"{early}/{answers}",
             "barge_ins_caught": f"{caught}/{answers}",
             "detected_after_paplay_start_ms_median": round(statistics.median(latencies))
             if latencies else None,
@@ -179,8 +214,13 @@ def bench(answers: int, save: Path | None = None) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--answers", type=int, default=20)
-    parser.add_argument("--save", type=Path, default=None, help="keep the recordings (pickle)")
+    parser.add_argument("--save", type=Path, default=None, help="keep the recordings (.npz)")
+    parser.add_argument("--replay", type=Path, default=None,
+                        help="judge recordings kept by --save instead of recording")
     args = parser.parse_args(argv)
+    if args.replay is not None:
+        print(json.dumps(judge(*load(args.replay)), indent=2))
+        return
     stop = ensure_virtual_mic()
     try:
         print(json.dumps(bench(args.answers, args.save), indent=2))
