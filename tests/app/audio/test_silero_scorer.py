@@ -92,3 +92,22 @@ def test_without_onnxruntime_the_energy_scorer_takes_over(monkeypatch) -> None:
 
 def test_the_default_scorer_is_the_learned_one_when_it_loads() -> None:
     assert default_scorer().name == "silero"
+
+
+def test_probabilities_equal_the_silero_package_on_the_same_audio() -> None:
+    """Parity with silero-vad's own ONNX wrapper (context carried, state carried, same model)."""
+    silero_vad = pytest.importorskip("silero_vad", reason="the reference is the silero-vad package")
+    torch = pytest.importorskip("torch")
+    from silero_vad.utils_vad import OnnxWrapper
+
+    reference = OnnxWrapper(str(silero_scorer.MODEL_PATH), force_onnx_cpu=True)
+    assert silero_vad.__file__  # the package, not a stand-in
+    audio = scenes.utterance(2, "fan").samples if shutil.which("espeak-ng") else (
+        scenes.noise("fan", 3 * 16_000, 0.05, seed=1)
+    )
+    ours = SileroScorer()
+    frames = audio[: audio.size // FRAME * FRAME].reshape(-1, FRAME)
+    got = [ours.score(frame) for frame in frames]
+    want = [float(reference(torch.from_numpy(frame.copy()), 16_000)) for frame in frames]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert max(want) > 0.9  # the audio does hold speech the model hears
