@@ -34,6 +34,7 @@ class EnergyScorer:
 
     name = "energy"
     frame = FRAME
+    lag_s = 0.0  # the energy falls with the voice
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ CONTEXT = 64  # the model also sees the last 64 samples of the previous window
 STATE_SHAPE = (2, 1, 128)  # the recurrent state carried from window to window
 ONSET = 0.5  # Silero's own default threshold
 HOLD = 0.35  # Silero's own end-of-speech threshold (threshold - 0.15)
+LAG_S = 0.096  # the probability stays above HOLD about 3 windows after the voice stops
 
 
 class SileroUnavailable(Exception):
@@ -41,6 +42,7 @@ class SileroScorer:
     frame = FRAME
     onset = ONSET
     hold = HOLD
+    lag_s = LAG_S
 
     def __init__(self, model_path: Path | None = None) -> None:
         path = MODEL_PATH if model_path is None else Path(model_path)

@@ -79,18 +79,20 @@ class SystemVoice:
             text, wav = Path(folder) / "sentence.txt", Path(folder) / "sentence.wav"
             text.write_text(sentence, encoding="utf-8")
             argv = [a.replace("{text}", str(text)).replace("{wav}", str(wav)) for a in self.command]
-            self._process = subprocess.Popen(
+            process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
             )
+            self._process = process  # for cancel(), from another thread
             try:
-                _, err = self._process.communicate(timeout=RENDER_TIMEOUT_S)
-                code = self._process.returncode
+                _, err = process.communicate(timeout=RENDER_TIMEOUT_S)
+                code = process.returncode
             except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.communicate()
+                process.kill()
+                process.communicate()
                 raise VoiceError("The system voice took too long to say a sentence.") from None
             finally:
-                self._process = None
+                if self._process is process:
+                    self._process = None
             if code < 0:
                 return np.zeros(0, np.float32)  # killed by cancel(): nothing to say
             if code != 0 or not wav.exists():

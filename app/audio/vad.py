@@ -39,13 +39,16 @@ class SpeechScorer(Protocol):
     """Scores fixed-size frames of 16 kHz mono float32: the higher, the more like speech.
 
     `frame` is the number of samples per call; a frame is voiced at `onset` or above, and inside a
-    turn at `hold` or above (`hold <= onset`). `name` says which detector this is, for people.
+    turn at `hold` or above (`hold <= onset`). `lag_s` is how long the score stays up after a voice
+    stops (a recurrent model's memory): the turn logic counts it as silence already heard.
+    `name` says which detector this is, for people.
     """
 
     name: str
     frame: int
     onset: float
     hold: float
+    lag_s: float
 
     def score(self, frame: np.ndarray) -> float: ...
 
@@ -120,7 +123,8 @@ class VoiceActivityDetector:
             raise ValueError(f"hold ({scorer.hold}) must not exceed onset ({scorer.onset})")
         self.scorer = scorer
         self.frame = scorer.frame
-        self.silence_frames = max(1, math.ceil(silence_s * SAMPLE_RATE / self.frame))
+        heard = max(silence_s / 2, silence_s - scorer.lag_s)  # the score's own lag is silence too
+        self.silence_frames = max(1, math.ceil(heard * SAMPLE_RATE / self.frame))
         self.pre_roll = round(pre_roll_s * SAMPLE_RATE)
         self.min_speech_frames = max(1, math.ceil(min_speech_s * SAMPLE_RATE / self.frame))
         self.in_speech = False

@@ -39,7 +39,7 @@ LATE_S = 0.3  # an end this much later than silence_s after the last word counts
 class TenVadScorer:
     """ten-vad (Agora, native library through ctypes): 16 ms hops of int16."""
 
-    name, frame, onset, hold = "ten-vad", 256, 0.5, 0.35
+    name, frame, onset, hold, lag_s = "ten-vad", 256, 0.5, 0.35, 0.0
 
     def __init__(self) -> None:
         from ten_vad import TenVad
@@ -54,7 +54,7 @@ class TenVadScorer:
 class WebRtcVadScorer:
     """webrtcvad (WebRTC's GMM detector): 30 ms frames, a yes/no answer."""
 
-    name, frame, onset, hold = "webrtcvad", 480, 0.5, 0.5
+    name, frame, onset, hold, lag_s = "webrtcvad", 480, 0.5, 0.5, 0.0
 
     def __init__(self, aggressiveness: int = 3) -> None:
         import webrtcvad
@@ -86,7 +86,7 @@ class _Timed:
     def __init__(self, scorer: SpeechScorer) -> None:
         self.inner = scorer
         self.name, self.frame = scorer.name, scorer.frame
-        self.onset, self.hold = scorer.onset, scorer.hold
+        self.onset, self.hold, self.lag_s = scorer.onset, scorer.hold, scorer.lag_s
         self.times: list[float] = []
 
     def score(self, frame: np.ndarray) -> float:

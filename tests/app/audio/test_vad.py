@@ -128,7 +128,7 @@ def test_bad_input_is_refused() -> None:
 class _Scripted:
     """A scorer that returns a fixed list of scores, one per 100-sample frame."""
 
-    name, frame, onset, hold = "scripted", 100, 0.5, 0.3
+    name, frame, onset, hold, lag_s = "scripted", 100, 0.5, 0.3, 0.0
 
     def __init__(self, scores: list[float]) -> None:
         self.scores = iter(scores)
