@@ -395,3 +395,31 @@ def test_the_shortcut_starts_and_stops_and_a_reopened_conversation_shows_the_cli
     window.controller.open_conversation(conv)
     [clip] = window.chat_view.messages[0].findChildren(VoiceClip)
     assert clip.title == "Voice message" and clip.duration > 0.4
+
+
+@pytest.mark.parametrize("echo_canceller", [True, False])
+def test_while_tandem_speaks_barge_in_is_strict_only_without_an_echo_canceller(
+    qtbot, open_window, echo_canceller
+):
+    from app.audio.echo import EchoUnavailable
+
+    def unavailable():
+        raise EchoUnavailable("the echo canceller (pywebrtc-audio) could not be loaded")
+
+    window, _ = open_window()
+    use_mock_mic(window, MockSoundDevice(noise(5.0, -60), speed=1.0))
+    mic = window.voice_input
+    if not echo_canceller:
+        mic.make_echo_canceller = unavailable
+    mic.speaker.voice = SystemVoice(["sh", "-c", "sleep 30"])  # speaking for a while
+    mic.speaker.player = FakePlayer()
+    mic.speaker.enabled = True
+    mic.start_recording("hands_free")
+    assert (mic.echo is not None) == echo_canceller
+    mic.speaker.add_text("A sentence being said. ")
+    qtbot.waitUntil(lambda: mic.speaker.speaking, timeout=5000)
+    qtbot.wait(200)  # a few drain ticks
+    assert mic.segmenter.strict == (not echo_canceller)
+    mic.speaker.stop()
+    qtbot.waitUntil(lambda: not mic.segmenter.strict, timeout=5000)
+    mic.stop_recording(send=False)
