@@ -7,7 +7,8 @@ blocks to the consumer (the microphone's drain): they are the far-end signal the
 subtracts from the microphone, in the order and at the pace they went to the speakers.
 
 The stream stays open between sentences and answers (writing silence) and closes itself after
-`IDLE_CLOSE_S` of silence: a stream opened anew has a new latency, and the echo canceller would
+`IDLE_CLOSE_S` of silence (and before PortAudio is re-initialised to find new devices,
+`close_all_players()`): a stream opened anew has a new latency, and the echo canceller would
 have to find the new delay between the voice and its echo while the next answer plays. `stop()`
 forgets the queue: the voice stops after what the device already holds (`LATENCY_S`, about
 0.1 s), which is what barge-in and Stop need. `close()` ends the stream at once. No Qt here.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,15 @@ BLOCK = 320  # 20 ms: the callback's block, as for the microphone
 PLAYED_BLOCKS = 50  # 1 s of played blocks kept for the echo canceller, at most
 LATENCY_S = 0.1  # the device's buffer: deep enough for a busy machine, short enough to stop at once
 IDLE_CLOSE_S = 30.0  # silence after which the stream closes itself
+
+
+_players: weakref.WeakSet[SoundPlayer] = weakref.WeakSet()  # every player, to close before a rescan
+
+
+def close_all_players() -> None:
+    """Close every open output stream: PortAudio's re-initialisation would pull it from under them."""
+    for player in list(_players):
+        player.close()
 
 
 class PlaybackError(Exception):
@@ -46,6 +57,7 @@ class SoundPlayer:
     def __init__(self, sounddevice: Any | None = None, device: int | str | None = None) -> None:
         self._sd_override = sounddevice
         self._device = device
+        _players.add(self)
         self._stream: Any | None = None
         self._queue: collections.deque[np.ndarray] = collections.deque()
         self._head = 0  # samples of _queue[0] already played (callback thread only)

@@ -144,7 +144,7 @@ def bench(answers: int, save: Path | None = None) -> dict[str, Any]:
     talked = [record_answer(speaker, recorder, ANSWERS[i % len(ANSWERS)], *people[i % 2])
               for i in range(answers)]
     recorder.stop()
-    speaker.stop()
+    speaker.close()
     if save is not None:  # the recordings, to study a pipeline offline (--replay)
         np.savez_compressed(save, **_arrays(quiet, "quiet"), **_arrays(talked, "talked"))
     return judge(quiet, talked)

@@ -87,6 +87,7 @@ def bench(rate: float, repeats: int) -> dict[str, Any]:
         for mode in runs:
             runs[mode].append(_stream(speaker, recorder, mode, rate))
     recorder.stop()
+    speaker.close()
     median = {mode: statistics.median(values) for mode, values in runs.items()}
     tokens = -(-len(ANSWER) // CHARS_PER_TOKEN)
     return {

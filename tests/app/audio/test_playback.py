@@ -102,3 +102,19 @@ def test_speakers_that_cannot_open_are_said_in_a_sentence() -> None:
     with pytest.raises(PlaybackError, match="could not play its voice on the speakers"):
         player.play(np.ones(10, np.float32))
     assert player.pending_s == 0
+
+
+def test_a_device_rescan_closes_the_speakers_first() -> None:
+    """PortAudio's re-initialisation frees every stream: one left open would crash its thread."""
+    from app.audio.devices import refresh_devices
+    from app.audio.errors import MicrophoneError
+
+    sd = FakeSoundDevice()
+    player = SoundPlayer(sounddevice=sd)
+    player.play(np.ones(BLOCK, np.float32))
+    assert player.open
+    try:
+        refresh_devices()
+    except MicrophoneError as exc:
+        pytest.skip(f"no PortAudio here: {exc}")
+    assert not player.open
