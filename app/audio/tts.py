@@ -47,7 +47,8 @@ def system_voice_command() -> list[str] | None:
     if sys.platform == "darwin":
         if shutil.which("say") is None:
             return None
-        return ["say", "--data-format=LEI16@22050", "-o", "{wav}", "-f", "{text}"]
+        return ["say", "--file-format=WAVE", "--data-format=LEI16@22050", "-o", "{wav}",
+                "-f", "{text}"]
     if shutil.which("espeak-ng") is None:
         return None
     return ["espeak-ng", "-w", "{wav}", "-f", "{text}"]
