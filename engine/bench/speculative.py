@@ -24,7 +24,8 @@ import mlx.core as mx
 import numpy as np
 
 from engine.model.drafter import load_drafter
-from engine.decode.speculative import CacheTransaction, MTPDraftSource, Sampling, SpeculativeStats, speculative_generate_step
+from engine.decode.cache import CacheTransaction
+from engine.decode.speculative import MTPDraftSource, Sampling, SpeculativeStats, speculative_generate_step
 
 ACCEPTANCE_RATES = (0.5, 0.7, 0.9)
 
@@ -68,7 +69,8 @@ def bench_speculative(
     vocab = model.config.text_config.vocab_size
     prompt = mx.array([[2, *rng.integers(10, min(vocab, 10_000), size=context - 1).tolist()]])
     cache = model.make_cache()
-    logits, hidden = model(prompt, cache=cache, return_hidden=True)
+    hidden = model.hidden_states(prompt, cache)
+    logits = model.logits(hidden[:, -1:])
     mx.eval(logits, hidden, [c.state for c in cache])
     token = mx.array([[int(mx.argmax(logits[0, -1]).item())]])
 
@@ -77,7 +79,8 @@ def bench_speculative(
 
         def run():
             tx = CacheTransaction(cache)
-            out = model(ids, cache=cache, return_hidden=True)
+            out = model.hidden_states(ids, cache)
+            out = (model.logits(out), out)
             mx.eval(out)
             tx.abort()
             return out
@@ -124,7 +127,8 @@ def greedy_identity(model: Any, drafter: Any, prompt: mx.array, n: int) -> dict[
         plain.append(tok)
         tok = int(mx.argmax(model(mx.array([[tok]]), cache=cache)[0, -1]).item())
     cache = model.make_cache()
-    logits, hidden = model(prompt, cache=cache, return_hidden=True)
+    hidden = model.hidden_states(prompt, cache)
+    logits = model.logits(hidden[:, -1:])
     stats = SpeculativeStats()
     spec = [t for t, _ in speculative_generate_step(
         int(mx.argmax(logits[0, -1]).item()), model, MTPDraftSource(model, drafter), cache, hidden[:, -1],

@@ -11,13 +11,10 @@ closed early, e.g. on cancel) the cache holds every yielded token except a stop 
 generator is suspended. Between yields of one round a `CacheTransaction` is open; closing the generator
 commits exactly the tokens already yielded.
 
-Rollback (`CacheTransaction`): a multi-token forward through mlx-lm's `RotatingKVCache` goes through its concat
-path, which builds NEW key/value arrays in temporal order (max_size - 1 past entries + the new ones). The
-transaction keeps references to the old arrays (no copy) to abort, and commits by slicing the rejected tail
-off the new ones, which stays correct once the cache is past its window (where mlx-lm's `trim` is not).
-Full-attention `KVCache`s are trimmed. Greedy mode emits exactly the target's argmax tokens; sampled mode
-uses standard speculative rejection sampling, so the output distribution is the target's
-(shared/reference/gemma4_unified.md §7).
+Rollback: each verify forward runs in an `engine.decode.cache.CacheTransaction`: commit keeps the accepted
+prefix, abort drops it (both trim; the sliding caches keep slack rows for this, also past their window).
+Greedy mode emits exactly the target's argmax tokens; sampled mode uses standard speculative rejection
+sampling, so the output distribution is the target's (shared/reference/gemma4_unified.md §7).
 """
 
 from __future__ import annotations
@@ -27,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, Sequence
 
 import mlx.core as mx
-from mlx_lm.models.cache import RotatingKVCache
 from mlx_lm.sample_utils import apply_min_p, apply_top_k, apply_top_p
 
 from engine.protocol import GenerationSettings
+from engine.decode.cache import CacheTransaction
 from engine.decode.generation import DecodeStats, GenerationConfig, Step, suppress
 from engine.model.config import FULL, SLIDING
 from engine.model.drafter import Drafter, SharedKV, draft_geometry
@@ -124,15 +121,7 @@ class DraftSource(Protocol):
 
 def shared_kv(cache: list[Any], sliding_index: int, full_index: int, sliding_entries: int) -> SharedKV:
     """The K/V the drafter reads: all of the last full layer, the newest `sliding_entries` of the last sliding one."""
-    full_keys, full_values = cache[full_index].keys_and_values()
-    keys, values, offset, keep, max_size, idx = cache[sliding_index].state
-    valid = min(offset, keys.shape[2])
-    if idx < valid and valid > sliding_entries:
-        # A wrapped ring buffer: put it back in temporal order before taking the newest entries.
-        keys = mx.concatenate([keys[..., :keep, :], keys[..., idx:valid, :], keys[..., keep:idx, :]], axis=2)
-        values = mx.concatenate([values[..., :keep, :], values[..., idx:valid, :], values[..., keep:idx, :]], axis=2)
-    start = max(valid - sliding_entries, 0)
-    return {FULL: (full_keys, full_values), SLIDING: (keys[..., start:valid, :], values[..., start:valid, :])}
+    return {FULL: cache[full_index].last_rows(), SLIDING: cache[sliding_index].last_rows(sliding_entries)}
 
 
 class MTPDraftSource:
@@ -159,63 +148,6 @@ class MTPDraftSource:
             tokens.append(tok.reshape(1))
             logprobs.append(lp)
         return mx.concatenate(tokens).astype(mx.int32), mx.concatenate(logprobs)
-
-
-class CacheTransaction:
-    """Undo for one multi-token forward over a list of mlx-lm caches (see the module docstring).
-
-    Open it right before the forward; then `commit(keep)` keeps the first `keep` tokens that forward fed, or
-    `abort()` restores the caches as they were. Used as a context manager it aborts on an exception.
-    Single-token forwards write rotating caches in place and must not run inside a transaction.
-    """
-
-    def __init__(self, cache: list[Any]) -> None:
-        self.cache = cache
-        self.start = [c.offset for c in cache]
-        self.saved = [c.state if isinstance(c, RotatingKVCache) else None for c in cache]
-        self.open = True
-
-    def commit(self, keep: int) -> None:
-        self._close()
-        for c, start, saved in zip(self.cache, self.start, self.saved):
-            drop = c.offset - start - keep
-            if drop < 0:
-                raise ValueError(f"cannot keep {keep} tokens: the forward fed {c.offset - start}")
-            if drop == 0:
-                continue
-            if saved is not None and keep == 0:
-                # mlx-lm cannot grow a buffer shorter than max_size once past the window: restore instead.
-                c.state = saved
-            elif isinstance(c, RotatingKVCache):
-                keys, values, offset, keep_, max_size, idx = c.state
-                if idx != keys.shape[2]:
-                    raise RuntimeError("rotating cache was written in place inside a transaction")
-                c.state = (keys[..., : idx - drop, :], values[..., : idx - drop, :], offset - drop, keep_,
-                           max_size, idx - drop)
-            elif c.is_trimmable():
-                c.trim(drop)
-            else:
-                raise TypeError(f"cannot roll back a {type(c).__name__}")
-
-    def abort(self) -> None:
-        self._close()
-        for c, start, saved in zip(self.cache, self.start, self.saved):
-            if saved is not None:
-                c.state = saved
-            else:
-                c.trim(c.offset - start)
-
-    def _close(self) -> None:
-        if not self.open:
-            raise RuntimeError("transaction already committed or aborted")
-        self.open = False
-
-    def __enter__(self) -> CacheTransaction:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self.open and exc_type is not None:
-            self.abort()
 
 
 def _accept(
@@ -280,7 +212,7 @@ def speculative_generate_step(
 
     Args:
         first_token: the token the caller sampled from the prefill's last logits (not yet in `cache`).
-        model: the target model (engine contract, with `return_hidden`).
+        model: the target model (engine contract, with `hidden_states` and `logits`).
         draft: the draft source, e.g. `MTPDraftSource(model, drafter)`.
         cache: the target's caches, holding the prompt (and any earlier turns).
         hidden_last: [1, H] or [1, 1, H] post-norm hidden state of the prompt's last position; None starts
@@ -304,9 +236,9 @@ def speculative_generate_step(
             return
         while emitted < max_tokens:
             if hidden is None:
-                logits, h = model(mx.array([[pending]]), cache=cache, return_hidden=True)
+                h = model.hidden_states(mx.array([[pending]]), cache)
                 stats.target_forwards += 1
-                pending, hidden = int(sampling.choose(sampling.logprobs(logits[0, -1])).item()), h[:, -1]
+                pending, hidden = int(sampling.choose(sampling.logprobs(model.logits(h)[0, -1])).item()), h[:, -1]
                 emitted += 1
                 stats.emitted += 1
                 yield pending, False
@@ -317,8 +249,8 @@ def speculative_generate_step(
             drafts, draft_lp = draft.propose(pending, hidden, cache, k, sampling)
             tx = CacheTransaction(cache)
             with tx:
-                logits, h = model(_verify_ids(model, pending, drafts), cache=cache, return_hidden=True)
-                n, bonus = _accept(sampling, drafts, draft_lp, sampling.logprobs(logits[0]))
+                h = model.hidden_states(_verify_ids(model, pending, drafts), cache)
+                n, bonus = _accept(sampling, drafts, draft_lp, sampling.logprobs(model.logits(h)[0]))
             stats.rounds += 1
             stats.target_forwards += 1
             stats.drafted += k

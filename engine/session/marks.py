@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import mlx.core as mx
 import numpy as np
-from mlx_lm.models.cache import KVCache, RotatingKVCache
+
+from engine.decode import cache as kv_cache
 
 
 @dataclass
@@ -50,52 +51,18 @@ class Mark:
 
 
 def snapshot_caches(cache: list) -> list:
-    """Copies of the states that cannot be trimmed back (rotating caches); None for the others."""
-    out = []
-    for c in cache:
-        if isinstance(c, RotatingKVCache):
-            keys, values, offset, keep, max_size, idx = c.state
-            copy = (
-                None if keys is None else mx.array(keys),
-                None if values is None else mx.array(values),
-                offset, keep, max_size, idx,
-            )
-            out.append(copy)
-        else:
-            out.append(None)
-    arrays = [a for s in out if s is not None for a in s[:2] if a is not None]
-    if arrays:
-        mx.eval(arrays)
-    return out
+    """What each cache needs to come back to its current offset (copies of the sliding rows)."""
+    return kv_cache.snapshot(cache)
 
 
 def restore_caches(cache: list, snapshot: list, offset: int) -> None:
-    """Bring every cache back to `offset`: trim full caches, copy rotating states back in."""
-    for c, snap in zip(cache, snapshot):
-        if isinstance(c, RotatingKVCache):
-            keys, values, off, keep, max_size, idx = snap
-            c.keys = None if keys is None else mx.array(keys)
-            c.values = None if values is None else mx.array(values)
-            c.offset, c.keep, c.max_size, c._idx = off, keep, max_size, idx
-        elif isinstance(c, KVCache):
-            if c.offset > offset:
-                c.trim(c.offset - offset)
-            elif c.offset < offset:
-                raise RuntimeError(f"cannot restore a cache forward ({c.offset} < {offset})")
-        else:
-            raise TypeError(f"unsupported cache type {type(c).__name__}")
+    """Bring every cache back to `offset` from a snapshot taken there."""
+    kv_cache.restore(cache, snapshot)
 
 
 def empty_snapshot(cache: list) -> list:
     """The snapshot of caches that hold nothing yet."""
-    return [
-        (None, None, 0, c.keep, c.max_size, 0) if isinstance(c, RotatingKVCache) else None
-        for c in cache
-    ]
-
-
-def cache_bytes(cache: list) -> int:
-    return sum(c.nbytes for c in cache)
+    return [kv_cache.CacheState(0) for _ in cache]
 
 
 def image_runs_end(ids: np.ndarray, start: int, end: int, image_token_id: int) -> int:

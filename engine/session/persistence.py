@@ -1,9 +1,11 @@
 """A session's cache on disk, so reopening a long conversation does not prefill it again.
 
-`save_session` writes two files: `PATH` (mlx-lm's prompt-cache safetensors, with the session's
-messages and turn offsets in its metadata) and `PATH.segments.npz` (the tokens and media that were fed,
-so that rolling back past the load point can feed them again). Snapshots are not saved: after a load,
-rollback restores the nearest point by feeding segments from the start of the conversation.
+`save_session` writes two files: `PATH`, a safetensors file with each cache's rows (`cache.N.keys`,
+`cache.N.values`) and, in its metadata, the format, each cache's class and meta state, and the session's
+messages and turn offsets; and `PATH.segments.npz` (the tokens and media that were fed, so that rolling
+back past the load point can feed them again). Snapshots are not saved: after a load, rollback restores
+the nearest point by feeding segments from the start of the conversation. A file of another format
+(mlx-lm's prompt caches, an older Tandem) is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlx.core as mx
 import numpy as np
-from mlx_lm.models.cache import load_prompt_cache, save_prompt_cache
 
+from engine.decode.cache import cache_from_state
 from engine.session.marks import Mark, Segment, empty_snapshot
 
-FORMAT = "tandem-session-1"
+FORMAT = "tandem-session-2"
 _FIELDS = ("ids", "pixel_values", "image_position_ids", "input_features", "input_features_mask")
 
 
@@ -38,7 +41,7 @@ def save_session(session, path: str | Path) -> None:
             if value is not None:
                 arrays[f"{i}.{name}"] = np.asarray(value)
     tmp = path.with_name(path.name + ".tmp.safetensors")
-    save_prompt_cache(str(tmp), session.cache, {"tandem": json.dumps(meta, default=str)})
+    save_caches(tmp, session.cache, {"tandem": json.dumps(meta, default=str)})
     seg_tmp = path.with_name(path.name + ".segments.tmp.npz")
     np.savez(seg_tmp, count=np.array(len(session.segments)), **arrays)
     seg_tmp.replace(segments_path(path))
@@ -54,12 +57,10 @@ def load_session(session, path: str | Path) -> None:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no saved conversation cache at {path}")
-    cache, metadata = load_prompt_cache(str(path), return_metadata=True)
-    meta = json.loads(metadata.get("tandem", "{}"))
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a conversation cache this version can read")
+    cache, metadata = load_caches(path)
+    meta = json.loads(metadata["tandem"])
     fresh = session.model.make_cache()
-    if len(cache) != len(fresh) or any(type(a) is not type(b) for a, b in zip(cache, fresh)):
+    if [c.layout for c in cache] != [c.layout for c in fresh]:
         raise ValueError(f"{path} was saved with a different model")
     with np.load(segments_path(path)) as data:
         count = int(data["count"])
@@ -77,3 +78,33 @@ def load_session(session, path: str | Path) -> None:
     session.turns = [Mark(o, s, m, meta={"answer_open": a}) for o, s, m, a in meta["turns"]]
     if session.turns and session.turns[0].offset == 0:
         session.turns[0].snapshot = empty_snapshot(cache)
+
+
+def save_caches(path: Path, caches: list, metadata: dict[str, str]) -> None:
+    """Write the caches' rows and meta states to a safetensors file, with `metadata` beside them."""
+    arrays, classes = {}, []
+    for i, c in enumerate(caches):
+        state = c.state
+        if state:
+            arrays[f"cache.{i}.keys"], arrays[f"cache.{i}.values"] = state
+        classes.append([type(c).__name__, list(c.meta_state)])
+    header = {**metadata, "format": FORMAT, "caches": json.dumps(classes)}
+    mx.save_safetensors(str(path), arrays, header)
+
+
+def load_caches(path: Path) -> tuple[list, dict[str, str]]:
+    """The caches and the metadata `save_caches` wrote; any other file is refused with a clear error."""
+    refused = ValueError(f"{path} is not a conversation cache this version of Tandem can read")
+    try:
+        arrays, metadata = mx.load(str(path), return_metadata=True)
+    except Exception as e:  # noqa: BLE001 - not safetensors at all
+        raise refused from e
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise refused
+    caches = []
+    for i, (name, meta_state) in enumerate(json.loads(metadata["caches"])):
+        state = ()
+        if f"cache.{i}.keys" in arrays:
+            state = (arrays[f"cache.{i}.keys"], arrays[f"cache.{i}.values"])
+        caches.append(cache_from_state(name, state, meta_state))
+    return caches, metadata

@@ -30,6 +30,7 @@ import mlx.core as mx
 import numpy as np
 
 from engine import protocol as ev
+from engine.decode.cache import Retention
 from engine.decode.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
 from engine.inputs.audio import MAX_AUDIO_TOKENS
 from engine.inputs.output_parser import OutputParser, ParseError, Text, Thinking
@@ -67,6 +68,7 @@ class SessionOptions:
     chunk_tokens: int = 256
     audio_chunk_frames: int = 25  # 1 s of audio per prefill step while recording
     max_snapshots: int = 8
+    retention: Retention = Retention()  # rows sliding caches keep beyond their window, for rollback
 
 
 class Session:
@@ -91,7 +93,7 @@ class Session:
     # ------------------------------------------------------------------ state
 
     def reset(self) -> None:
-        self.cache = self.model.make_cache()
+        self.cache = self.model.make_cache(self.options.retention)
         self.segments: list[Segment] = []
         self.offset = 0
         self.messages: list[dict] = []
@@ -315,7 +317,7 @@ class Session:
         base = max((i for i in range(turn + 1) if self.turns[i].snapshot is not None), default=None)
         replay = self.segments[: target.n_segments]
         if base is None:
-            self.cache = self.model.make_cache()
+            self.cache = self.model.make_cache(self.options.retention)
             self.offset, start = 0, 0
         else:
             self._restore_to_offset(self.turns[base])
@@ -359,18 +361,14 @@ class Session:
                 raise Cancelled()
             end = image_runs_end(seg.ids, start, min(start + step, n), self.image_token_id)
             last = end == n
-            hidden = None
-            out = self.model(
-                ids[:, start:end], cache=self.cache,
-                inputs_embeds=None if embeds is None else embeds[:, start:end],
-                logits_to_keep=1, return_hidden=self.drafter is not None,
-            )
-            if self.drafter is not None:
-                out, hidden = out[0], out[1][:, -1:]
-            mx.eval([out] + [c.state for c in self.cache] + ([hidden] if hidden is not None else []))
+            hidden = self.model.hidden_states(
+                ids[:, start:end], self.cache, None if embeds is None else embeds[:, start:end])
+            hidden = hidden[:, -1:]
+            out = self.model.logits(hidden)
+            mx.eval([out, hidden] + [c.state for c in self.cache])
             if last and want_logits:
                 logits = out
-                self.last_hidden = hidden
+                self.last_hidden = hidden if self.drafter is not None else None
             start = end
             if n > step:
                 yield ev.Progress(stage="prefill", done=start, total=n)
