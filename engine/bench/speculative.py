@@ -25,7 +25,8 @@ import numpy as np
 
 from engine.model.drafter import load_drafter
 from engine.decode.cache import CacheTransaction
-from engine.decode.speculative import MTPDraftSource, Sampling, SpeculativeStats, speculative_generate_step
+from engine.decode.sampling import Sampler
+from engine.decode.speculative import MTPDraftSource, SpeculativeStats, speculative_generate_step
 
 ACCEPTANCE_RATES = (0.5, 0.7, 0.9)
 
@@ -88,7 +89,7 @@ def bench_speculative(
         return run
 
     source = MTPDraftSource(model, drafter)
-    greedy = Sampling()
+    greedy = Sampler()
     fns: dict[Any, Callable[[], Any]] = {k: verify(k) for k in range(1, max_draft + 1)}
     fns["draft"] = lambda: source.propose(int(token.item()), hidden[:, -1], cache, 1, greedy)
     # Plain decode steps advance the cache; a few extra tokens barely change a long context.

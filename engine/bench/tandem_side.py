@@ -252,7 +252,8 @@ def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     try:
         from engine.model.drafter import load_drafter
         from engine.decode.cache import CacheTransaction
-        from engine.decode.speculative import MTPDraftSource, Sampling
+        from engine.decode.sampling import Sampler
+        from engine.decode.speculative import MTPDraftSource
     except ImportError as e:
         return {"skipped": f"engine.decode.speculative is not available: {e}"}
     if not (path / "drafter" / "config.json").is_file():
@@ -269,7 +270,7 @@ def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     mx.eval(logits, hidden, [c.state for c in cache])
     token = int(mx.argmax(logits[0, -1]).item())
     source = MTPDraftSource(model, draft_model)
-    greedy = Sampling()  # temperature 0
+    greedy = Sampler()  # temperature 0
 
     def verify() -> Any:
         tx = CacheTransaction(cache)

@@ -22,13 +22,13 @@ from engine.model.drafter import load_drafter
 from engine.protocol import GenerationSettings
 from engine.decode.generation import DecodeStats, GenerationConfig, generate_tokens
 from engine.decode.cache import CacheTransaction, FullCache, Retention, SlidingCache
+from engine.decode.sampling import Sampler
 from engine.decode.speculative import (
     MTPDraftSource,
-    Sampling,
     SpeculativeStats,
-    _verify_ids,
     generate_speculative,
     speculative_generate_step,
+    verify_ids,
 )
 
 N_TOKENS = 64
@@ -102,7 +102,7 @@ class OracleSource:
     def __init__(self, reference: list[int], start: int) -> None:
         self.reference, self.start = reference, start
 
-    def propose(self, token, hidden, cache, num_draft, sampling):
+    def propose(self, token, hidden, cache, num_draft, sampler):
         i = cache[0].offset - self.start  # index of `token` in the reference
         drafts = []
         for j in range(i + 1, i + 1 + num_draft):
@@ -236,7 +236,7 @@ def test_adaptive_draft_length(pair):
     reference = _plain_greedy(model, ref_cache, first, 40)
 
     class Perfect(OracleSource):
-        def propose(self, token, hidden, cache, num_draft, sampling):
+        def propose(self, token, hidden, cache, num_draft, sampler):
             i = cache[0].offset - self.start
             ids = [self.reference[j] if j < len(self.reference) else 0 for j in range(i + 1, i + 1 + num_draft)]
             return mx.array(ids, dtype=mx.int32), mx.zeros((num_draft, 512))
@@ -263,7 +263,7 @@ class NoisySource:
         q[ranked[7]] += 0.7
         self.q = q / q.sum()
 
-    def propose(self, token, hidden, cache, num_draft, sampling):
+    def propose(self, token, hidden, cache, num_draft, sampler):
         lq = mx.log(mx.array(self.q, dtype=mx.float32))[None]
         return mx.random.categorical(lq).astype(mx.int32), lq
 
@@ -284,11 +284,11 @@ def test_sampled_first_token_follows_target_distribution(pair, source, trials):
     target's support, accepted at p-value > 0.001. The noisy source's own law q fails the same test (power).
     """
     model, drafter = pair
-    sampling = Sampling(temperature=0.8, top_k=8)
+    sampler = Sampler(temperature=0.8, top_k=8)
     cache = model.make_cache()
     first, hidden = _prefill(model, cache, _text_prompt(2 * _window(model) + 1, 7))
     saved = _clone(cache)
-    lp = sampling.logprobs(model(mx.array([[first]]), cache=_clone(cache))[0, -1])
+    lp = sampler.logprobs(model(mx.array([[first]]), cache=_clone(cache))[0, -1])
     p = np.exp(np.array(lp, dtype=np.float64))
     support = np.flatnonzero(p > 0)
     assert len(support) == 8
@@ -299,7 +299,7 @@ def test_sampled_first_token_follows_target_distribution(pair, source, trials):
     stats = SpeculativeStats()
     for _ in range(trials):
         cache = _clone(saved)
-        gen = speculative_generate_step(first, model, draft, cache, hidden, sampling=sampling, max_tokens=2,
+        gen = speculative_generate_step(first, model, draft, cache, hidden, sampler=sampler, max_tokens=2,
                                         num_draft=1, adaptive=False, stats=stats)
         assert next(gen)[0] == first
         counts[next(gen)[0]] += 1
@@ -350,28 +350,10 @@ def test_verify_forward_equals_one_by_one_decoding_on_image_placeholders(pair):
     _prefill(model, base, _text_prompt(5, 9))
     drafts = mx.array([img, img, img, 40], dtype=mx.int32)
     cache = _clone(base)
-    batched = model(_verify_ids(model, 33, drafts), cache=cache)[0]
+    batched = model(verify_ids(model, 33, drafts), cache=cache)[0]
     cache = _clone(base)
     single = [model(mx.array([[t]]), cache=cache)[0, -1] for t in [33, img, img, img, 40]]
     np.testing.assert_allclose(np.array(batched), np.array(mx.stack(single)), rtol=1e-4, atol=1e-4)
-
-
-def test_sampling_law_is_mlx_lm_sampler_law():
-    """`Sampling.logprobs` is the law mlx-lm's `make_sampler` draws from (so rejection sampling targets it)."""
-    from mlx_lm.sample_utils import make_sampler
-
-    rng = np.random.default_rng(10)
-    logits = mx.array(rng.standard_normal((1, 64)).astype(np.float32) * 2)
-    logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
-    for kw in ({"top_k": 6}, {"top_p": 0.7}, {"min_p": 0.1}):
-        sampling = Sampling(temperature=0.7, **kw)
-        p = np.exp(np.array(sampling.logprobs(logits)[0], dtype=np.float64))
-        mx.random.seed(3)
-        draws = np.array(make_sampler(temp=0.7, **kw)(mx.broadcast_to(logprobs, (4000, 64))))
-        counts = np.bincount(draws, minlength=64)
-        support = np.flatnonzero(p > 0)
-        assert counts[support].sum() == 4000
-        assert _chi2_pvalue(counts[support], p[support]) > 1e-3
 
 
 def test_shared_kv_takes_the_newest_sliding_entries_in_order():
