@@ -198,9 +198,8 @@ class EngineWorker:
         opts = SessionOptions(system_prompt=c.system_prompt, tools=c.tools,
                               image_budget=c.image_budget, context_length=c.context_length)
         m = self.loaded
-        session = Session(m.model, m.tokenizer, m.template, m.gen_config, opts, drafter=m.drafter)
-        session.cancel = flag
-        self.sessions[c.session_id] = session
+        self.sessions[c.session_id] = Session(m.model, m.tokenizer, m.template, m.gen_config, opts,
+                                              drafter=m.drafter, cancel=flag)
         return iter(())
 
     def _do_CloseSession(self, c: ev.CloseSession):

@@ -31,7 +31,7 @@ class ScriptedFirstAnswer(EngineWorker):
         result = super()._do_OpenSession(c)
         session = self.sessions[c.session_id]
 
-        def steps(logits, settings, stats):
+        def steps(logits, settings, stats, constraint=None):
             del session._steps  # only the first answer is scripted
             for tok in session.tokenizer.encode(self.text, add_special_tokens=False):
                 session.model(mx.array([[tok]]), cache=session.cache)

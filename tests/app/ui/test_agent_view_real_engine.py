@@ -29,7 +29,7 @@ def scripted_first_answer(on_event):
             result = super()._do_OpenSession(c)
             session = self.sessions[c.session_id]
 
-            def steps(logits, settings, stats):
+            def steps(logits, settings, stats, constraint=None):
                 del session._steps  # only the first answer is scripted
                 for tok in session.tokenizer.encode(CALL, add_special_tokens=False):
                     session.model(mx.array([[tok]]), cache=session.cache)
