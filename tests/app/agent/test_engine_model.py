@@ -27,8 +27,8 @@ class ScriptedFirstAnswer(EngineWorker):
         super().__init__(on_event)
         self.text = text
 
-    def _do_OpenSession(self, c):
-        result = super()._do_OpenSession(c)
+    def _open_session(self, c):
+        result = super()._open_session(c)
         session = self.sessions[c.session_id]
 
         def steps(logits, settings, stats, constraint=None):
