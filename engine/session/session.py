@@ -333,7 +333,7 @@ class Session:
                 kv_cache.trim_to(self.cache, 0)
             else:
                 kv_cache.restore(self.cache, base.snapshot)
-            self.offset, self.segments = (0 if base is None else base.offset), replay[:start]
+            self.segments = replay[:start]
             for seg in replay[start:]:
                 yield from self._prefill(seg, want_logits=False, check_cancel=False)
         self.offset = mark.offset

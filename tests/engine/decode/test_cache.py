@@ -1,7 +1,7 @@
 """engine.decode.cache: rows returned in temporal order, bounded eviction, trims, snapshots, transactions.
 
-Each cache row here holds its absolute position as its value, so a test reads back which positions a cache
-returns. Model-level behaviour (masks, parity, rollback of whole conversations) is tested in
+Each key row here holds its absolute position (and its value row that plus 1000), so a test reads back
+which positions a cache returns. Model-level behaviour (masks, parity, rollback of whole conversations) is tested in
 tests/engine/model/test_cached_forward.py and tests/engine/session/.
 """
 
@@ -34,13 +34,14 @@ def rows(start: int, n: int, heads: int = 2, dim: int = 3) -> mx.array:
 
 
 def positions(kv: tuple[mx.array, mx.array]) -> list[int]:
+    """The positions of the rows returned; a value row is its key row + 1000."""
     keys, values = kv
-    assert np.array_equal(np.array(keys), np.array(values))
+    assert np.array_equal(np.array(keys) + 1000, np.array(values))
     return [int(x) for x in np.array(keys)[0, 0, :, 0]]
 
 
 def feed(cache, start: int, n: int) -> list[int]:
-    return positions(cache.update_and_fetch(rows(start, n), rows(start, n)))
+    return positions(cache.update_and_fetch(rows(start, n), rows(start, n) + 1000))
 
 
 def feed_one_by_one(cache, start: int, n: int) -> None:
@@ -135,7 +136,7 @@ def test_snapshot_restores_the_rows_and_owns_its_memory():
 
     # The copy does not keep the big buffer alive.
     big = SlidingCache(4, Retention(slack=0, max_retain=0, step=1 << 16))
-    big.update_and_fetch(rows(0, 1 << 16, dim=64), rows(0, 1 << 16, dim=64))
+    big.update_and_fetch(rows(0, 1 << 16, dim=64), rows(0, 1 << 16, dim=64) + 1000)
     mx.eval(big.state)
     kept = big.snapshot()
     before = mx.get_active_memory()

@@ -60,3 +60,12 @@ def test_system_messages_are_dropped_and_bad_conversations_refused():
         plan([{"role": "system", "content": "only this"}])
     with pytest.raises(SessionError, match="nothing to answer"):
         plan(CONVERSATION, answer=True)
+
+
+def test_each_piece_is_rendered_after_the_messages_before_it():
+    """A template whose text depends on earlier messages (it numbers them) still concatenates exactly."""
+    numbered = "{% for m in messages %}{{ loop.index }}:{{ m.content }}\n{% endfor %}"
+    p = plan_history(CONVERSATION[:2] + [{"role": "user", "content": "Next."}], before=SYSTEM,
+                     template=numbered, tools=None, enable_thinking=False, answer=False)
+    assert [piece.text for piece in p.pieces] == ["1:Be brief.\n2:Hi, what is 2+2?\n", "3:It is 4.\n",
+                                                  "4:Next.\n"]

@@ -275,3 +275,16 @@ def test_a_first_voice_turn_with_thinking_matches_the_same_turn_sent_at_once(loa
                      thinking))
     assert streamed.token_ids().tolist() == at_once.token_ids().tolist()
     assert "<|think|>" in loaded.tokenizer.decode(streamed.token_ids().tolist())
+
+
+def test_the_last_turn_stays_cheap_to_go_back_to(loaded):
+    """The sliding caches keep the rows that trimming back to the last turn needs (within max_retain)."""
+    s = new_session(loaded, retention=Retention(slack=2, max_retain=10_000, step=2))
+    for text in ["one one one", "two two two", "three three three"]:
+        run(s.send(text, GREEDY))
+    assert kv_cache.can_trim_to(s.cache, s.turns[-1].offset)
+    assert kv_cache.can_trim_to(s.cache, s.answer_marks[-1].offset)
+    assert not kv_cache.can_trim_to(s.cache, s.turns[1].offset)  # older rows were let go
+    run(s.rollback(2))
+    run(s.send("three, edited", GREEDY))
+    assert_kept_cache_matches_fresh(s)
