@@ -215,6 +215,15 @@ class Progress(Event):
 
 
 @dataclass(frozen=True)
+class Accepted(Event):
+    """An answering command took effect: its prompt is in the conversation (for Regenerate: the new answer's
+    first token is out, and the old answer is gone). Until this event, a Stop or a failure leaves the
+    conversation exactly as it was, and the command ends with TurnFinished(reason="cancelled") or an
+    ErrorEvent. After it, a Stop keeps what is there (the partial answer); a failure still takes the whole
+    command back (ErrorEvent)."""
+
+
+@dataclass(frozen=True)
 class TextDelta(Event):
     """A piece of streamed output. `channel` is "answer" or "thinking"."""
 
