@@ -105,6 +105,8 @@ class Observed:
 
     @classmethod
     def of(cls, session) -> Observed:
+        """What `session` looks like now; its cache must equal a fresh prefill of what it fed."""
+        assert_kept_cache_matches_fresh(session)
         v = session.voice
         return cls(session.token_ids().tolist(), session.offset, copy.deepcopy(session.messages),
                    _marks(session.turns), _marks(session.answer_marks), session.answer_open,
@@ -116,12 +118,17 @@ class Observed:
         """The session is exactly as observed: same tokens and cache contents (next turn equal), messages,
         marks and flags. Catches a command that leaves a turn, a mark, a message or rows behind when it
         fails or is cancelled, or consumes a mark it should have kept."""
-        now = Observed.of(session)
+        v = session.voice
+        now = Observed(session.token_ids().tolist(), session.offset, session.messages,
+                       _marks(session.turns), _marks(session.answer_marks), session.answer_open,
+                       [c.name for c in session.awaiting_tools],
+                       None if v is None else (v.buffer.tolist(), v.clips, v.clip_tokens, v.samples),
+                       np.array(kept_next_logits(session)))
+        assert all(c.offset == self.offset for c in session.cache), [c.offset for c in session.cache]
         assert now.token_ids == self.token_ids
         assert now.offset == self.offset
         assert now.messages == self.messages
         assert (now.turns, now.answer_marks) == (self.turns, self.answer_marks)
         assert (now.answer_open, now.awaiting_tools, now.voice) == (
             self.answer_open, self.awaiting_tools, self.voice)
-        assert_close(now.next_logits, self.next_logits)
-        assert_kept_cache_matches_fresh(session)
+        assert_close(now.next_logits, self.next_logits)  # the same cache contents (it was a fresh prefill's)
