@@ -1,7 +1,8 @@
 """Token generation on a prefilled cache: samplers, stop and suppressed tokens, per-turn stats.
 
 `generate_tokens` is a plain generator over a model whose cache already holds the prompt. It yields one
-`Step` per emitted token. The token that ends the turn (an `<eos>`, `<turn|>` or `<|tool_response>`) is
+`Step` per emitted token. With a `TokenConstraint`, only the tokens it allows are sampled, and it is told
+each token before the next one is chosen. The token that ends the turn (an `<eos>`, `<turn|>` or `<|tool_response>`) is
 yielded with `stop=True` and is NOT fed to the model, so the cache holds exactly the tokens that were
 yielded before it. Stopping the generator early (cancel) leaves the cache consistent in the same way.
 
@@ -19,6 +20,7 @@ from typing import Callable, Iterator, Sequence
 import mlx.core as mx
 from mlx_lm.sample_utils import make_sampler
 
+from engine.decode.constraint import TokenConstraint
 from engine.protocol import GenerationSettings
 
 Sampler = Callable[[mx.array], mx.array]
@@ -96,10 +98,14 @@ def suppress(logits: mx.array, token_ids: Sequence[int]) -> mx.array:
 
 
 def sample_next(
-    logits: mx.array, sampler: Sampler, config: GenerationConfig
+    logits: mx.array, sampler: Sampler, config: GenerationConfig, allowed=None
 ) -> mx.array:
-    """Sample one token from the last position of `logits` [1, L, V]; returns a [1] array."""
+    """Sample one token from the last position of `logits` [1, L, V]; returns a [1] array.
+
+    `allowed` (a bool [V] array, or None for any) limits the tokens that can be drawn."""
     last = suppress(logits[:, -1, :].astype(mx.float32), config.suppress_tokens)
+    if allowed is not None:
+        last = mx.where(mx.array(allowed[: last.shape[-1]]), last, mx.array(-mx.inf, last.dtype))
     logprobs = last - mx.logsumexp(last, axis=-1, keepdims=True)
     return sampler(logprobs)
 
@@ -112,6 +118,7 @@ def generate_tokens(
     settings: GenerationSettings,
     config: GenerationConfig,
     stats: DecodeStats | None = None,
+    constraint: TokenConstraint | None = None,
 ) -> Iterator[Step]:
     """Yield tokens one by one, starting from the logits of the prompt's last position.
 
@@ -122,6 +129,7 @@ def generate_tokens(
         settings: sampling settings and the max-tokens limit.
         config: stop and suppressed tokens.
         stats: optional counters to fill.
+        constraint: optional limit on which tokens may come next.
 
     Yields:
         `Step` per token; the last one has `stop=True` when an end token was sampled.
@@ -131,7 +139,8 @@ def generate_tokens(
     sampler = make_token_sampler(settings)
     stats = stats or DecodeStats()
     stop_tokens = set(config.stop_tokens)
-    token = sample_next(first_logits, sampler, config)
+    token = sample_next(first_logits, sampler, config,
+                        constraint.allowed() if constraint is not None else None)
     for n in range(settings.max_tokens):
         mx.eval(token)
         tok = int(token.item())
@@ -146,7 +155,12 @@ def generate_tokens(
             # Feed the token and start the next step before the caller sees this one.
             logits = model(token.reshape(1, 1), cache=cache)
             stats.target_forwards += 1
-            next_token = sample_next(logits, sampler, config)
+            allowed = None
+            if constraint is not None:  # the mask is made on the CPU while the forward runs
+                mx.async_eval(logits)
+                constraint.advance(tok)
+                allowed = constraint.allowed()
+            next_token = sample_next(logits, sampler, config, allowed)
             mx.async_eval(next_token)
         else:
             # The limit is reached: feed the last token so the cache holds all yielded tokens.

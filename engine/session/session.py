@@ -30,10 +30,12 @@ import mlx.core as mx
 import numpy as np
 
 from engine import protocol as ev
+from engine.decode.constraint import TokenConstraint
 from engine.decode.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
 from engine.inputs.audio import MAX_AUDIO_TOKENS
 from engine.inputs.output_parser import OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
+from engine.inputs.special_tokens import hidden_token_ids
 from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
 from engine.session.marks import (
@@ -122,6 +124,7 @@ class Session:
         """Add a user message (text, images, audio) and generate the answer."""
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it before sending a message")
+        constraint = self._constraint(settings)
         message = {"role": "user", "content": content}
         text, images, audios = self._new_turn_text(message, settings.enable_thinking)
         inputs = encode_prompt(text, self.tokenizer, images=images, audios=audios,
@@ -134,13 +137,14 @@ class Session:
         except BaseException:
             self._undo_turn()
             raise
-        yield from self._answer(logits, settings)
+        yield from self._answer(logits, settings, constraint=constraint)
 
     def send_tool_results(self, results: list[dict], settings: ev.GenerationSettings
                           ) -> Iterator[ev.Event]:
         """Give the model the results of the tool calls it just made; it continues its turn."""
         if not self.awaiting_tools:
             raise SessionError("the model has not asked for any tool results")
+        constraint = self._constraint(settings)
         responses = [{"name": r["name"], "response": r["response"]} for r in results]
         text = render_tool_results(responses, template=self.template,
                                    enable_thinking=settings.enable_thinking)
@@ -158,16 +162,17 @@ class Session:
             self._restore(before)
             self.messages[-1], self.awaiting_tools = last, calls
             raise
-        yield from self._answer(logits, settings, continuing=True)
+        yield from self._answer(logits, settings, continuing=True, constraint=constraint)
 
     def regenerate(self, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
         """Drop the last answer and generate it again from the same prompt."""
         if not self.answer_marks:
             raise SessionError("there is no answer to regenerate")
+        constraint = self._constraint(settings)
         mark = self.answer_marks.pop()
         self._restore(mark)
         self.last_hidden = mark.meta.get("last_hidden")
-        yield from self._answer(mark.last_logits, settings)
+        yield from self._answer(mark.last_logits, settings, constraint=constraint)
 
     def load_history(self, messages: list[dict], settings: ev.GenerationSettings,
                      answer: bool = False) -> Iterator[ev.Event]:
@@ -379,8 +384,24 @@ class Session:
         self.prefill_seconds = time.perf_counter() - started
         return logits
 
-    def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False
-                ) -> Iterator[ev.Event]:
+    def _constraint(self, settings: ev.GenerationSettings) -> TokenConstraint | None:
+        """The constraint `settings.constraint` asks for (built before the turn changes anything)."""
+        if settings.constraint is None:
+            return None
+        from engine.decode.grammar import ConstraintError, build_constraint
+
+        try:
+            return build_constraint(settings.constraint, self.tokenizer,
+                                    self.model.config.text_config.vocab_size,
+                                    settings.enable_thinking)
+        except ConstraintError as e:
+            raise SessionError(str(e)) from e
+
+    def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False,
+                constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
+        if constraint is None:
+            constraint = self._constraint(settings)
+        hidden = hidden_token_ids(self.tokenizer)
         if not continuing:
             mark = Mark(self.offset, len(self.segments), len(self.messages), last_logits=logits,
                         meta={"last_hidden": self.last_hidden})
@@ -398,12 +419,15 @@ class Session:
         budget = min(settings.max_tokens, self.context_length - self.offset)
         run = ev.GenerationSettings(**{**settings.__dict__, "max_tokens": max(budget, 1)})
         try:
-            for step in self._steps(logits, run, stats):
+            steps = (self._steps(logits, run, stats) if constraint is None
+                     else self._steps(logits, run, stats, constraint))
+            for step in steps:
                 if step.stop:
                     reason = "tool_calls" if step.token == 50 else "stop"
                     break
                 fed.append(step.token)
-                detok.add_token(step.token)
+                if step.token not in hidden:  # control tokens never become answer text
+                    detok.add_token(step.token)
                 yield from self._parsed(parser.feed(detok.last_segment), answer, calls)
                 if self.cancel.is_set():
                     reason = "cancelled"
@@ -439,14 +463,15 @@ class Session:
             memory_bytes=int(mx.get_active_memory()))
         yield ev.TurnFinished(reason=reason, text="".join(answer))
 
-    def _steps(self, logits, settings, stats):
+    def _steps(self, logits, settings, stats, constraint: TokenConstraint | None = None):
         wanted = drafter_pays_off() if settings.use_drafter is None else settings.use_drafter
-        if self.drafter is not None and wanted:
+        # A constraint decodes plainly: the drafter's proposals would have to follow it too.
+        if self.drafter is not None and wanted and constraint is None:
             from engine.decode.speculative_session import speculative_steps
 
             return speculative_steps(self, logits, settings, stats)
         return generate_tokens(self.model, self.cache, logits, settings=settings,
-                               config=self.gen_config, stats=stats)
+                               config=self.gen_config, stats=stats, constraint=constraint)
 
     def _parsed(self, items, answer: list, calls: list) -> Iterator[ev.Event]:
         for item in items:
