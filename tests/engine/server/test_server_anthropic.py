@@ -110,7 +110,7 @@ def test_errors_in_anthropic_shape(served, client):
                     }
                 ],
             },
-            "beside tool_result",
+            "answers the tool call 't', which is not an unanswered call",
         ),
         (
             {
@@ -118,7 +118,12 @@ def test_errors_in_anthropic_shape(served, client):
                 "tool_choice": {"type": "any"},
                 "messages": [{"role": "user", "content": "hi"}],
             },
-            "tool_choice",
+            "no tool is declared",
+        ),
+        (
+            {"max_tokens": 5, "thinking": {"type": "sometimes"},
+             "messages": [{"role": "user", "content": "hi"}]},
+            "'thinking.type' must be enabled, adaptive or disabled",
         ),
     ]:
         status, reply = post(served.base, "/v1/messages", body, headers)
