@@ -69,6 +69,7 @@ def parse_request(body: Any, allow_files: bool = True, counting: bool = False) -
         tools=_tools(body, notes),
         tool_choice=_tool_choice(body),
         output_format=_output_format(body),
+        format_field="output_config.format",
         stop=f.string_list(body, "stop_sequences", MAX_STOP_SEQUENCES, 256),
         model=model,
         stream=f.get(body, "stream", bool, False),

@@ -96,6 +96,7 @@ class ChatRequest:
     tools: list[Tool] = field(default_factory=list)
     tool_choice: str = "auto"  # "auto", "none", "required", or the name of a tool to call
     output_format: dict | None = None
+    format_field: str = "response_format"  # where the front read `output_format` (for errors)
     stop: list[str] = field(default_factory=list)
     model: str = ""
     stream: bool = False
@@ -267,7 +268,7 @@ def constraint_of(chat: ChatRequest, declared: list[dict]) -> dict | None:
                                    param)
             spec["name"] = choice
     elif chat.output_format is not None:
-        spec, param = chat.output_format, "response_format"
+        spec, param = chat.output_format, chat.format_field
     if spec is None:
         return None
     try:

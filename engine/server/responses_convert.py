@@ -11,7 +11,7 @@ Contract:
   "name"}`; `text.format`: text, json_object or json_schema (constrained decoding).
 - `reasoning.effort` other than "none"/"minimal" turns thinking on; the thinking comes back as a
   `reasoning` item with `reasoning_text` content.
-- `max_output_tokens` caps the answer; without it the answer may run to the end of the context.
+- `max_output_tokens` caps the answer (thinking included); without it, `DEFAULT_MAX_OUTPUT_TOKENS`.
   `temperature`, `top_p` as in Chat. `store` (default true) keeps the response for
   `previous_response_id`; `parallel_tool_calls`, `include`, `prompt_cache_key`, `truncation`,
   `user`, `safety_identifier`, `service_tier` are accepted and ignored.
@@ -38,7 +38,9 @@ from engine.server.conversation import (
 from engine.server.items import RequestError
 from engine.server.openai_convert import arguments, response_format
 
-UNTIL_CONTEXT_END = 1 << 30  # no cap of our own: the session stops at the end of the context
+# Without max_output_tokens: long enough for an agent's patch after its thinking, short enough that a
+# model that never stops does not run to the end of a 262k context.
+DEFAULT_MAX_OUTPUT_TOKENS = 16384
 THINKING_OFF = (None, "none", "minimal")
 
 
@@ -80,7 +82,7 @@ def parse_request(body: Any, allow_files: bool = True) -> ResponsesRequest:
     instructions = f.get(body, "instructions", str, "")
     reasoning = f.get(body, "reasoning", dict, None)
     thinking = reasoning is not None and reasoning.get("effort", "medium") not in THINKING_OFF
-    max_tokens = f.positive_int(body, "max_output_tokens") or UNTIL_CONTEXT_END
+    max_tokens = f.positive_int(body, "max_output_tokens") or DEFAULT_MAX_OUTPUT_TOKENS
     text = f.get(body, "text", dict, {})
     messages = _input(body.get("input"), allow_files, notes)
     tools = _tools(body, notes)
@@ -90,6 +92,7 @@ def parse_request(body: Any, allow_files: bool = True) -> ResponsesRequest:
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), notes),
         output_format=response_format(text.get("format"), "text.format"),
+        format_field="text.format",
         model=f.get(body, "model", str, ""),
         stream=f.get(body, "stream", bool, False),
         notes=notes,

@@ -48,7 +48,7 @@ def test_a_codex_request_maps_to_one_engine_request():
     assert [type(t) for t in req.turns] == [UserTurn, UserTurn]
     assert parsed.chat.notes == [
         "ignored tools of type namespace, web_search: this server runs function tools only"]
-    assert req.settings.max_tokens == rc.UNTIL_CONTEXT_END
+    assert req.settings.max_tokens == rc.DEFAULT_MAX_OUTPUT_TOKENS
 
 
 def test_a_codex_follow_up_carries_calls_outputs_and_reasoning_items():

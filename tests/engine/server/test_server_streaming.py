@@ -1,0 +1,75 @@
+"""Streams start at once and stay alive through a long prefill: with a slow scripted engine, each
+API's first event and its keep-alives reach the client before the engine's first token exists, and
+the prefill progress is visible in SSE comments."""
+
+import json
+import time
+
+import httpx
+import pytest
+from scripted_worker import ScriptedWorker
+
+from engine import protocol as ev
+from engine.server.asgi import ServerConfig
+from engine.server.server import start_server
+
+PAUSE = 0.6  # each of two prefill chunks
+KEEPALIVE = 0.15
+SLOW = [
+    ev.Progress(stage="prefill", done=256, total=768), PAUSE,
+    ev.Progress(stage="prefill", done=512, total=768), PAUSE,
+    ev.TextDelta(text="Hi"),
+    ev.TurnStats(prompt_tokens=768, generated_tokens=1, context_used=769),
+    ev.TurnFinished(reason="stop", text="Hi"),
+]
+REQUESTS = {
+    "chat": ("/v1/chat/completions", {"model": "m", "stream": True,
+                                      "messages": [{"role": "user", "content": "long"}]}),
+    "anthropic": ("/v1/messages", {"model": "m", "stream": True, "max_tokens": 5,
+                                   "messages": [{"role": "user", "content": "long"}]}),
+    "responses": ("/v1/responses", {"model": "m", "stream": True, "input": "long"}),
+}
+# What a keep-alive looks like in each API, and what carries the first token.
+KEEPALIVES = {"chat": ": keep-alive", "anthropic": "event: ping",
+              "responses": "event: response.in_progress"}
+TOKEN = {"chat": '"content": "Hi"', "anthropic": '"text": "Hi"', "responses": '"delta": "Hi"'}
+
+
+@pytest.fixture()
+def slow():
+    holder = {}
+    worker = ScriptedWorker(lambda e: holder["handle"].on_event(e), {"SendMessage": SLOW})
+    config = ServerConfig(keepalive_s=KEEPALIVE)
+    holder["handle"] = handle = start_server(worker, "127.0.0.1", 0, None, config=config)
+    yield handle, worker
+    handle.stop()
+    worker.stop()
+
+
+def lines_with_times(url: str, body: dict) -> list[tuple[float, str]]:
+    got = []
+    with httpx.stream("POST", url, json=body, timeout=30) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line:
+                got.append((time.monotonic(), line))
+    return got
+
+
+@pytest.mark.parametrize("api", list(REQUESTS))
+def test_bytes_arrive_during_a_long_prefill(slow, api):
+    handle, worker = slow
+    path, body = REQUESTS[api]
+    got = lines_with_times(handle.url + path, body)
+    token_made = next(t for t, e in worker.sent if isinstance(e, ev.TextDelta))
+    first_token = next(i for i, (_, line) in enumerate(got) if TOKEN[api] in line)
+    before = got[:first_token]
+    # The head of the stream and keep-alives were received before the engine made the token.
+    assert before and before[0][0] < token_made
+    keepalives = [t for t, line in before if line.startswith(KEEPALIVES[api])]
+    assert len(keepalives) >= 2 and keepalives[0] < token_made
+    assert [line for _, line in before if line.startswith(": prefill")] == [
+        ": prefill 256/768", ": prefill 512/768"]
+    if api == "responses":
+        head = [json.loads(line[6:])["type"] for _, line in before if line.startswith("data: ")]
+        assert head[:2] == ["response.created", "response.in_progress"]
