@@ -73,3 +73,32 @@ def test_bytes_arrive_during_a_long_prefill(slow, api):
     if api == "responses":
         head = [json.loads(line[6:])["type"] for _, line in before if line.startswith("data: ")]
         assert head[:2] == ["response.created", "response.in_progress"]
+
+
+REFUSED = [0.3, ev.ErrorEvent(message="the conversation is too long for the model's context")]
+FAILED_EVENT = {"chat": 'data: {"error": {"message": "the conversation is too long',
+                "anthropic": "event: error",
+                "responses": "event: response.failed"}
+
+
+@pytest.fixture()
+def refusing():
+    holder = {}
+    worker = ScriptedWorker(lambda e: holder["handle"].on_event(e), {"SendMessage": REFUSED})
+    holder["handle"] = handle = start_server(worker, "127.0.0.1", 0, None,
+                                             config=ServerConfig(keepalive_s=KEEPALIVE))
+    yield handle
+    handle.stop()
+    worker.stop()
+
+
+@pytest.mark.parametrize("api", list(REQUESTS))
+def test_an_engine_refusal_is_an_error_in_the_apis_shape(refusing, api):
+    path, body = REQUESTS[api]
+    lines = [line for _, line in lines_with_times(refusing.url + path, body)]
+    assert any(line.startswith(FAILED_EVENT[api]) for line in lines), lines
+    assert not any("[DONE]" in line or "message_stop" in line for line in lines)
+    plain = httpx.post(refusing.url + path, json={**body, "stream": False}, timeout=30)
+    assert plain.status_code == 400
+    text = plain.json()["error"]["message"]
+    assert text.startswith("the conversation is too long")
