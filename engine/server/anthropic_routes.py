@@ -25,7 +25,7 @@ from engine.server import anthropic_convert as ac
 from engine.server.conversation import turn_request
 from engine.server.errors import TurnError
 from engine.server.token_count import count_prompt_tokens
-from engine.server.turns import Done, PrefillOut, TextOut, ToolCallOut, Usage
+from engine.server.turns import Done, PrefillOut, TextOut, ToolCallOut, Usage, is_progress
 from engine.server.wire import (
     KEEPALIVE,
     SSE_HEADERS,
@@ -53,7 +53,7 @@ def add_routes(app: FastAPI) -> None:
         if not req.stream:
             outs = watched(turn.outputs(), request)
             return JSONResponse(await _collect(outs, mid, model), headers=headers)
-        outs = watched(turn.outputs(), request, state.config.keepalive_s)
+        outs = watched(turn.outputs(), request, state.config.keepalive_s, is_progress)
         return StreamingResponse(
             _events(outs, mid, model),
             media_type="text/event-stream",

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from engine.server import openai_convert as oc
 from engine.server.conversation import turn_request
 from engine.server.errors import TurnError, openai_code, openai_error
-from engine.server.turns import Done, PrefillOut, TextOut, ToolCallOut
+from engine.server.turns import Done, PrefillOut, TextOut, ToolCallOut, is_progress
 from engine.server.wire import (
     KEEPALIVE,
     SSE_HEADERS,
@@ -64,7 +64,7 @@ def add_routes(app: FastAPI) -> None:
         if not req.stream:
             outs = watched(turn.outputs(), request)
             return JSONResponse(await _collect(outs, cid, model), headers=headers)
-        outs = watched(turn.outputs(), request, state.config.keepalive_s)
+        outs = watched(turn.outputs(), request, state.config.keepalive_s, is_progress)
         return StreamingResponse(
             _events(outs, cid, model, usage_wanted),
             media_type="text/event-stream",

@@ -23,7 +23,7 @@ from engine.server.errors import TurnError
 from engine.server.items import RequestError
 from engine.server.response_store import ResponseStore
 from engine.server.responses_output import ResponseBuilder
-from engine.server.turns import Done, PrefillOut, TextOut, ToolCallOut, TurnRun
+from engine.server.turns import Done, PrefillOut, TextOut, ToolCallOut, TurnRun, is_progress
 from engine.server.wire import (
     KEEPALIVE,
     SSE_HEADERS,
@@ -59,7 +59,7 @@ def add_routes(app: FastAPI) -> None:
         if not req.stream:
             outs = watched(turn.outputs(), request)
             return JSONResponse(await _collect(outs, builder, turn, store), headers=headers)
-        outs = watched(turn.outputs(), request, state.config.keepalive_s)
+        outs = watched(turn.outputs(), request, state.config.keepalive_s, is_progress)
         return StreamingResponse(_events(outs, builder, turn, store),
                                  media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
 

@@ -59,6 +59,10 @@ class PrefillOut:
     total: int
 
 
+def is_progress(out) -> bool:
+    return isinstance(out, PrefillOut)
+
+
 @dataclass
 class Usage:
     prompt_tokens: int = 0
@@ -315,6 +319,7 @@ class TurnRun:
 __all__ = [
     "Done",
     "PrefillOut",
+    "is_progress",
     "RequestError",
     "TextOut",
     "ToolCallOut",

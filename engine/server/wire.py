@@ -2,10 +2,12 @@
 
 - `read_json(request, limit)` reads a body of at most `limit` bytes (413 past it, checked on
   Content-Length and while reading) and parses it (400 when it is not JSON).
-- `watched(outs, request, keepalive_s)` yields the items of `outs` until the client disconnects
-  (then `outs` is closed, which aborts its turn). With `keepalive_s`, it also yields `KEEPALIVE`
-  whenever that long has passed without an item, so a route can send bytes during a long prefill.
-  The connection is checked every `DISCONNECT_POLL_S`, also while items keep coming.
+- `watched(outs, request, keepalive_s, quiet)` yields the items of `outs` until the client
+  disconnects (then `outs` is closed, which aborts its turn). With `keepalive_s`, it also yields
+  `KEEPALIVE` whenever that long has passed without an item other than the `quiet` ones (items a
+  route sends as SSE comments, such as prefill progress: clients that watch for idle streams count
+  events, not comments), so a route can send a real event during a long prefill. The connection is
+  checked every `DISCONNECT_POLL_S`, also while items keep coming.
 - `sse_data`, `sse_event` and `sse_comment` frame one server-sent event. A comment (`: text`) is
   ignored by SSE clients; the routes use comments for prefill progress (`progress_comment`:
   `: prefill DONE/TOTAL`, in tokens of the part being fed).
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import Request
@@ -47,8 +49,8 @@ async def read_json(request: Request, limit: int) -> Any:
         raise RequestError(f"the request body is not valid JSON: {e}") from e
 
 
-async def watched(outs: AsyncIterator, request: Request,
-                  keepalive_s: float | None = None) -> AsyncIterator:
+async def watched(outs: AsyncIterator, request: Request, keepalive_s: float | None = None,
+                  quiet: Callable[[Any], bool] = lambda item: False) -> AsyncIterator:
     """Items of `outs` (and `KEEPALIVE` when idle) until the client disconnects; see the module
     docstring."""
     it = outs.__aiter__()
@@ -81,7 +83,8 @@ async def watched(outs: AsyncIterator, request: Request,
                 item = step.result()
             except StopAsyncIteration:
                 return
-            last = loop.time()
+            if not quiet(item):
+                last = loop.time()
             yield item
     finally:
         if step is not None and not step.done():

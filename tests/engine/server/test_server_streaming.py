@@ -13,13 +13,14 @@ from engine import protocol as ev
 from engine.server.asgi import ServerConfig
 from engine.server.server import start_server
 
-PAUSE = 0.6  # each of two prefill chunks
-KEEPALIVE = 0.15
-SLOW = [
-    ev.Progress(stage="prefill", done=256, total=768), PAUSE,
-    ev.Progress(stage="prefill", done=512, total=768), PAUSE,
+KEEPALIVE = 0.25
+# Progress comes more often than the keep-alive interval (as a fast prefill of many chunks does):
+# progress comments do not count, since clients watch for events, not comments.
+STEP, STEPS = 0.08, 15
+SLOW = [x for k in range(1, STEPS + 1)
+        for x in (ev.Progress(stage="prefill", done=k * 256, total=STEPS * 256), STEP)] + [
     ev.TextDelta(text="Hi"),
-    ev.TurnStats(prompt_tokens=768, generated_tokens=1, context_used=769),
+    ev.TurnStats(prompt_tokens=STEPS * 256, generated_tokens=1, context_used=STEPS * 256 + 1),
     ev.TurnFinished(reason="stop", text="Hi"),
 ]
 REQUESTS = {
@@ -69,7 +70,7 @@ def test_bytes_arrive_during_a_long_prefill(slow, api):
     keepalives = [t for t, line in before if line.startswith(KEEPALIVES[api])]
     assert len(keepalives) >= 2 and keepalives[0] < token_made
     assert [line for _, line in before if line.startswith(": prefill")] == [
-        ": prefill 256/768", ": prefill 512/768"]
+        f": prefill {k * 256}/{STEPS * 256}" for k in range(1, STEPS + 1)]
     if api == "responses":
         head = [json.loads(line[6:])["type"] for _, line in before if line.startswith("data: ")]
         assert head[:2] == ["response.created", "response.in_progress"]
