@@ -4,9 +4,12 @@ A streamed answer starts at once, before the prompt is prefilled, and follows th
 sequence: `message_start` and a `ping`, then per content block `content_block_start`, its deltas
 (`text_delta`, `thinking_delta`, or one `input_json_delta` with a tool call's whole input) and
 `content_block_stop`, then `message_delta` (stop reason, and the usage, which is only known at the
-end) and `message_stop`. While nothing else is sent (a long prefill), a `ping` goes out every
-`ServerConfig.keepalive_s`, and SSE comments carry the prefill progress (`: prefill 512/2048`). An
-engine error after the stream began is an `error` event.
+end) and `message_stop`. While nothing else is sent (a long prefill), every
+`ServerConfig.keepalive_s` a `ping` goes out and an empty delta in an open block (the thinking block
+when thinking is on, else a text block, opened for it): Anthropic's SDKs drop `ping` events, so a
+client that watches for an idle stream (Claude Code aborts after 300 s) only sees content events.
+SSE comments carry the prefill progress (`: prefill 512/2048`). An engine error after the stream
+began is an `error` event.
 
 `count_tokens` renders the request exactly as a fresh session would feed it (system turn, tools,
 thinking, every message, media expanded) and counts its tokens with the loaded tokenizer.
@@ -55,7 +58,7 @@ def add_routes(app: FastAPI) -> None:
             return JSONResponse(await _collect(outs, mid, model), headers=headers)
         outs = watched(turn.outputs(), request, state.config.keepalive_s, is_progress)
         return StreamingResponse(
-            _events(outs, mid, model),
+            _events(outs, mid, model, req.key.enable_thinking),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **headers},
         )
@@ -101,7 +104,12 @@ def _event(kind: str, data: dict) -> str:
     return sse_event(kind, {"type": kind, **data})
 
 
-async def _events(outs: AsyncIterator, mid: str, model: str):
+def _delta(index: int, kind: str, text: str) -> str:
+    return _event("content_block_delta",
+                  {"index": index, "delta": {"type": f"{kind}_delta", kind: text}})
+
+
+async def _events(outs: AsyncIterator, mid: str, model: str, thinking: bool):
     yield _event("message_start", {"message": ac.message(mid, model, [], None, None, Usage())})
     yield _event("ping", {})
     index, open_kind = -1, None
@@ -109,6 +117,11 @@ async def _events(outs: AsyncIterator, mid: str, model: str):
         async for out in outs:
             if out is KEEPALIVE:
                 yield _event("ping", {})
+                if open_kind is None:
+                    index, open_kind = index + 1, "thinking" if thinking and index < 0 else "text"
+                    yield _event("content_block_start",
+                                 {"index": index, "content_block": _block(open_kind)})
+                yield _delta(index, open_kind, "")
             elif isinstance(out, PrefillOut):
                 yield progress_comment(out.done, out.total)
             elif isinstance(out, TextOut):
@@ -119,10 +132,7 @@ async def _events(outs: AsyncIterator, mid: str, model: str):
                     index, open_kind = index + 1, kind
                     yield _event("content_block_start",
                                  {"index": index, "content_block": _block(kind)})
-                yield _event(
-                    "content_block_delta",
-                    {"index": index, "delta": {"type": f"{kind}_delta", kind: out.text}},
-                )
+                yield _delta(index, kind, out.text)
             elif isinstance(out, ToolCallOut):
                 if open_kind is not None:
                     yield _event("content_block_stop", {"index": index})

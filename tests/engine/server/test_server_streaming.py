@@ -31,7 +31,10 @@ REQUESTS = {
     "responses": ("/v1/responses", {"model": "m", "stream": True, "input": "long"}),
 }
 # What a keep-alive looks like in each API, and what carries the first token.
-KEEPALIVES = {"chat": ": keep-alive", "anthropic": "event: ping",
+KEEPALIVES = {"chat": ": keep-alive",
+              # Anthropic's SDKs drop pings: an empty delta is what Claude Code's idle watchdog sees.
+              "anthropic": 'data: {"type": "content_block_delta", "index": 0, "delta": {"type": '
+                           '"text_delta", "text": ""}}',
               "responses": "event: response.in_progress"}
 TOKEN = {"chat": '"content": "Hi"', "anthropic": '"text": "Hi"', "responses": '"delta": "Hi"'}
 
@@ -71,6 +74,8 @@ def test_bytes_arrive_during_a_long_prefill(slow, api):
     assert len(keepalives) >= 2 and keepalives[0] < token_made
     assert [line for _, line in before if line.startswith(": prefill")] == [
         f": prefill {k * 256}/{STEPS * 256}" for k in range(1, STEPS + 1)]
+    if api == "anthropic":
+        assert sum(line == "event: ping" for _, line in before) >= 2
     if api == "responses":
         head = [json.loads(line[6:])["type"] for _, line in before if line.startswith("data: ")]
         assert head[:2] == ["response.created", "response.in_progress"]
@@ -103,3 +108,18 @@ def test_an_engine_refusal_is_an_error_in_the_apis_shape(refusing, api):
     assert plain.status_code == 400
     text = plain.json()["error"]["message"]
     assert text.startswith("the conversation is too long")
+
+
+@pytest.mark.parametrize("thinking", [False, True])
+def test_the_anthropic_client_sees_a_normal_message_after_keepalives(slow, thinking):
+    import anthropic
+
+    handle, _ = slow
+    client = anthropic.Anthropic(base_url=handle.url, api_key="x", max_retries=0)
+    kw = {"thinking": {"type": "adaptive"}} if thinking else {}
+    with client.messages.stream(model="m", max_tokens=5, messages=[
+            {"role": "user", "content": "long"}], **kw) as stream:
+        message = stream.get_final_message()
+    kinds = [b.type for b in message.content]
+    assert kinds == (["thinking", "text"] if thinking else ["text"])
+    assert message.content[-1].text == "Hi" and message.stop_reason == "end_turn"
