@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from engine.server import anthropic_convert as ac
 from engine.server.conversation import turn_request
-from engine.server.errors import TurnError
+from engine.server.errors import TurnError, anthropic_message
 from engine.server.token_count import count_prompt_tokens
 from engine.server.turns import Done, PrefillOut, TextOut, ToolCallOut, Usage, is_progress
 from engine.server.wire import (
@@ -160,6 +160,6 @@ async def _events(outs: AsyncIterator, mid: str, model: str, thinking: bool):
                 return
     except TurnError as e:
         kind = "invalid_request_error" if e.status < 500 else "api_error"
-        yield _event("error", {"error": {"type": kind, "message": str(e)}})
+        yield _event("error", {"error": {"type": kind, "message": anthropic_message(e)}})
     finally:
         await outs.aclose()

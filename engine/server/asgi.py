@@ -26,7 +26,13 @@ from starlette.exceptions import HTTPException
 
 from engine import protocol as ev
 from engine.server import anthropic_routes, openai_routes, responses_routes
-from engine.server.errors import TurnError, error_response, openai_code
+from engine.server.errors import (
+    TurnError,
+    anthropic_message,
+    error_response,
+    is_anthropic_path,
+    openai_code,
+)
 from engine.server.event_router import EventRouter
 from engine.server.items import RequestError
 from engine.server.pool import SessionPool
@@ -106,8 +112,9 @@ def create_app(router: EventRouter, config: ServerConfig | None = None) -> FastA
 
     @app.exception_handler(TurnError)
     async def on_turn_error(request: Request, e: TurnError):
-        return error_response(request.url.path, e.status, str(e),
-                              code=openai_code(e.status, e.kind))
+        path = request.url.path
+        message = anthropic_message(e) if is_anthropic_path(path) else str(e)
+        return error_response(path, e.status, message, code=openai_code(e.status, e.kind))
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, e: HTTPException):

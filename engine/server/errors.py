@@ -6,7 +6,8 @@
 - `TurnError` is a failure the engine reported for one request (its HTTP status, and the engine's
   error kind when the engine gives one, e.g. "too_long").
 - `openai_code(status, kind)` is the `code` OpenAI's clients act on (Codex CLI reads
-  "context_length_exceeded" to compact its history).
+  "context_length_exceeded" to compact its history); `anthropic_message(error)` starts a too-long
+  error with "prompt is too long", the words Anthropic's API uses and Claude Code acts on.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def openai_code(status: int, kind: str | None = None) -> str | None:
     if kind == "too_long":
         return "context_length_exceeded"
     return None if status < 500 else "server_error"
+
+
+def anthropic_message(error: TurnError) -> str:
+    text = str(error)
+    return f"prompt is too long: {text}" if error.kind == "too_long" else text
 
 
 def openai_error(status: int, message: str, param: str | None = None,

@@ -7,7 +7,14 @@ import openai
 import pytest
 from server_helpers import API_KEY
 
-from engine.server.errors import anthropic_error, is_anthropic_path, openai_code, openai_error
+from engine.server.errors import (
+    TurnError,
+    anthropic_error,
+    anthropic_message,
+    is_anthropic_path,
+    openai_code,
+    openai_error,
+)
 
 
 def test_shapes_and_codes():
@@ -18,6 +25,9 @@ def test_shapes_and_codes():
     assert is_anthropic_path("/v1/messages/count_tokens") and not is_anthropic_path("/v1/messagesx")
     assert openai_code(400, "too_long") == "context_length_exceeded"
     assert openai_code(503) == "server_error" and openai_code(400) is None
+    too_long = TurnError("the conversation is too long", 400, "too_long")
+    assert anthropic_message(too_long) == "prompt is too long: the conversation is too long"
+    assert anthropic_message(TurnError("no", 400)) == "no"
 
 
 def test_an_unknown_openai_route_is_a_404_the_openai_client_understands(served):
