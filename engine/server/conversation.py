@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.decode.grammar import ConstraintError, check_spec
 from engine.protocol import GenerationSettings
 from engine.server.items import (
     AssistantTurn,
@@ -157,7 +158,6 @@ class _Turns:
         self.system: list[str] = []
         self.turns: list[ConversationItem] = []
         self.user_parts: list[Part] | None = None  # parts of the last turn, when it is a user turn
-        self.results: list[tuple[str, str]] = []  # of the last turn, when it is tool results
         self.pending_system: list[Part] = []
         self.call_names: dict[str, str] = {}
         self.answered: set[str] = set()
@@ -253,8 +253,6 @@ def build_turns(messages: list[Message]) -> tuple[str, list[ConversationItem]]:
 
 def constraint_of(chat: ChatRequest, declared: list[dict]) -> dict | None:
     """The constraint spec the request asks for (None: free output), checked to be enforceable."""
-    from engine.decode.grammar import ConstraintError, check_spec
-
     choice = chat.tool_choice
     spec: dict | None = None
     param = "tool_choice"
