@@ -106,7 +106,7 @@ def guidance_tokenizer(tokenizer: Any, vocab_size: int) -> Any:
 
 
 class GrammarConstraint:
-    """A `TokenConstraint` over an llguidance matcher (see `engine.decode.constraint`)."""
+    """A `TokenConstraint` over an llguidance matcher (see `engine.decode.sampling`)."""
 
     def __init__(self, matcher: Any, vocab_size: int, end_token: int) -> None:
         self.matcher = matcher

@@ -82,10 +82,10 @@ class Done:
 
 
 def _status_of(event: ev.ErrorEvent) -> int:
-    if "no model is loaded" in event.message:
+    if event.kind == "no_model":
         return 503
-    # The worker gives a traceback only for unexpected failures; a refusal (SessionError) has none.
-    return 500 if event.detail else 400
+    # An engine fault is ours; any other kind is a refusal of this request (nothing changed).
+    return 500 if event.kind == "internal" else 400
 
 
 class TurnRunner:
@@ -288,7 +288,7 @@ class TurnRun:
             while True:
                 event = await self.queue.get()
                 if isinstance(event, ev.ErrorEvent):
-                    raise TurnError(event.message, _status_of(event), getattr(event, "kind", None))
+                    raise TurnError(event.message, _status_of(event), event.kind)
                 if isinstance(event, ev.Progress):
                     yield PrefillOut(event.done, event.total)
                     continue

@@ -1,5 +1,5 @@
 """Plain decoding under a TokenConstraint: only allowed tokens are drawn, and the constraint hears
-of each token before the next one is chosen."""
+of each token yielded before the next one is chosen."""
 
 import mlx.core as mx
 import numpy as np
@@ -40,5 +40,5 @@ def test_only_allowed_tokens_are_drawn(loaded, temperature):
     steps = list(generate_tokens(model, cache, logits, settings=settings,
                                  config=loaded.gen_config, constraint=script))
     assert [s.token for s in steps] == [300, 7, 301, 300, 106] and steps[-1].stop
-    assert script.told == [300, 7, 301, 300]  # the turn's end is not fed, nor told
-    assert cache[0].offset == 4 + 4
+    assert script.told == [300, 7, 301, 300, 106]  # told of every token yielded, the turn's end too
+    assert cache[0].offset == 4 + 4  # the turn's end is not fed

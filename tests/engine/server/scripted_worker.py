@@ -5,6 +5,7 @@ engine does."""
 import queue
 import threading
 import time
+from dataclasses import replace
 
 from engine import protocol as ev
 
@@ -42,8 +43,7 @@ class ScriptedWorker:
                 if isinstance(template, (int, float)):
                     time.sleep(template)
                     continue
-                event = type(template)(**template.__dict__)
-                event.request_id = command.request_id
-                event.session_id = getattr(command, "session_id", "") or ""
+                session_id = command.session_id if isinstance(command, ev.SessionCommand) else ""
+                event = replace(template, request_id=command.request_id, session_id=session_id)
                 self.sent.append((time.monotonic(), event))
                 self.on_event(event)

@@ -51,6 +51,25 @@ def test_a_json_schema_constraint_gives_json_the_schema_accepts(loaded, seed):
     assert_kept_cache_matches_fresh(s)
 
 
+def test_a_loaded_history_answered_after_tool_results_follows_the_constraint(loaded):
+    # The local API re-renders a conversation this way when it cannot continue a kept one.
+    s = new_session(loaded)
+    history = [
+        {"role": "user", "content": "Read a.py"},
+        {"role": "assistant", "content": "",
+         "tool_calls": [{"function": {"name": "read_file", "arguments": {"path": "a.py"}}}],
+         "tool_responses": [{"name": "read_file", "response": {"text": "x = 1"}}]},
+    ]
+    settings = ev.GenerationSettings(temperature=1.0, max_tokens=200, seed=0, use_drafter=False,
+                                     constraint={"type": "json_schema", "schema": SCHEMA})
+    events = run(s.load_history(history, settings, answer=True))
+    finished = [e for e in events if isinstance(e, ev.TurnFinished)][0]
+    assert finished.reason == "stop"
+    jsonschema.validate(json.loads(finished.text), SCHEMA)
+    run(s.send("Thanks.", ev.GenerationSettings(temperature=0.0, max_tokens=4, use_drafter=False)))
+    assert_kept_cache_matches_fresh(s)
+
+
 def test_a_forced_tool_call_is_a_call_the_session_reports(loaded):
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {
         "type": "object", "properties": {"q": {"type": "string", "maxLength": 4}},
@@ -75,6 +94,26 @@ def test_a_constraint_that_cannot_be_built_changes_nothing(loaded):
     with pytest.raises(SessionError, match="cannot be enforced"):
         run(s.send("Again", bad))
     assert s.token_ids().tolist() == before and s.user_turns == 1
+    with pytest.raises(SessionError, match="cannot be enforced"):
+        run(s.regenerate(bad))
+    assert s.token_ids().tolist() == before and len(s.answer_marks) == 1
+
+
+def test_tool_results_under_a_constraint_that_cannot_be_built_change_nothing(loaded):
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {
+        "type": "object", "properties": {"q": {"type": "string", "maxLength": 4}},
+        "required": ["q"]}}}]
+    s = new_session(loaded, tools=tools)
+    run(s.send("Find it.", ev.GenerationSettings(
+        temperature=1.0, max_tokens=100, seed=0, use_drafter=False,
+        constraint={"type": "tool_call", "tools": tools, "name": "lookup"})))
+    before, waiting = s.token_ids().tolist(), list(s.awaiting_tools)
+    assert waiting
+    bad = ev.GenerationSettings(constraint={"type": "json_schema", "schema": {"format": "nope",
+                                                                               "type": "string"}})
+    with pytest.raises(SessionError, match="cannot be enforced"):
+        run(s.send_tool_results([{"name": "lookup", "response": {"text": "x"}}], bad))
+    assert s.token_ids().tolist() == before and s.awaiting_tools == waiting
 
 
 class Forced:
@@ -98,9 +137,9 @@ def test_control_tokens_the_model_emits_never_become_text(loaded):
     assert len(ids) > 6
     s = new_session(loaded)
     vocab = loaded.model.config.text_config.vocab_size
-    s._constraint = lambda settings: Forced(ids, vocab)
     events = run(s.send("Say hi", ev.GenerationSettings(temperature=0.0, max_tokens=40,
-                                                        use_drafter=False)))
+                                                        use_drafter=False),
+                        constraint=Forced(ids, vocab)))
     text = answer_of(events)
     assert text == "Hi there!"
     assert "".join(e.text for e in events if isinstance(e, ev.TextDelta)) == "Hi there!"
@@ -113,9 +152,10 @@ def test_parser_tokens_still_reach_the_parser(loaded):
     text = '<|channel>thought\nhm<channel|>ok<|tool_call>call:f{a:<|"|>x<|"|>}<tool_call|>'
     ids = tok.encode(text, add_special_tokens=False)
     s = new_session(loaded)
-    s._constraint = lambda settings: Forced(ids, loaded.model.config.text_config.vocab_size)
+    forced = Forced(ids, loaded.model.config.text_config.vocab_size)
     events = run(s.send("Go", ev.GenerationSettings(temperature=0.0, max_tokens=60,
-                                                   use_drafter=False, enable_thinking=True)))
+                                                   use_drafter=False, enable_thinking=True),
+                        constraint=forced))
     assert [e.text for e in events if isinstance(e, ev.TextDelta) and e.channel == "thinking"]
     assert [(e.name, e.arguments) for e in events if isinstance(e, ev.ToolCallEvent)] == [
         ("f", {"a": "x"})]
