@@ -17,7 +17,10 @@ Contract:
 - Voice turns: `start_voice`, `append_audio` (complete 640-sample frames are prefilled in small batches
   while recording goes on; clips longer than the model's 30 s budget continue as a new clip in the same
   turn), `end_voice` (the partial frame is zero-padded, the closing tokens are fed) and the answer.
-- The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly.
+- The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly;
+  without one, `settings.constraint` (plain data, `engine.decode.grammar`) builds one.
+- Special tokens other than the output parser's (`engine.inputs.special_tokens`) stay in the cache but
+  never become answer text.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from engine.decode.speculative import MTPDraftSource, generate_speculative
 from engine.inputs.audio import MAX_AUDIO_TOKENS
 from engine.inputs.output_parser import TOOL_RESPONSE, OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
+from engine.inputs.special_tokens import hidden_token_ids
 from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
 from engine.session.errors import Cancelled, ContextTooLong, NotFound, SessionError
@@ -132,6 +136,7 @@ class Session:
         """Add a user message (text, images, audio) and generate the answer."""
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it before sending a message")
+        constraint = self._constraint(settings, constraint)
         message = {"role": "user", "content": content}
         text, images, audios = self._new_turn_text(message, settings.enable_thinking)
         inputs = encode_prompt(text, self.tokenizer, images=images, audios=audios,
@@ -151,6 +156,7 @@ class Session:
         """Give the model the results of the tool calls it just made; it continues its turn."""
         if not self.awaiting_tools:
             raise SessionError("the model has not asked for any tool results")
+        constraint = self._constraint(settings, constraint)
         responses = [{"name": r["name"], "response": r["response"]} for r in results]
         text = render_tool_results(responses, template=self.template,
                                    enable_thinking=settings.enable_thinking)
@@ -174,6 +180,7 @@ class Session:
         """Drop the last answer and generate it again from the same prompt."""
         if not self.answer_marks:
             raise SessionError("there is no answer to regenerate")
+        constraint = self._constraint(settings, constraint)
         mark = self.answer_marks[-1]
         yield from self._rewind(mark)
         self.answer_marks.pop()
@@ -414,8 +421,25 @@ class Session:
 
     # ------------------------------------------------------------------ answering
 
+    def _constraint(self, settings: ev.GenerationSettings, given: TokenConstraint | None = None
+                    ) -> TokenConstraint | None:
+        """`given`, else the constraint `settings.constraint` asks for (built before the turn changes
+        anything, so a spec that cannot be enforced is refused with nothing changed)."""
+        if given is not None or settings.constraint is None:
+            return given
+        from engine.decode.grammar import ConstraintError, build_constraint
+
+        try:
+            return build_constraint(settings.constraint, self.tokenizer,
+                                    self.model.config.text_config.vocab_size,
+                                    settings.enable_thinking)
+        except ConstraintError as e:
+            raise SessionError(str(e)) from e
+
     def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False,
                 constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
+        constraint = self._constraint(settings, constraint)
+        hidden = hidden_token_ids(self.tokenizer)
         if not continuing:
             mark = replace(self._mark(), last_logits=logits, last_hidden=self.last_hidden)
             self.answer_marks.append(mark)
@@ -437,7 +461,8 @@ class Session:
                     reason = "tool_calls" if step.token == self.tool_response_id else "stop"
                     break
                 fed.append(step.token)
-                detok.add_token(step.token)
+                if step.token not in hidden:  # control tokens never become answer text
+                    detok.add_token(step.token)
                 yield from self._parsed(parser.feed(detok.last_segment), answer, calls)
                 if self.cancel.is_set():
                     reason = "cancelled"
