@@ -42,6 +42,10 @@ class GenerationSettings:
     # costs about K+1 decode steps, so drafting slows decoding there (docs/benchmarks.md).
     use_drafter: bool | None = None
     seed: int | None = None
+    # Constrained decoding as plain data (`engine.decode.grammar`): {"type": "json_schema", "schema":
+    # {...}}, {"type": "json_object"} or {"type": "tool_call", "tools": [...], "name": optional}.
+    # Left out of the hash (a dict is not hashable); equality still compares it.
+    constraint: dict | None = field(default=None, hash=False)
 
 
 # ---------------------------------------------------------------- commands

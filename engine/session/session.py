@@ -24,7 +24,10 @@ Contract:
   turn), `end_voice` (the partial frame is zero-padded, the closing tokens are fed) and the answer.
 - The model never writes input-only tokens (media placeholders, turn openers...): they are suppressed in
   plain and speculative decoding (`engine.decode.generation.input_only_tokens`).
-- The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly.
+- The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly;
+  without one, `settings.constraint` (plain data, `engine.decode.grammar`) builds one.
+- Special tokens other than the output parser's (`engine.inputs.special_tokens`) stay in the cache but
+  never become answer text.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from engine.decode.speculative import MTPDraftSource, generate_speculative
 from engine.inputs.audio import MAX_AUDIO_TOKENS
 from engine.inputs.output_parser import TOOL_RESPONSE, OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
+from engine.inputs.special_tokens import hidden_token_ids
 from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
 from engine.session.errors import Cancelled, ContextTooLong, NotFound, SessionError
@@ -232,6 +236,7 @@ class Session:
               constraint: TokenConstraint | None) -> Iterator[ev.Event]:
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it before sending a message")
+        constraint = self._constraint(settings, constraint)
         message = {"role": "user", "content": content}
         text, images, audios = self._new_turn_text(message, settings.enable_thinking)
         inputs = encode_prompt(text, self.tokenizer, images=images, audios=audios,
@@ -247,6 +252,7 @@ class Session:
                            constraint: TokenConstraint | None) -> Iterator[ev.Event]:
         if not self.awaiting_tools:
             raise SessionError("the model has not asked for any tool results")
+        constraint = self._constraint(settings, constraint)
         responses = [{"name": r["name"], "response": r["response"]} for r in results]
         text = render_tool_results(responses, template=self.template,
                                    enable_thinking=settings.enable_thinking)
@@ -265,6 +271,7 @@ class Session:
         last_turn = self.turns[-1].n_messages if self.turns else -1
         if not self.answer_marks or self.answer_marks[-1].n_messages < last_turn:
             raise SessionError("there is no answer to regenerate")
+        constraint = self._constraint(settings, constraint)
         logits = yield from self._reopen_answer(self.answer_marks[-1], settings)
         # Accepted only with the new answer's first token: a cancel before it brings the old answer back.
         yield from self._answer(logits, settings, constraint=constraint)
@@ -543,8 +550,24 @@ class Session:
 
     # ------------------------------------------------------------------ answering
 
+    def _constraint(self, settings: ev.GenerationSettings, given: TokenConstraint | None = None
+                    ) -> TokenConstraint | None:
+        """`given`, else the constraint `settings.constraint` asks for (built before the turn changes
+        anything, so a spec that cannot be enforced is refused with nothing changed)."""
+        if given is not None or settings.constraint is None:
+            return given
+        from engine.decode.grammar import ConstraintError, build_constraint
+
+        try:
+            return build_constraint(settings.constraint, self.tokenizer,
+                                    self.model.config.text_config.vocab_size,
+                                    settings.enable_thinking)
+        except ConstraintError as e:
+            raise SessionError(str(e)) from e
+
     def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False,
                 constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
+        constraint = self._constraint(settings, constraint)
         stopped = self.cancel.is_set()  # a Stop before the first token
         if stopped and not self._accepted:
             raise Cancelled()  # nothing stands yet: the command is taken back
@@ -602,13 +625,15 @@ class Session:
                 ) -> Iterator[ev.Event]:
         """Emit the decoder's steps until a stop token, the limit or a cancel; returns the reason."""
         detok = self.tokenizer.detokenizer
+        hidden = hidden_token_ids(self.tokenizer)
         try:
             for step in steps:
                 yield from self._accept()
                 if step.stop:
                     return "tool_calls" if step.token == self.tool_response_id else "stop"
                 fed.append(step.token)
-                detok.add_token(step.token)
+                if step.token not in hidden:  # control tokens never become answer text
+                    detok.add_token(step.token)
                 yield from self._parsed(parser.feed(detok.last_segment), answer, calls)
                 if self.cancel.is_set():
                     return "cancelled"
