@@ -175,9 +175,11 @@ class SaveSession(SessionCommand):
 
 @dataclass
 class LoadSession(SessionCommand):
-    """Replace the conversation with the one saved at `path`."""
+    """Replace the conversation with the one saved at `path`; when that file cannot be read (missing, of
+    another format or model), feed `fallback` (messages, as LoadHistory does) instead, if given."""
 
     path: str
+    fallback: list[dict] | None = None
 
 
 @dataclass

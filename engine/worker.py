@@ -300,8 +300,13 @@ class EngineWorker:
     def _load_session(self, c: ev.LoadSession):
         from engine.session.persistence import load_session
 
-        load_session(self._session(c.session_id), c.path)
-        return iter(())
+        session = self._session(c.session_id)
+        try:
+            load_session(session, c.path)
+        except Exception:  # noqa: BLE001 - any unreadable file: the stored turns instead, when given
+            if c.fallback is None:
+                raise
+            yield from session.load_history(c.fallback, ev.GenerationSettings())
 
 
 def _session_of(command: ev.Command) -> str | None:
