@@ -42,6 +42,7 @@ def run_self_test(out: TextIO | None = None) -> int:
         answer = _answer_one_prompt(checkpoint, out)
         print(f"self-test: answer: {answer!r} (random weights, so any text is right)",
               file=out, flush=True)
+        _check_voice(out)
         _build_window(tmp / "data", out)
     except SelfTestError as exc:
         print(f"self-test: FAILED: {exc}", file=sys.stderr, flush=True)
@@ -135,6 +136,22 @@ def _wait_for(worker, events: queue.SimpleQueue, request_id: int, kind: type, do
             return event
         if on_other is not None:
             on_other(event)
+
+
+def _check_voice(out: TextIO) -> None:
+    """The learned voice detector and the echo canceller load (their native libraries and model)."""
+    import numpy as np
+
+    from app.audio.echo import EchoCanceller, EchoUnavailable
+    from app.audio.silero_scorer import FRAME, SileroScorer, SileroUnavailable
+
+    try:
+        probability = SileroScorer().score(np.zeros(FRAME, np.float32))
+        cleaned = EchoCanceller().process(np.zeros(640, np.float32), np.zeros(640, np.float32))
+    except (SileroUnavailable, EchoUnavailable) as exc:
+        raise SelfTestError(f"voice: {exc}") from exc
+    print(f"self-test: voice detector and echo canceller run (silence scores {probability:.3f}, "
+          f"{cleaned.size} samples through the echo canceller)", file=out, flush=True)
 
 
 def _build_window(data: Path, out: TextIO) -> None:

@@ -9,7 +9,7 @@ nothing. The microphone button is a placeholder until `set_voice_available(True)
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QSize, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -27,6 +27,12 @@ from app.store.store import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from app.ui.chat.attachment_chip import AttachmentChip
 from app.ui.chat.prompt_edit import PromptEdit
 from app.ui.widgets.icons import icon
+
+RECORDING = "#d93025"  # the red of a recording light
+RECORDING_STYLE = (
+    f"QToolButton {{ background: {RECORDING}; color: white; border-radius: 14px;"
+    " padding: 4px 10px 4px 6px; font-weight: 600; }"
+)
 
 
 class Composer(QWidget):
@@ -129,6 +135,22 @@ class Composer(QWidget):
     def set_generating(self, generating: bool) -> None:
         self._generating = generating
         self._update_send()
+
+    def show_recording(self, seconds: float | None) -> None:
+        """The microphone button while the microphone is on: red, with the time; None: as before."""
+        button = self.mic_button
+        if seconds is None:
+            button.setStyleSheet("")
+            button.setText("")
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            self._paint_icons()
+            return
+        if not button.text():
+            button.setStyleSheet(RECORDING_STYLE)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setIcon(icon("mic", QColor("white")))
+        minutes, rest = divmod(int(seconds), 60)
+        button.setText(f"{minutes}:{rest:02d}")
 
     def set_voice_available(self, available: bool, tooltip: str = "Talk to Tandem") -> None:
         self.mic_button.setEnabled(available)

@@ -21,26 +21,32 @@ Ways to talk:
 Problems (no PortAudio, no audio server, no input device, permission denied) are said in the
 composer and in the button's tooltip; nothing is raised. When the device disappears mid-recording,
 what was recorded is kept and sent as the turn. Answers to voice turns are read aloud by `Speaker`
-when the setting is on. Each user message's audio attachment is shown as a playable `VoiceClip`.
+when the setting is on, sentence by sentence as they stream. While it speaks, the echo canceller
+(app.audio.echo) takes its voice out of the microphone, so it neither barges in nor reaches the
+model; where no echo canceller can run, `BargeInGate` asks for a louder, longer voice instead.
+Each user message's audio attachment is shown as a playable `VoiceClip`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 
+from app.audio.barge_in import BargeInGate
 from app.audio.capture import SAMPLE_RATE, Recorder
 from app.audio.devices import pick_input_device, refresh_devices
+from app.audio.echo import EchoCanceller, EchoUnavailable
 from app.audio.errors import PERMISSION_HINT, MicrophoneError
 from app.audio.tts import Speaker
 from app.audio.turns import TurnAudio, TurnEnded, TurnSegmenter, TurnStarted
-from app.audio.vad import VoiceActivityDetector
+from app.audio.vad import SpeechScorer, VoiceActivityDetector, default_scorer
 from app.chat import ChatCore, VoiceTurn
 from app.ui.chat.composer import Composer
 from app.ui.chat.message_widget import MessageWidget
@@ -54,6 +60,10 @@ from engine import protocol as ev
 DRAIN_MS = 40  # one model frame (640 samples) per tick: the meter and the VAD follow the voice
 APPEND_SAMPLES = 3_200  # 5 frames (200 ms) per AppendAudio: one forward pass each, not five
 HOLD_S = 0.4  # a press longer than this is push-to-talk; a shorter one is a click
+# X11 auto-repeat sends release/press pairs; where Qt cannot tell them from a real release, the
+# press follows at once: a release waits this long for one before it stops the recording.
+REPEAT_WINDOW_MS = 60
+
 MIN_TURN_S = 0.2  # shorter than this is a slip of the finger, not a message
 TOGGLE_KEY = "Ctrl+Shift+Space"  # Qt writes Cmd as Ctrl on macOS
 
@@ -110,12 +120,17 @@ class VoiceController(QObject):
         self.voice, self.chat, self.composer = voice, chat, composer
         self.settings = settings
         self.sounddevice = sounddevice  # a stand-in for the sounddevice module (tests)
+        # hands-free speech detection: the learned scorer, or the energy one where it cannot load
+        self.make_scorer: Callable[[], SpeechScorer] = default_scorer
+        self.make_echo_canceller: Callable[[], EchoCanceller] = EchoCanceller
+        self.echo: EchoCanceller | None = None  # while recording, where it can run
         self.speaker = speaker if speaker is not None else Speaker()
+        self.speaker.on_error = self.failed.emit  # from the speaker's thread: queued to this one
         self.recorder: Recorder | None = None
         self.mode: RecordingMode | None = None  # None while the microphone is off
         self.state = VoiceState.OFF
         self.unavailable = ""  # why the microphone cannot record, after a failed check
-        self.segmenter: TurnSegmenter | None = None
+        self.segmenter: BargeInGate | None = None
         self._held: list[np.ndarray] | None = None  # a turn's audio while a stopped answer ends
         self._held_ended = False
         self._ignoring = False  # hands-free, no barge-in: the turn heard during an answer
@@ -139,10 +154,19 @@ class VoiceController(QObject):
         button.pressed.connect(self._on_press)
         button.released.connect(self._on_release)
         button.clicked.connect(self._sync_button)
-        composer.edit.installEventFilter(self)
         self.shortcut = QShortcut(QKeySequence(TOGGLE_KEY), composer)
         self.shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-        self.shortcut.activated.connect(self.toggle)
+        self.shortcut.setAutoRepeat(False)  # macOS and X11 flag repeats: one held key, one toggle
+        self.shortcut.activated.connect(self._on_shortcut)
+        self._shortcut_held = False  # until its key is really let go, the shortcut acts once
+        self._release_timer = QTimer(self)  # a Space release not (yet) followed by a repeat press
+        self._release_timer.setSingleShot(True)
+        self._release_timer.setInterval(REPEAT_WINDOW_MS)
+        self._release_timer.timeout.connect(self._space_released)
+        # Space goes to whichever widget has the focus: the filter sees the message field's keys
+        # (push-to-talk) and the shortcut's key wherever it goes
+        QCoreApplication.instance().installEventFilter(self)
+        bridge.text_received.connect(self._on_answer_text)
         bridge.turn_finished.connect(self._on_answer_finished)
         bridge.error_raised.connect(self._on_answer_finished)
         chat_view.message_shown.connect(self._show_clips)
@@ -199,15 +223,17 @@ class VoiceController(QObject):
             self._sync_button()
             return False
         self.recorder, self.mode = recorder, mode
+        self.echo = self._open_echo_canceller()
         self._warned_silence = False
         self.composer.error_label.setVisible(False)
         self.meter.reset()
         self.meter.setVisible(True)
         if mode is RecordingMode.HANDS_FREE:
             vad = VoiceActivityDetector(
-                silence_s=max(0.1, self.settings.value(Key.VOICE_SILENCE_S))
+                silence_s=max(0.1, self.settings.value(Key.VOICE_SILENCE_S)),
+                scorer=self.make_scorer(),
             )
-            self.segmenter = TurnSegmenter(vad)
+            self.segmenter = BargeInGate(TurnSegmenter(vad))
             self._set_state(VoiceState.LISTENING)
         elif not self._open_turn():
             self.stop_recording(send=False)  # the reason is already in the composer
@@ -223,14 +249,16 @@ class VoiceController(QObject):
         if recorder is None:
             return
         self._timer.stop()
-        self._route(recorder.drain())  # everything heard until now
+        self._route(self._without_echo(recorder.drain()))  # everything heard until now
+        if self.echo is not None:
+            self._route(self.echo.flush())
         self._close(send)  # the turn goes to the engine first,
         recorder.stop()  # then the stream closes (some ms); what came after the release is not the turn's
 
     def shutdown(self) -> None:
         """The window closes: what is being said is stored and sent, the voice stops."""
         self.stop_recording(send=True)
-        self.speaker.stop()
+        self.speaker.close()
 
     # ------------------------------------------------------------ turns
 
@@ -250,6 +278,22 @@ class VoiceController(QObject):
             return False
         self._set_state(VoiceState.RECORDING)
         return True
+
+    def _open_echo_canceller(self) -> EchoCanceller | None:
+        try:
+            return self.make_echo_canceller()
+        except EchoUnavailable:
+            return None  # barge-in then asks for a louder, longer voice (BargeInGate)
+
+    def _without_echo(self, samples: np.ndarray) -> np.ndarray:
+        """The microphone with Tandem's own voice taken out (where echo cancellation runs)."""
+        played = self.speaker.take_played()
+        if self.echo is not None:
+            samples = self.echo.process(samples, played)
+        if self.segmenter is not None:
+            self.segmenter.strict = self.echo is None and self.speaker.speaking
+            self.segmenter.note_played(played)
+        return samples
 
     def _route(self, samples: np.ndarray) -> None:
         if self.segmenter is None:
@@ -320,10 +364,22 @@ class VoiceController(QObject):
         if pending is not None:
             self._voice_answers.add(pending.request_id)
 
+    def _on_answer_text(self, event: ev.TextDelta) -> None:
+        """Answers to voice turns are spoken sentence by sentence as they stream (the setting)."""
+        if event.request_id not in self._voice_answers or event.channel != "answer":
+            return
+        if not self.settings.value(Key.VOICE_SPEAK_ANSWERS):
+            return
+        self.speaker.enabled = True
+        self.speaker.add_text(event.text)
+
     def _on_answer_finished(self, event: ev.Event) -> None:
-        if isinstance(event, ev.TurnFinished) and event.request_id in self._voice_answers:
+        if event.request_id in self._voice_answers:
             self._voice_answers.discard(event.request_id)
-            self._speak(event)
+            if isinstance(event, ev.TurnFinished) and event.reason in ("stop", "length"):
+                self.speaker.finish()  # the rest of the answer, then the speakers go
+            else:
+                self.speaker.stop()
         if self._held is None or self.chat.answering:
             return
         held, ended = self._held, self._held_ended
@@ -345,27 +401,17 @@ class VoiceController(QObject):
         else:
             self._set_state(VoiceState.LISTENING if listening else VoiceState.RECORDING)
 
-    def _speak(self, event: ev.TurnFinished) -> None:
-        if event.reason not in ("stop", "length") or not self.settings.value(
-            Key.VOICE_SPEAK_ANSWERS
-        ):
-            return
-        self.speaker.enabled = True
-        try:
-            self.speaker.speak(event.text)
-        except (RuntimeError, OSError) as exc:
-            self.failed.emit(str(exc))
-
     # ------------------------------------------------------------ the drain timer
 
     def _tick(self) -> None:
         recorder = self.recorder
         if recorder is None:
             return
-        self._route(recorder.drain())
+        self._route(self._without_echo(recorder.drain()))
         level = recorder.level()
         self.meter.set_level(level.rms_dbfs, level.peak_dbfs)
         self.meter.set_elapsed(recorder.elapsed())
+        self.composer.show_recording(recorder.elapsed())
         if recorder.error is not None:
             message = recorder.error.message
             self.stop_recording(send=True)  # what was recorded goes to the model
@@ -381,11 +427,13 @@ class VoiceController(QObject):
     def _close(self, send: bool) -> None:
         self._timer.stop()
         self.recorder = None
+        self.echo = None
         self._end_turn(send)
         self._ignoring = False
         self.segmenter = None
         self.mode = None
         self._space_held = False
+        self._release_timer.stop()
         self.meter.setVisible(False)
         self._set_state(VoiceState.WAITING if self._held is not None else VoiceState.OFF)
         self._sync_button()
@@ -412,28 +460,51 @@ class VoiceController(QObject):
         button = self.composer.mic_button
         if button.isChecked() != self.recording:
             button.setChecked(self.recording)
+        recorder = self.recorder
+        self.composer.show_recording(recorder.elapsed() if recorder is not None else None)
         button.setAccessibleDescription(STATE_LABELS.get(self.state, "").rstrip("…"))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Hold Space in an empty message field to talk (push-to-talk)."""
+        """Hold Space in an empty message field to talk (push-to-talk); follow the shortcut's key."""
         kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride):
             return False
         assert isinstance(event, QKeyEvent)
-        if event.key() != Qt.Key.Key_Space or event.modifiers() != Qt.KeyboardModifier.NoModifier:
+        if event.key() != Qt.Key.Key_Space:
+            return False
+        if self._shortcut_held:
+            if kind == QEvent.Type.KeyRelease and not event.isAutoRepeat():
+                self._release_timer.start()  # let go, unless a repeat press follows at once
+            elif kind != QEvent.Type.KeyRelease:
+                self._release_timer.stop()
+            return False
+        if watched is not self.composer.edit or kind == QEvent.Type.ShortcutOverride or (
+            event.modifiers() != Qt.KeyboardModifier.NoModifier
+        ):
             return False
         if kind == QEvent.Type.KeyPress:
             if self._space_held:
-                return True  # auto-repeat while talking
+                self._release_timer.stop()  # the release just before was the key repeating
+                return True
             if event.isAutoRepeat() or self.recording or self.composer.text:
                 return False
             self._space_held = self.start_recording(RecordingMode.PUSH)
             return self._space_held
         if not self._space_held or event.isAutoRepeat():
             return self._space_held
-        self._space_held = False
-        self.stop_recording()
+        self._release_timer.start()  # stop unless a repeat press follows at once
         return True
+
+    def _space_released(self) -> None:
+        self._shortcut_held = False
+        if self._space_held:
+            self._space_held = False
+            self.stop_recording()
+
+    def _on_shortcut(self) -> None:
+        if not self._shortcut_held:
+            self._shortcut_held = True
+            self.toggle()
 
     def _set_state(self, state: VoiceState) -> None:
         if state != self.state:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QWidget
 
+from app.audio.echo import barge_in_note
 from app.audio.tts import system_voice_command
+from app.audio.vad import detector_note
 from app.ui.settings import Key, Settings
 from app.ui.voice.device_picker import DevicePicker
 
@@ -43,6 +45,10 @@ class VoiceSettingsSection(QGroupBox):
         self.hands_free.toggled.connect(self.silence.setEnabled)
         self.barge_in = QCheckBox("Speaking while Tandem answers stops the answer")
         self.barge_in.setChecked(settings.value(Key.VOICE_BARGE_IN))
+        # how hands-free and barge-in behave on this machine (learned detector, echo cancellation)
+        self.note = QLabel(f"{detector_note()} {barge_in_note()}")
+        self.note.setWordWrap(True)
+        self.note.setEnabled(False)  # the muted colour of a hint
         self.speak = QCheckBox("Read answers to voice messages aloud")
         self.speak.setChecked(settings.value(Key.VOICE_SPEAK_ANSWERS))
         if system_voice_command() is None:
@@ -59,6 +65,7 @@ class VoiceSettingsSection(QGroupBox):
         form.addRow("", self.hands_free)
         form.addRow("End of turn after:", self.silence)
         form.addRow("", self.barge_in)
+        form.addRow("", self.note)
         form.addRow("", self.speak)
 
     def save(self, settings: Settings) -> None:

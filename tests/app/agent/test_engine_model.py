@@ -1,5 +1,6 @@
 """The agent loop driven end to end through the real engine thread and a tiny random checkpoint."""
 
+import dataclasses
 import threading
 
 import mlx.core as mx
@@ -28,11 +29,11 @@ class ScriptedFirstAnswer(EngineWorker):
         super().__init__(on_event)
         self.text = text
 
-    def _do_OpenSession(self, c):
-        result = super()._do_OpenSession(c)
+    def _open_session(self, c):
+        result = super()._open_session(c)
         session = self.sessions[c.session_id]
 
-        def steps(logits, settings, stats):
+        def steps(logits, settings, stats, constraint=None):
             del session._steps  # only the first answer is scripted
             for tok in session.tokenizer.encode(self.text, add_special_tokens=False):
                 session.model(mx.array([[tok]]), cache=session.cache)
@@ -119,8 +120,7 @@ class FakeEngine:
         self.sent.append(command)
         if isinstance(command, (ev.SendMessage, ev.SendToolResults)):
             for event in self.answers.pop(0):
-                event.request_id = command.request_id
-                self.model.deliver(event)
+                self.model.deliver(dataclasses.replace(event, request_id=command.request_id))
         return command.request_id
 
 

@@ -26,11 +26,11 @@ def scripted_first_answer(on_event, call: str = CALL):
     from engine.worker import EngineWorker
 
     class Worker(EngineWorker):
-        def _do_OpenSession(self, c):
-            result = super()._do_OpenSession(c)
+        def _open_session(self, c):
+            result = super()._open_session(c)
             session = self.sessions[c.session_id]
 
-            def steps(logits, settings, stats):
+            def steps(logits, settings, stats, constraint=None):
                 del session._steps  # only the first answer is scripted
                 for tok in session.tokenizer.encode(call, add_special_tokens=False):
                     session.model(mx.array([[tok]]), cache=session.cache)

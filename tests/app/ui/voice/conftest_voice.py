@@ -13,15 +13,17 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(REPO / "tests" / "app" / "audio"))
 
+from fake_player import FakePlayer
 from mock_sounddevice import MockSoundDevice
 from synthetic_speech import noise, voice
 
+from app.audio.energy_scorer import EnergyScorer
 from engine import protocol as ev
 
 MIC_SCRIPT = REPO / "scripts" / "virtual_mic.sh"
 RATE = 16_000
 
-__all__ = ["MockSoundDevice", "noise", "voice"]
+__all__ = ["FakePlayer", "MockSoundDevice", "noise", "voice"]
 
 
 def best_lag(captured: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
@@ -43,7 +45,13 @@ def appended(engine) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
-def use_mock_mic(window, mock) -> None:
-    """Make the window's voice input record from a MockSoundDevice."""
+def use_mock_mic(window, mock, learned_vad: bool = False) -> None:
+    """Make the window's voice input record from a MockSoundDevice.
+
+    The synthetic tones of `voice()` are not speech to the learned detector, so hands-free turns
+    use the energy detector unless `learned_vad` (for real speech, such as espeak-ng's).
+    """
     window.voice_input.sounddevice = mock
+    if not learned_vad:
+        window.voice_input.make_scorer = EnergyScorer
     window.voice_input.check_microphone()

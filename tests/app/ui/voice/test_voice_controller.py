@@ -6,17 +6,22 @@ compared sample for sample with what the "microphone" heard.
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
 import pytest
 import soundfile
-from conftest_voice import MockSoundDevice, appended, noise, use_mock_mic, voice
-from PySide6.QtCore import Qt
+from conftest_voice import FakePlayer, MockSoundDevice, appended, noise, use_mock_mic, voice
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
 
+from app.audio.bench import scenes
+from app.audio.tts import SystemVoice
 from app.ui.settings import Key
 from app.ui.voice.clip import VoiceClip
-from app.ui.voice.controller import APPEND_SAMPLES, HOLD_S, RecordingMode, VoiceState
+from app.ui.voice.controller import APPEND_SAMPLES, HOLD_S, REPEAT_WINDOW_MS, RecordingMode, VoiceState
 from engine import protocol as ev
 
 pytestmark = pytest.mark.timeout(60)
@@ -111,13 +116,80 @@ def test_holding_space_in_an_empty_message_talks(qtbot, open_window):
     assert mic.recording and mic.mode is RecordingMode.PUSH
     qtbot.waitUntil(lambda: appended(engine).size > 8000, timeout=5000)
     qtbot.keyRelease(edit, Qt.Key.Key_Space)
-    assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
+    qtbot.waitUntil(lambda: not mic.recording, timeout=1000)  # unless the key is repeating
+    assert len(engine.of_type(ev.EndVoiceTurn)) == 1
     assert window.composer.text == ""
 
     edit.setPlainText("hi")
     qtbot.keyPress(edit, Qt.Key.Key_Space)  # with text, Space is a space
     qtbot.keyRelease(edit, Qt.Key.Key_Space)
     assert not mic.recording and sorted(window.composer.text) == [" ", "h", "i"]
+
+
+def _space(edit, kind: QEvent.Type, repeat: bool, modifiers=Qt.KeyboardModifier.NoModifier):
+    QApplication.sendEvent(edit, QKeyEvent(kind, Qt.Key.Key_Space, modifiers, " ", repeat))
+
+
+@pytest.mark.parametrize("system", ["x11", "x11-unflagged", "macos"])
+def test_holding_space_with_key_repeat_makes_one_turn(qtbot, open_window, system):
+    """X11 repeats a held key as release/press pairs (flagged by Qt, or not where it cannot
+    tell); macOS repeats the press only, flagged. Either way: one held key, one voice turn."""
+    window, engine = open_window()
+    use_mock_mic(window, MockSoundDevice(voice(3.0), speed=2.0))
+    edit, mic = window.composer.edit, window.voice_input
+    edit.setFocus()
+    press, release = QEvent.Type.KeyPress, QEvent.Type.KeyRelease
+    _space(edit, press, repeat=False)
+    assert mic.recording and mic.mode is RecordingMode.PUSH
+    for _ in range(5):
+        qtbot.wait(30)
+        if system != "macos":
+            _space(edit, release, repeat=system == "x11")
+        _space(edit, press, repeat=system != "x11-unflagged")
+    qtbot.wait(2 * REPEAT_WINDOW_MS)
+    assert mic.recording  # still held
+    qtbot.waitUntil(lambda: appended(engine).size > 8000, timeout=5000)
+    _space(edit, release, repeat=False)
+    qtbot.waitUntil(lambda: not mic.recording, timeout=1000)
+    assert len(engine.of_type(ev.StartVoiceTurn)) == 1 and len(engine.of_type(ev.EndVoiceTurn)) == 1
+    assert window.composer.text == ""  # no space was typed either
+
+
+def test_holding_the_shortcut_toggles_once(qtbot, open_window):
+    window, engine = open_window()
+    use_mock_mic(window, MockSoundDevice(voice(3.0), speed=2.0))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    edit, mic = window.composer.edit, window.voice_input
+    combo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyPress(edit, Qt.Key.Key_Space, combo)
+    assert mic.recording and mic.mode is RecordingMode.TOGGLE
+    for _ in range(5):  # X11 repeats Qt could not flag: each press fires the shortcut again
+        qtbot.wait(30)
+        qtbot.keyRelease(edit, Qt.Key.Key_Space, combo)
+        qtbot.keyPress(edit, Qt.Key.Key_Space, combo)
+    qtbot.keyRelease(edit, Qt.Key.Key_Space, combo)
+    qtbot.wait(2 * REPEAT_WINDOW_MS)
+    assert mic.recording and len(engine.of_type(ev.StartVoiceTurn)) == 1
+    qtbot.waitUntil(lambda: appended(engine).size > 8000, timeout=5000)
+    qtbot.keyClick(edit, Qt.Key.Key_Space, combo)  # pressed again after letting go: stop
+    assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
+
+
+def test_the_microphone_button_is_red_with_the_time_while_recording(qtbot, open_window):
+    window, _ = open_window()
+    use_mock_mic(window, MockSoundDevice(voice(3.0), speed=1.0))
+    button, mic = window.composer.mic_button, window.voice_input
+    idle = button.grab().toImage()
+    assert button.text() == "" and button.styleSheet() == ""
+    mic.start_recording()
+    qtbot.waitUntil(lambda: button.text() == "0:01", timeout=5000)
+    image = button.grab().toImage()
+    center = image.pixelColor(4, image.height() // 2)
+    assert center.red() > 180 and center.green() < 90 and center.blue() < 90  # red
+    assert button.width() > idle.width()  # the time is written beside the microphone
+    mic.stop_recording(send=False)
+    assert button.text() == "" and button.styleSheet() == ""
 
 
 def test_device_lost_mid_recording_keeps_and_sends_what_was_recorded(qtbot, open_window):
@@ -210,6 +282,27 @@ def test_hands_free_sends_the_turn_after_the_silence_and_keeps_listening(qtbot, 
                       VoiceState.OFF]  # listen, hear a turn, send it, listen again, stop
 
 
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="speech is made with espeak-ng")
+def test_hands_free_keeps_one_turn_over_a_pause_in_a_sentence_with_keyboard_noise(
+    qtbot, open_window
+):
+    window, engine = open_window(replies=["Answer."])
+    window.settings.set_value(Key.VOICE_HANDS_FREE, True)
+    window.settings.set_value(Key.VOICE_SILENCE_S, 0.7)
+    scene = scenes.utterance(7, "keyboard")
+    mock = MockSoundDevice(scene.samples, speed=4.0)
+    use_mock_mic(window, mock, learned_vad=True)
+    mic = window.voice_input
+    mic.start_recording(RecordingMode.HANDS_FREE)
+    assert mic.segmenter.segmenter.vad.scorer.name == "silero"
+    qtbot.waitUntil(lambda: _delivered(mock) >= scene.samples.size + 16_000, timeout=10000)
+    mic.stop_recording(send=False)
+    assert len(engine.of_type(ev.StartVoiceTurn)) == 1 and len(engine.of_type(ev.EndVoiceTurn)) == 1
+    sent = appended(engine)  # the whole sentence, the pause inside it, in one turn
+    truth = scene.truth
+    assert sent.size >= truth.speech_end - truth.speech_start + int(0.7 * 16_000)
+
+
 def _barge_in_window(open_window, barge_in: bool, **fake):
     window, engine = open_window(**fake)
     window.settings.set_value(Key.VOICE_HANDS_FREE, True)
@@ -253,10 +346,11 @@ def test_barge_in_silences_the_spoken_answer_at_once(qtbot, open_window):
     window, engine = _barge_in_window(open_window, True, replies=["A spoken answer."])
     window.settings.set_value(Key.VOICE_SPEAK_ANSWERS, True)
     mic = window.voice_input
-    mic.speaker._command = ["sh", "-c", "sleep 30"]  # a voice that talks for 30 s
+    mic.speaker.voice = SystemVoice(["sh", "-c", "sleep 30"])  # a voice that takes 30 s
+    mic.speaker.player = FakePlayer()
     mic.start_recording(RecordingMode.HANDS_FREE)
-    qtbot.waitUntil(lambda: mic.speaker.speaking, timeout=10000)  # the answer is read aloud
-    process = mic.speaker._process
+    qtbot.waitUntil(lambda: mic.speaker.voice._process is not None, timeout=10000)  # speaking
+    process = mic.speaker.voice._process
     qtbot.waitUntil(lambda: len(engine.of_type(ev.StartVoiceTurn)) == 2, timeout=10000)
     assert not mic.speaker.speaking and process.poll() is not None  # killed, not finished
     mic.stop_recording(send=False)
@@ -307,3 +401,31 @@ def test_the_shortcut_starts_and_stops_and_a_reopened_conversation_shows_the_cli
     window.controller.open_conversation(conv)
     [clip] = window.chat_view.messages[0].findChildren(VoiceClip)
     assert clip.title == "Voice message" and clip.duration > 0.4
+
+
+@pytest.mark.parametrize("echo_canceller", [True, False])
+def test_while_tandem_speaks_barge_in_is_strict_only_without_an_echo_canceller(
+    qtbot, open_window, echo_canceller
+):
+    from app.audio.echo import EchoUnavailable
+
+    def unavailable():
+        raise EchoUnavailable("the echo canceller (pywebrtc-audio) could not be loaded")
+
+    window, _ = open_window()
+    use_mock_mic(window, MockSoundDevice(noise(5.0, -60), speed=1.0))
+    mic = window.voice_input
+    if not echo_canceller:
+        mic.make_echo_canceller = unavailable
+    mic.speaker.voice = SystemVoice(["sh", "-c", "sleep 30"])  # speaking for a while
+    mic.speaker.player = FakePlayer()
+    mic.speaker.enabled = True
+    mic.start_recording(RecordingMode.HANDS_FREE)
+    assert (mic.echo is not None) == echo_canceller
+    mic.speaker.add_text("A sentence being said. ")
+    qtbot.waitUntil(lambda: mic.speaker.speaking, timeout=5000)
+    qtbot.wait(200)  # a few drain ticks
+    assert mic.segmenter.strict == (not echo_canceller)
+    mic.speaker.stop()
+    qtbot.waitUntil(lambda: not mic.segmenter.strict, timeout=5000)
+    mic.stop_recording(send=False)

@@ -148,3 +148,18 @@ def test_settings_dialog_has_the_voice_section(qtbot, tmp_path):
     dialog.voice.hands_free.setChecked(True)
     dialog.accept()
     assert settings.value(Key.VOICE_HANDS_FREE) is True
+
+
+def test_voice_settings_say_how_barge_in_works_here(qtbot, tmp_path, monkeypatch):
+    import sys
+
+    settings = make_settings(tmp_path)
+    section = VoiceSettingsSection(settings, sounddevice=MockSoundDevice(np.zeros(10, np.float32)))
+    qtbot.addWidget(section)
+    assert "echo cancellation" in section.note.text() and "Silero" in section.note.text()
+    monkeypatch.setitem(sys.modules, "pywebrtc_audio", None)  # no echo canceller on this machine
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # nor the learned detector
+    section = VoiceSettingsSection(settings, sounddevice=MockSoundDevice(np.zeros(10, np.float32)))
+    qtbot.addWidget(section)
+    assert "talking clearly louder than its voice for half a second" in section.note.text()
+    assert "loudness only" in section.note.text()

@@ -1,4 +1,4 @@
-"""Cached decoding and chunked prefill (mlx-lm KVCache / RotatingKVCache) against the reference and one-shot runs.
+"""Cached decoding and chunked prefill (engine.decode.cache FullCache / SlidingCache) against the reference and one-shot runs.
 
 Relative error = max |a - b| / max |b| over the compared logits; the bound is 1e-4.
 """
@@ -24,7 +24,7 @@ def chunked_prefill(
     while start < ids.shape[1]:
         end = min(start + sizes[i % len(sizes)], ids.shape[1])
         chunk_embeds = embeds[:, start:end] if embeds is not None else None
-        outs.append(model(ids[:, start:end], cache=cache, inputs_embeds=chunk_embeds))
+        outs.append(model(ids[:, start:end], cache=cache, input_embeddings=chunk_embeds))
         mx.eval(outs[-1])
         start, i = end, i + 1
     return mx.concatenate(outs, axis=1), cache
@@ -75,7 +75,7 @@ def test_chunked_audio_prefill_equals_one_shot(loaded, sizes):
     embeds = model.embed_inputs(
         ids, input_features=mx.array(frames), input_features_mask=mx.array(mask)
     )
-    one_shot = model(ids, inputs_embeds=embeds)
+    one_shot = model(ids, input_embeddings=embeds)
     chunked, _ = chunked_prefill(model, ids, sizes, embeds)
     assert rel_err(chunked, one_shot) < 1e-4
 
@@ -89,7 +89,7 @@ def test_image_block_kept_in_one_call_equals_one_shot(loaded):
     embeds = model.embed_inputs(
         ids, pixel_values=mx.array(pixels), image_position_ids=mx.array(positions)
     )
-    one_shot = model(ids, inputs_embeds=embeds)
+    one_shot = model(ids, input_embeddings=embeds)
     # Chunks cut only between images: [bos t t t boi], [img*6 eoi t t t boi img*4 eoi], [t t]
     chunked, _ = chunked_prefill(model, ids, [5, 17, 2], embeds)
     assert rel_err(chunked, one_shot) < 1e-4
@@ -103,7 +103,7 @@ def test_image_block_split_across_calls_differs(loaded):
     embeds = model.embed_inputs(
         ids, pixel_values=mx.array(pixels[:1]), image_position_ids=mx.array(positions[:1])
     )
-    one_shot = model(ids, inputs_embeds=embeds)
+    one_shot = model(ids, input_embeddings=embeds)
     # The first chunk cuts the 6-token image after 2 tokens; the text before the image is unaffected.
     split, _ = chunked_prefill(model, ids, [7, 100], embeds)
     assert np.allclose(np.array(split[:, :5]), np.array(one_shot[:, :5]), atol=1e-5)

@@ -1,0 +1,56 @@
+"""What a session fed its cache, piece by piece, so that any part of the conversation can be fed again.
+
+A `Segment` is a run of tokens fed in one piece, with the media its placeholders need. Segments are
+fed in chunks; `image_runs_end` keeps a bidirectional image block inside one chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.inputs.prompt import PromptInputs
+
+
+@dataclass
+class Segment:
+    ids: np.ndarray  # int32 [L]
+    pixel_values: np.ndarray | None = None
+    image_position_ids: np.ndarray | None = None
+    input_features: np.ndarray | None = None
+    input_features_mask: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    def media(self) -> dict:
+        return {
+            "pixel_values": self.pixel_values,
+            "image_position_ids": self.image_position_ids,
+            "input_features": self.input_features,
+            "input_features_mask": self.input_features_mask,
+        }
+
+
+def segment_of(inputs: PromptInputs) -> Segment:
+    """The segment that feeds an encoded prompt."""
+
+    def arr(x):
+        return None if x is None else np.asarray(x)
+
+    return Segment(
+        ids=np.asarray(inputs.input_ids[0], np.int32),
+        pixel_values=arr(inputs.pixel_values),
+        image_position_ids=arr(inputs.image_position_ids),
+        input_features=arr(inputs.input_features),
+        input_features_mask=arr(inputs.input_features_mask),
+    )
+
+
+def image_runs_end(ids: np.ndarray, start: int, end: int, image_token_id: int) -> int:
+    """Move a chunk end forward so that it does not cut a run of image tokens in two."""
+    n = ids.shape[0]
+    while 0 < end < n and ids[end] == image_token_id and ids[end - 1] == image_token_id:
+        end += 1
+    return end
