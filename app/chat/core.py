@@ -376,7 +376,9 @@ class ChatCore:
             self.listener.tool_call_received(event.session_id, event.name, event.arguments)
 
     def _on_parse_error(self, event: ev.ParseErrorEvent) -> None:
-        if self._answer_for(event) is not None:
+        answer = self._answer_for(event)
+        if answer is not None:  # stored with the calls, so its card is there when reopened
+            answer.tool_calls.append({"unparsed": event.raw, "error": event.message})
             self.listener.parse_error_received(event.session_id, event.raw, event.message)
 
     def _on_stats(self, event: ev.TurnStats) -> None:

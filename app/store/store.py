@@ -1,11 +1,14 @@
 """Conversations on disk: one SQLite database (WAL) and a folder of content-addressed attachment files.
 
 Layout under the data folder `root`:
-    tandem.sqlite3              conversations, messages, attachment rows (see schema.py)
+    tandem.sqlite3              conversations, messages, attachment rows, agent runs (schema.py)
     attachments/ab/<sha256>.png the bytes of every attached file, named by their SHA-256
     sessions/<id>.safetensors   the engine's saved KV cache of a conversation, when present
 
 Every write commits before the method returns, so when the UI shows a message as sent, it is on disk.
+A conversation is a chat or an agent run (`Conversation.kind`). An agent run's task is its first
+message; its folder and approval mode are an `AgentRunInfo`, and what happened in it is a list of
+JSON records (`add_agent_records`, `agent_records`; their shape is app.agent.run_record's).
 The store is used from one thread (the GUI's). It imports no Qt.
 """
 
@@ -55,6 +58,19 @@ class Conversation:
     title: str
     created_at: float
     updated_at: float
+    kind: str = "chat"  # or AGENT_RUN
+
+
+AGENT_RUN = "agent"
+
+
+@dataclass(frozen=True)
+class AgentRunInfo:
+    """Where an agent run worked, and in which approval mode (an app.agent.ApprovalMode value)."""
+
+    conversation_id: str
+    workspace: str
+    mode: str
 
 
 @dataclass(frozen=True)
@@ -95,13 +111,7 @@ class Store:
     # ------------------------------------------------------------ conversations
 
     def create_conversation(self, title: str = DEFAULT_TITLE) -> Conversation:
-        now = time.time()
-        conv = Conversation(uuid.uuid4().hex, title, now, now)
-        self._conn.execute(
-            "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (conv.id, conv.title, now, now),
-        )
-        return conv
+        return self._insert_conversation(title, "chat")
 
     def conversation(self, conversation_id: str) -> Conversation | None:
         row = self._conn.execute(
@@ -155,37 +165,10 @@ class Store:
             raise ValueError(f"Unknown message role {role!r}; expected 'user' or 'assistant'.")
         attachments = tuple(attachments)
         tool_calls = tuple(tool_calls)
-        now = time.time()
         with self._transaction():
-            if self.conversation(conversation_id) is None:
-                raise KeyError(f"No conversation with id {conversation_id!r}.")
-            position = self._conn.execute(
-                "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
-                (conversation_id,),
-            ).fetchone()[0]
-            cur = self._conn.execute(
-                "INSERT INTO messages (conversation_id, position, role, content, created_at,"
-                " thinking, tool_calls, finish_reason, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, position, role, content, now, thinking,
-                 json.dumps(list(tool_calls)), finish_reason, json.dumps(stats or {})),
-            )
-            message_id = int(cur.lastrowid)
-            for a in attachments:
-                self._conn.execute(
-                    "INSERT INTO attachments (message_id, kind, sha256, suffix, filename)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (message_id, a.kind, a.sha256, a.suffix, a.filename),
-                )
-            self._conn.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
-            )
-            if role == "user" and position == 0:
-                self._conn.execute(
-                    "UPDATE conversations SET title = ? WHERE id = ? AND title = ?",
-                    (_title_from(content, attachments), conversation_id, self.DEFAULT_TITLE),
-                )
-        return Message(message_id, conversation_id, position, role, content, attachments,
-                       thinking, tool_calls, finish_reason, dict(stats or {}))
+            message = self._insert_message(conversation_id, role, content, attachments,
+                                           thinking, tool_calls, finish_reason, stats or {})
+        return message
 
     def messages(self, conversation_id: str) -> list[Message]:
         rows = self._conn.execute(
@@ -199,6 +182,52 @@ class Store:
             "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
             (conversation_id, position),
         )
+
+    # ------------------------------------------------------------ agent runs
+
+    def create_agent_run(self, task: str, attachments: Iterable[Attachment], workspace: str,
+                         mode: str) -> Conversation:
+        """Store a new agent run: its task (the first message, which names it), folder and mode."""
+        with self._transaction():
+            conv = self._insert_conversation(self.DEFAULT_TITLE, AGENT_RUN)
+            self._insert_message(conv.id, "user", task, tuple(attachments), "", (), "", {})
+            self._conn.execute(
+                "INSERT INTO agent_runs (conversation_id, workspace, mode) VALUES (?, ?, ?)",
+                (conv.id, workspace, mode),
+            )
+        return self.conversation(conv.id)
+
+    def agent_run(self, conversation_id: str) -> AgentRunInfo | None:
+        row = self._conn.execute(
+            "SELECT * FROM agent_runs WHERE conversation_id = ?", (conversation_id,)
+        ).fetchone()
+        return AgentRunInfo(row["conversation_id"], row["workspace"], row["mode"]) if row else None
+
+    def add_agent_records(self, conversation_id: str, records: Iterable[dict]) -> None:
+        """Append records to an agent run, all or none (on disk when this returns).
+
+        Raises:
+            KeyError: there is no such agent run (it was deleted).
+        """
+        rows = [(conversation_id, json.dumps(r, ensure_ascii=False, default=str)) for r in records]
+        with self._transaction():
+            if self.agent_run(conversation_id) is None:
+                raise KeyError(f"No agent run with id {conversation_id!r}.")
+            self._conn.executemany(
+                "INSERT INTO agent_records (conversation_id, record) VALUES (?, ?)", rows
+            )
+            self._conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?",
+                (time.time(), conversation_id),
+            )
+
+    def agent_records(self, conversation_id: str) -> list[dict]:
+        """An agent run's records in the order they were added."""
+        rows = self._conn.execute(
+            "SELECT record FROM agent_records WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        )
+        return [json.loads(row["record"]) for row in rows]
 
     # ------------------------------------------------------------ files
 
@@ -255,6 +284,52 @@ class Store:
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)
 
+    def _insert_conversation(self, title: str, kind: str) -> Conversation:
+        now = time.time()
+        conv = Conversation(uuid.uuid4().hex, title, now, now, kind)
+        self._conn.execute(
+            "INSERT INTO conversations (id, title, created_at, updated_at, kind)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (conv.id, conv.title, now, now, kind),
+        )
+        return conv
+
+    def _insert_message(self, conversation_id: str, role: str, content: str,
+                        attachments: tuple[Attachment, ...], thinking: str,
+                        tool_calls: tuple[dict, ...], finish_reason: str,
+                        stats: dict[str, Any]) -> Message:
+        """Add a message inside the caller's transaction."""
+        now = time.time()
+        if self.conversation(conversation_id) is None:
+            raise KeyError(f"No conversation with id {conversation_id!r}.")
+        position = self._conn.execute(
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
+            (conversation_id,),
+        ).fetchone()[0]
+        cur = self._conn.execute(
+            "INSERT INTO messages (conversation_id, position, role, content, created_at,"
+            " thinking, tool_calls, finish_reason, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, position, role, content, now, thinking,
+             json.dumps(list(tool_calls)), finish_reason, json.dumps(stats)),
+        )
+        message_id = int(cur.lastrowid)
+        for a in attachments:
+            self._conn.execute(
+                "INSERT INTO attachments (message_id, kind, sha256, suffix, filename)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (message_id, a.kind, a.sha256, a.suffix, a.filename),
+            )
+        self._conn.execute(
+            "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+        )
+        if role == "user" and position == 0:
+            self._conn.execute(
+                "UPDATE conversations SET title = ? WHERE id = ? AND title = ?",
+                (_title_from(content, attachments), conversation_id, self.DEFAULT_TITLE),
+            )
+        return Message(message_id, conversation_id, position, role, content, attachments,
+                       thinking, tool_calls, finish_reason, dict(stats))
+
     def _message(self, row: sqlite3.Row) -> Message:
         atts = tuple(
             Attachment(a["kind"], a["sha256"], a["suffix"], a["filename"],
@@ -280,7 +355,7 @@ class _Transaction:
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
-    return Conversation(row["id"], row["title"], row["created_at"], row["updated_at"])
+    return Conversation(row["id"], row["title"], row["created_at"], row["updated_at"], row["kind"])
 
 
 def _title_from(content: str, attachments: tuple[Attachment, ...]) -> str:

@@ -7,6 +7,10 @@ microphone, push-to-talk, hands-free, barge-in); a spoken turn goes through `win
 (`app.chat.VoiceTurn`: start, append samples, finish). The chat's rules are
 `window.controller.core` (`app.chat.ChatCore`); `window.controller` wires it to the widgets.
 
+The sidebar lists chats and agent runs together: a click opens a chat in the chat view and an
+agent run in the agent view (`open_conversation`), switching the mode as needed, and the row
+highlighted is the conversation the mode shown has open.
+
 On start the window asks the engine to load the configured model. With none configured it uses the
 demo checkpoint (random weights, generated once into the data folder) and says so in the status line.
 Size, layout and the open conversation are restored from settings.
@@ -28,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.chat import VoiceTurn
-from app.store import Store
+from app.store import AGENT_RUN, Store
 from app.ui.agent.controller import AgentController
 from app.ui.agent.model_source import EngineModelSource
 from app.ui.agent.view import AgentView
@@ -104,7 +108,10 @@ class MainWindow(QMainWindow):
         self.agent_view = AgentView(settings, store, self.agent_controller)
         agent_models.text_streamed.connect(self.agent_view.show_partial)
         self.add_mode_view("agent", self.agent_view, "Coding Agent")
+        self._wire_sidebar()
         bridge.model_loaded.connect(self._on_model_loaded)
+        bridge.turn_finished.connect(self.status_line.request_ended)  # a stopped prefill, too
+        bridge.error_raised.connect(self.status_line.request_ended)
         self._build_menus()
         self._apply_theme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
@@ -133,6 +140,39 @@ class MainWindow(QMainWindow):
         self.modes.setCurrentWidget(self._mode_pages[name])
         for other, action in self._mode_actions.items():
             action.setChecked(other == name)
+        self.controller.refresh_sidebar()  # its highlighted row is the mode's conversation
+
+    # ------------------------------------------------------------ the sidebar: chats and agent runs
+
+    def _wire_sidebar(self) -> None:
+        self.controller.sidebar_selection = self._sidebar_selection
+        self.sidebar.conversation_selected.connect(self.open_conversation)
+        self.sidebar.new_requested.connect(lambda: self.show_mode("chat"))
+        self.sidebar.delete_requested.connect(self.agent_view.forget_run)  # after the store's
+        self.agent_view.run_shown.connect(self._agent_run_shown)
+        self.agent_view.runs_changed.connect(self.controller.refresh_sidebar)
+
+    def open_conversation(self, conversation_id: str) -> None:
+        """Open a chat in the chat view or an agent run in the agent view, and show that mode."""
+        conversation = self.store.conversation(conversation_id)
+        if conversation is None:
+            return
+        if conversation.kind == AGENT_RUN:
+            if self.agent_view.open_run(conversation_id):
+                self.show_mode("agent")
+        else:
+            self.controller.open_conversation(conversation_id)
+            self.show_mode("chat")
+
+    def _sidebar_selection(self) -> str | None:
+        if self.modes.currentWidget() is self.agent_view:
+            return self.agent_view.shown_id or None
+        return self.controller.core.current_id
+
+    def _agent_run_shown(self, conversation_id: str) -> None:
+        if conversation_id:
+            self.settings.set_value(Key.LAST_CONVERSATION, conversation_id)
+        self.controller.refresh_sidebar()
 
     # ------------------------------------------------------------ engine and model
 
@@ -183,7 +223,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.new_action = self._action(file_menu, "New Chat", QKeySequence.StandardKey.New,
-                                       self.controller.new_conversation)
+                                       self.sidebar.new_requested.emit)  # as its button does
         self.settings_action = self._action(file_menu, "Settings…", QKeySequence.StandardKey.Preferences,
                                             self.open_settings)
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -281,8 +321,8 @@ class MainWindow(QMainWindow):
         if splitter:
             self.splitter.restoreState(splitter)
         last = self.settings.value(Key.LAST_CONVERSATION)
-        if last and self.store.conversation(last) is not None:
-            self.controller.open_conversation(last)
+        if last:
+            self.open_conversation(last)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set_value(Key.WINDOW_GEOMETRY, self.saveGeometry())

@@ -5,7 +5,8 @@ event from the bridge, passes the widgets' requests to it, and shows what it rep
 core's `ChatListener`): messages in the chat view, the answer being written, the conversation
 list, errors in the composer or the status line. The answer being written in the open
 conversation has a `MessageWidget`; switching conversations drops it, reopening makes a new one
-from what has arrived so far.
+from what has arrived so far. The window decides what a click in the sidebar opens (a chat here, an
+agent run in the agent view) and which row is highlighted (`sidebar_selection`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class ConversationController(QObject):
         self.core = ChatCore(store, bridge.submit, settings, self)
         self._answer_widgets: dict[str, MessageWidget] = {}  # shown answers being written
         self._search = ""
+        self.sidebar_selection = lambda: self.core.current_id  # the window points it elsewhere
 
         composer.send_requested.connect(self.send)
         composer.stop_requested.connect(self.stop)
@@ -65,7 +67,6 @@ class ConversationController(QObject):
         composer.image_pasted.connect(self.attach_image)
         chat_view.edit_requested.connect(self.start_edit)
         chat_view.regenerate_requested.connect(self.regenerate)
-        sidebar.conversation_selected.connect(self.open_conversation)
         sidebar.new_requested.connect(self.new_conversation)
         sidebar.rename_requested.connect(self.rename)
         sidebar.delete_requested.connect(self.delete)
@@ -95,7 +96,8 @@ class ConversationController(QObject):
     # ------------------------------------------------------------ requests from the widgets
 
     def refresh_sidebar(self) -> None:
-        self.sidebar.set_conversations(self.core.conversations(self._search), self.core.current_id)
+        listed = self.core.conversations(self._search)
+        self.sidebar.set_conversations(listed, self.sidebar_selection())
 
     def search(self, query: str) -> None:
         self._search = query
@@ -290,6 +292,9 @@ def _message_widget(message: Message) -> MessageWidget:
     else:
         widget.set_answer(message.content, message.thinking)
         for call in message.tool_calls:
-            widget.add_tool_call(call.get("name", ""), call.get("arguments", {}))
+            if "unparsed" in call:  # a call that could not be read, kept with its message
+                widget.add_parse_error(call["unparsed"], call.get("error", ""))
+            else:
+                widget.add_tool_call(call.get("name", ""), call.get("arguments", {}))
         widget.finish(message.finish_reason, answer_meta(message.stats))
     return widget

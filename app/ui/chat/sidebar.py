@@ -1,9 +1,11 @@
 """The list of conversations: new, search, rename (double-click or context menu), delete with
-confirmation. It shows what it is given; the owner does the storing and emits nothing to disk."""
+confirmation. Chats and agent runs are listed together, each kind with its own icon. It shows what
+it is given; the owner does the storing and emits nothing to disk."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -17,7 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.store import Conversation
+from app.store import AGENT_RUN, Conversation
+from app.ui.widgets.icons import icon
 
 
 class Sidebar(QWidget):
@@ -63,12 +66,20 @@ class Sidebar(QWidget):
 
     def set_conversations(self, conversations: list[Conversation], current: str | None) -> None:
         self._updating = True
+        palette = self.palette()
+        icons = {
+            "chat": icon("chat", palette.color(QPalette.ColorRole.PlaceholderText)),
+            AGENT_RUN: icon("agent", palette.color(QPalette.ColorRole.Highlight)),
+        }
         try:
             self.list.clear()
             for conv in conversations:
-                item = QListWidgetItem(conv.title)
+                item = QListWidgetItem(icons.get(conv.kind, icons["chat"]), conv.title)
                 item.setData(Qt.ItemDataRole.UserRole, conv.id)
-                item.setToolTip(conv.title)
+                item.setData(Qt.ItemDataRole.UserRole + 1, conv.kind)
+                item.setToolTip(
+                    f"Coding agent: {conv.title}" if conv.kind == AGENT_RUN else conv.title
+                )
                 self.list.addItem(item)
                 if conv.id == current:
                     self.list.setCurrentItem(item)
@@ -77,6 +88,11 @@ class Sidebar(QWidget):
 
     def ids(self) -> list[str]:
         return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+
+    def kinds(self) -> list[str]:
+        """Each row's kind: "chat" or app.store.AGENT_RUN."""
+        rows = range(self.list.count())
+        return [self.list.item(i).data(Qt.ItemDataRole.UserRole + 1) for i in rows]
 
     def titles(self) -> list[str]:
         return [self.list.item(i).text() for i in range(self.list.count())]

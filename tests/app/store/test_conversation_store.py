@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from app.store import Store
-from app.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
+from app.store import AGENT_RUN, Store
+from app.store.schema import AGENT_RUNS, MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
 
 
 def _png(path, color=(200, 30, 30)):
@@ -131,7 +131,8 @@ def test_migration_from_version_1_keeps_data(tmp_path):
     store = Store(tmp_path)
     [m] = store.messages("c1")
     assert m.content == "from an old release" and m.thinking == "" and m.tool_calls == ()
-    assert schema_version(sqlite3.connect(path)) == SCHEMA_VERSION == 2
+    assert schema_version(sqlite3.connect(path)) == SCHEMA_VERSION
+    assert store.conversation("c1").kind == "chat"
 
 
 def test_newer_database_is_refused_with_a_clear_message(tmp_path):
@@ -150,6 +151,65 @@ def test_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):
     with pytest.raises(sqlite3.Error):
         migrate(conn)
     assert schema_version(conn) == 1
+
+
+def test_an_agent_run_is_a_conversation_with_its_task_folder_and_records(tmp_path):
+    store = Store(tmp_path / "data")
+    chat = store.create_conversation("A chat")
+    shot = store.import_file(_png(tmp_path / "screen.png"))
+    run = store.create_agent_run("Fix the  failing\ntest", [shot], "/work/project", "ask")
+    assert run.kind == AGENT_RUN and run.title == "Fix the failing test"
+    assert store.conversation(chat.id).kind == "chat"
+    assert [c.id for c in store.conversations()] == [run.id, chat.id]
+    assert [c.id for c in store.conversations("failing")] == [run.id]  # the task is searchable
+    [task] = store.messages(run.id)
+    assert task.role == "user" and task.attachments[0].filename == "screen.png"
+    info = store.agent_run(run.id)
+    assert (info.workspace, info.mode) == ("/work/project", "ask")
+    assert store.agent_run(chat.id) is None and store.agent_records(run.id) == []
+    store.add_agent_records(run.id, [{"type": "StepStarted", "step": 1, "max_steps": 30}])
+    store.add_agent_records(run.id, [{"type": "ModelReplied", "step": 1, "text": "é ✓"},
+                                     {"type": "X", "n": 2}])
+    store.close()
+
+    again = Store(tmp_path / "data")  # as after a restart
+    assert [r["type"] for r in again.agent_records(run.id)] == ["StepStarted", "ModelReplied", "X"]
+    assert again.agent_records(run.id)[1]["text"] == "é ✓"
+    again.delete_conversation(run.id)
+    assert again.agent_run(run.id) is None and again.agent_records(run.id) == []
+    with pytest.raises(KeyError):
+        again.add_agent_records(run.id, [{"type": "StepStarted"}])
+    with pytest.raises(KeyError):  # a chat has no agent records
+        again.add_agent_records(chat.id, [{"type": "StepStarted"}])
+
+
+def test_an_agent_run_is_stored_whole_or_not_at_all(tmp_path):
+    store = Store(tmp_path)
+    with pytest.raises(sqlite3.Error):  # the third insert fails: no conversation, no message left
+        store.create_agent_run("task", [], None, "ask")
+    other = sqlite3.connect(tmp_path / "tandem.sqlite3")
+    assert store.conversations() == []
+    assert other.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
+    run = store.create_agent_run("task", [], "/p", "ask")
+    looped: dict = {}
+    looped["self"] = looped
+    with pytest.raises(ValueError):  # one record that cannot be stored: none of them is
+        store.add_agent_records(run.id, [{"type": "A"}, {"type": "B", "x": looped}])
+    assert store.agent_records(run.id) == []
+
+
+def test_the_agent_runs_migration_keeps_chats_whatever_its_number(tmp_path):
+    path = tmp_path / "tandem.sqlite3"
+    before = MIGRATIONS.index(AGENT_RUNS)  # other migrations may come before or after it
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript("\n".join(MIGRATIONS[:before]) + f"\nPRAGMA user_version = {before};")
+    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at)"
+                 " VALUES ('c1', 'Old chat', 1.0, 1.0)")
+    conn.close()
+    store = Store(tmp_path)
+    [old] = store.conversations()
+    assert (old.id, old.kind) == ("c1", "chat")
+    assert store.create_agent_run("t", [], "/p", "ask").kind == AGENT_RUN
 
 
 def test_store_imports_no_qt():

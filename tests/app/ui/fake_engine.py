@@ -9,6 +9,9 @@ without vision and audio (ModelLoaded.has_vision/has_audio False). As in the rea
 engine, `OpenSession` fails until a model is loaded; `LoadModel("missing")` fails. `Cancel` takes effect
 between words, like the real engine's check between decode steps. Every command is kept in
 `commands` for tests to inspect.
+`parse_error` ends each answer with a call that could not be read (a `ParseErrorEvent`, that raw text).
+`prefill_progress` makes each answer start with a long prefill that reports Progress (1 of 4) and
+waits for a Cancel (then the turn ends "cancelled", as the real engine's does) or 10 s.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class FakeEngineWorker:
         prefill_delay: float = 0.0,
         thinking: str = "",
         tool_call: tuple[str, dict] | None = None,
+        parse_error: str = "",
+        prefill_progress: bool = False,
         random_weights: bool = True,
         media_error: str = "",
         text_only: bool = False,
@@ -42,6 +47,8 @@ class FakeEngineWorker:
         self.prefill_delay = prefill_delay
         self.thinking = thinking
         self.tool_call = tool_call
+        self.parse_error = parse_error
+        self.prefill_progress = prefill_progress
         self.random_weights = random_weights
         self.media_error = media_error  # when set, every PrepareMedia fails with this message
         self.text_only = text_only
@@ -177,6 +184,15 @@ class FakeEngineWorker:
         try:
             if self.prefill_delay:
                 time.sleep(self.prefill_delay)
+            if self.prefill_progress:
+                self._emit(ev.Progress(session_id=session_id, request_id=request_id,
+                                       stage="prefill", done=1, total=4))
+                if self._cancel.wait(10):
+                    self._emit(ev.TurnFinished(session_id=session_id, request_id=request_id,
+                                               reason="cancelled"))
+                    return
+                self._emit(ev.Progress(session_id=session_id, request_id=request_id,
+                                       stage="prefill", done=4, total=4))
             text = self.replies.pop(0) if self.replies else "Echo: " + _text_of(content)
             if self.thinking:
                 self._emit(ev.TextDelta(session_id=session_id, request_id=request_id,
@@ -194,6 +210,10 @@ class FakeEngineWorker:
                 name, args = self.tool_call
                 self._emit(ev.ToolCallEvent(session_id=session_id, request_id=request_id,
                                             name=name, arguments=args))
+            if reason == "stop" and self.parse_error:
+                self._emit(ev.ParseErrorEvent(session_id=session_id, request_id=request_id,
+                                              raw=self.parse_error,
+                                              message="This tool call could not be read"))
             self._emit(ev.TurnStats(session_id=session_id, request_id=request_id, prompt_tokens=12,
                                     generated_tokens=len(sent.split()),
                                     decode_tokens_per_second=42.5, drafted=10, accepted=7))
