@@ -275,6 +275,24 @@ class SessionSaved(Event):
     path: str = ""
 
 
+@dataclass(frozen=True)
+class SessionEvicted(Event):
+    """An idle conversation's caches were written to disk and dropped to stay within the memory budget;
+    the next command for it reads them back (`engine.session_budget`)."""
+
+    bytes_freed: int = 0
+    path: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SessionReloaded(Event):
+    """A conversation moved to disk was read back before its command ran."""
+
+    seconds: float = 0.0
+    message: str = ""
+
+
 ERROR_KINDS = ("no_model", "bad_request", "too_long", "not_found", "internal")
 
 

@@ -22,6 +22,7 @@ import mlx.core as mx
 from engine import protocol as ev
 from engine.loading import LoadedModel, load_everything
 from engine.session import Cancelled, NotFound, SessionError
+from engine.session_budget import SessionBudget, default_limit
 
 EventCallback = Callable[[ev.Event], None]
 Handler = Callable[[Any], Iterator[ev.Event]]
@@ -35,8 +36,13 @@ ANSWERING = (ev.SendMessage, ev.SendToolResults, ev.Regenerate, ev.EndVoiceTurn,
 
 
 class EngineWorker:
-    def __init__(self, on_event: EventCallback) -> None:
+    def __init__(self, on_event: EventCallback, memory_budget: int | None = None,
+                 eviction_folder: str | Path | None = None) -> None:
+        """`memory_budget`: bytes of conversation caches kept in memory (None: from the machine's memory and
+        the model's size); idle conversations beyond it go to `eviction_folder` (`engine.session_budget`)."""
         self.on_event = on_event
+        self.memory_budget, self.eviction_folder = memory_budget, eviction_folder
+        self.budget: SessionBudget | None = None
         self.commands: queue.SimpleQueue[ev.Command | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="tandem-engine", daemon=True)
         self.loaded: LoadedModel | None = None
@@ -130,8 +136,14 @@ class EngineWorker:
         if sid and not isinstance(command, ev.Cancel) and sid in self.cancel_flags:
             self.cancel_flags[sid].clear()
         try:
+            if self.budget is not None and sid:
+                for event in self.budget.ensure_loaded(sid, self.sessions):
+                    self._emit(event, command)
             for event in handler(command):
                 self._emit(event, command)
+            if self.budget is not None:
+                for event in self.budget.enforce(self.sessions, keep=sid):
+                    self._emit(event, command)
         except Cancelled:
             self._emit(ev.TurnFinished(reason="cancelled"), command)
         except SessionError as e:
@@ -154,6 +166,11 @@ class EngineWorker:
         yield ev.Progress(stage="load", done=0, total=1)
         self.loaded = load_everything(c.path, c.drafter_path, c.dtype)
         self.sessions.clear()
+        if self.budget is not None:
+            self.budget.forget_all()
+        limit = self.memory_budget
+        self.budget = SessionBudget(default_limit(int(mx.get_active_memory())) if limit is None else limit,
+                                    self.eviction_folder)
         info = self.loaded
         yield ev.Progress(stage="load", done=1, total=1)
         yield ev.ModelLoaded(
@@ -179,6 +196,8 @@ class EngineWorker:
 
     def _close_session(self, c: ev.CloseSession):
         self.sessions.pop(c.session_id, None)
+        if self.budget is not None:
+            self.budget.forget(c.session_id)
         self.cancel_flags.pop(c.session_id, None)
         self.media.pop(c.session_id, None)
         return iter(())

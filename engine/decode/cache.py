@@ -355,6 +355,19 @@ class SlidingCache:
         """The rollback point whose rows are pinned apart from the buffer, if any."""
         return None if self._pinned is None else self._pinned.offset
 
+    @property
+    def pinned(self) -> CacheState | None:
+        """The pinned rows (to save them with the cache)."""
+        return self._pinned
+
+    def pin(self, state: CacheState) -> None:
+        """Take back pinned rows saved with this cache (`pinned`)."""
+        self._pinned = state
+
+    @property
+    def rollback_point(self) -> int | None:
+        return self._rollback_point
+
     def snapshot(self) -> CacheState:
         """Copies of the rows the next query needs (at most `window - 1`), detached from the buffer."""
         if self._keys is None:
