@@ -207,6 +207,7 @@ class ModelLoaded(Event):
     context_length: int = 0
     memory_bytes: int = 0
     drafter_pays_off: bool = False  # drafting is faster on this device (a GPU): use_drafter default
+    memory_note: str = ""  # macOS: what the GPU's wired-memory limit means and how to raise it
 
 
 @dataclass(frozen=True)

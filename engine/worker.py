@@ -22,6 +22,7 @@ import mlx.core as mx
 from engine import protocol as ev
 from engine.loading import LoadedModel, load_everything
 from engine.session import Cancelled, NotFound, SessionError
+from engine.admission import wired_limit_note
 from engine.session_budget import SessionBudget, default_limit
 
 EventCallback = Callable[[ev.Event], None]
@@ -179,6 +180,7 @@ class EngineWorker:
             context_length=info.model.config.text_config.max_position_embeddings,
             memory_bytes=int(mx.get_active_memory()),
             drafter_pays_off=drafter_pays_off(),
+            memory_note=wired_limit_note(),
         )
 
     def _open_session(self, c: ev.OpenSession):

@@ -35,6 +35,7 @@ import mlx.core as mx
 import numpy as np
 
 from engine import protocol as ev
+from engine.admission import memory_shortfall
 from engine.decode import cache as kv_cache
 from engine.decode.cache import Retention
 from engine.decode.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
@@ -376,6 +377,9 @@ class Session:
         return list(encode_prompt(text, self.tokenizer).input_ids[0])
 
     def _check_room(self, n_tokens: int, answer_budget: int) -> None:
+        shortfall = memory_shortfall(self.model, self.cache, n_tokens, self.options.chunk_tokens)
+        if shortfall:  # it would not fit in memory (engine.admission)
+            raise ContextTooLong(shortfall)
         need = self.offset + n_tokens + min(answer_budget, 1)
         if need > self.context_length:
             raise ContextTooLong(
