@@ -419,6 +419,13 @@ def can_trim_to(caches: Sequence[Cache], offset: int) -> bool:
     return all(c.can_trim_to(offset) for c in caches)
 
 
+def nearest_trim_point(caches: Sequence[Cache], offset: int) -> int:
+    """The latest offset at or before `offset` that every cache can trim back to (a pinned rollback
+    point, else 0); going back further than the caches hold starts there and feeds the rest again."""
+    points = {offset, 0} | {p for c in caches if (p := getattr(c, "pinned_offset", None)) is not None}
+    return max(p for p in points if p <= offset and can_trim_to(caches, p))
+
+
 def trim_to(caches: Sequence[Cache], offset: int) -> None:
     """Trim every cache back to `offset` (check `can_trim_to` first; a cache that cannot raises)."""
     for c in caches:

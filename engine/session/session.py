@@ -67,7 +67,7 @@ class SessionOptions:
     context_length: int | None = None
     chunk_tokens: int = 256
     audio_chunk_frames: int = 25  # 1 s of audio per prefill step while recording
-    max_snapshots: int = 8
+    max_snapshots: int = 0  # marks that keep a copy of the sliding rows (window - 1 each); 0: none
     retention: Retention = Retention()  # rows sliding caches keep beyond their window, for rollback
 
 
@@ -316,7 +316,8 @@ class Session:
 
     def _snapshot(self, mark: Mark) -> None:
         # Position 0 needs none: the caches can always be trimmed back to it.
-        mark.snapshot = kv_cache.snapshot(self.cache) if mark.offset > 0 else None
+        mark.snapshot = (kv_cache.snapshot(self.cache)
+                         if mark.offset > 0 and self.options.max_snapshots > 0 else None)
         drop_old_snapshots(self.turns + self.answer_marks, self.options.max_snapshots)
 
     def _hold_rollback_rows(self) -> None:
@@ -334,12 +335,17 @@ class Session:
             kv_cache.trim_to(self.cache, mark.offset)
             del self.segments[mark.n_segments:]
         else:
-            base = newest_snapshot_before(self.turns + self.answer_marks + [mark], mark)
+            marks = self.turns + self.answer_marks + [mark]
+            base = newest_snapshot_before(marks, mark)
             replay = self.segments[: mark.n_segments]
-            start = 0 if base is None else base.n_segments
-            if base is None:
-                kv_cache.trim_to(self.cache, 0)
+            point = kv_cache.nearest_trim_point(self.cache, mark.offset)  # e.g. the pinned last turn
+            at_point = [m for m in marks if m.offset == point and m.n_messages <= mark.n_messages]
+            if base is None or (at_point and base.offset <= point):
+                point = point if at_point else 0
+                start = at_point[0].n_segments if at_point else 0
+                kv_cache.trim_to(self.cache, point)
             else:
+                start = base.n_segments
                 kv_cache.restore(self.cache, base.snapshot)
             self.segments = replay[:start]
             for seg in replay[start:]:
