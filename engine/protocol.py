@@ -80,6 +80,7 @@ class OpenSession(SessionCommand):
     tools: list[dict] | None = None
     image_budget: int = 280
     context_length: int | None = None  # None: the model's own limit
+    kv_bits: int | None = None  # 8 or 4: quantized keys and values in the full-attention layers
 
 
 @dataclass

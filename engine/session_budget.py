@@ -117,13 +117,14 @@ def write_caches(path: Path, caches: list) -> None:
     """Every cache's rows, meta state, rollback point and pinned rows, in one safetensors file."""
     arrays, classes = {}, []
     for i, c in enumerate(caches):
-        if c.state:
-            arrays[f"{i}.keys"], arrays[f"{i}.values"] = c.state
+        state = c.state
+        for j, part in enumerate(state):
+            arrays[f"{i}.{j}"] = part
         pinned = getattr(c, "pinned", None)
         if pinned is not None:
             arrays[f"{i}.pinned_keys"], arrays[f"{i}.pinned_values"] = pinned.keys, pinned.values
         extra = {"rollback_point": getattr(c, "rollback_point", None),
-                 "pinned": None if pinned is None else pinned.offset}
+                 "pinned": None if pinned is None else pinned.offset, "parts": len(state)}
         classes.append([type(c).__name__, list(c.meta_state), extra])
     tmp = path.with_name(path.name + ".tmp.safetensors")
     mx.save_safetensors(str(tmp), arrays, {"caches": json.dumps(classes)})
@@ -134,7 +135,7 @@ def read_caches(path: Path) -> list:
     arrays, metadata = mx.load(str(path), return_metadata=True)
     caches = []
     for i, (name, meta_state, extra) in enumerate(json.loads(metadata["caches"])):
-        state = (arrays[f"{i}.keys"], arrays[f"{i}.values"]) if f"{i}.keys" in arrays else ()
+        state = tuple(arrays[f"{i}.{j}"] for j in range(extra["parts"]))
         cache = cache_from_state(name, state, meta_state)
         if extra["rollback_point"] is not None:
             cache.set_rollback_point(extra["rollback_point"])

@@ -190,7 +190,8 @@ class EngineWorker:
             raise NoModelLoaded("no model is loaded yet")
         flag = self.cancel_flags.setdefault(c.session_id, threading.Event())
         opts = SessionOptions(system_prompt=c.system_prompt, tools=c.tools,
-                              image_budget=c.image_budget, context_length=c.context_length)
+                              image_budget=c.image_budget, context_length=c.context_length,
+                              kv_bits=c.kv_bits)
         m = self.loaded
         self.sessions[c.session_id] = Session(m.model, m.tokenizer, m.template, m.gen_config, opts,
                                               drafter=m.drafter, cancel=flag)

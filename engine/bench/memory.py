@@ -20,7 +20,14 @@ import sys
 import mlx.core as mx
 
 from engine.checkpoint.shapes import FULL, get_shape
-from engine.decode.cache import FullCache, Retention, SlidingCache, live_bytes, overhead_bytes
+from engine.decode.cache import (
+    FullCache,
+    QuantizedFullCache,
+    Retention,
+    SlidingCache,
+    live_bytes,
+    overhead_bytes,
+)
 from engine.decode.cache import set_rollback_point
 
 PROMPT_CHUNK = 256
@@ -72,12 +79,37 @@ def session_overhead(shape, turns: int, prompt_tokens: int, answer_tokens: int) 
     }
 
 
+def kv_quantization(shape, tokens: int, context: int) -> dict:
+    """The full-attention layers' cache bytes for `tokens` rows, plain and quantized, scaled to `context`."""
+    out = {"tokens": tokens, "context": context}
+    full_layers = [t for t in shape.layer_types if t == FULL]
+    for name, make in (("bfloat16", FullCache), ("8bit", lambda: QuantizedFullCache(8)),
+                       ("4bit", lambda: QuantizedFullCache(4))):
+        cache, done = make(), 0  # one layer: the figure is that times the number of full layers
+        while done < tokens:
+            n = min(4096, tokens - done)
+            rows = mx.random.normal((1, shape.num_global_key_value_heads, n, shape.global_head_dim))
+            cache.update_and_fetch(rows.astype(mx.bfloat16), rows.astype(mx.bfloat16))
+            mx.eval(cache.state)
+            done += n
+        per_token = cache.live_bytes * len(full_layers) / tokens
+        out[f"{name}_gib_at_context"] = round(per_token * context / (1 << 30), 2)
+    sliding = sum(t != FULL for t in shape.layer_types)
+    out["sliding_gib"] = round(sliding * (shape.sliding_window - 1) * 2 * shape.num_key_value_heads
+                               * shape.head_dim * 2 / (1 << 30), 2)
+    out["note"] = (f"measured on {tokens} rows of one full-attention layer, scaled linearly to the "
+                   f"context and the {len(full_layers)} full layers (rows are independent)")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.bench.memory", description=__doc__)
     parser.add_argument("--shape", default="12b")
     parser.add_argument("--turns", type=int, default=6)
     parser.add_argument("--prompt-tokens", type=int, default=400)
     parser.add_argument("--answer-tokens", type=int, default=300)
+    parser.add_argument("--kv-tokens", type=int, default=32768, help="rows filled for the KV figure")
+    parser.add_argument("--context", type=int, default=262144, help="context the KV figure is scaled to")
     parser.add_argument("--long-answer-tokens", type=int, default=2000,
                         help="a last turn whose answer is longer than the window")
     args = parser.parse_args(argv)
@@ -85,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {
         "typical": session_overhead(shape, args.turns, args.prompt_tokens, args.answer_tokens),
         "long_last_turn": session_overhead(shape, 2, args.prompt_tokens, args.long_answer_tokens),
+        "kv_quantization": kv_quantization(shape, args.kv_tokens, args.context),
     }
     json.dump(out, sys.stdout, indent=2)
     print()

@@ -191,6 +191,75 @@ class FullCache:
         self.offset = state.offset
 
 
+class QuantizedFullCache(FullCache):
+    """A full-attention layer's rows quantized to `bits` (8 or 4) per value in groups of `group_size`
+    (`mx.quantize`: a scale and a bias per group), for long contexts. `update_and_fetch` returns the rows
+    dequantized (to the dtype they came in), so the attention path is unchanged; the dequantized copy lives
+    only for the layer's forward. Rollback is the same as a full cache's (trims move the offset back).
+    """
+
+    def __init__(self, bits: int = 8, group_size: int = 64) -> None:
+        super().__init__()
+        if bits not in (4, 8):
+            raise ValueError(f"a quantized KV cache holds 4 or 8 bits per value, not {bits}")
+        self.bits, self.group_size = bits, group_size
+        self._parts: list[mx.array] | None = None  # keys' (packed, scales, biases), then values'
+        self._dtype = mx.bfloat16
+
+    def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+        prev, n = self.offset, keys.shape[2]
+        self._dtype = keys.dtype
+        if self._parts is None and keys.shape[-1] % self.group_size:
+            self.group_size = 32  # narrow heads (test shapes)
+        new = [*mx.quantize(keys, self.group_size, self.bits), *mx.quantize(values, self.group_size, self.bits)]
+        if self._parts is None or prev + n > self._parts[0].shape[2]:
+            self._parts = [_grown(None if self._parts is None else old, part, 0, prev, n)
+                           for old, part in zip(self._parts or [None] * 6, new)]
+        for buffer, part in zip(self._parts, new):
+            buffer[..., prev : prev + n, :] = part
+        self.offset = prev + n
+        return self.last_rows()
+
+    def last_rows(self, n: int | None = None) -> tuple[mx.array, mx.array]:
+        start = 0 if n is None else max(self.offset - n, 0)
+        p = [x[..., start : self.offset, :] for x in self._parts]
+        keys = mx.dequantize(p[0], p[1], p[2], self.group_size, self.bits).astype(self._dtype)
+        values = mx.dequantize(p[3], p[4], p[5], self.group_size, self.bits).astype(self._dtype)
+        return keys, values
+
+    @property
+    def layout(self) -> tuple:
+        return ("full", self.bits, self.group_size)
+
+    def empty(self) -> bool:
+        return self._parts is None
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self._parts is None else sum(x.nbytes for x in self._parts)
+
+    @property
+    def live_bytes(self) -> int:
+        return 0 if self._parts is None else self.nbytes * self.offset // self._parts[0].shape[2]
+
+    @property
+    def state(self) -> tuple[mx.array, ...]:
+        return () if self._parts is None else tuple(x[..., : self.offset, :] for x in self._parts)
+
+    @state.setter
+    def state(self, v: tuple[mx.array, ...]) -> None:
+        self._parts = list(v) if v else None
+
+    @property
+    def meta_state(self) -> tuple[str, ...]:
+        return (str(self.offset), str(self.bits), str(self.group_size), str(self._dtype).split(".")[-1])
+
+    @meta_state.setter
+    def meta_state(self, v: Sequence[str]) -> None:
+        self.offset, self.bits, self.group_size = int(v[0]), int(v[1]), int(v[2])
+        self._dtype = getattr(mx, v[3])
+
+
 class SlidingCache:
     """A sliding-window layer's rows in temporal order, with retained rows for cheap rollback (module docstring).
 
@@ -392,7 +461,8 @@ class SlidingCache:
         self.offset, self._start = state.offset, state.offset - rows
 
 
-CACHE_CLASSES = {"FullCache": FullCache, "SlidingCache": SlidingCache}
+CACHE_CLASSES = {"FullCache": FullCache, "QuantizedFullCache": QuantizedFullCache,
+                 "SlidingCache": SlidingCache}
 
 
 def cache_from_state(name: str, state: tuple[mx.array, ...], meta_state: Sequence[str]) -> Cache:

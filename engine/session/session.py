@@ -69,6 +69,7 @@ class SessionOptions:
     audio_chunk_frames: int = 25  # 1 s of audio per prefill step while recording
     max_snapshots: int = 0  # marks that keep a copy of the sliding rows (window - 1 each); 0: none
     retention: Retention = Retention()  # rows sliding caches keep beyond their window, for rollback
+    kv_bits: int | None = None  # 8 or 4: the full-attention layers' keys and values quantized
 
 
 class Session:
@@ -96,7 +97,7 @@ class Session:
     # ------------------------------------------------------------------ state
 
     def reset(self) -> None:
-        self.cache = self.model.make_cache(self.options.retention)
+        self.cache = self.model.make_cache(self.options.retention, kv_bits=self.options.kv_bits)
         self.segments: list[Segment] = []
         self.offset = 0
         self.messages: list[dict] = self._system_messages()

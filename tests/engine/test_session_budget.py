@@ -116,3 +116,17 @@ def test_the_worker_evicts_and_reloads_with_events(tiny_checkpoint, tmp_path):
         worker.submit(ev.CloseSession(session_id="y"))
     finally:
         worker.stop()
+
+
+def test_a_session_with_a_quantized_cache_goes_to_disk_and_back(loaded, tmp_path):
+    s = new_session(loaded, kv_bits=4)
+    run(s.send("one one one", GREEDY))
+    before = [np.array(a) for c in s.cache for a in c.state]
+    budget, sessions = SessionBudget(0, tmp_path), {"q": s}
+    run(budget.ensure_loaded("q", sessions))
+    run(budget.enforce(sessions, keep=None))
+    run(budget.ensure_loaded("q", sessions))
+    assert [type(c).__name__ for c in s.cache].count("QuantizedFullCache") > 0
+    after = [np.array(a) for c in s.cache for a in c.state]
+    assert all(np.array_equal(a, b) for a, b in zip(after, before, strict=True))
+    assert answer(run(s.send("two", GREEDY)))
