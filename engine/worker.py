@@ -22,6 +22,8 @@ import mlx.core as mx
 from engine import protocol as ev
 from engine.loading import LoadedModel, load_everything
 from engine.session import Cancelled, NotFound, SessionError
+from engine.admission import wired_limit_note
+from engine.session_budget import SessionBudget, default_limit
 
 EventCallback = Callable[[ev.Event], None]
 Handler = Callable[[Any], Iterator[ev.Event]]
@@ -35,8 +37,13 @@ ANSWERING = (ev.SendMessage, ev.SendToolResults, ev.Regenerate, ev.EndVoiceTurn,
 
 
 class EngineWorker:
-    def __init__(self, on_event: EventCallback) -> None:
+    def __init__(self, on_event: EventCallback, memory_budget: int | None = None,
+                 eviction_folder: str | Path | None = None) -> None:
+        """`memory_budget`: bytes of conversation caches kept in memory (None: from the machine's memory and
+        the model's size); idle conversations beyond it go to `eviction_folder` (`engine.session_budget`)."""
         self.on_event = on_event
+        self.memory_budget, self.eviction_folder = memory_budget, eviction_folder
+        self.budget: SessionBudget | None = None
         self.commands: queue.SimpleQueue[ev.Command | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="tandem-engine", daemon=True)
         self.loaded: LoadedModel | None = None
@@ -130,8 +137,14 @@ class EngineWorker:
         if sid and not isinstance(command, ev.Cancel) and sid in self.cancel_flags:
             self.cancel_flags[sid].clear()
         try:
+            if self.budget is not None and sid:
+                for event in self.budget.ensure_loaded(sid, self.sessions):
+                    self._emit(event, command)
             for event in handler(command):
                 self._emit(event, command)
+            if self.budget is not None:
+                for event in self.budget.enforce(self.sessions, keep=sid):
+                    self._emit(event, command)
         except Cancelled:
             self._emit(ev.TurnFinished(reason="cancelled"), command)
         except SessionError as e:
@@ -154,6 +167,11 @@ class EngineWorker:
         yield ev.Progress(stage="load", done=0, total=1)
         self.loaded = load_everything(c.path, c.drafter_path, c.dtype)
         self.sessions.clear()
+        if self.budget is not None:
+            self.budget.forget_all()
+        limit = self.memory_budget
+        self.budget = SessionBudget(default_limit(int(mx.get_active_memory())) if limit is None else limit,
+                                    self.eviction_folder)
         info = self.loaded
         yield ev.Progress(stage="load", done=1, total=1)
         yield ev.ModelLoaded(
@@ -162,6 +180,7 @@ class EngineWorker:
             context_length=info.model.config.text_config.max_position_embeddings,
             memory_bytes=int(mx.get_active_memory()),
             drafter_pays_off=drafter_pays_off(),
+            memory_note=wired_limit_note(),
         )
 
     def _open_session(self, c: ev.OpenSession):
@@ -171,7 +190,8 @@ class EngineWorker:
             raise NoModelLoaded("no model is loaded yet")
         flag = self.cancel_flags.setdefault(c.session_id, threading.Event())
         opts = SessionOptions(system_prompt=c.system_prompt, tools=c.tools,
-                              image_budget=c.image_budget, context_length=c.context_length)
+                              image_budget=c.image_budget, context_length=c.context_length,
+                              kv_bits=c.kv_bits)
         m = self.loaded
         self.sessions[c.session_id] = Session(m.model, m.tokenizer, m.template, m.gen_config, opts,
                                               drafter=m.drafter, cancel=flag)
@@ -179,6 +199,8 @@ class EngineWorker:
 
     def _close_session(self, c: ev.CloseSession):
         self.sessions.pop(c.session_id, None)
+        if self.budget is not None:
+            self.budget.forget(c.session_id)
         self.cancel_flags.pop(c.session_id, None)
         self.media.pop(c.session_id, None)
         return iter(())

@@ -35,6 +35,7 @@ import mlx.core as mx
 import numpy as np
 
 from engine import protocol as ev
+from engine.admission import memory_shortfall
 from engine.decode import cache as kv_cache
 from engine.decode.cache import Retention
 from engine.decode.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
@@ -66,8 +67,9 @@ class SessionOptions:
     context_length: int | None = None
     chunk_tokens: int = 256
     audio_chunk_frames: int = 25  # 1 s of audio per prefill step while recording
-    max_snapshots: int = 8
+    max_snapshots: int = 0  # marks that keep a copy of the sliding rows (window - 1 each); 0: none
     retention: Retention = Retention()  # rows sliding caches keep beyond their window, for rollback
+    kv_bits: int | None = None  # 8 or 4: the full-attention layers' keys and values quantized
 
 
 class Session:
@@ -95,7 +97,7 @@ class Session:
     # ------------------------------------------------------------------ state
 
     def reset(self) -> None:
-        self.cache = self.model.make_cache(self.options.retention)
+        self.cache = self.model.make_cache(self.options.retention, kv_bits=self.options.kv_bits)
         self.segments: list[Segment] = []
         self.offset = 0
         self.messages: list[dict] = self._system_messages()
@@ -315,7 +317,8 @@ class Session:
 
     def _snapshot(self, mark: Mark) -> None:
         # Position 0 needs none: the caches can always be trimmed back to it.
-        mark.snapshot = kv_cache.snapshot(self.cache) if mark.offset > 0 else None
+        mark.snapshot = (kv_cache.snapshot(self.cache)
+                         if mark.offset > 0 and self.options.max_snapshots > 0 else None)
         drop_old_snapshots(self.turns + self.answer_marks, self.options.max_snapshots)
 
     def _hold_rollback_rows(self) -> None:
@@ -333,12 +336,17 @@ class Session:
             kv_cache.trim_to(self.cache, mark.offset)
             del self.segments[mark.n_segments:]
         else:
-            base = newest_snapshot_before(self.turns + self.answer_marks + [mark], mark)
+            marks = self.turns + self.answer_marks + [mark]
+            base = newest_snapshot_before(marks, mark)
             replay = self.segments[: mark.n_segments]
-            start = 0 if base is None else base.n_segments
-            if base is None:
-                kv_cache.trim_to(self.cache, 0)
+            point = kv_cache.nearest_trim_point(self.cache, mark.offset)  # e.g. the pinned last turn
+            at_point = [m for m in marks if m.offset == point and m.n_messages <= mark.n_messages]
+            if base is None or (at_point and base.offset <= point):
+                point = point if at_point else 0
+                start = at_point[0].n_segments if at_point else 0
+                kv_cache.trim_to(self.cache, point)
             else:
+                start = base.n_segments
                 kv_cache.restore(self.cache, base.snapshot)
             self.segments = replay[:start]
             for seg in replay[start:]:
@@ -376,6 +384,9 @@ class Session:
         return list(encode_prompt(text, self.tokenizer).input_ids[0])
 
     def _check_room(self, n_tokens: int, answer_budget: int) -> None:
+        shortfall = memory_shortfall(self.model, self.cache, n_tokens, self.options.chunk_tokens)
+        if shortfall:  # it would not fit in memory (engine.admission)
+            raise ContextTooLong(shortfall)
         need = self.offset + n_tokens + min(answer_budget, 1)
         if need > self.context_length:
             raise ContextTooLong(
