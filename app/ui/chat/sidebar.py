@@ -1,10 +1,10 @@
-"""The list of conversations: new, search, rename (double-click or context menu), delete with
-confirmation. Chats and agent runs are listed together, each kind with its own icon. It shows what
+"""The list of conversations: new, search, rename (double-click, F2 or Return, or the context menu),
+delete with a confirmation that names the conversation (context menu, Delete or Backspace). Chats and agent runs are listed together, each kind with its own icon. It shows what
 it is given; the owner does the storing and emits nothing to disk."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -49,7 +49,11 @@ class Sidebar(QWidget):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.currentItemChanged.connect(self._current_changed)
+        # A double-click renames any row, selected or not; the edit triggers stay off so that the
+        # dialog (with its Cancel) is the one way to rename.
+        self.list.setEditTriggers(QListWidget.EditTrigger.NoEditTriggers)
         self.list.itemDoubleClicked.connect(lambda item: self.ask_rename(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.installEventFilter(self)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.search, 1)
@@ -60,9 +64,6 @@ class Sidebar(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.new_button)
         self._updating = False
-        # Tests replace these to answer the dialogs.
-        self.confirm_delete = self._confirm_delete
-        self.ask_title = self._ask_title
 
     def set_conversations(self, conversations: list[Conversation], current: str | None) -> None:
         self._updating = True
@@ -72,17 +73,26 @@ class Sidebar(QWidget):
             AGENT_RUN: icon("agent", palette.color(QPalette.ColorRole.Highlight)),
         }
         try:
-            self.list.clear()
-            for conv in conversations:
-                item = QListWidgetItem(icons.get(conv.kind, icons["chat"]), conv.title)
-                item.setData(Qt.ItemDataRole.UserRole, conv.id)
+            if self.ids() != [conv.id for conv in conversations]:
+                # Rebuilt only when the rows change: a click that opens a conversation refreshes
+                # the list, and a rebuilt list would lose the row under a double-click.
+                self.list.clear()
+                for conv in conversations:
+                    item = QListWidgetItem()
+                    item.setData(Qt.ItemDataRole.UserRole, conv.id)
+                    self.list.addItem(item)
+            for row, conv in enumerate(conversations):
+                item = self.list.item(row)
+                item.setIcon(icons.get(conv.kind, icons["chat"]))
+                item.setText(conv.title)
                 item.setData(Qt.ItemDataRole.UserRole + 1, conv.kind)
                 item.setToolTip(
                     f"Coding agent: {conv.title}" if conv.kind == AGENT_RUN else conv.title
                 )
-                self.list.addItem(item)
                 if conv.id == current:
                     self.list.setCurrentItem(item)
+            if current is None or current not in self.ids():
+                self.list.setCurrentItem(None)
         finally:
             self._updating = False
 
@@ -105,13 +115,13 @@ class Sidebar(QWidget):
         item = self._item(conversation_id)
         if item is None:
             return
-        title = self.ask_title(item.text())
+        title = self._ask_title(item.text())
         if title is not None and title.strip():
             self.rename_requested.emit(conversation_id, title.strip())
 
     def ask_delete(self, conversation_id: str) -> None:
         item = self._item(conversation_id)
-        if item is not None and self.confirm_delete(item.text()):
+        if item is not None and self._confirm_delete(item.text()):
             self.delete_requested.emit(conversation_id)
 
     def _item(self, conversation_id: str) -> QListWidgetItem | None:
@@ -119,6 +129,21 @@ class Sidebar(QWidget):
             if self.list.item(i).data(Qt.ItemDataRole.UserRole) == conversation_id:
                 return self.list.item(i)
         return None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        """Keys on the list, as in Finder: F2 or Return renames, Delete or Backspace deletes."""
+        if watched is self.list and event.type() == QEvent.Type.KeyPress:
+            item = self.list.currentItem()
+            key = event.key()
+            if item is not None:
+                conv_id = item.data(Qt.ItemDataRole.UserRole)
+                if key in (Qt.Key.Key_F2, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                    self.ask_rename(conv_id)
+                    return True
+                if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+                    self.ask_delete(conv_id)
+                    return True
+        return super().eventFilter(watched, event)
 
     def _current_changed(self, item: QListWidgetItem | None, _previous) -> None:
         if item is not None and not self._updating:
@@ -135,12 +160,15 @@ class Sidebar(QWidget):
         menu.exec(self.list.viewport().mapToGlobal(pos))
 
     def _confirm_delete(self, title: str) -> bool:
-        answer = QMessageBox.question(
-            self, "Delete conversation",
-            f"Delete “{title}”? Its messages and attachments cannot be recovered.",
-            QMessageBox.StandardButton.Delete | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Delete
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete conversation",
+                          f"Delete “{title}”?", QMessageBox.StandardButton.NoButton, self)
+        box.setInformativeText("Its messages and attachments are deleted and cannot be recovered.")
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        return box.clickedButton() is delete
 
     def _ask_title(self, current: str) -> str | None:
         title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=current)

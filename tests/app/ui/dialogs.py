@@ -37,3 +37,56 @@ def answer_message_box(button_text: str, timeout_s: float = 10.0) -> list[str]:
 
     QTimer.singleShot(0, answer)
     return seen
+
+
+def answer_input_dialog(text: str | None, timeout_s: float = 10.0) -> list[str]:
+    """Type `text` into the next QInputDialog and press OK (None: press Cancel); returns a list
+    that gets the dialog's label and the text it opened with."""
+    from PySide6.QtWidgets import QInputDialog
+
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QInputDialog):
+            if time.monotonic() < deadline:
+                QTimer.singleShot(20, answer)
+            return
+        seen.extend([dialog.labelText(), dialog.textValue()])
+        if text is None:
+            dialog.reject()
+            return
+        dialog.setTextValue(text)
+        dialog.accept()
+
+    QTimer.singleShot(0, answer)
+    return seen
+
+
+def choose_menu_item(action_text: str, timeout_s: float = 10.0) -> list[str]:
+    """Choose `action_text` in the next popup menu with the keyboard (as a person would: highlight,
+    Return); returns a list that gets the menu's action texts."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QMenu
+
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+
+    def choose() -> None:
+        menu = QApplication.activePopupWidget()
+        if not isinstance(menu, QMenu):
+            if time.monotonic() < deadline:
+                QTimer.singleShot(20, choose)
+            return
+        actions = {action.text(): action for action in menu.actions() if action.text()}
+        seen.extend(actions)
+        if action_text not in actions:
+            menu.close()
+            return
+        menu.setActiveAction(actions[action_text])
+        QTest.keyClick(menu, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, choose)
+    return seen
