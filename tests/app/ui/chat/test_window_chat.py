@@ -8,6 +8,7 @@ import time
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from engine import protocol as ev
 
@@ -247,3 +248,28 @@ def test_reopen_without_a_saved_cache_feeds_the_stored_turns(qtbot, open_window)
     assert history.messages == [{"role": "user", "content": "Capital of France?"},
                                 {"role": "assistant", "content": "Paris."}]
     assert engine2.commands.index(history) < engine2.commands.index(engine2.of_type(ev.SendMessage)[0])
+
+
+def test_long_unbroken_lines_wrap_or_scroll_and_are_never_clipped(qtbot, open_window):
+    word = "x" * 300
+    code = "print('" + "y" * 400 + "')"
+    window, _ = open_window(replies=[f"See {word} here.\n\n```python\n{code}\n```\n"])
+    send(qtbot, window, "z" * 250)  # the person's own long line, too
+    answer = wait_answer(qtbot, window)
+    QApplication.processEvents()
+    column = window.chat_view.column.width()
+    user = window.chat_view.messages[0]
+    for widget in (user, answer):
+        assert widget.width() <= column
+    label = user.text_label
+    assert label.minimumSizeHint().width() <= label.width() <= column
+    assert label.heightForWidth(label.width()) > 2 * label.fontMetrics().height()  # it wrapped
+    [prose] = [w for w in answer.markdown_view.findChildren(QLabel) if w.objectName() == "Prose"]
+    assert prose.minimumSizeHint().width() <= prose.width() <= column
+    assert prose.heightForWidth(prose.width()) > 2 * prose.fontMetrics().height()
+    [block] = answer.markdown_view.code_blocks()
+    assert block.width() <= column
+    bar = block.scroller.horizontalScrollBar()
+    assert bar.maximum() > 0 and bar.isVisible()  # the long code line scrolls sideways
+    assert block.scroller.height() >= block.body.height() + bar.height()  # and shows whole
+    assert block.code == code  # copies without break marks
