@@ -18,6 +18,7 @@ Size, layout and the open conversation are restored from settings.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,15 +39,19 @@ from app.ui.agent.model_source import EngineModelSource
 from app.ui.agent.view import AgentView
 from app.ui.chat.composer import Composer
 from app.ui.chat.controller import ConversationController
+from app.ui.chat.notice_banner import NoticeBanner
 from app.ui.chat.sidebar import Sidebar
 from app.ui.chat.view import ChatView
 from app.ui.engine_bridge import EngineBridge
+from app.ui.model.texts import demo_failure_text, load_failure_text
 from app.ui.settings import Key, Settings
 from app.ui.status_bar import StatusLine
 from app.ui.tasks import Tasks
 from app.ui.voice.controller import VoiceController
 from app.ui.widgets.theme import style_sheet
 from engine import protocol as ev
+
+log = logging.getLogger(__name__)
 
 DEMO_FOLDER = "models/tandem-demo-tiny"
 
@@ -77,11 +82,13 @@ class MainWindow(QMainWindow):
         self.sidebar.setMinimumWidth(180)
         self.chat_view = ChatView()
         self.composer = Composer()
+        self.banner = NoticeBanner()  # a model that could not be loaded or made, and what to do
         chat_page = QWidget()
         chat_page.setObjectName("ChatArea")
         chat_layout = QVBoxLayout(chat_page)
         chat_layout.setContentsMargins(0, 0, 0, 0)
         chat_layout.setSpacing(0)
+        chat_layout.addWidget(self.banner)
         chat_layout.addWidget(self.chat_view, 1)
         chat_layout.addWidget(self.composer)
         self.modes = QStackedWidget()
@@ -110,6 +117,8 @@ class MainWindow(QMainWindow):
         self.add_mode_view("agent", self.agent_view, "Coding Agent")
         self._wire_sidebar()
         bridge.model_loaded.connect(self._on_model_loaded)
+        self.controller.model_load_failed.connect(self._on_model_failed)
+        self.chat_view.get_model_requested.connect(self.open_model_manager)
         bridge.turn_finished.connect(self.status_line.request_ended)  # a stopped prefill, too
         bridge.error_raised.connect(self.status_line.request_ended)
         self._build_menus()
@@ -190,12 +199,12 @@ class MainWindow(QMainWindow):
         if (demo / "config.json").exists():
             self._load_demo(str(demo))
             return
-        self.status_line.set_loading("Creating the demo checkpoint (random weights)…")
+        self.banner.dismiss()
+        self.status_line.set_loading("Creating the demo model (random weights)…")
         self._tasks.run_in_background(
             lambda: self._make_demo(demo),
             on_done=lambda _: self._load_demo(str(demo)),
-            on_failure=lambda exc: self.status_line.set_loading(
-                f"Could not create the demo checkpoint: {exc}"),
+            on_failure=lambda exc: self._on_demo_failed(demo, exc),
             name="demo-checkpoint",
         )
 
@@ -210,6 +219,8 @@ class MainWindow(QMainWindow):
         drafter = self.settings.value(Key.DRAFTER_PATH) or None
         if self.settings.is_set(Key.USE_DRAFTER) and not self.settings.value(Key.USE_DRAFTER):
             drafter = None  # turned off by the person (the device's default is known after loading)
+        self.banner.dismiss()
+        self.setWindowTitle("Tandem")  # says "demo model" again only once the demo model is in
         self.status_line.set_loading(f"Loading {Path(path).name or path}…")
         self.controller.load_model(ev.LoadModel(path=path, drafter_path=drafter))
 
@@ -217,6 +228,28 @@ class MainWindow(QMainWindow):
         self.settings.set_default(Key.USE_DRAFTER, event.drafter_pays_off)
         demo = event.random_weights
         self.setWindowTitle("Tandem — demo model (random weights)" if demo else "Tandem")
+        self.chat_view.set_demo_model(demo)
+        self.banner.dismiss()
+
+    def _on_model_failed(self, engine_message: str) -> None:
+        """A load failed: the status line says so in three words, the banner says why and what next."""
+        path = self.settings.value(Key.MODEL_PATH)
+        self.setWindowTitle("Tandem — no model loaded")
+        self.status_line.set_loading("No model loaded")
+        log.warning("The model at %s did not load: %s", path, engine_message)  # for bug reports
+        self.chat_view.set_demo_model(False)
+        actions = [("Manage Models…", self.open_model_manager), ("Settings…", self.open_settings)]
+        if Path(path) != self.demo_path():
+            actions.append(("Use the Demo Model", lambda: self._use_model("")))
+        self.banner.show_notice("The model could not be loaded", load_failure_text(path), actions)
+
+    def _on_demo_failed(self, folder: Path, error: BaseException) -> None:
+        log.warning("The demo model could not be made in %s: %s", folder, error)
+        self.setWindowTitle("Tandem — no model loaded")
+        self.status_line.set_loading("No model loaded")
+        self.banner.show_notice("The demo model could not be made", demo_failure_text(folder),
+                                [("Try Again", self.load_model),
+                                 ("Manage Models…", self.open_model_manager)])
 
     # ------------------------------------------------------------ menus and shortcuts
 

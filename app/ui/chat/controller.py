@@ -36,6 +36,7 @@ def answer_meta(stats: dict) -> str:
 class ConversationController(QObject):
     conversation_changed = Signal(str)  # "" for a new, not yet stored conversation
     busy_changed = Signal(bool)
+    model_load_failed = Signal(str)  # what the engine said; the window says why and what to do
 
     def __init__(
         self,
@@ -278,7 +279,7 @@ class ConversationController(QObject):
         self.composer.show_error(message)
 
     def model_failed(self, message: str) -> None:
-        self.status.set_loading(f"Could not load the model: {message}")
+        self.model_load_failed.emit(message)
 
     def engine_failed(self, message: str) -> None:
         self.status.showMessage(message, 10000)

@@ -7,17 +7,25 @@ pinned to the bottom while an answer streams, unless the reader has scrolled up 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app.ui.chat.message_widget import MessageWidget
 
 MAX_COLUMN_WIDTH = 820  # readable line length, like the peers' centred chat column
+
+EMPTY_TEXT = "Ask anything, drop an image or an audio file here,\nor press the microphone and talk."
+DEMO_TEXT = (
+    "This is the demo model: a small model with random weights, made so that you can try the "
+    "window. Its answers are noise.\n\nTo talk with Gemma 4 12B, get the model: it downloads once "
+    "and runs on this Mac."
+)
 
 
 class ChatView(QScrollArea):
     message_shown = Signal(object)  # the MessageWidget just added
     edit_requested = Signal(int)  # position of a user message
     regenerate_requested = Signal()
+    get_model_requested = Signal()  # "Get the Model" on the demo model's empty view
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,12 +46,20 @@ class ChatView(QScrollArea):
         outer.addWidget(self.column, 0, Qt.AlignmentFlag.AlignHCenter)
         self.setWidget(container)
         # Centred over the viewport rather than in the column, which is only as tall as its messages.
-        self.empty_state = QLabel(
-            "Ask anything, drop an image or an audio file here,\nor press the microphone and talk.",
-            self.viewport())
-        self.empty_state.setObjectName("EmptyState")
-        self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_state.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.empty_state = QWidget(self.viewport())
+        self.empty_text = QLabel(EMPTY_TEXT)
+        self.empty_text.setObjectName("EmptyState")
+        self.empty_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_text.setWordWrap(True)
+        self.get_model_button = QPushButton("Get the Model…")
+        self.get_model_button.setObjectName("GetModelButton")
+        self.get_model_button.clicked.connect(self.get_model_requested)
+        self.get_model_button.setVisible(False)
+        empty_layout = QVBoxLayout(self.empty_state)
+        empty_layout.addStretch(1)
+        empty_layout.addWidget(self.empty_text, 0, Qt.AlignmentFlag.AlignHCenter)
+        empty_layout.addWidget(self.get_model_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        empty_layout.addStretch(1)
         self.empty_state.raise_()
         self._messages: list[MessageWidget] = []
         self._stick_to_bottom = True
@@ -54,6 +70,19 @@ class ChatView(QScrollArea):
         super().resizeEvent(event)
         self.column.setFixedWidth(min(MAX_COLUMN_WIDTH, max(200, self.viewport().width() - 48)))
         self.empty_state.setGeometry(self.viewport().rect())
+        self._fit_empty_text()
+
+    def _fit_empty_text(self) -> None:
+        # A wrapped label in a layout gets too little height unless its width is settled first.
+        width = max(160, min(460, self.viewport().width() - 48))
+        self.empty_text.setFixedWidth(width)
+        self.empty_text.setFixedHeight(self.empty_text.heightForWidth(width))
+
+    def set_demo_model(self, demo: bool) -> None:
+        """On the demo model the empty view says what it is and offers the real one."""
+        self.empty_text.setText(DEMO_TEXT if demo else EMPTY_TEXT)
+        self.get_model_button.setVisible(demo)
+        self._fit_empty_text()
 
     @property
     def messages(self) -> list[MessageWidget]:

@@ -90,3 +90,26 @@ def choose_menu_item(action_text: str, timeout_s: float = 10.0) -> list[str]:
 
     QTimer.singleShot(0, choose)
     return seen
+
+
+def answer_dialog(answer, timeout_s: float = 10.0) -> list[str]:
+    """Call `answer(dialog)` on the next modal QDialog (it must accept or reject it); returns a list
+    that gets the dialog's class name."""
+    from PySide6.QtWidgets import QDialog
+
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+
+    def find() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QDialog):
+            if time.monotonic() < deadline:
+                QTimer.singleShot(20, find)
+            return
+        seen.append(type(dialog).__name__)
+        answer(dialog)
+        if dialog.isVisible():
+            dialog.reject()  # a test must not hang on a dialog it left open
+
+    QTimer.singleShot(0, find)
+    return seen

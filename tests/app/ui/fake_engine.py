@@ -54,6 +54,7 @@ class FakeEngineWorker:
         self.text_only = text_only
         self.drafter_pays_off = drafter_pays_off  # what ModelLoaded says about this "device"
         self.commands: list[ev.Command] = []
+        self.fail_paths: set[str] = set()  # LoadModel fails on these (and on "missing")
         self.sessions: dict[str, list] = {}  # session_id -> user turn contents
         self.model_path = ""  # sessions need a model, as in the real engine
         self.voice_samples = 0  # samples of the open voice turn
@@ -100,7 +101,7 @@ class FakeEngineWorker:
         self._on_event(event)
 
     def _on_LoadModel(self, c: ev.LoadModel) -> None:
-        if c.path == "missing":
+        if c.path == "missing" or c.path in self.fail_paths:
             self._emit(ev.ErrorEvent(request_id=c.request_id, message=f"no model at {c.path}"))
             return
         self.model_path = c.path
