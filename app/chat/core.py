@@ -118,7 +118,20 @@ class ChatCore:
     # ------------------------------------------------------------ conversations
 
     def conversations(self, query: str = "") -> list[Conversation]:
-        return self.store.conversations(query)
+        """Newest first, without chats that have no message yet (one made for an attachment
+        being prepared is listed once its message is sent)."""
+        empty = self.store.empty_chats()
+        return [c for c in self.store.conversations(query) if c.id not in empty]
+
+    def discard_if_empty(self, conversation_id: str | None) -> bool:
+        """Delete `conversation_id` (and close its engine session) when it is a chat with no
+        message and no answer being written: nothing of it is left behind. True when deleted."""
+        if conversation_id is None or conversation_id in self.pending:
+            return False
+        if conversation_id not in self.store.empty_chats():
+            return False
+        self.delete(conversation_id)
+        return True
 
     def new_conversation(self) -> None:
         """Nothing is stored until the first message (or attachment) of the new conversation."""

@@ -9,5 +9,7 @@ from app.store.store import (
     Store,
     kind_of,
 )
+from app.store.titles import PASTED_IMAGE_NAME, RECORDING_NAME
 
-__all__ = ["AGENT_RUN", "AgentRunInfo", "Attachment", "Conversation", "Message", "Store", "kind_of"]
+__all__ = ["AGENT_RUN", "AgentRunInfo", "Attachment", "Conversation", "Message", "Store", "kind_of",
+           "PASTED_IMAGE_NAME", "RECORDING_NAME"]

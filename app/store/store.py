@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from app.store.schema import migrate
+from app.store.titles import DEFAULT_TITLE, first_message_title
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic"}
 AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".oga", ".aiff", ".aif"}  # what engine.inputs.audio decodes
@@ -90,7 +91,7 @@ class Message:
 class Store:
     """The conversation database and attachment folder under `root` (created if missing)."""
 
-    DEFAULT_TITLE = "New chat"
+    DEFAULT_TITLE = DEFAULT_TITLE
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -132,6 +133,13 @@ class Store:
                 (like,),
             )
         return [_conversation(r) for r in rows]
+
+    def empty_chats(self) -> set[str]:
+        """The ids of chats with no message yet (one made for an attachment being prepared)."""
+        rows = self._conn.execute(
+            "SELECT id FROM conversations c WHERE c.kind = 'chat' AND NOT EXISTS ("
+            " SELECT 1 FROM messages m WHERE m.conversation_id = c.id)")
+        return {row[0] for row in rows}
 
     def rename_conversation(self, conversation_id: str, title: str) -> None:
         title = title.strip()
@@ -325,7 +333,7 @@ class Store:
         if role == "user" and position == 0:
             self._conn.execute(
                 "UPDATE conversations SET title = ? WHERE id = ? AND title = ?",
-                (_title_from(content, attachments), conversation_id, self.DEFAULT_TITLE),
+                (first_message_title(content, attachments), conversation_id, DEFAULT_TITLE),
             )
         return Message(message_id, conversation_id, position, role, content, attachments,
                        thinking, tool_calls, finish_reason, dict(stats))
@@ -356,12 +364,3 @@ class _Transaction:
 
 def _conversation(row: sqlite3.Row) -> Conversation:
     return Conversation(row["id"], row["title"], row["created_at"], row["updated_at"], row["kind"])
-
-
-def _title_from(content: str, attachments: tuple[Attachment, ...]) -> str:
-    line = " ".join(content.split())
-    if not line and attachments:
-        line = attachments[0].filename
-    if len(line) > 48:
-        line = line[:47].rstrip() + "…"
-    return line or Store.DEFAULT_TITLE

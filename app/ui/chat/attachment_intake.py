@@ -12,7 +12,7 @@ from PySide6.QtCore import QBuffer, QIODevice
 from PySide6.QtGui import QImage
 
 from app.chat import MEDIA_KINDS
-from app.store import Attachment, Store, kind_of
+from app.store import PASTED_IMAGE_NAME, Attachment, Store, kind_of
 
 
 def not_accepted(kind: str, name: str) -> str:
@@ -63,4 +63,4 @@ def import_image(store: Store, image: QImage) -> Attachment:
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     if image.isNull() or not image.save(buffer, "PNG"):
         raise ValueError("The pasted image could not be read.")
-    return store.import_bytes(bytes(buffer.data()), ".png", "Pasted image.png")
+    return store.import_bytes(bytes(buffer.data()), ".png", PASTED_IMAGE_NAME)

@@ -66,6 +66,7 @@ class ConversationController(QObject):
         composer.stop_requested.connect(self.stop)
         composer.files_offered.connect(self.attach_files)
         composer.image_pasted.connect(self.attach_image)
+        composer.attachment_removed.connect(self._attachment_removed)
         chat_view.edit_requested.connect(self.start_edit)
         chat_view.regenerate_requested.connect(self.regenerate)
         sidebar.new_requested.connect(self.new_conversation)
@@ -106,6 +107,7 @@ class ConversationController(QObject):
 
     def new_conversation(self) -> None:
         self.composer.cancel_edit()
+        self.core.discard_if_empty(self.core.current_id)
         self.core.new_conversation()
         self._clear_view()
         self.refresh_sidebar()
@@ -114,6 +116,8 @@ class ConversationController(QObject):
         self.conversation_changed.emit("")
 
     def open_conversation(self, conversation_id: str) -> None:
+        if conversation_id != self.core.current_id:
+            self.core.discard_if_empty(self.core.current_id)
         messages = self.core.open_conversation(conversation_id)
         if messages is None:
             return
@@ -159,6 +163,11 @@ class ConversationController(QObject):
             self._add_attachment(import_image(self.store, image))
         except ValueError as exc:
             self.composer.show_error(str(exc))
+
+    def _attachment_removed(self, _attachment: Attachment) -> None:
+        """The last chip of a conversation not yet started went: so does the conversation."""
+        if not self.composer.attachments and self.core.discard_if_empty(self.core.current_id):
+            self.refresh_sidebar()
 
     def _add_attachment(self, attachment: Attachment) -> None:
         self.composer.add_attachment(attachment)

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from app.store import AGENT_RUN, Store
+from app.store import AGENT_RUN, Attachment, Store
 from app.store.schema import AGENT_RUNS, MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
 
 
@@ -218,3 +218,38 @@ def test_store_imports_no_qt():
 
     code = "import sys, app.store; sys.exit(any(k.startswith('PySide6') for k in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_first_message_titles_for_attachments_alone(tmp_path):
+    from app.store.titles import first_message_title
+
+    s = Store(tmp_path)
+    wav = tmp_path / "long.wav"
+    import numpy as np
+    import soundfile
+    soundfile.write(wav, np.zeros(16000 * 75, np.float32), 16000)
+    recording = s.import_file(wav)
+    recording = Attachment(recording.kind, recording.sha256, recording.suffix, "Voice message.wav",
+                           recording.path)
+    assert first_message_title("", [recording]) == "Voice message · 1:15"
+    broken = Attachment("audio", "00", ".wav", "Voice message.wav", tmp_path / "missing.wav")
+    assert first_message_title("", [broken]) == "Voice message"
+    song = Attachment("audio", "00", ".mp3", "talk.mp3", tmp_path / "talk.mp3")
+    assert first_message_title("", [song]) == "Audio · talk.mp3"
+    photo = Attachment("image", "00", ".png", "photo.png", tmp_path / "photo.png")
+    assert first_message_title("", [photo]) == "Image · photo.png"
+    assert first_message_title("  a  question\n", [photo]) == "a question"
+    assert first_message_title("x" * 60) == "x" * 47 + "…"
+    assert first_message_title("") == "New chat"
+    s.close()
+
+
+def test_empty_chats_are_the_ones_without_messages(tmp_path):
+    s = Store(tmp_path)
+    empty = s.create_conversation()
+    used = s.create_conversation()
+    s.add_message(used.id, "user", "hi")
+    run = s.create_agent_run("fix it", [], str(tmp_path), "ask")
+    assert s.empty_chats() == {empty.id}
+    assert run.id not in s.empty_chats()
+    s.close()

@@ -166,3 +166,34 @@ def test_a_text_only_model_refuses_images_and_audio_with_a_sentence(qtbot, open_
     window.composer.offer_mime(QGuiApplication.clipboard().mimeData())
     assert window.composer.chips == []
     assert window.composer.error_label.text().startswith("The pasted image cannot be attached")
+
+
+def test_an_image_alone_titles_its_conversation_and_a_removed_one_leaves_nothing(
+        qtbot, open_window, tmp_path):
+    window, engine = open_window(replies=["A red box."])
+    drop_files(window.composer, [png(tmp_path / "photo.png")])
+    conv_id = window.controller.current_id
+    assert conv_id is not None  # made at once, so the engine prepares the image while one types
+    assert window.sidebar.titles() == []  # but not listed as an empty "New chat"
+    window.composer.chips[0].remove_button.click()
+    assert window.store.conversations() == [] and window.controller.current_id is None
+    assert [c.session_id for c in engine.of_type(ev.CloseSession)] == [conv_id]
+
+    drop_files(window.composer, [png(tmp_path / "photo.png")])
+    window.new_action.trigger()  # leaving it empty for a new chat leaves nothing behind either
+    assert window.store.conversations() == []
+
+    drop_files(window.composer, [png(tmp_path / "photo.png")])
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)  # sent without a word
+    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
+    assert window.sidebar.titles() == ["Image · photo.png"]
+
+    window.new_action.trigger()
+    image = QImage(24, 16, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.green)
+    QGuiApplication.clipboard().setImage(image)
+    window.composer.edit.setFocus()
+    window.composer.edit.paste()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(window.sidebar.titles()) == 2, timeout=3000)
+    assert window.sidebar.titles() == ["Pasted image", "Image · photo.png"]
