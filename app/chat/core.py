@@ -21,6 +21,7 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -32,8 +33,19 @@ from app.chat.history import message_content, messages_to_replay
 from app.store import Attachment, Conversation, Message, Store
 from engine import protocol as ev
 
+log = logging.getLogger(__name__)
+
 Submit = Callable[[ev.Command], int]
 MEDIA_KINDS = frozenset({"image", "audio"})  # what a full model takes; a text-only build neither
+
+
+def as_sentence(message: str) -> str:
+    """An engine's message as a sentence: capitalised, ending in a full stop."""
+    text = " ".join(message.split()).strip()
+    if not text:
+        return "Something went wrong in the engine. Try again; if it happens again, restart Tandem."
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
 
 
 class ModelState(str, Enum):
@@ -432,17 +444,16 @@ class ChatCore:
         failed_open = self._opening.pop(event.request_id, None)
         if failed_open is not None:
             self.opened.discard(failed_open)  # the next send opens it again
+        if event.detail:  # a traceback: for a bug report, never for the person
+            log.warning("The engine failed: %s\n%s", event.message, event.detail)
         attachment = self._preparing.pop(event.request_id, None)
         if attachment is not None:
             self.listener.attachment_failed(
-                attachment,
-                f"Could not use {attachment.filename}: {event.message}. {event.detail}".strip(),
+                attachment, f"Could not use {attachment.filename}. {as_sentence(event.message)}"
             )
             return
         if self._answer_for(event) is not None:
             del self.pending[event.session_id]
-            self.listener.answer_failed(
-                event.session_id, f"{event.message}. {event.detail}".strip(" .")
-            )
+            self.listener.answer_failed(event.session_id, as_sentence(event.message))
             return
-        self.listener.engine_failed(f"{event.message} {event.detail}".strip())
+        self.listener.engine_failed(as_sentence(event.message))

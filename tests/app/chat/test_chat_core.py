@@ -142,17 +142,18 @@ def test_a_failed_answer_is_said_and_not_stored(store):
     conv, rid = chat.current_id, engine.commands[-1].request_id
     chat.handle(
         ev.ErrorEvent(
-            session_id=conv, request_id=rid, message="Too long", detail="the context is full"
+            session_id=conv, request_id=rid, message="Too long",
+            detail='Traceback (most recent call last):\n  File "engine/worker.py"',
         )
     )
-    assert listener.named("answer_failed") == [(conv, "Too long. the context is full")]
+    assert listener.named("answer_failed") == [(conv, "Too long.")]  # the detail is a traceback
     assert [m.role for m in store.messages(conv)] == ["user"] and not chat.answering
 
 
 def test_an_error_of_nothing_shown_goes_to_engine_failed(store):
     chat, _, listener = make_chat(store)
     chat.handle(ev.ErrorEvent(session_id="gone", request_id=999, message="Odd", detail="thing"))
-    assert listener.named("engine_failed") == [("Odd thing",)]
+    assert listener.named("engine_failed") == [("Odd.",)]
 
 
 @pytest.mark.parametrize(("position", "turn"), [(0, 0), (2, 1)])
@@ -264,7 +265,7 @@ def test_an_attachment_is_prepared_while_the_person_writes(store, tmp_path):
         )
     )
     assert listener.named("attachment_failed") == [
-        (attachment, "Could not use photo.png: Cannot read image. truncated")
+        (attachment, "Could not use photo.png. Cannot read image.")
     ]
     chat.send("what is it?", [attachment])
     assert engine.of_type(ev.SendMessage)[0].content == [

@@ -142,8 +142,9 @@ def test_audio_file_and_removing_a_chip(qtbot, open_window, tmp_path):
 def test_check_attachable_explains_refusals(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as refused:
         check_attachable(path)
+    assert "cannot identify" not in str(refused.value)  # PIL's words stay out
     with pytest.raises(ValueError, match="does not exist"):
         check_attachable(tmp_path / "missing.png")
 
@@ -197,3 +198,17 @@ def test_an_image_alone_titles_its_conversation_and_a_removed_one_leaves_nothing
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(window.sidebar.titles()) == 2, timeout=3000)
     assert window.sidebar.titles() == ["Pasted image", "Image · photo.png"]
+
+
+def test_a_file_that_cannot_be_copied_is_said_in_words(qtbot, open_window, tmp_path, monkeypatch):
+    window, _ = open_window()
+    image = png(tmp_path / "photo.png")
+
+    def unreadable(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied", str(image))
+
+    monkeypatch.setattr("shutil.copyfile", unreadable)  # the disk, not the dialog, fails
+    window.controller.attach_files([str(image)])
+    text = window.composer.error_label.text()
+    assert "photo.png could not be copied into Tandem" in text and "Errno" not in text
+    assert window.composer.chips == []
