@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         bridge.model_loaded.connect(self._on_model_loaded)
         self.controller.model_load_failed.connect(self._on_model_failed)
         self.chat_view.get_model_requested.connect(self.open_model_manager)
+        self.chat_view.column_placed.connect(self.composer.align_to_column)  # one column, one edge
         bridge.turn_finished.connect(self.status_line.request_ended)  # a stopped prefill, too
         bridge.error_raised.connect(self.status_line.request_ended)
         self._build_menus()

@@ -26,6 +26,7 @@ class ChatView(QScrollArea):
     edit_requested = Signal(int)  # position of a user message
     regenerate_requested = Signal()
     get_model_requested = Signal()  # "Get the Model" on the demo model's empty view
+    column_placed = Signal(int, int)  # the message column's left edge and width, in this widget
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +69,10 @@ class ChatView(QScrollArea):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self.column.setFixedWidth(min(MAX_COLUMN_WIDTH, max(200, self.viewport().width() - 48)))
+        width = min(MAX_COLUMN_WIDTH, max(200, self.viewport().width() - 48))
+        self.column.setFixedWidth(width)
+        # The container centres the column in the viewport (which narrows when the bar shows).
+        self.column_placed.emit(self.viewport().x() + (self.viewport().width() - width) // 2, width)
         self.empty_state.setGeometry(self.viewport().rect())
         self._fit_empty_text()
 

@@ -273,3 +273,35 @@ def test_long_unbroken_lines_wrap_or_scroll_and_are_never_clipped(qtbot, open_wi
     assert bar.maximum() > 0 and bar.isVisible()  # the long code line scrolls sideways
     assert block.scroller.height() >= block.body.height() + bar.height()  # and shows whole
     assert block.code == code  # copies without break marks
+
+
+def test_the_composer_lines_up_with_the_message_column_and_its_placeholder_fits(qtbot, open_window):
+    from PySide6.QtWidgets import QFrame
+
+    window, _ = open_window(size=(1400, 800))
+    frame = window.composer.findChild(QFrame, "ComposerFrame")
+    edit = window.composer.edit
+
+    def check() -> None:
+        for _ in range(3):  # the resize, then the layouts it asks for
+            QApplication.processEvents()
+        column = window.chat_view.column
+        left = column.mapTo(window, column.rect().topLeft()).x()
+        assert abs(frame.mapTo(window, frame.rect().topLeft()).x() - left) <= 1
+        assert abs(frame.width() - column.width()) <= 1
+        room = edit.viewport().width() - 2 * edit.document().documentMargin()
+        assert edit.fontMetrics().horizontalAdvance(edit.placeholderText()) <= room
+
+    for width in (1400, 1000, 700, 640):
+        window.resize(width, 800)
+        check()
+    window.splitter.setSizes([420, 220])  # a wide sidebar: the narrowest chat
+    check()
+    assert edit.placeholderText() == "Message Tandem…"
+    for i in range(12):  # enough messages for the scroll bar, which narrows the column's room
+        conv = window.controller.core.ensure_conversation()
+        window.controller.core.add_user_message(conv, f"line {i}\n" * 4)
+    for width in (1400, 900, 640):
+        window.resize(width, 600)
+        check()
+    assert window.chat_view.verticalScrollBar().isVisible()
