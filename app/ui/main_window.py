@@ -271,6 +271,9 @@ class MainWindow(QMainWindow):
         self.stop_action = self._action(chat_menu, "Stop", QKeySequence(Qt.Key.Key_Escape),
                                         self._escape)
         self._action(chat_menu, "Regenerate", QKeySequence("Ctrl+R"), self.controller.regenerate)
+        chat_menu.addSeparator()
+        self.export_action = self._action(chat_menu, "Export as Markdown…", QKeySequence("Ctrl+Shift+E"),
+                                          lambda: self.controller.export())
         self.view_menu = self.menuBar().addMenu("&View")
         for action in self._mode_actions.values():
             self.view_menu.addAction(action)

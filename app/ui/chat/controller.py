@@ -18,6 +18,7 @@ from app.chat import ChatCore, ModelState, PendingAnswer, TurnRefused
 from app.store import Attachment, Message, Store
 from app.ui.chat.attachment_intake import import_files, import_image, not_accepted
 from app.ui.chat.composer import Composer
+from app.ui.chat.export_dialog import export_with_dialog
 from app.ui.chat.message_widget import MessageWidget
 from app.ui.chat.sidebar import Sidebar
 from app.ui.chat.view import ChatView
@@ -72,6 +73,7 @@ class ConversationController(QObject):
         sidebar.new_requested.connect(self.new_conversation)
         sidebar.rename_requested.connect(self.rename)
         sidebar.delete_requested.connect(self.delete)
+        sidebar.export_requested.connect(self.export)
         sidebar.search_changed.connect(self.search)
         bridge.event_received.connect(self.core.handle)  # before the typed signals below
         bridge.model_loaded.connect(status.show_model)
@@ -144,6 +146,12 @@ class ConversationController(QObject):
             self.new_conversation()
         else:
             self.refresh_sidebar()
+
+    def export(self, conversation_id: str | None = None) -> None:
+        """Ask where, then write the conversation (the open one by default) as Markdown."""
+        conversation_id = conversation_id or self.core.current_id
+        if conversation_id is not None:
+            export_with_dialog(self.store, conversation_id, self.chat_view.window())
 
     def load_model(self, command: ev.LoadModel) -> None:
         self.core.load_model(command)

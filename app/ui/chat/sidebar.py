@@ -28,6 +28,7 @@ class Sidebar(QWidget):
     new_requested = Signal()
     rename_requested = Signal(str, str)  # id, new title
     delete_requested = Signal(str)
+    export_requested = Signal(str)
     search_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -156,6 +157,8 @@ class Sidebar(QWidget):
         conv_id = item.data(Qt.ItemDataRole.UserRole)
         menu = QMenu(self)
         menu.addAction("Rename…", lambda: self.ask_rename(conv_id))
+        if item.data(Qt.ItemDataRole.UserRole + 1) != AGENT_RUN:
+            menu.addAction("Export as Markdown…", lambda: self.export_requested.emit(conv_id))
         menu.addAction("Delete…", lambda: self.ask_delete(conv_id))
         menu.exec(self.list.viewport().mapToGlobal(pos))
 

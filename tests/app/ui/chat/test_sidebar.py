@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dialogs import answer_input_dialog, answer_message_box, choose_menu_item
+from dialogs import answer_dialog, answer_input_dialog, answer_message_box, choose_menu_item
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QContextMenuEvent, QMouseEvent
 from PySide6.QtTest import QTest
@@ -53,7 +53,7 @@ def test_rename_from_the_context_menu_in_the_real_dialog(qtbot, open_window):
     menu = choose_menu_item("Rename…")
     seen = answer_input_dialog("  Trip to Kyoto  ")
     right_click(window.sidebar, 0)
-    assert menu == ["Rename…", "Delete…"] and seen == ["Title:", "Old title"]
+    assert menu == ["Rename…", "Export as Markdown…", "Delete…"] and seen == ["Title:", "Old title"]
     assert window.sidebar.titles() == ["Trip to Kyoto"]
     assert window.store.conversation(conv_id).title == "Trip to Kyoto"
     choose_menu_item("Rename…")
@@ -154,3 +154,55 @@ def test_escape_cancels_an_edit_when_nothing_streams(qtbot, open_window):
     window.stop_action.trigger()
     assert window.composer.editing_position is None and window.composer.text == ""
     assert not engine.of_type(ev.Cancel)
+
+
+def test_export_as_markdown_from_the_menu_and_the_sidebar(qtbot, open_window, tmp_path):
+    window, _ = open_window(replies=["A **red** square."])
+    send(qtbot, window, "What is red?")
+    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
+    out = tmp_path / "exports"
+    out.mkdir()
+    seen = answer_dialog(lambda dialog: (dialog.selectFile(str(out / "Red")), dialog.accept()))
+    window.export_action.trigger()
+    assert seen == ["QFileDialog"]
+    text = (out / "Red.md").read_text(encoding="utf-8")
+    assert text.startswith("# What is red?") and "A **red** square." in text
+
+    menu = choose_menu_item("Export as Markdown…")
+    answer_dialog(lambda dialog: (dialog.selectFile(str(out / "Again.md")), dialog.accept()))
+    right_click(window.sidebar, 0)
+    assert "Export as Markdown…" in menu and (out / "Again.md").exists()
+
+    answer_dialog(lambda dialog: dialog.reject())  # Cancel: nothing written
+    window.export_action.trigger()
+    assert sorted(p.name for p in out.iterdir()) == ["Again.md", "Red.md"]
+
+
+def test_a_failed_export_is_said_in_the_real_dialog(qtbot, open_window, tmp_path):
+    from PIL import Image
+
+    window, _ = open_window()
+    Image.new("RGB", (8, 8)).save(tmp_path / "photo.png")
+    window.controller.attach_files([str(tmp_path / "photo.png")])
+    send(qtbot, window, "hello")
+    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
+    [user, _] = window.store.messages(window.controller.current_id)
+    user.attachments[0].path.unlink()  # the copy fails half-way
+    out = tmp_path / "out"
+    out.mkdir()
+    answer_dialog(lambda dialog: (dialog.selectFile(str(out / "x.md")), dialog.accept()))
+    seen = answer_message_box("OK")
+    window.export_action.trigger()
+    assert len(seen) == 1 and "could not be exported" in seen[0] and "Errno" not in seen[0]
+    assert list(out.iterdir()) == []  # nothing half-written
+
+
+def test_copy_puts_the_whole_answer_on_the_clipboard(qtbot, open_window):
+    from PySide6.QtGui import QGuiApplication
+
+    answer = "First paragraph.\n\n```python\nprint('hi')\n```\n\nLast **line**."
+    window, _ = open_window(replies=[answer])
+    send(qtbot, window, "hi")
+    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
+    window.chat_view.last().copy_button.click()
+    assert QGuiApplication.clipboard().text() == answer
