@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from app.chat.history import message_content, messages_to_replay
-from app.store import Attachment, Conversation, Message, Store
+from app.store import Attachment, Conversation, Message, Store, VariantPlace
 from engine import protocol as ev
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ class ChatCore:
             return False
         self._require_model()
         self._ensure_session(conversation_id)
-        self.store.delete_messages_from(conversation_id, answer_position)
+        self.store.set_aside_from(conversation_id, answer_position)  # kept as an earlier version
         self.listener.messages_removed(conversation_id, answer_position)
         rid = self.submit(
             ev.Regenerate(
@@ -300,11 +300,33 @@ class ChatCore:
         found = [m for m in self.store.messages(self.current_id) if m.position == position]
         return found[0] if found and found[0].role == "user" else None
 
+    def variant_places(self) -> dict[int, VariantPlace]:
+        """The open conversation's positions with other versions, and which one is shown."""
+        return self.store.variant_places(self.current_id) if self.current_id else {}
+
+    def switch_variant(self, position: int, index: int) -> list[Message] | None:
+        """Make version `index` of the open conversation's tail at `position` the live one, in the
+        store and in the engine (whose session is fed the conversation again, without generating);
+        its messages now, or None when nothing changed (an answer is being written, no such
+        version)."""
+        conversation_id = self.current_id
+        if conversation_id is None or conversation_id in self.pending:
+            return None
+        if not self.store.switch_variant(conversation_id, position, index):
+            return None
+        # The saved KV cache holds the other version: the session is rebuilt from the store.
+        self.store.session_cache_path(conversation_id).unlink(missing_ok=True)
+        self.opened.discard(conversation_id)
+        if self.accepts_sessions():
+            self._ensure_session(conversation_id)
+        self.listener.conversations_changed()
+        return self.store.messages(conversation_id)
+
     def _roll_back(self, conversation_id: str, position: int) -> None:
         messages = self.store.messages(conversation_id)
         turn = sum(1 for m in messages if m.role == "user" and m.position < position)
         self.submit(ev.Rollback(session_id=conversation_id, turn=turn))
-        self.store.delete_messages_from(conversation_id, position)
+        self.store.set_aside_from(conversation_id, position)  # the old branch stays reachable
         self.listener.messages_removed(conversation_id, position)
 
     def stop(self) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from app.store.variants import MESSAGE_VARIANTS
+
 # Agent runs are conversations too: their kind, their folder and mode, and their events as JSON
 # records (app.agent.run_record). Written to apply after any other migration, in any order.
 AGENT_RUNS = """
@@ -63,6 +65,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE messages ADD COLUMN stats TEXT NOT NULL DEFAULT '{}';
     """,
     AGENT_RUNS,  # 2 -> 3 (its number may change: nothing depends on it)
+    MESSAGE_VARIANTS,  # 3 -> 4: the other versions of a regenerated or edited tail (same)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -27,6 +27,7 @@ from typing import Any
 
 from app.store.schema import migrate
 from app.store.titles import DEFAULT_TITLE, first_message_title
+from app.store.variants import MAX_VARIANTS, VariantPlace, read_tail, tail_json
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic"}
 AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".oga", ".aiff", ".aif"}  # what engine.inputs.audio decodes
@@ -185,11 +186,128 @@ class Store:
         return [self._message(r) for r in rows]
 
     def delete_messages_from(self, conversation_id: str, position: int) -> None:
-        """Remove the message at `position` and every later one (rollback, regenerate)."""
-        self._conn.execute(
-            "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
-            (conversation_id, position),
-        )
+        """Remove the message at `position` and every later one, and their other versions."""
+        with self._transaction():
+            self._conn.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+                (conversation_id, position),
+            )
+            self._conn.execute(
+                "DELETE FROM message_variants WHERE conversation_id = ? AND position >= ?",
+                (conversation_id, position),
+            )
+
+    # ------------------------------------------------------------ other versions of a tail
+
+    def set_aside_from(self, conversation_id: str, position: int) -> None:
+        """Keep the messages from `position` on as another version of the tail there, and remove
+        them from the conversation: the next message at `position` starts a new version
+        (regenerate, edit). Nothing is kept when there is nothing at `position`."""
+        with self._transaction():
+            if not self._tail_rows(conversation_id, position):
+                return
+            live = self._live_row(conversation_id, position)
+            if live is None:
+                self._conn.execute(
+                    "INSERT INTO message_variants (conversation_id, position, ordinal, tail)"
+                    " VALUES (?, ?, 0, ?)",
+                    (conversation_id, position, self._take_tail(conversation_id, position)))
+            else:
+                self._conn.execute("UPDATE message_variants SET tail = ? WHERE id = ?",
+                                   (self._take_tail(conversation_id, position), live))
+            self._conn.execute(
+                "INSERT INTO message_variants (conversation_id, position, ordinal, tail)"
+                " SELECT ?, ?, COALESCE(MAX(ordinal) + 1, 0), NULL FROM message_variants"
+                " WHERE conversation_id = ? AND position = ?",
+                (conversation_id, position, conversation_id, position))
+            self._drop_oldest(conversation_id, position)
+
+    def variant_places(self, conversation_id: str) -> dict[int, VariantPlace]:
+        """For each position with other versions: which one is live, of how many."""
+        places: dict[int, VariantPlace] = {}
+        rows = self._conn.execute(
+            "SELECT position, tail FROM message_variants WHERE conversation_id = ?"
+            " ORDER BY position, ordinal", (conversation_id,))
+        counts: dict[int, list] = {}
+        for row in rows:
+            counts.setdefault(row["position"], []).append(row["tail"] is None)
+        for position, live_flags in counts.items():
+            if True in live_flags:
+                places[position] = VariantPlace(live_flags.index(True) + 1, len(live_flags))
+        return places
+
+    def switch_variant(self, conversation_id: str, position: int, index: int) -> bool:
+        """Make version `index` (1-based) of the tail at `position` the live one; the live one is
+        kept in its place. False (and nothing changed) when there is no such version."""
+        with self._transaction():
+            rows = self._conn.execute(
+                "SELECT id, tail FROM message_variants WHERE conversation_id = ? AND position = ?"
+                " ORDER BY ordinal", (conversation_id, position)).fetchall()
+            live = self._live_row(conversation_id, position)
+            if live is None or not 1 <= index <= len(rows) or rows[index - 1]["tail"] is None:
+                return False
+            chosen = rows[index - 1]
+            self._conn.execute("UPDATE message_variants SET tail = ? WHERE id = ?",
+                               (self._take_tail(conversation_id, position), live))
+            messages, deeper = read_tail(chosen["tail"])
+            for m in messages:
+                attachments = tuple(
+                    Attachment(a["kind"], a["sha256"], a["suffix"], a["filename"],
+                               self.blob_path(a["sha256"], a["suffix"]))
+                    for a in m["attachments"])
+                self._insert_message(conversation_id, m["role"], m["content"], attachments,
+                                     m["thinking"], tuple(m["tool_calls"]), m["finish_reason"],
+                                     m["stats"])
+            for row in deeper:
+                self._conn.execute(
+                    "INSERT INTO message_variants (conversation_id, position, ordinal, tail)"
+                    " VALUES (?, ?, ?, ?)",
+                    (conversation_id, row["position"], row["ordinal"], row["tail"]))
+            self._conn.execute("UPDATE message_variants SET tail = NULL WHERE id = ?",
+                               (chosen["id"],))
+        return True
+
+    def _tail_rows(self, conversation_id: str, position: int) -> list[sqlite3.Row]:
+        return self._conn.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? AND position >= ? ORDER BY position",
+            (conversation_id, position)).fetchall()
+
+    def _live_row(self, conversation_id: str, position: int) -> int | None:
+        row = self._conn.execute(
+            "SELECT id FROM message_variants WHERE conversation_id = ? AND position = ?"
+            " AND tail IS NULL", (conversation_id, position)).fetchone()
+        return row["id"] if row else None
+
+    def _take_tail(self, conversation_id: str, position: int) -> str:
+        """The live tail from `position` as JSON, with the variant rows below it; both are
+        removed from the tables (inside the caller's transaction)."""
+        messages = []
+        for row in self._tail_rows(conversation_id, position):
+            m = self._message(row)
+            messages.append({
+                "role": m.role, "content": m.content, "thinking": m.thinking,
+                "tool_calls": list(m.tool_calls), "finish_reason": m.finish_reason,
+                "stats": m.stats,
+                "attachments": [{"kind": a.kind, "sha256": a.sha256, "suffix": a.suffix,
+                                 "filename": a.filename} for a in m.attachments],
+            })
+        deeper = [dict(row) for row in self._conn.execute(
+            "SELECT position, ordinal, tail FROM message_variants"
+            " WHERE conversation_id = ? AND position > ? ORDER BY position, ordinal",
+            (conversation_id, position))]
+        self._conn.execute("DELETE FROM message_variants WHERE conversation_id = ? AND position > ?",
+                           (conversation_id, position))
+        self._conn.execute("DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+                           (conversation_id, position))
+        return tail_json(messages, deeper)
+
+    def _drop_oldest(self, conversation_id: str, position: int) -> None:
+        """Keep at most MAX_VARIANTS versions at `position`: memory and disk are a budget."""
+        rows = self._conn.execute(
+            "SELECT id FROM message_variants WHERE conversation_id = ? AND position = ?"
+            " AND tail IS NOT NULL ORDER BY ordinal", (conversation_id, position)).fetchall()
+        for row in rows[:max(0, len(rows) - (MAX_VARIANTS - 1))]:
+            self._conn.execute("DELETE FROM message_variants WHERE id = ?", (row["id"],))
 
     # ------------------------------------------------------------ agent runs
 

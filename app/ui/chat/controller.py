@@ -70,6 +70,7 @@ class ConversationController(QObject):
         composer.attachment_removed.connect(self._attachment_removed)
         chat_view.edit_requested.connect(self.start_edit)
         chat_view.regenerate_requested.connect(self.regenerate)
+        chat_view.variant_requested.connect(self.switch_variant)
         sidebar.new_requested.connect(self.new_conversation)
         sidebar.rename_requested.connect(self.rename)
         sidebar.delete_requested.connect(self.delete)
@@ -133,6 +134,7 @@ class ConversationController(QObject):
         self.settings.set_value(Key.LAST_CONVERSATION, conversation_id)
         self.refresh_sidebar()
         self._sync_busy()
+        self._show_variants()
         self.conversation_changed.emit(conversation_id)
 
     def rename(self, conversation_id: str, title: str) -> None:
@@ -207,6 +209,22 @@ class ConversationController(QObject):
         except TurnRefused as exc:
             self.status.showMessage(str(exc), 8000)
 
+    def switch_variant(self, position: int, index: int) -> None:
+        """Show version `index` of the tail at `position` (the store and the engine follow)."""
+        self.composer.cancel_edit()
+        messages = self.core.switch_variant(position, index)
+        if messages is None:
+            return
+        self.chat_view.remove_from(position)
+        for message in messages:
+            if message.position >= position:
+                self.chat_view.add_message(_message_widget(message))
+        self._sync_busy()
+        self._show_variants()
+
+    def _show_variants(self) -> None:
+        self.chat_view.set_variants(self.core.variant_places())
+
     def start_edit(self, position: int) -> None:
         message = self.core.user_message(position)
         if message is None:
@@ -249,10 +267,12 @@ class ConversationController(QObject):
     def user_message_added(self, conversation_id: str, message: Message) -> None:
         if conversation_id == self.core.current_id:
             self.chat_view.add_message(_message_widget(message))
+            self._show_variants()
 
     def answer_started(self, conversation_id: str) -> None:
         if conversation_id == self.core.current_id:
             self._add_answer_widget(conversation_id)
+            self._show_variants()
         self._sync_busy()
 
     def answer_streamed(self, conversation_id: str, text: str, channel: str) -> None:

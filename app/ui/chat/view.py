@@ -25,6 +25,7 @@ class ChatView(QScrollArea):
     message_shown = Signal(object)  # the MessageWidget just added
     edit_requested = Signal(int)  # position of a user message
     regenerate_requested = Signal()
+    variant_requested = Signal(int, int)  # position, version: "< i/n >" under a message
     get_model_requested = Signal()  # "Get the Model" on the demo model's empty view
     column_placed = Signal(int, int)  # the message column's left edge and width, in this widget
 
@@ -63,6 +64,7 @@ class ChatView(QScrollArea):
         empty_layout.addStretch(1)
         self.empty_state.raise_()
         self._messages: list[MessageWidget] = []
+        self._places: dict = {}
         self._stick_to_bottom = True
         self.verticalScrollBar().rangeChanged.connect(self._follow)
         self.verticalScrollBar().valueChanged.connect(self._note_scroll)
@@ -105,6 +107,7 @@ class ChatView(QScrollArea):
         self._messages.append(widget)
         widget.edit_requested.connect(self.edit_requested)
         widget.regenerate_requested.connect(self.regenerate_requested)
+        widget.variant_requested.connect(self.variant_requested)
         self._stick_to_bottom = True
         self._update_regenerate()
         self.message_shown.emit(widget)
@@ -126,6 +129,14 @@ class ChatView(QScrollArea):
     def set_busy(self, busy: bool) -> None:
         self._busy = busy
         self._update_regenerate()
+        self.set_variants(self._places)
+
+    def set_variants(self, places: dict) -> None:
+        """Each message's other versions (position -> VariantPlace); switching waits while busy."""
+        self._places = places
+        busy = getattr(self, "_busy", False)
+        for widget in self._messages:
+            widget.set_variant(places.get(widget.position), enabled=not busy)
 
     def _update_regenerate(self) -> None:
         busy = getattr(self, "_busy", False)

@@ -6,7 +6,7 @@ import pytest
 from chat_fakes import answer, make_chat
 
 from app.chat import ModelState, TurnRefused
-from app.store import Store
+from app.store import Store, VariantPlace
 from engine import protocol as ev
 
 
@@ -304,3 +304,29 @@ def test_a_text_only_model_takes_no_media(store):
     chat.handle(ev.ModelLoaded(request_id=engine.commands[-1].request_id, has_vision=False,
                                has_audio=False))
     assert chat.media_kinds == frozenset()
+
+
+def test_switching_versions_feeds_the_engine_the_stored_conversation(store):
+    chat, engine, listener = make_chat(store)
+    chat.send("q")
+    answer(chat, engine, "one")
+    conv = chat.current_id
+    cache = store.session_cache_path(conv)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(b"the KV cache of the live version")
+    chat.regenerate(1)
+    answer(chat, engine, "two")
+    assert chat.variant_places() == {1: VariantPlace(2, 2)}
+    before = len(engine.commands)
+    messages = chat.switch_variant(1, 1)
+    assert [m.content for m in messages] == ["q", "one"]
+    opened, history = engine.commands[before:]
+    assert isinstance(opened, ev.OpenSession) and opened.session_id == conv
+    assert isinstance(history, ev.LoadHistory) and not history.answer
+    assert history.messages == [{"role": "user", "content": "q"},
+                                {"role": "assistant", "content": "one"}]
+    assert not cache.exists()  # it held the other version
+    assert chat.switch_variant(1, 1) is None and len(engine.commands) == before + 2
+    chat.send("more")  # answering: no switching until it ends
+    assert chat.switch_variant(1, 2) is None
+    assert [m.content for m in store.messages(conv)] == ["q", "one", "more"]

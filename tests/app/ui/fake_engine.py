@@ -54,6 +54,7 @@ class FakeEngineWorker:
         self.text_only = text_only
         self.drafter_pays_off = drafter_pays_off  # what ModelLoaded says about this "device"
         self.commands: list[ev.Command] = []
+        self.histories: dict[str, list] = {}  # session_id -> the last LoadHistory's messages
         self.fail_paths: set[str] = set()  # LoadModel fails on these (and on "missing")
         self.sessions: dict[str, list] = {}  # session_id -> user turn contents
         self.model_path = ""  # sessions need a model, as in the real engine
@@ -172,6 +173,11 @@ class FakeEngineWorker:
         Path(c.path).parent.mkdir(parents=True, exist_ok=True)
         Path(c.path).write_text(repr(self.sessions.get(c.session_id)))
         self._emit(ev.SessionSaved(session_id=c.session_id, request_id=c.request_id, path=c.path))
+
+    def _on_LoadHistory(self, c: ev.LoadHistory) -> None:
+        """The session becomes the given turns; `histories` keeps what was fed, answers too."""
+        self.sessions[c.session_id] = [m["content"] for m in c.messages if m["role"] == "user"]
+        self.histories[c.session_id] = [(m["role"], m["content"]) for m in c.messages]
 
     def _on_LoadSession(self, c: ev.LoadSession) -> None:
         self.sessions[c.session_id] = ["(restored)"]

@@ -305,3 +305,82 @@ def test_the_composer_lines_up_with_the_message_column_and_its_placeholder_fits(
         window.resize(width, 600)
         check()
     assert window.chat_view.verticalScrollBar().isVisible()
+
+
+def test_regenerate_keeps_the_earlier_answers_to_move_between(qtbot, open_window):
+    window, engine = open_window(replies=["first answer", "second answer", "third answer", "next"])
+    send(qtbot, window, "question")
+    wait_answer(qtbot, window).regenerate_button.click()
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "second answer", timeout=3000)
+    wait_answer(qtbot, window).regenerate_button.click()
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "third answer", timeout=3000)
+    answer = wait_answer(qtbot, window)
+    switcher = answer.variants
+    assert switcher.isVisibleTo(window) and switcher.label.text() == "3/3"
+    assert not switcher.next_button.isEnabled()
+
+    switcher.previous_button.click()
+    shown = window.chat_view.last()
+    assert shown.answer == "second answer" and shown.variants.label.text() == "2/3"
+    conv = window.controller.current_id
+    assert [m.content for m in window.store.messages(conv)] == ["question", "second answer"]
+    # The engine's session now holds that answer: fed again from the store, nothing generated.
+    assert engine.of_type(ev.OpenSession)[-1].session_id == conv
+    qtbot.waitUntil(lambda: engine.histories.get(conv) == [
+        ("user", "question"), ("assistant", "second answer")], timeout=2000)
+    assert len(engine.of_type(ev.SendMessage)) == 1 and len(engine.of_type(ev.Regenerate)) == 2
+    shown.variants.previous_button.click()
+    assert window.chat_view.last().answer == "first answer"
+    assert not window.chat_view.last().variants.previous_button.isEnabled()
+
+    send(qtbot, window, "and then?")  # the conversation goes on from the version shown
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "next", timeout=3000)
+    wait_answer(qtbot, window)
+    assert [m.content for m in window.store.messages(conv)] == [
+        "question", "first answer", "and then?", "next"]
+    window.controller.open_conversation(conv)  # stored: reopened, it still has its versions
+    assert window.chat_view.messages[1].variants.label.text() == "1/3"
+
+
+def test_editing_keeps_the_old_branch_reachable(qtbot, open_window):
+    window, engine = open_window(replies=["a1", "a2", "a3"])
+    send(qtbot, window, "q1")
+    wait_answer(qtbot, window)
+    send(qtbot, window, "q2")
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "a2", timeout=3000)
+    wait_answer(qtbot, window)
+    window.chat_view.messages[0].edit_button.click()
+    window.composer.edit.selectAll()
+    qtbot.keyClicks(window.composer.edit, "q1 edited")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "a3", timeout=3000)
+    wait_answer(qtbot, window)
+    edited = window.chat_view.messages[0]
+    assert edited.text == "q1 edited" and edited.variants.label.text() == "2/2"
+
+    edited.variants.previous_button.click()
+    assert [(w.role, w.text if w.role == "user" else w.answer)
+            for w in window.chat_view.messages] == [
+        ("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")]
+    assert window.chat_view.messages[0].variants.label.text() == "1/2"
+    conv = window.controller.current_id
+    qtbot.waitUntil(lambda: engine.sessions.get(conv) == ["q1", "q2"], timeout=2000)
+    window.chat_view.messages[0].variants.next_button.click()
+    assert [m.content for m in window.store.messages(conv)] == ["q1 edited", "a3"]
+
+
+def test_versions_cannot_be_switched_while_an_answer_is_written(qtbot, open_window):
+    window, engine = open_window(replies=["one", "two", "a long answer " * 40], token_delay=0.01)
+    send(qtbot, window, "q")
+    wait_answer(qtbot, window).regenerate_button.click()
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "two", timeout=3000)
+    wait_answer(qtbot, window)
+    send(qtbot, window, "more")
+    qtbot.waitUntil(lambda: window.controller.core.answering, timeout=3000)
+    answer = window.chat_view.messages[1]
+    assert answer.variants.isVisibleTo(window) and not answer.variants.isEnabled()
+    window.controller.switch_variant(1, 1)  # refused while the answer streams: nothing changes
+    assert [m.content for m in window.store.messages(window.controller.current_id)][:2] == ["q", "two"]
+    window.stop_action.trigger()
+    wait_answer(qtbot, window, reason="cancelled")
+    assert answer.variants.isEnabled()
