@@ -161,6 +161,17 @@ class Regenerate(SessionCommand):
 
 
 @dataclass
+class WriteTitle(Command):
+    """Write a short title for conversation `conversation_id` from `text` (its first exchange), in
+    the background: the engine runs it only when no other command waits, in a throwaway session,
+    and any other command stops it at once (then: TurnFinished "cancelled"). Answered by
+    TitleWritten. Not a SessionCommand: the conversation's own session is left as it is."""
+
+    conversation_id: str
+    text: str
+
+
+@dataclass
 class Cancel(Command):
     """Stop the running prefill or generation of this session (or any, if None)."""
 
@@ -193,6 +204,13 @@ class Shutdown(Command):
 class Event:
     session_id: str = ""
     request_id: int = 0
+
+
+@dataclass(frozen=True)
+class TitleWritten(Event):
+    """The title a WriteTitle asked for ("" when the model wrote none)."""
+
+    title: str = ""
 
 
 @dataclass(frozen=True)

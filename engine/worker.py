@@ -5,7 +5,8 @@ in `EngineWorker.handlers` (command class -> method), and reports through `on_ev
 the engine thread with events that carry the command's ids. `submit` never blocks. `Cancel` acts at
 once: it sets the flag that the running prefill or generation checks between chunks and tokens. An
 exception in a command becomes an `ErrorEvent` with its kind (a `SessionError`'s, else "internal"); the
-thread goes on serving the next command.
+thread goes on serving the next command. `WriteTitle` is background work: it runs only when no other
+command waits, and any other command submitted stops it (`engine.title`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class EngineWorker:
         # session_id (or "*") -> request id of the latest Cancel: answers asked for before it are dropped
         self.cancelled_before: dict[str, int] = {}
         self.busy = threading.Event()
+        self.title_cancel = threading.Event()  # set by any command but a WriteTitle (engine.title)
         self.handlers: dict[type[ev.Command], Handler] = {
             ev.LoadModel: self._load_model,
             ev.OpenSession: self._open_session,
@@ -69,6 +71,7 @@ class EngineWorker:
             ev.Cancel: self._cancel,
             ev.SaveSession: self._save_session,
             ev.LoadSession: self._load_session,
+            ev.WriteTitle: self._write_title,
         }
 
     # ------------------------------------------------------------ public API
@@ -77,6 +80,8 @@ class EngineWorker:
         self.thread.start()
 
     def submit(self, command: ev.Command) -> int:
+        if not isinstance(command, ev.WriteTitle):
+            self.title_cancel.set()  # a title is background work: anything else comes first
         if isinstance(command, ev.Cancel):
             self.cancelled_before[command.session_id or "*"] = command.request_id
             for sid, flag in list(self.cancel_flags.items()):
@@ -105,6 +110,11 @@ class EngineWorker:
                 command = self.commands.get()
                 if command is None or isinstance(command, ev.Shutdown):
                     return
+                if isinstance(command, ev.WriteTitle):
+                    self.title_cancel.clear()  # a command submitted from now on stops it
+                    if not self.commands.empty():
+                        self.commands.put(command)  # only when idle: after what waits
+                        continue
                 self.busy.set()
                 try:
                     self._dispatch(command)
@@ -182,6 +192,13 @@ class EngineWorker:
             drafter_pays_off=drafter_pays_off(),
             memory_note=wired_limit_note(),
         )
+
+    def _write_title(self, c: ev.WriteTitle):
+        from engine.title import write_title
+
+        if self.loaded is None:
+            raise NoModelLoaded("no model is loaded yet")
+        return write_title(self.loaded, c.text, self.title_cancel)
 
     def _open_session(self, c: ev.OpenSession):
         from engine.session import Session, SessionOptions
