@@ -30,6 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from app.chat.history import message_content, messages_to_replay
+from app.chat.model_titles import ModelTitles
 from app.store import Attachment, Conversation, Message, Store, VariantPlace
 from engine import protocol as ev
 
@@ -116,6 +117,7 @@ class ChatCore:
         self._had_model = False
         self._preparing: dict[int, Attachment] = {}  # PrepareMedia request_id -> attachment
         self._opening: dict[int, str] = {}  # OpenSession request_id -> conversation id
+        self.titles = ModelTitles(store, submit)  # written by the model after the first answer
         self._handlers: dict[type, Callable] = {
             ev.ModelLoaded: self._on_model_loaded,
             ev.Progress: self._on_progress,
@@ -125,6 +127,7 @@ class ChatCore:
             ev.TurnStats: self._on_stats,
             ev.TurnFinished: self._on_turn_finished,
             ev.ErrorEvent: self._on_error,
+            ev.TitleWritten: self._on_title,
         }
 
     # ------------------------------------------------------------ conversations
@@ -397,6 +400,7 @@ class ChatCore:
             self.opened.clear()  # a replaced model starts with no sessions
         self._had_model = True
         self.model_state = ModelState.READY
+        self.titles.enabled = not event.random_weights
         self.media_kinds = frozenset(
             kind for kind, ok in (("image", event.has_vision), ("audio", event.has_audio)) if ok)
 
@@ -433,9 +437,14 @@ class ChatCore:
         if answer is not None:
             answer.stats = asdict(event)
 
+    def _on_title(self, event: ev.TitleWritten) -> None:
+        if self.titles.title_written(event):
+            self.listener.conversations_changed()
+
     def _on_turn_finished(self, event: ev.TurnFinished) -> None:
         answer = self._answer_for(event)
         if answer is None:
+            self.titles.forget(event.request_id)  # a title stopped for other work
             return
         del self.pending[event.session_id]
         answer.text = answer.text or event.text
@@ -455,10 +464,14 @@ class ChatCore:
                     path=str(self.store.session_cache_path(event.session_id)),
                 )
             )
+            self.titles.after_answer(event.session_id)  # the engine writes it when idle
         self.listener.answer_finished(event.session_id, answer, event.reason)
         self.listener.conversations_changed()
 
     def _on_error(self, event: ev.ErrorEvent) -> None:
+        if self.titles.forget(event.request_id):
+            log.info("No title was written: %s", event.message)  # the fallback title stays
+            return
         if event.request_id == self._load_request and self.model_state == ModelState.LOADING:
             self.model_state = ModelState.FAILED
             self.listener.model_failed(event.message)

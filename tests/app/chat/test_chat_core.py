@@ -330,3 +330,47 @@ def test_switching_versions_feeds_the_engine_the_stored_conversation(store):
     chat.send("more")  # answering: no switching until it ends
     assert chat.switch_variant(1, 2) is None
     assert [m.content for m in store.messages(conv)] == ["q", "one", "more"]
+
+
+def real_model(chat, engine):
+    chat.load_model(ev.LoadModel(path="models/real"))
+    chat.handle(ev.ModelLoaded(request_id=engine.commands[-1].request_id, name="real"))
+
+
+def test_the_model_titles_the_first_answer_unless_the_person_named_it_first(store):
+    chat, engine, listener = make_chat(store)
+    real_model(chat, engine)
+    chat.send("Where to in April?")
+    answer(chat, engine, "Kyoto.")
+    [asked] = engine.of_type(ev.WriteTitle)
+    conv = chat.current_id
+    assert asked.text == "User: Where to in April?\n\nAssistant: Kyoto."
+    chat.handle(ev.TitleWritten(request_id=asked.request_id, title="Spring trip"))
+    assert store.conversation(conv).title == "Spring trip"
+
+    chat.new_conversation()
+    chat.send("hello")
+    answer(chat, engine, "Hi.")
+    second = engine.of_type(ev.WriteTitle)[-1]
+    chat.rename(chat.current_id, "Mine")  # before the title came back
+    chat.handle(ev.TitleWritten(request_id=second.request_id, title="Greeting"))
+    assert store.conversation(chat.current_id).title == "Mine"
+
+    chat.new_conversation()
+    chat.send("stopped")
+    answer(chat, engine, "Hal", reason="cancelled")  # a stopped first answer: no title asked
+    assert len(engine.of_type(ev.WriteTitle)) == 2
+    chat.regenerate(1)
+    answer(chat, engine, "Whole.")
+    third = engine.of_type(ev.WriteTitle)[-1]
+    chat.handle(ev.TurnFinished(request_id=third.request_id, reason="cancelled"))  # stopped
+    assert store.conversation(chat.current_id).title == "stopped"  # the fallback stays
+    assert listener.named("answer_finished")[-1][0] == chat.current_id
+
+
+def test_a_demo_model_asks_for_no_titles(store):
+    chat, engine, _ = make_chat(store)
+    chat.handle(ev.ModelLoaded(request_id=engine.commands[0].request_id, random_weights=True))
+    chat.send("q")
+    answer(chat, engine, "noise")
+    assert engine.of_type(ev.WriteTitle) == []

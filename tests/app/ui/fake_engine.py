@@ -179,6 +179,10 @@ class FakeEngineWorker:
         self.sessions[c.session_id] = [m["content"] for m in c.messages if m["role"] == "user"]
         self.histories[c.session_id] = [(m["role"], m["content"]) for m in c.messages]
 
+    def _on_WriteTitle(self, c: ev.WriteTitle) -> None:
+        asked = c.text.split("\n")[0].removeprefix("User: ")
+        self._emit(ev.TitleWritten(request_id=c.request_id, title=f"Model title for {asked}"))
+
     def _on_LoadSession(self, c: ev.LoadSession) -> None:
         self.sessions[c.session_id] = ["(restored)"]
 

@@ -206,3 +206,25 @@ def test_copy_puts_the_whole_answer_on_the_clipboard(qtbot, open_window):
     qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
     window.chat_view.last().copy_button.click()
     assert QGuiApplication.clipboard().text() == answer
+
+
+def test_the_model_titles_a_conversation_after_its_first_answer(qtbot, open_window):
+    window, engine = open_window(random_weights=False, replies=["Kyoto in spring.", "More."])
+    send(qtbot, window, "Where should I go in April?")
+    qtbot.waitUntil(lambda: window.sidebar.titles() == ["Model title for Where should I go in April?"],
+                    timeout=3000)
+    [asked] = engine.of_type(ev.WriteTitle)
+    conv = window.controller.current_id
+    assert asked.conversation_id == conv and "Assistant: Kyoto in spring." in asked.text
+    assert engine.commands.index(asked) > engine.commands.index(engine.of_type(ev.SaveSession)[0])
+    send(qtbot, window, "And in May?")  # later answers ask for nothing
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "More.", timeout=3000)
+    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
+    assert len(engine.of_type(ev.WriteTitle)) == 1
+
+
+def test_the_demo_model_writes_no_titles(qtbot, open_window):
+    window, engine = open_window(replies=["noise"])  # random weights
+    send(qtbot, window, "hello")
+    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
+    assert engine.of_type(ev.WriteTitle) == [] and window.sidebar.titles() == ["hello"]
