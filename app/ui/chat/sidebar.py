@@ -1,7 +1,7 @@
 """The list of conversations: new, search, rename (double-click, F2 or Return, or the context menu),
 delete with a confirmation that names the conversation (context menu, Delete or Backspace), export a
-chat as Markdown (context menu). Chats and agent runs are listed together, each kind with its own icon. It shows what
-it is given; the owner does the storing and emits nothing to disk."""
+chat as Markdown (context menu). Chats and agent runs are listed together, each kind with its own
+icon. It shows what it is given; the owner does the storing and emits nothing to disk."""
 
 from __future__ import annotations
 
