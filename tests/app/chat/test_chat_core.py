@@ -357,15 +357,24 @@ def test_the_model_titles_the_first_answer_unless_the_person_named_it_first(stor
     assert store.conversation(chat.current_id).title == "Mine"
 
     chat.new_conversation()
-    chat.send("stopped")
-    answer(chat, engine, "Hal", reason="cancelled")  # a stopped first answer: no title asked
-    assert len(engine.of_type(ev.WriteTitle)) == 2
-    chat.regenerate(1)
-    answer(chat, engine, "Whole.")
+    chat.send("busy")
+    answer(chat, engine, "One.")
     third = engine.of_type(ev.WriteTitle)[-1]
     chat.handle(ev.TurnFinished(request_id=third.request_id, reason="cancelled"))  # stopped
-    assert store.conversation(chat.current_id).title == "stopped"  # the fallback stays
-    assert listener.named("answer_finished")[-1][0] == chat.current_id
+    assert store.conversation(chat.current_id).title == "busy"  # the fallback stays...
+    chat.send("next")
+    answer(chat, engine, "Two.")
+    fourth = engine.of_type(ev.WriteTitle)[-1]
+    assert fourth.request_id != third.request_id  # ...and it is asked again after the next answer
+    assert fourth.text == "User: busy\n\nAssistant: One."
+    chat.send("again")  # while it is on its way, no second one
+    answer(chat, engine, "Three.")
+    assert engine.of_type(ev.WriteTitle)[-1] is fourth
+    chat.handle(ev.TitleWritten(request_id=fourth.request_id, title="Busy day"))
+    chat.send("last")
+    answer(chat, engine, "Four.")
+    assert engine.of_type(ev.WriteTitle)[-1] is fourth  # titled: nothing more
+    assert store.conversation(chat.current_id).title == "Busy day"
 
 
 def test_a_demo_model_asks_for_no_titles(store):
