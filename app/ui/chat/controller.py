@@ -152,8 +152,10 @@ class ConversationController(QObject):
     def export(self, conversation_id: str | None = None) -> None:
         """Ask where, then write the conversation (the open one by default) as Markdown."""
         conversation_id = conversation_id or self.core.current_id
-        if conversation_id is not None:
-            export_with_dialog(self.store, conversation_id, self.chat_view.window())
+        if conversation_id is None or conversation_id in self.store.empty_chats():
+            self.status.showMessage("Open a conversation to export it.", 6000)
+            return
+        export_with_dialog(self.store, conversation_id, self.chat_view.window())
 
     def load_model(self, command: ev.LoadModel) -> None:
         self.core.load_model(command)

@@ -158,6 +158,8 @@ def test_escape_cancels_an_edit_when_nothing_streams(qtbot, open_window):
 
 def test_export_as_markdown_from_the_menu_and_the_sidebar(qtbot, open_window, tmp_path):
     window, _ = open_window(replies=["A **red** square."])
+    window.export_action.trigger()  # nothing open: said, no dialog
+    assert window.status_line.currentMessage() == "Open a conversation to export it."
     send(qtbot, window, "What is red?")
     qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
     out = tmp_path / "exports"
