@@ -117,6 +117,7 @@ class ChatCore:
         self._had_model = False
         self._preparing: dict[int, Attachment] = {}  # PrepareMedia request_id -> attachment
         self._opening: dict[int, str] = {}  # OpenSession request_id -> conversation id
+        self._voice_session: str | None = None  # the conversation of the open voice turn
         self.titles = ModelTitles(store, submit)  # written by the model after the first answer
         self._handlers: dict[type, Callable] = {
             ev.ModelLoaded: self._on_model_loaded,
@@ -143,6 +144,8 @@ class ChatCore:
         message and no answer being written: nothing of it is left behind. True when deleted."""
         if conversation_id is None or conversation_id in self.pending:
             return False
+        if conversation_id == self._voice_session:
+            return False  # its spoken first message is on its way
         if conversation_id not in self.store.empty_chats():
             return False
         self.delete(conversation_id)
@@ -363,6 +366,7 @@ class ChatCore:
                 session_id=session_id, settings=self.preferences.generation_settings()
             )
         )
+        self._voice_session = session_id
         return session_id
 
     def append_voice(self, session_id: str, samples: np.ndarray) -> None:
@@ -370,6 +374,7 @@ class ChatCore:
 
     def finish_voice_turn(self, session_id: str, recording: Attachment, text: str = "") -> None:
         """Store the turn as a user message with its recording, then ask for the answer."""
+        self._voice_session = None
         self.add_user_message(session_id, text, [recording])
         rid = self.submit(
             ev.EndVoiceTurn(
@@ -380,6 +385,7 @@ class ChatCore:
 
     def cancel_voice_turn(self, session_id: str) -> None:
         """Forget the turn: the engine's half-fed audio is rolled back to before it."""
+        self._voice_session = None
         turns = sum(1 for m in self.store.messages(session_id) if m.role == "user")
         self.submit(ev.Cancel(session_id=session_id))
         self.submit(ev.Rollback(session_id=session_id, turn=turns))

@@ -76,3 +76,18 @@ def test_a_spoken_first_turn_is_titled_with_its_length(store):
     voice.append(np.zeros(16000 * 75, np.float32))
     voice.finish("what is this song?")  # words, when there are any, make the title
     assert store.conversation(chat.current_id).title == "what is this song?"
+
+
+def test_leaving_a_new_conversation_while_speaking_keeps_it(store):
+    chat, _, _ = make_chat(store)
+    voice = VoiceTurn(chat, [].append)
+    voice.start()
+    conv = chat.current_id
+    assert not chat.discard_if_empty(conv)  # the spoken first message is on its way
+    chat.new_conversation()
+    voice.append(np.zeros(1600, np.float32))
+    voice.finish()
+    assert [m.role for m in store.messages(conv)] == ["user"]
+    voice.start()
+    voice.cancel()
+    assert chat.discard_if_empty(chat.current_id)  # a cancelled turn leaves nothing behind
