@@ -11,6 +11,8 @@ submitted, and a Cancel reaches the answering commands of its session submitted 
 they end with TurnFinished(reason="cancelled") without running) and whatever command of its session is
 running when it arrives (the session checks between chunks and tokens). Nothing is ever cleared, so no
 Cancel is lost between a check and a reset.
+`WriteTitle` is background work: it runs only when no other command waits, and any other command submitted
+stops it (`engine.title`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import mlx.core as mx
 from engine import protocol as ev
 from engine.loading import LoadedModel, load_everything
 from engine.session import Cancelled, NotFound, SessionError
+from engine.admission import wired_limit_note
+from engine.session_budget import SessionBudget, default_limit
 
 EventCallback = Callable[[ev.Event], None]
 Handler = Callable[[Any], Iterator[ev.Event]]
@@ -83,8 +87,13 @@ class CommandCancel:
 
 
 class EngineWorker:
-    def __init__(self, on_event: EventCallback) -> None:
+    def __init__(self, on_event: EventCallback, memory_budget: int | None = None,
+                 eviction_folder: str | Path | None = None) -> None:
+        """`memory_budget`: bytes of conversation caches kept in memory (None: from the machine's memory and
+        the model's size); idle conversations beyond it go to `eviction_folder` (`engine.session_budget`)."""
         self.on_event = on_event
+        self.memory_budget, self.eviction_folder = memory_budget, eviction_folder
+        self.budget: SessionBudget | None = None
         self.commands: queue.SimpleQueue[tuple[int, ev.Command] | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="tandem-engine", daemon=True)
         self.loaded: LoadedModel | None = None
@@ -93,6 +102,7 @@ class EngineWorker:
         self.cancel_flags: dict[str, CommandCancel] = {}
         self.media: dict[str, dict] = {}  # session_id -> {path: preprocessed media}, oldest first
         self.busy = threading.Event()
+        self.title_cancel = threading.Event()  # set by any command but a WriteTitle (engine.title)
         self.handlers: dict[type[ev.Command], Handler] = {
             ev.LoadModel: self._load_model,
             ev.OpenSession: self._open_session,
@@ -109,6 +119,7 @@ class EngineWorker:
             ev.Cancel: self._cancel,
             ev.SaveSession: self._save_session,
             ev.LoadSession: self._load_session,
+            ev.WriteTitle: self._write_title,
         }
 
     # ------------------------------------------------------------ public API
@@ -117,6 +128,8 @@ class EngineWorker:
         self.thread.start()
 
     def submit(self, command: ev.Command) -> int:
+        if not isinstance(command, ev.WriteTitle):
+            self.title_cancel.set()  # a title is background work: anything else comes first
         self.commands.put((self.cancels.stamp(command), command))
         return command.request_id
 
@@ -140,6 +153,11 @@ class EngineWorker:
                 if item is None or isinstance(item[1], ev.Shutdown):
                     return
                 number, command = item
+                if isinstance(command, ev.WriteTitle):
+                    self.title_cancel.clear()  # a command submitted from now on stops it
+                    if not self.commands.empty():
+                        self.commands.put(item)  # only when idle: after what waits
+                        continue
                 self.busy.set()
                 try:
                     self._dispatch(command, number)
@@ -173,8 +191,14 @@ class EngineWorker:
         if flag is not None:
             flag.threshold = threshold
         try:
+            if self.budget is not None and sid:
+                for event in self.budget.ensure_loaded(sid, self.sessions):
+                    self._emit(event, command)
             for event in handler(command):
                 self._emit(event, command)
+            if self.budget is not None:
+                for event in self.budget.enforce(self.sessions, keep=sid):
+                    self._emit(event, command)
         except Cancelled:
             self._emit(ev.TurnFinished(reason="cancelled"), command)
         except SessionError as e:
@@ -200,6 +224,11 @@ class EngineWorker:
         yield ev.Progress(stage="load", done=0, total=1)
         self.loaded = load_everything(c.path, c.drafter_path, c.dtype)
         self.sessions.clear()
+        if self.budget is not None:
+            self.budget.forget_all()
+        limit = self.memory_budget
+        self.budget = SessionBudget(default_limit(int(mx.get_active_memory())) if limit is None else limit,
+                                    self.eviction_folder)
         info = self.loaded
         yield ev.Progress(stage="load", done=1, total=1)
         yield ev.ModelLoaded(
@@ -208,7 +237,15 @@ class EngineWorker:
             context_length=info.model.config.text_config.max_position_embeddings,
             memory_bytes=int(mx.get_active_memory()),
             drafter_pays_off=drafter_pays_off(),
+            memory_note=wired_limit_note(),
         )
+
+    def _write_title(self, c: ev.WriteTitle):
+        from engine.title import write_title
+
+        if self.loaded is None:
+            raise NoModelLoaded("no model is loaded yet")
+        return write_title(self.loaded, c.text, self.title_cancel)
 
     def _open_session(self, c: ev.OpenSession):
         from engine.session import Session, SessionOptions
@@ -217,7 +254,8 @@ class EngineWorker:
             raise NoModelLoaded("no model is loaded yet")
         flag = self.cancel_flags.setdefault(c.session_id, CommandCancel(self.cancels, c.session_id))
         opts = SessionOptions(system_prompt=c.system_prompt, tools=c.tools,
-                              image_budget=c.image_budget, context_length=c.context_length)
+                              image_budget=c.image_budget, context_length=c.context_length,
+                              kv_bits=c.kv_bits)
         m = self.loaded
         self.sessions[c.session_id] = Session(m.model, m.tokenizer, m.template, m.gen_config, opts,
                                               drafter=m.drafter, cancel=flag)
@@ -225,6 +263,8 @@ class EngineWorker:
 
     def _close_session(self, c: ev.CloseSession):
         self.sessions.pop(c.session_id, None)
+        if self.budget is not None:
+            self.budget.forget(c.session_id)
         self.cancel_flags.pop(c.session_id, None)
         self.media.pop(c.session_id, None)
         return iter(())

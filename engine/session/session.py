@@ -41,6 +41,7 @@ import mlx.core as mx
 import numpy as np
 
 from engine import protocol as ev
+from engine.admission import memory_shortfall
 from engine.decode import cache as kv_cache
 from engine.decode.cache import Retention
 from engine.decode.generation import (
@@ -85,8 +86,9 @@ class SessionOptions:
     context_length: int | None = None
     chunk_tokens: int = 256
     audio_chunk_frames: int = 25  # 1 s of audio per prefill step while recording
-    max_snapshots: int = 8
+    max_snapshots: int = 0  # marks that keep a copy of the sliding rows (window - 1 each); 0: none
     retention: Retention = Retention()  # rows sliding caches keep beyond their window, for rollback
+    kv_bits: int | None = None  # 8 or 4: the full-attention layers' keys and values quantized
 
 
 class Session:
@@ -119,7 +121,7 @@ class Session:
     # ------------------------------------------------------------------ state
 
     def reset(self) -> None:
-        self.cache = self.model.make_cache(self.options.retention)
+        self.cache = self.model.make_cache(self.options.retention, kv_bits=self.options.kv_bits)
         self.segments: list[Segment] = []
         self.offset = 0
         self.messages: list[dict] = self._system_messages()
@@ -417,7 +419,8 @@ class Session:
 
     def _snapshot(self, mark: Mark) -> None:
         # Position 0 needs none: the caches can always be trimmed back to it.
-        mark.snapshot = kv_cache.snapshot(self.cache) if mark.offset > 0 else None
+        mark.snapshot = (kv_cache.snapshot(self.cache)
+                         if mark.offset > 0 and self.options.max_snapshots > 0 else None)
         drop_old_snapshots(self.turns + self.answer_marks, self.options.max_snapshots)
 
     def _hold_rollback_rows(self) -> None:
@@ -441,9 +444,9 @@ class Session:
     def _rebuild_cache(self, offset: int, replay_to: int | None = None) -> Iterator[ev.Event]:
         """Make the caches hold the first `offset` tokens of `self.segments` (then feed on to `replay_to`).
 
-        The one place that decides how to go back: trim when every cache still holds the rows, else restore
-        the newest snapshot of `self.turns + self.answer_marks` at or before `offset` (or start from position
-        0) and feed the tokens after it again, without checking for cancel. The tokens before `offset` must
+        The one place that decides how to go back: trim when every cache still holds the rows, else start at
+        the later of the nearest point the caches can trim to (a pinned rollback point, else 0) and the newest
+        snapshot of `self.turns + self.answer_marks` at or before `offset`, and feed the tokens after it again, without checking for cancel. The tokens before `offset` must
         be what the caches hold now.
         """
         self._low_water = min(self._low_water, offset)
@@ -452,11 +455,13 @@ class Session:
             start = offset
         else:
             base = newest_snapshot_before(self.turns + self.answer_marks, offset)
-            if base is None:
-                kv_cache.trim_to(self.cache, 0)
+            point = kv_cache.nearest_trim_point(self.cache, offset)  # e.g. the pinned last turn
+            if base is None or base.offset <= point:
+                kv_cache.trim_to(self.cache, point)
+                start = point
             else:
                 kv_cache.restore(self.cache, base.snapshot)
-            start = 0 if base is None else base.offset
+                start = base.offset
         yield from self._replay(start, offset if replay_to is None else replay_to)
 
     def _replay(self, start: int, end: int) -> Iterator[ev.Event]:
@@ -492,6 +497,9 @@ class Session:
         return list(encode_prompt(text, self.tokenizer).input_ids[0])
 
     def _check_room(self, n_tokens: int, answer_budget: int) -> None:
+        shortfall = memory_shortfall(self.model, self.cache, n_tokens, self.options.chunk_tokens)
+        if shortfall:  # it would not fit in memory (engine.admission)
+            raise ContextTooLong(shortfall)
         need = self.offset + n_tokens + min(answer_budget, 1)
         if need > self.context_length:
             raise ContextTooLong(
