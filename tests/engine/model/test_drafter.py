@@ -160,3 +160,54 @@ def test_load_quantized_drafter(tmp_path):
     logits, proj = (np.array(t) for t in quantized(embeds, kv, KV_LEN - 1))
     assert _rel(proj, ref_proj) < 0.05
     assert int(logits.argmax()) == int(ref_logits.argmax())
+
+
+class _Target:
+    """What MTPDraftSource reads of the target: its embedding, window and which cache layers it shares."""
+
+    def __init__(self, embedding: np.ndarray) -> None:
+        from types import SimpleNamespace
+
+        self.embedding = mx.array(embedding)
+        self.config = SimpleNamespace(text_config=SimpleNamespace(window=WINDOW))
+        self.language_model = SimpleNamespace(embed=lambda ids: self.embedding[ids])
+
+    def last_layer_of_type(self, layer_type: str) -> int:
+        return {"sliding_attention": 0, "full_attention": 1}[layer_type]
+
+
+@pytest.mark.parametrize("ordered", [False, True], ids=["tied-head", "centroid-head"])
+def test_chained_drafts_match_transformers(tmp_path, ordered):
+    """Four chained steps of MTPDraftSource against transformers' assistant fed the same way: each step takes
+    the target's embedding of the previous token and the assistant's own last hidden state of the step before
+    (the target's hidden state only at the first step). A stale hidden state changes steps 2 to 4."""
+    from engine.decode.cache import FullCache
+    from engine.decode.sampling import Sampler
+    from engine.decode.speculative import MTPDraftSource
+
+    hf = _hf_assistant(tmp_path, ordered, seed=21)
+    drafter = load_drafter(tmp_path)
+    rng = np.random.default_rng(22)
+    embedding = rng.standard_normal((VOCAB, BACKBONE)).astype(np.float32)
+    hidden = rng.standard_normal((1, 1, BACKBONE)).astype(np.float32)
+    kv = _shared_kv(seed=23)
+    caches = [FullCache(), FullCache()]  # stand-ins for the target's last sliding and full layers
+    for cache, name in zip(caches, ("sliding_attention", "full_attention")):
+        cache.update_and_fetch(*(mx.array(t) for t in kv[name]))
+    token, steps = 7, 4
+
+    source = MTPDraftSource(_Target(embedding), drafter, position_offset=1)  # transformers' geometry
+    tokens, logprobs = source.propose(token, mx.array(hidden), caches, steps, Sampler(temperature=0.0))
+    tokens, logprobs = np.array(tokens).tolist(), np.array(logprobs)
+
+    position, _ = draft_geometry(KV_LEN, WINDOW, position_offset=1)
+    ref_tokens, g, tok = [], hidden, token
+    for step in range(steps):
+        embeds = np.concatenate([embedding[tok][None, None], g], axis=-1)
+        ref_logits, g = _hf_step(hf, embeds, kv, position)
+        ref_lp = torch.log_softmax(torch.from_numpy(ref_logits[0, -1]), -1).numpy()
+        assert _rel(logprobs[step], ref_lp) < 1e-4, f"step {step + 1}"
+        tok = int(ref_logits[0, -1].argmax())
+        ref_tokens.append(tok)
+    assert tokens == ref_tokens
+    assert len(set(ref_tokens)) > 1  # the chain goes somewhere: a repeated token would hide a stale input
