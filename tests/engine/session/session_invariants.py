@@ -78,7 +78,8 @@ def assert_kept_cache_matches_fresh(session, rtol: float = 1e-4) -> None:
 
 
 def assert_close(a: mx.array, b: mx.array, rtol: float = 1e-4) -> None:
-    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
+    # numpy has no bfloat16: MLX arrays are widened by MLX first
+    a, b = (np.array(x.astype(mx.float32) if isinstance(x, mx.array) else x, dtype=np.float64) for x in (a, b))
     err = np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)
     assert err < rtol, f"relative error {err:.2e} >= {rtol:.0e}"
     assert (a.argmax(-1) == b.argmax(-1)).all()
