@@ -480,3 +480,21 @@ def test_each_round_hands_the_drafter_the_hidden_state_of_the_token_before(pair,
         fresh = model.hidden_states(mx.array([sequence[:offset]]))[:, -1]
         np.testing.assert_allclose(h.reshape(-1), np.array(fresh, dtype=np.float64).reshape(-1),
                                    rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_whole_rounds_with_k_above_one_equal_plain_greedy(tiny_checkpoint_with_drafter):
+    """bfloat16 (what a Mac runs): rounds of K = 3 drafts that are all accepted, each ending with the bonus
+    token, write what plain greedy decoding writes; a bonus from the wrong row repeats or skips a token."""
+    model = load_model(tiny_checkpoint_with_drafter, dtype="bfloat16")
+    prompt = _text_prompt(2 * _window(model) + 3, 11)
+    ref_cache = model.make_cache()
+    first, _ = _prefill(model, ref_cache, prompt)
+    reference = _plain_greedy(model, ref_cache, first, 30)
+    cache = model.make_cache(SMALL)
+    first, hidden = _prefill(model, cache, prompt)
+    stats = SpeculativeStats()
+    got = _run(speculative_generate_step(first, model, TargetLawSource(model), cache, hidden,
+                                         sampler=Sampler(temperature=0.0), max_tokens=30,
+                                         num_draft=3, adaptive=False, stats=stats))
+    assert got == reference
+    assert stats.accepted == stats.drafted > 0
