@@ -211,3 +211,26 @@ def test_chained_drafts_match_transformers(tmp_path, ordered):
         ref_tokens.append(tok)
     assert tokens == ref_tokens
     assert len(set(ref_tokens)) > 1  # the chain goes somewhere: a repeated token would hide a stale input
+
+
+def test_bfloat16_drafter_matches_transformers_in_bfloat16(tmp_path):
+    """Both in bfloat16 (what a Mac runs). bfloat16 keeps 8 significant bits, so each rounding moves a value by
+    up to 2**-8 (0.4 %); the two libraries round at different steps (matmul accumulation, norms, softmax), and
+    across the assistant's 4 layers that stays under 2 % of the largest logit. A wrong weight or norm is off by
+    the size of the logits themselves (test_drafter_matches_transformers)."""
+    hf = _hf_assistant(tmp_path, ordered=False, seed=31).to(torch.bfloat16)
+    drafter = load_drafter(tmp_path, dtype=mx.bfloat16)
+    kv = _shared_kv(seed=32)
+    embeds = np.random.default_rng(33).standard_normal((1, 1, 2 * BACKBONE)).astype(np.float32)
+    position, entries = draft_geometry(KV_LEN, WINDOW, position_offset=1)
+    bf16 = lambda a: torch.from_numpy(a).to(torch.bfloat16)  # noqa: E731
+    with torch.no_grad():
+        out = hf(inputs_embeds=bf16(embeds), position_ids=torch.tensor([[position]]),
+                 shared_kv_states={k: (bf16(a), bf16(b)) for k, (a, b) in kv.items()})
+    ref_logits = out.logits.float().numpy()
+    shared = {k: (mx.array(a).astype(mx.bfloat16), mx.array(b).astype(mx.bfloat16)) for k, (a, b) in kv.items()}
+    k, v = shared["sliding_attention"]
+    shared["sliding_attention"] = (k[:, :, -entries:], v[:, :, -entries:])
+    logits, _ = drafter(mx.array(embeds).astype(mx.bfloat16), shared, position)
+    logits = np.array(logits.astype(mx.float32))
+    assert _rel(logits, ref_logits) < 2e-2  # 0.65 % measured
