@@ -187,9 +187,11 @@ class SaveSession(SessionCommand):
 
 @dataclass
 class LoadSession(SessionCommand):
-    """Replace the conversation with the one saved at `path`."""
+    """Replace the conversation with the one saved at `path`; when that file cannot be read (missing, of
+    another format or model), feed `fallback` (messages, as LoadHistory does) instead, if given."""
 
     path: str
+    fallback: list[dict] | None = None
 
 
 @dataclass
@@ -236,6 +238,15 @@ class Progress(Event):
     stage: str = ""
     done: int = 0
     total: int = 0
+
+
+@dataclass(frozen=True)
+class Accepted(Event):
+    """An answering command took effect: its prompt is in the conversation (for Regenerate: the new answer's
+    first token is out, and the old answer is gone). Until this event, a Stop or a failure leaves the
+    conversation exactly as it was, and the command ends with TurnFinished(reason="cancelled") or an
+    ErrorEvent. After it, a Stop keeps what is there (the partial answer); a failure still takes the whole
+    command back (ErrorEvent)."""
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,17 @@
 
 Callers `submit` commands (`engine.protocol`); the thread runs them one at a time, each by its handler
 in `EngineWorker.handlers` (command class -> method), and reports through `on_event`, which it calls on
-the engine thread with events that carry the command's ids. `submit` never blocks. `Cancel` acts at
-once: it sets the flag that the running prefill or generation checks between chunks and tokens. An
-exception in a command becomes an `ErrorEvent` with its kind (a `SessionError`'s, else "internal"); the
-thread goes on serving the next command. `WriteTitle` is background work: it runs only when no other
-command waits, and any other command submitted stops it (`engine.title`).
+the engine thread with events that carry the command's ids. `submit` never blocks. An exception in a
+command becomes an `ErrorEvent` with its kind (a `SessionError`'s, else "internal"); the thread goes on
+serving the next command.
+
+`Cancel` (for one session, or all) acts at once, through `CancelBook`: every command is numbered when it is
+submitted, and a Cancel reaches the answering commands of its session submitted before it (still queued:
+they end with TurnFinished(reason="cancelled") without running) and whatever command of its session is
+running when it arrives (the session checks between chunks and tokens). Nothing is ever cleared, so no
+Cancel is lost between a check and a reset.
+`WriteTitle` is background work: it runs only when no other command waits, and any other command submitted
+stops it (`engine.title`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,49 @@ class NoModelLoaded(SessionError):
 
 # Commands that produce an answer; a Cancel drops those still waiting in the queue.
 ANSWERING = (ev.SendMessage, ev.SendToolResults, ev.Regenerate, ev.EndVoiceTurn, ev.LoadHistory)
+MAX_PREPARED = 16  # prepared media kept per session for a Send to come; the oldest goes first
+
+
+class CancelBook:
+    """Which commands a Cancel reaches (module docstring), decided by submission numbers under one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._latest: dict[str, int] = {}  # session id, or "*" for all: number of its latest Cancel
+
+    def stamp(self, command: ev.Command) -> int:
+        """Number `command` in submission order (a Cancel is recorded as it is numbered)."""
+        with self._lock:
+            self._count += 1
+            if isinstance(command, ev.Cancel):
+                self._latest[command.session_id or "*"] = self._count
+            return self._count
+
+    def threshold(self, command: ev.Command, number: int) -> int:
+        """When `command` (numbered `number`) starts: Cancels numbered above the result reach it.
+
+        An answering command is reached by any Cancel submitted after it; another command only by one
+        submitted while it runs (it is not dropped for a Cancel that was aimed at an answer before it).
+        """
+        with self._lock:
+            return number if isinstance(command, ANSWERING) else self._count
+
+    def reached(self, session_id: str | None, threshold: int) -> bool:
+        with self._lock:
+            latest = max(self._latest.get(session_id or "", 0), self._latest.get("*", 0))
+        return latest > threshold
+
+
+class CommandCancel:
+    """A session's cancel flag: set once a Cancel reaches the command the session is running."""
+
+    def __init__(self, book: CancelBook, session_id: str) -> None:
+        self.book, self.session_id = book, session_id
+        self.threshold: int | None = None  # None: no command of this session is running
+
+    def is_set(self) -> bool:
+        return self.threshold is not None and self.book.reached(self.session_id, self.threshold)
 
 
 class EngineWorker:
@@ -45,14 +94,13 @@ class EngineWorker:
         self.on_event = on_event
         self.memory_budget, self.eviction_folder = memory_budget, eviction_folder
         self.budget: SessionBudget | None = None
-        self.commands: queue.SimpleQueue[ev.Command | None] = queue.SimpleQueue()
+        self.commands: queue.SimpleQueue[tuple[int, ev.Command] | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="tandem-engine", daemon=True)
         self.loaded: LoadedModel | None = None
         self.sessions: dict = {}
-        self.cancel_flags: dict[str, threading.Event] = {}
-        self.media: dict[str, dict] = {}  # session_id -> {path: preprocessed media}
-        # session_id (or "*") -> request id of the latest Cancel: answers asked for before it are dropped
-        self.cancelled_before: dict[str, int] = {}
+        self.cancels = CancelBook()
+        self.cancel_flags: dict[str, CommandCancel] = {}
+        self.media: dict[str, dict] = {}  # session_id -> {path: preprocessed media}, oldest first
         self.busy = threading.Event()
         self.title_cancel = threading.Event()  # set by any command but a WriteTitle (engine.title)
         self.handlers: dict[type[ev.Command], Handler] = {
@@ -82,17 +130,11 @@ class EngineWorker:
     def submit(self, command: ev.Command) -> int:
         if not isinstance(command, ev.WriteTitle):
             self.title_cancel.set()  # a title is background work: anything else comes first
-        if isinstance(command, ev.Cancel):
-            self.cancelled_before[command.session_id or "*"] = command.request_id
-            for sid, flag in list(self.cancel_flags.items()):
-                if command.session_id in (None, sid):
-                    flag.set()
-        self.commands.put(command)
+        self.commands.put((self.cancels.stamp(command), command))
         return command.request_id
 
     def stop(self, timeout: float = 5.0) -> None:
-        for flag in list(self.cancel_flags.values()):
-            flag.set()
+        self.cancels.stamp(ev.Cancel())  # stops whatever runs now
         self.commands.put(None)
         if self.thread.is_alive():
             self.thread.join(timeout)
@@ -107,17 +149,18 @@ class EngineWorker:
         stream = mx.new_stream(mx.default_device())
         with mx.stream(stream):
             while True:
-                command = self.commands.get()
-                if command is None or isinstance(command, ev.Shutdown):
+                item = self.commands.get()
+                if item is None or isinstance(item[1], ev.Shutdown):
                     return
+                number, command = item
                 if isinstance(command, ev.WriteTitle):
                     self.title_cancel.clear()  # a command submitted from now on stops it
                     if not self.commands.empty():
-                        self.commands.put(command)  # only when idle: after what waits
+                        self.commands.put(item)  # only when idle: after what waits
                         continue
                 self.busy.set()
                 try:
-                    self._dispatch(command)
+                    self._dispatch(command, number)
                 except BaseException as e:  # noqa: BLE001 - the thread must outlive any command
                     self._emit(ev.ErrorEvent(message=_describe(e), detail=traceback.format_exc()),
                                command)
@@ -133,19 +176,20 @@ class EngineWorker:
         except Exception:  # a broken listener must not take the engine down
             traceback.print_exc()
 
-    def _dispatch(self, command: ev.Command) -> None:
+    def _dispatch(self, command: ev.Command, number: int) -> None:
         handler = self.handlers.get(type(command))
         if handler is None:
             self._emit(ev.ErrorEvent(message=f"the engine does not know the command "
                                              f"{type(command).__name__}", kind="bad_request"), command)
             return
         sid = _session_of(command)
-        if isinstance(command, ANSWERING) and command.request_id < max(
-                self.cancelled_before.get(sid, 0), self.cancelled_before.get("*", 0)):
+        threshold = self.cancels.threshold(command, number)
+        if isinstance(command, ANSWERING) and self.cancels.reached(sid, threshold):
             self._emit(ev.TurnFinished(reason="cancelled"), command)  # cancelled while queued
             return
-        if sid and not isinstance(command, ev.Cancel) and sid in self.cancel_flags:
-            self.cancel_flags[sid].clear()
+        flag = self.cancel_flags.get(sid) if sid and not isinstance(command, ev.Cancel) else None
+        if flag is not None:
+            flag.threshold = threshold
         try:
             if self.budget is not None and sid:
                 for event in self.budget.ensure_loaded(sid, self.sessions):
@@ -161,6 +205,9 @@ class EngineWorker:
             self._emit(ev.ErrorEvent(message=str(e), kind=e.kind), command)
         except Exception as e:  # noqa: BLE001 - reported, and the engine stays up
             self._emit(ev.ErrorEvent(message=_describe(e), detail=traceback.format_exc()), command)
+        finally:
+            if flag is not None:
+                flag.threshold = None
 
     # ------------------------------------------------------------ commands
 
@@ -205,7 +252,7 @@ class EngineWorker:
 
         if self.loaded is None:
             raise NoModelLoaded("no model is loaded yet")
-        flag = self.cancel_flags.setdefault(c.session_id, threading.Event())
+        flag = self.cancel_flags.setdefault(c.session_id, CommandCancel(self.cancels, c.session_id))
         opts = SessionOptions(system_prompt=c.system_prompt, tools=c.tools,
                               image_budget=c.image_budget, context_length=c.context_length,
                               kv_bits=c.kv_bits)
@@ -224,7 +271,11 @@ class EngineWorker:
 
     def _send_message(self, c: ev.SendMessage):
         session = self._session(c.session_id)
-        return session.send(self._with_prepared(c.session_id, c.content), c.settings)
+        content, used = self._with_prepared(c.session_id, c.content)
+        yield from session.send(content, c.settings)
+        prepared = self.media.get(c.session_id, {})
+        for key in used:  # kept until the message that uses them went through
+            prepared.pop(key, None)
 
     def _send_tool_results(self, c: ev.SendToolResults):
         return self._session(c.session_id).send_tool_results(c.results, c.settings)
@@ -240,18 +291,27 @@ class EngineWorker:
         if item.get("type") == "image" and isinstance(item.get("image"), (str, Path)):
             key = str(item["image"])
             prepared = preprocess_image(key, max_soft_tokens=session.options.image_budget)
-            self.media.setdefault(c.session_id, {})[key] = prepared
+            kept = self.media.setdefault(c.session_id, {})
+            kept.pop(key, None)
+            kept[key] = prepared
+            while len(kept) > MAX_PREPARED:
+                del kept[next(iter(kept))]
             yield ev.Progress(stage="image", done=1, total=1)
 
-    def _with_prepared(self, session_id: str, content):
+    def _with_prepared(self, session_id: str, content) -> tuple[object, list[str]]:
+        """`content` with prepared images in place of their paths, and the keys of those used."""
         prepared = self.media.get(session_id, {})
         if isinstance(content, str) or not prepared:
-            return content
-        out = []
+            return content, []
+        out, used = [], []
         for item in content:
             key = str(item.get("image")) if item.get("type") == "image" else None
-            out.append({**item, "image": prepared.pop(key)} if key in prepared else item)
-        return out
+            if key in prepared:
+                out.append({**item, "image": prepared[key]})
+                used.append(key)
+            else:
+                out.append(item)
+        return out, used
 
     def _start_voice_turn(self, c: ev.StartVoiceTurn):
         return self._session(c.session_id).start_voice(c.settings)
@@ -280,8 +340,13 @@ class EngineWorker:
     def _load_session(self, c: ev.LoadSession):
         from engine.session.persistence import load_session
 
-        load_session(self._session(c.session_id), c.path)
-        return iter(())
+        session = self._session(c.session_id)
+        try:
+            load_session(session, c.path)
+        except Exception:  # noqa: BLE001 - any unreadable file: the stored turns instead, when given
+            if c.fallback is None:
+                raise
+            yield from session.load_history(c.fallback, ev.GenerationSettings())
 
 
 def _session_of(command: ev.Command) -> str | None:
@@ -293,4 +358,4 @@ def _session_of(command: ev.Command) -> str | None:
 
 def _describe(error: Exception) -> str:
     text = str(error).strip()
-    return text if text else type(error).__name__
+    return text if text else "the engine failed on this request (the details are in the log)"

@@ -13,6 +13,13 @@ Rules it keeps:
   answer after that. One answer at a time per conversation.
 - An answer is stored when its turn finishes, also when it was stopped (the partial text is kept);
   an answer that failed is shown, not stored.
+- The engine takes a command back entirely when it fails, or when it is stopped before the engine
+  accepted it (`Accepted`, or any answer event). What is stored follows: Regenerate changes the store
+  (the old answer replaced by the new one) only once the engine accepted it and the new answer finished;
+  a stopped or failed one leaves the old answer. A message the engine took back is still stored (it is
+  the person's), so the conversation's engine session is dropped and fed again from the store next time.
+- A saved cache is restored with the stored turns as its fallback (the engine feeds them when it cannot
+  read the cache); a session that could not be opened or fed is opened again on the next use.
 - Editing user message k rolls the engine session back to user turn k (the number of user messages
   before it) and deletes message k and everything after it from the store before the new text goes.
 - A turn that cannot start raises `TurnRefused` before anything changes; its message is a sentence
@@ -37,6 +44,8 @@ from engine import protocol as ev
 log = logging.getLogger(__name__)
 
 Submit = Callable[[ev.Command], int]
+# Events only an accepted command sends (an engine that sends no Accepted still shows acceptance by them).
+ANSWER_EVENTS = (ev.TextDelta, ev.ToolCallEvent, ev.ParseErrorEvent, ev.TurnStats)
 MEDIA_KINDS = frozenset({"image", "audio"})  # what a full model takes; a text-only build neither
 
 
@@ -100,6 +109,8 @@ class PendingAnswer:
     thinking: str = ""
     tool_calls: list[dict] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    replaces: int | None = None  # Regenerate: the position of the answer it replaces
+    accepted: bool = False  # the engine took the command (until then it can still take it all back)
 
 
 class ChatCore:
@@ -116,11 +127,12 @@ class ChatCore:
         self._load_request = 0
         self._had_model = False
         self._preparing: dict[int, Attachment] = {}  # PrepareMedia request_id -> attachment
-        self._opening: dict[int, str] = {}  # OpenSession request_id -> conversation id
+        self._opening: dict[int, str] = {}  # Open/LoadSession/LoadHistory request_id -> conversation id
         self._voice_session: str | None = None  # the conversation of the open voice turn
         self.titles = ModelTitles(store, submit)  # written by the model after the first answer
         self._handlers: dict[type, Callable] = {
             ev.ModelLoaded: self._on_model_loaded,
+            ev.Accepted: self._on_accepted,
             ev.Progress: self._on_progress,
             ev.TextDelta: self._on_text,
             ev.ToolCallEvent: self._on_tool_call,
@@ -197,13 +209,20 @@ class ChatCore:
         )
         self._opening[rid] = conversation_id
         cache = self.store.session_cache_path(conversation_id)
-        if cache.exists():
-            self.submit(ev.LoadSession(session_id=conversation_id, path=str(cache)))
-        else:
-            history = messages_to_replay(self.store.messages(conversation_id))
-            if history:  # no saved cache: feed the stored turns so the model keeps the context
-                self.submit(ev.LoadHistory(session_id=conversation_id, messages=history))
+        history = messages_to_replay(self.store.messages(conversation_id))
+        if cache.exists():  # the stored turns are fed instead if the engine cannot read the cache
+            rid = self.submit(ev.LoadSession(session_id=conversation_id, path=str(cache),
+                                             fallback=history or None))
+            self._opening[rid] = conversation_id
+        elif history:  # no saved cache: feed the stored turns so the model keeps the context
+            rid = self.submit(ev.LoadHistory(session_id=conversation_id, messages=history))
+            self._opening[rid] = conversation_id
         self.opened.add(conversation_id)
+
+    def _forget_session(self, conversation_id: str) -> None:
+        """The engine session no longer matches the store: open it again from the stored turns next time."""
+        self.opened.discard(conversation_id)
+        self.store.session_cache_path(conversation_id).unlink(missing_ok=True)
 
     # ------------------------------------------------------------ the model
 
@@ -283,20 +302,19 @@ class ChatCore:
         return answer
 
     def regenerate(self, answer_position: int) -> bool:
-        """Drop the open conversation's answer at `answer_position` (the last) and ask again."""
+        """Ask for the open conversation's last answer (at `answer_position`) again. It is replaced in
+        the view once the engine accepts, and in the store once the new answer finishes."""
         conversation_id = self.current_id
         if conversation_id is None or conversation_id in self.pending:
             return False
         self._require_model()
         self._ensure_session(conversation_id)
-        self.store.set_aside_from(conversation_id, answer_position)  # kept as an earlier version
-        self.listener.messages_removed(conversation_id, answer_position)
         rid = self.submit(
             ev.Regenerate(
                 session_id=conversation_id, settings=self.preferences.generation_settings()
             )
         )
-        self.begin_answer(conversation_id, rid)
+        self.pending[conversation_id] = PendingAnswer(rid, replaces=answer_position)
         return True
 
     def user_message(self, position: int) -> Message | None:
@@ -399,7 +417,20 @@ class ChatCore:
 
     def _answer_for(self, event: ev.Event) -> PendingAnswer | None:
         answer = self.pending.get(event.session_id)
-        return answer if answer is not None and answer.request_id == event.request_id else None
+        if answer is None or answer.request_id != event.request_id:
+            return None
+        if not answer.accepted and isinstance(event, ANSWER_EVENTS):
+            self._on_accepted(event)  # the engine accepts before any of these
+        return answer
+
+    def _on_accepted(self, event: ev.Event) -> None:
+        answer = self.pending.get(event.session_id)
+        if answer is None or answer.request_id != event.request_id or answer.accepted:
+            return
+        answer.accepted = True
+        if answer.replaces is not None:  # the old answer is gone from the engine: now from the view
+            self.listener.messages_removed(event.session_id, answer.replaces)
+            self.listener.answer_started(event.session_id)
 
     def _on_model_loaded(self, event: ev.ModelLoaded) -> None:
         if self._had_model:
@@ -448,13 +479,24 @@ class ChatCore:
             self.listener.conversations_changed()
 
     def _on_turn_finished(self, event: ev.TurnFinished) -> None:
+        opening = self._opening.pop(event.request_id, None)
+        if opening is not None:  # a LoadHistory that was cancelled: its session holds nothing
+            self._forget_session(opening)
         answer = self._answer_for(event)
         if answer is None:
             self.titles.forget(event.request_id)  # a title stopped for other work
             return
         del self.pending[event.session_id]
+        if not answer.accepted:  # stopped before the engine took it: the engine is as it was
+            if answer.replaces is None:
+                self._forget_session(event.session_id)
+                self.listener.answer_finished(event.session_id, answer, event.reason)
+            self.listener.conversations_changed()
+            return
         answer.text = answer.text or event.text
         if self.store.conversation(event.session_id) is not None:
+            if answer.replaces is not None:
+                self.store.set_aside_from(event.session_id, answer.replaces)  # an earlier version
             self.store.add_message(
                 event.session_id,
                 "assistant",
@@ -482,9 +524,9 @@ class ChatCore:
             self.model_state = ModelState.FAILED
             self.listener.model_failed(event.message)
             return
-        failed_open = self._opening.pop(event.request_id, None)
-        if failed_open is not None:
-            self.opened.discard(failed_open)  # the next send opens it again
+        opening = self._opening.pop(event.request_id, None)
+        if opening is not None:
+            self.opened.discard(opening)  # the next send opens it again
         if event.detail:  # a traceback: for a bug report, never for the person
             log.warning("The engine failed: %s\n%s", event.message, event.detail)
         attachment = self._preparing.pop(event.request_id, None)
@@ -493,8 +535,15 @@ class ChatCore:
                 attachment, f"Could not use {attachment.filename}. {as_sentence(event.message)}"
             )
             return
-        if self._answer_for(event) is not None:
-            del self.pending[event.session_id]
-            self.listener.answer_failed(event.session_id, as_sentence(event.message))
+        answer = self._answer_for(event)
+        if answer is not None:
+            del self.pending[event.session_id]  # the engine took the whole command back
+            if answer.replaces is None:
+                self._forget_session(event.session_id)  # the stored message is not in the engine
+            message = as_sentence(event.message)
+            if answer.replaces is not None and not answer.accepted:  # no new answer is shown
+                self.listener.engine_failed(f"Could not regenerate the answer. {message}")
+            else:
+                self.listener.answer_failed(event.session_id, message)
             return
         self.listener.engine_failed(as_sentence(event.message))

@@ -7,6 +7,9 @@ yielded before it. Stopping the generator early (cancel) leaves the cache consis
 
 Tokens are drawn by `engine.decode.sampling.Sampler` (mlx-lm's sampler chain), with the checkpoint's
 suppressed tokens and an optional `TokenConstraint`, told of every token yielded (the stop token too).
+`input_only_tokens(model_config, tokenizer)` lists what the model must never write because only the prompt
+writer places it (media placeholders and their delimiters, `<bos>`, turn openers, tool declarations...);
+`GenerationConfig.suppressing(ids)` adds them to the suppressed tokens.
 Speculative decoding (`engine.decode.speculative`) yields the same steps with the same cache contract.
 """
 
@@ -14,9 +17,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterable, Iterator
 
 import mlx.core as mx
 
@@ -25,6 +28,10 @@ from engine.protocol import GenerationSettings
 
 # Gemma 4 ids (reference doc §1.2): <eos>, <turn|>, <|tool_response>
 DEFAULT_STOP_TOKENS = (1, 106, 50)
+# Control tokens only the prompt writer places: padding, the sequence start, a turn's opener (the model ends
+# its turn with <turn|>), the system turn's thinking switch, tool declarations, and the end of a tool result
+# (the runtime writes the result after the model's <|tool_response>).
+INPUT_ONLY_CONTROL = ("<pad>", "<bos>", "<|turn>", "<|think|>", "<|tool>", "<tool|>", "<tool_response|>")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,27 @@ class GenerationConfig:
         eos = data.get("eos_token_id", list(DEFAULT_STOP_TOKENS))
         eos = [eos] if isinstance(eos, int) else list(eos)
         return cls(tuple(eos), tuple(data.get("suppress_tokens") or ()))
+
+    def suppressing(self, token_ids: Iterable[int]) -> "GenerationConfig":
+        """This config with `token_ids` suppressed too (stop tokens never are)."""
+        extra = [t for t in token_ids if t not in self.suppress_tokens and t not in self.stop_tokens]
+        return replace(self, suppress_tokens=self.suppress_tokens + tuple(sorted(set(extra))))
+
+
+def input_only_tokens(model_config: Any, tokenizer: Any) -> tuple[int, ...]:
+    """Ids the model must never generate: what only the input side writes.
+
+    The released generation config suppresses `<audio|>` and `<image|>` (their embeddings were made for input
+    only); an answer holding any media placeholder would also be fed back differently on a rollback (a run of
+    image tokens becomes a bidirectional block). So: every image, video and audio placeholder and delimiter,
+    and `INPUT_ONLY_CONTROL`.
+    """
+    c = model_config
+    media = (c.image_token_id, c.video_token_id, c.audio_token_id, c.boi_token_id, c.eoi_token_id,
+             c.boa_token_id, c.eoa_token_index)
+    control = [tokenizer.convert_tokens_to_ids(t) for t in INPUT_ONLY_CONTROL]
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    return tuple(sorted({t for t in (*media, *control) if isinstance(t, int) and t >= 0 and t != unknown}))
 
 
 @dataclass

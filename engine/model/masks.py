@@ -6,10 +6,11 @@ returns all of them; its SlidingCache returns up to `window - 1` past keys plus 
 W, or W + 1 in "all" mode). The mask is therefore a function of (offset, L, n_keys) and the layer type:
 
 - causal:  k <= q;  sliding adds  k > q - W  (W keys including the query itself).
-- "vision" mode (the reference's default path, shared/reference/gemma4_unified.md §3.2): tokens in the same run
-  of image/video placeholder tokens see each other in both directions, OR-ed into BOTH the full and the sliding
-  mask and ignoring the window. Runs are only known within the current call: an image block split across two
-  calls is not equivalent to one call (the session must never split one).
+- "vision" mode, the rule the released model was trained with (docs/mask-rules.md): full layers stay causal;
+  on sliding layers tokens in the same run of image/video placeholder tokens also see each other in both
+  directions, and the window bounds both sides: (causal OR same block) AND |q - k| < W. Runs are only known
+  within the current call: an image block split across two calls is not equivalent to one call (the session
+  must never split one).
 - "all" mode: full layers see every key; sliding layers see |q - k| <= W (W already halved by the config).
 
 Single-token calls need no mask when the cache returns at most the keys that token may see (the sliding cache
@@ -64,21 +65,20 @@ class MaskBuilder:
         visible = W + 1 if self.mode == "all" else W
         if L == 1 and (not sliding or n_keys <= visible):
             return None
-        if self.mode != "all" and self.blocks is None and n_keys == L and (not sliding or L <= W):
+        blocks = self.blocks if sliding else None  # full layers never see an image bidirectionally
+        if self.mode != "all" and blocks is None and n_keys == L and (not sliding or L <= W):
             return "causal"
         end = self.offset + L
         q = mx.arange(self.offset, end)[:, None]
         k = mx.arange(end - n_keys, end)[None, :]
         if self.mode == "all":
-            mask = mx.abs(q - k) <= W if sliding else mx.ones((L, n_keys), dtype=mx.bool_)
-        else:
-            mask = k <= q
-            if sliding:
-                mask = mask & (k > q - W)
-        if self.blocks is not None:
-            past = mx.full((self.blocks.shape[0], n_keys - L), -1, dtype=self.blocks.dtype)
-            kb = mx.concatenate([past, self.blocks], axis=1)
-            qb = self.blocks
-            same = (qb[:, :, None] == kb[:, None, :]) & (qb[:, :, None] >= 0)
-            mask = (mask[None] | same)[:, None]
-        return mask
+            return mx.abs(q - k) <= W if sliding else mx.ones((L, n_keys), dtype=mx.bool_)
+        mask = k <= q
+        if blocks is not None:
+            past = mx.full((blocks.shape[0], n_keys - L), -1, dtype=blocks.dtype)
+            kb = mx.concatenate([past, blocks], axis=1)
+            same = (blocks[:, :, None] == kb[:, None, :]) & (blocks[:, :, None] >= 0)
+            mask = mask[None] | same
+        if sliding:
+            mask = mask & (k > q - W) & (k < q + W)
+        return mask[:, None] if blocks is not None else mask

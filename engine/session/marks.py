@@ -1,17 +1,20 @@
 """Marks: the session at a boundary it can come back to (before a user turn, or right after its prefill).
 
 A mark records the cache offset and how many segments and messages there were. Coming back to it is the
-session's `_rewind`: trim the caches when they still hold the rows (`engine.decode.cache`), else restore
-the newest mark snapshot at or before it and feed the segments after it again. A snapshot holds copies of
+session's `_rebuild_cache`: trim the caches when they still hold the rows (`engine.decode.cache`), else restore
+the newest mark snapshot at or before it and feed the tokens after it again. A snapshot holds copies of
 the rows the sliding caches need at the mark (`sliding layers x (window - 1) x K/V size`), so only the
 newest `max_snapshots` marks keep one.
+
+An answer mark keeps no logits: regenerating computes the prompt's last logits (and the drafter's hidden
+state) again with a one-token forward after going back one position. A mark made while loading a
+conversation's history (`prompt_fed=False`) sits before the rendered `<|turn>model\n` of the answer, whose
+tokens are not those of a generation prompt; regenerating there feeds the generation prompt first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import mlx.core as mx
 
 from engine.decode.cache import CacheState
 
@@ -23,18 +26,16 @@ class Mark:
     n_messages: int
     answer_open: bool = False  # an answer was in the cache, not yet closed with <turn|>
     snapshot: list[CacheState] | None = None
-    last_logits: mx.array | None = None  # answer marks: logits of the prompt's last position (regenerate)
-    last_hidden: mx.array | None = None  # answer marks: its hidden state, which the drafter starts from
+    prompt_fed: bool = True  # answer marks: the generation prompt ends right before the mark
 
     @property
     def snapshot_bytes(self) -> int:
         return sum(s.nbytes for s in self.snapshot or ())
 
 
-def newest_snapshot_before(marks: list[Mark], target: Mark) -> Mark | None:
-    """The mark with a snapshot closest before (or at) `target`, among `marks` on its path."""
-    usable = [m for m in marks if m.snapshot is not None and m.n_messages <= target.n_messages
-              and m.offset <= target.offset and m.n_segments <= target.n_segments]
+def newest_snapshot_before(marks: list[Mark], offset: int) -> Mark | None:
+    """The mark with a snapshot closest before (or at) `offset`, among `marks` (all on the path being rebuilt)."""
+    usable = [m for m in marks if m.snapshot is not None and m.offset <= offset]
     return max(usable, key=lambda m: m.offset, default=None)
 
 

@@ -3,9 +3,10 @@
 `save_session` writes two files: `PATH`, a safetensors file with each cache's rows (`cache.N.keys`,
 `cache.N.values`) and, in its metadata, the format, each cache's class and meta state, and the session's
 messages and turn offsets; and `PATH.segments.npz` (the tokens and media that were fed, so that rolling
-back past the load point can feed them again). Snapshots are not saved: after a load, rollback restores
-the nearest point by feeding segments from the start of the conversation. A file of another format
-(mlx-lm's prompt caches, an older Tandem) is refused with a clear error.
+back past the load point can feed them again). The turn and answer marks are saved, so rollback and
+regenerate work on a reopened conversation; snapshots are not: going back past what the caches hold feeds
+segments from the start of the conversation. A file of another format (mlx-lm's prompt caches, an older
+Tandem) is refused with a clear error; a failed save leaves the previous files as they were.
 """
 
 from __future__ import annotations
@@ -22,19 +23,20 @@ from engine.session.errors import NotFound, SessionError
 from engine.session.marks import Mark
 from engine.session.segments import Segment
 
-FORMAT = "tandem-session-2"
+FORMAT = "tandem-session-3"
 SEGMENT_FIELDS = ("ids", "pixel_values", "image_position_ids", "input_features", "input_features_mask")
 
 
 @dataclass
 class SavedSession:
-    """What a saved conversation brings back: its caches, what was fed, its messages and turn marks."""
+    """What a saved conversation brings back: its caches, what was fed, its messages, turn and answer marks."""
 
     cache: list[Cache]
     offset: int
     segments: list[Segment]
     messages: list[dict]
     turns: list[Mark]
+    answer_marks: list[Mark]
     answer_open: bool
 
 
@@ -47,6 +49,8 @@ def save_session(session, path: str | Path) -> None:
         "offset": session.offset,
         "messages": session.messages,
         "turns": [[m.offset, m.n_segments, m.n_messages, m.answer_open] for m in session.turns],
+        "answers": [[m.offset, m.n_segments, m.n_messages, m.answer_open, m.prompt_fed]
+                    for m in session.answer_marks],
         "answer_open": session.answer_open,
     }
     arrays = {}
@@ -56,9 +60,14 @@ def save_session(session, path: str | Path) -> None:
             if value is not None:
                 arrays[f"{i}.{name}"] = np.asarray(value)
     tmp = path.with_name(path.name + ".tmp.safetensors")
-    save_caches(tmp, session.cache, {"tandem": json.dumps(meta, default=str)})
     seg_tmp = path.with_name(path.name + ".segments.tmp.npz")
-    np.savez(seg_tmp, count=np.array(len(session.segments)), **arrays)
+    try:
+        save_caches(tmp, session.cache, {"tandem": json.dumps(meta, default=str)})
+        np.savez(seg_tmp, count=np.array(len(session.segments)), **arrays)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        seg_tmp.unlink(missing_ok=True)
+        raise
     seg_tmp.replace(segments_path(path))
     tmp.replace(path)
 
@@ -81,6 +90,8 @@ def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
     meta = json.loads(metadata["tandem"])
     if [c.layout for c in cache] != [c.layout for c in fresh]:
         raise SessionError(f"{path} was saved with a different model")
+    if not segments_path(path).exists():
+        raise SessionError(f"{path} is incomplete: {segments_path(path).name} is missing")
     with np.load(segments_path(path)) as data:
         count = int(data["count"])
         segments = [
@@ -89,7 +100,8 @@ def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
             for i in range(count)
         ]
     turns = [Mark(o, s, m, answer_open=a) for o, s, m, a in meta["turns"]]
-    return SavedSession(cache, int(meta["offset"]), segments, meta["messages"], turns,
+    answers = [Mark(o, s, m, answer_open=a, prompt_fed=f) for o, s, m, a, f in meta["answers"]]
+    return SavedSession(cache, int(meta["offset"]), segments, meta["messages"], turns, answers,
                         bool(meta["answer_open"]))
 
 

@@ -24,6 +24,21 @@ class Segment:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
+    def part(self, start: int, end: int, placeholder_ids: tuple[int, ...]) -> Segment:
+        """Tokens [start, end) of this segment, fed again alone (replay after going back into a segment).
+
+        A part holds either every media placeholder of the segment (it keeps the media) or none of them.
+        """
+        if (start, end) == (0, len(self)):
+            return self
+        inside = np.isin(self.ids[start:end], placeholder_ids).sum()
+        total = np.isin(self.ids, placeholder_ids).sum()
+        if inside == 0:
+            return Segment(self.ids[start:end])
+        if inside != total:
+            raise ValueError("a part of a segment cannot cut its media placeholders in two")
+        return Segment(self.ids[start:end], **self.media())
+
     def media(self) -> dict:
         return {
             "pixel_values": self.pixel_values,

@@ -7,16 +7,23 @@ Contract:
   The cache is the truth: "turn N" equals a fresh prefill of `self.token_ids()`, the tokens fed so far.
 - New text comes from the chat template: the conversation rendered with and without the new message;
   the difference is fed after closing the previous answer with `<turn|>\\n` (the Gemma 4 format).
-- Rollback and regenerate come back to a mark (`engine.session.marks`) through `_rewind`, the one place
-  that decides how: trim the caches when they still hold the rows, else restore a snapshot and feed the
-  segments after it again. Cancel in prefill undoes the turn; cancel in decode keeps the partial answer.
-  An image block is never split across prefill chunks.
+- All or nothing: every command runs in one transaction (`_command`, `engine.session.transaction`). On a
+  failure, or a cancel before the command is accepted, the session is put back exactly as it was (cache
+  contents and offset, segments, messages, marks, flags, the open voice turn). An answering command is
+  accepted (event `Accepted`) once its prompt is in, Regenerate once its new answer's first token is out;
+  after that a cancel keeps the partial answer (reason "cancelled") and only a failure takes it all back.
+- Rollback and regenerate come back to a mark (`engine.session.marks`) through `_rebuild_cache`, the one
+  place that decides how: trim the caches when they still hold the rows, else restore a snapshot and feed
+  the tokens after it again. Regenerate keeps no logits: it goes back one position and feeds the prompt's
+  last token again (`_reopen_answer`). An image block is never split across prefill chunks.
 - Context policy: a turn whose prompt does not fit (with room for at least one answer token) is
   refused with a clear error and nothing changes; past 80% of the context a warning is sent; decoding
   stops at the limit with reason "length" and a warning. Nothing is ever truncated silently.
 - Voice turns: `start_voice`, `append_audio` (complete 640-sample frames are prefilled in small batches
   while recording goes on; clips longer than the model's 30 s budget continue as a new clip in the same
   turn), `end_voice` (the partial frame is zero-padded, the closing tokens are fed) and the answer.
+- The model never writes input-only tokens (media placeholders, turn openers...): they are suppressed in
+  plain and speculative decoding (`engine.decode.generation.input_only_tokens`).
 - The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly;
   without one, `settings.constraint` (plain data, `engine.decode.grammar`) builds one.
 - Special tokens other than the output parser's (`engine.inputs.special_tokens`) stay in the cache but
@@ -25,11 +32,10 @@ Contract:
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Iterator, Protocol
 
 import mlx.core as mx
 import numpy as np
@@ -38,7 +44,13 @@ from engine import protocol as ev
 from engine.admission import memory_shortfall
 from engine.decode import cache as kv_cache
 from engine.decode.cache import Retention
-from engine.decode.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
+from engine.decode.generation import (
+    DecodeStats,
+    GenerationConfig,
+    drafter_pays_off,
+    generate_tokens,
+    input_only_tokens,
+)
 from engine.decode.sampling import TokenConstraint
 from engine.decode.speculative import MTPDraftSource, generate_speculative
 from engine.inputs.audio import MAX_AUDIO_TOKENS
@@ -53,10 +65,17 @@ from engine.session.marks import Mark, drop_old_snapshots, newest_snapshot_befor
 from engine.session.messages import media_of, template_message
 from engine.session.persistence import SavedSession
 from engine.session.segments import Segment, image_runs_end, segment_of
+from engine.session.transaction import SavedState
 from engine.session.voice_buffer import VoiceBuffer
 
 CLOSE_ANSWER = "<turn|>\n"
 WARN_FRACTION = 0.8
+
+
+class CancelFlag(Protocol):
+    """Set when the running command should stop (a `threading.Event`, or the engine's per-command flag)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass
@@ -75,7 +94,7 @@ class SessionOptions:
 class Session:
     def __init__(self, model, tokenizer, template: str, gen_config: GenerationConfig,
                  options: SessionOptions | None = None, drafter=None,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: CancelFlag | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.template = template
@@ -88,10 +107,15 @@ class Session:
         self.audio_token_id = cfg.audio_token_id
         self.boa_token_id = cfg.boa_token_id
         self.eoa_token_id = cfg.eoa_token_index
+        self.placeholder_ids = (cfg.image_token_id, cfg.video_token_id, cfg.audio_token_id)
+        self.input_only = input_only_tokens(cfg, tokenizer)
         # The model stops at <|tool_response> to wait for tool results.
         self.tool_response_id = tokenizer.convert_tokens_to_ids(TOOL_RESPONSE)
         limit = cfg.text_config.max_position_embeddings
         self.context_length = min(limit, self.options.context_length or limit)
+        self._accepted = True  # within a command: whether a cancel now keeps what was done
+        self._low_water = 0  # within a command: the lowest offset the cache went back to
+        self._command_start: int | None = None  # within a command: the offset it started at
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -102,12 +126,11 @@ class Session:
         self.offset = 0
         self.messages: list[dict] = self._system_messages()
         self.turns: list[Mark] = []  # one per user turn, taken before its tokens
-        self.answer_marks: list[Mark] = []  # one per user turn, taken right after its prefill
+        self.answer_marks: list[Mark] = []  # one per user turn, taken right after its prompt
         self.answer_open = False  # an answer is in the cache and not closed with <turn|>
         self.awaiting_tools: list[ToolCall] = []
         self.voice: VoiceBuffer | None = None
         self.prefill_seconds = 0.0
-        self._voice_logits = None
         self.last_hidden = None  # post-norm hidden of the last prompt position (for the drafter)
 
     def restore_saved(self, saved: SavedSession) -> None:
@@ -115,6 +138,7 @@ class Session:
         self.reset()
         self.cache, self.offset, self.segments = saved.cache, saved.offset, saved.segments
         self.messages, self.turns, self.answer_open = saved.messages, saved.turns, saved.answer_open
+        self.answer_marks = saved.answer_marks
         self._hold_rollback_rows()
 
     def _system_messages(self) -> list[dict]:
@@ -131,11 +155,87 @@ class Session:
     def user_turns(self) -> int:
         return len(self.turns)
 
-    # ------------------------------------------------------------------ turns
+    # ------------------------------------------------------------------ commands
 
     def send(self, content, settings: ev.GenerationSettings,
              constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
         """Add a user message (text, images, audio) and generate the answer."""
+        return self._command(self._send(content, settings, constraint))
+
+    def send_tool_results(self, results: list[dict], settings: ev.GenerationSettings,
+                          constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
+        """Give the model the results of the tool calls it just made; it continues its turn."""
+        return self._command(self._send_tool_results(results, settings, constraint))
+
+    def regenerate(self, settings: ev.GenerationSettings,
+                   constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
+        """Drop the last answer and generate it again from the same prompt."""
+        return self._command(self._regenerate(settings, constraint))
+
+    def load_history(self, messages: list[dict], settings: ev.GenerationSettings,
+                     answer: bool = False, constraint: TokenConstraint | None = None
+                     ) -> Iterator[ev.Event]:
+        """Replace the conversation with `messages`, fed without generating (see `engine.session.history`).
+
+        The new conversation is built beside the old one, which comes back if anything fails or is
+        cancelled: while it loads, both caches are in memory.
+        """
+        return self._command(self._load_history(messages, settings, answer, constraint))
+
+    def rollback(self, turn: int) -> Iterator[ev.Event]:
+        """Return to the state just before user turn `turn` (0-based); later turns are dropped."""
+        return self._command(self._rollback(turn))
+
+    def start_voice(self, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
+        return self._command(self._start_voice(settings))
+
+    def append_audio(self, samples: np.ndarray) -> Iterator[ev.Event]:
+        """Buffer samples and prefill the complete frames, `audio_chunk_frames` at a time."""
+        return self._command(self._append_audio(samples))
+
+    def end_voice(self, text: str, settings: ev.GenerationSettings,
+                  constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
+        return self._command(self._end_voice(text, settings, constraint))
+
+    def cancel_voice(self) -> None:
+        """Forget the open voice turn: back to the state before it started."""
+        if self.voice is not None:
+            for _ in self._command(self._rollback(len(self.turns) - 1)):
+                pass
+
+    def _command(self, body: Iterator[ev.Event]) -> Iterator[ev.Event]:
+        """Run one command's generator as a transaction (module docstring: all or nothing)."""
+        saved = SavedState.of(self)
+        self._accepted, self._low_water, self._command_start = False, self.offset, self.offset
+        self._hold_rollback_rows()
+        try:
+            yield from body
+        except BaseException:
+            self._put_back(saved)
+            raise
+        finally:
+            self._accepted, self._command_start = True, None
+            self._hold_rollback_rows()
+
+    def _accept(self) -> Iterator[ev.Event]:
+        """From here on a cancel keeps what the command did (the partial answer)."""
+        if not self._accepted:
+            self._accepted = True
+            yield ev.Accepted()
+
+    def _put_back(self, saved: SavedState) -> None:
+        """The session as `saved` recorded it; the cache is rebuilt from what both states share."""
+        swapped = self.cache is not saved.cache
+        shared = min(self._low_water, saved.offset)
+        saved.put_back(self)
+        if not swapped:  # a command that swapped caches never touched the recorded one
+            for _ in self._rebuild_cache(shared, replay_to=saved.offset):
+                pass
+
+    # ------------------------------------------------------------------ turns
+
+    def _send(self, content, settings: ev.GenerationSettings,
+              constraint: TokenConstraint | None) -> Iterator[ev.Event]:
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it before sending a message")
         constraint = self._constraint(settings, constraint)
@@ -146,16 +246,12 @@ class Session:
         self._check_room(inputs.input_ids.shape[1], settings.max_tokens)
         self._begin_turn()
         self.messages.append(template_message(message))
-        try:
-            logits = yield from self._prefill(segment_of(inputs))
-        except BaseException:
-            self._undo_turn()
-            raise
+        logits = yield from self._prefill(segment_of(inputs))
+        yield from self._accept()
         yield from self._answer(logits, settings, constraint=constraint)
 
-    def send_tool_results(self, results: list[dict], settings: ev.GenerationSettings,
-                          constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
-        """Give the model the results of the tool calls it just made; it continues its turn."""
+    def _send_tool_results(self, results: list[dict], settings: ev.GenerationSettings,
+                           constraint: TokenConstraint | None) -> Iterator[ev.Event]:
         if not self.awaiting_tools:
             raise SessionError("the model has not asked for any tool results")
         constraint = self._constraint(settings, constraint)
@@ -164,69 +260,88 @@ class Session:
                                    enable_thinking=settings.enable_thinking)
         inputs = encode_prompt(text, self.tokenizer)
         self._check_room(inputs.input_ids.shape[1], settings.max_tokens)
-        before = self._mark()
-        before.snapshot = kv_cache.snapshot(self.cache)
-        calls, last = self.awaiting_tools, copy.deepcopy(self.messages[-1])
         self.messages[-1].setdefault("tool_responses", []).extend(responses)
         self.awaiting_tools = []
-        try:
-            logits = yield from self._prefill(segment_of(inputs))
-        except BaseException:  # cancelled or failed: the model is still waiting for the results
-            self._rewind_at_once(before)
-            self.messages[-1], self.awaiting_tools = last, calls
-            raise
+        logits = yield from self._prefill(segment_of(inputs))
+        yield from self._accept()
         yield from self._answer(logits, settings, continuing=True, constraint=constraint)
 
-    def regenerate(self, settings: ev.GenerationSettings,
-                   constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
-        """Drop the last answer and generate it again from the same prompt."""
-        if not self.answer_marks:
-            raise SessionError("there is no answer to regenerate")
-        constraint = self._constraint(settings, constraint)
-        mark = self.answer_marks[-1]
-        yield from self._rewind(mark)
-        self.answer_marks.pop()
-        self.last_hidden = mark.last_hidden
-        yield from self._answer(mark.last_logits, settings, constraint=constraint)
-
-    def load_history(self, messages: list[dict], settings: ev.GenerationSettings,
-                     answer: bool = False, constraint: TokenConstraint | None = None
-                     ) -> Iterator[ev.Event]:
-        """Replace the conversation with `messages`, fed without generating (see `engine.session.history`)."""
+    def _regenerate(self, settings: ev.GenerationSettings,
+                    constraint: TokenConstraint | None) -> Iterator[ev.Event]:
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it first")
-        plan = plan_history(messages, before=self._system_messages(), template=self.template, tools=self.options.tools,
-                            enable_thinking=settings.enable_thinking, answer=answer)
-        self.reset()
+        last_turn = self.turns[-1].n_messages if self.turns else -1
+        if not self.answer_marks or self.answer_marks[-1].n_messages < last_turn:
+            raise SessionError("there is no answer to regenerate")
+        constraint = self._constraint(settings, constraint)
+        logits = yield from self._reopen_answer(self.answer_marks[-1], settings)
+        # Accepted only with the new answer's first token: a cancel before it brings the old answer back.
+        yield from self._answer(logits, settings, constraint=constraint)
+
+    def _reopen_answer(self, mark: Mark, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
+        """Go back to answer mark `mark` (dropped with what follows it); returns the prompt's last logits."""
+        if mark.prompt_fed:
+            # One position back, then the prompt's last token again: its logits and hidden state, no copies kept.
+            last = int(self.segments[mark.n_segments - 1].ids[-1])
+            yield from self._rebuild_cache(mark.offset - 1)
+            self._cut_to(mark)
+            self.answer_marks.pop()
+            return self._forward_token(last)
+        yield from self._rebuild_cache(mark.offset)
+        self._cut_to(mark)
+        self.answer_marks.pop()
+        kwargs = dict(template=self.template, tools=self.options.tools,
+                      enable_thinking=settings.enable_thinking)
+        before = render_chat(self.messages, add_generation_prompt=False, **kwargs)
+        after = render_chat(self.messages, add_generation_prompt=True, **kwargs)
+        if not after.startswith(before):
+            raise SessionError("the chat template renders this conversation differently; "
+                               "start a new conversation")
+        logits = yield from self._prefill(Segment(np.asarray(self._encode(after[len(before):]), np.int32)))
+        return logits
+
+    def _load_history(self, messages: list[dict], settings: ev.GenerationSettings, answer: bool,
+                      constraint: TokenConstraint | None) -> Iterator[ev.Event]:
+        if self.voice is not None:
+            raise SessionError("a voice turn is open; end it first")
+        plan = plan_history(messages, before=self._system_messages(), template=self.template,
+                            tools=self.options.tools, enable_thinking=settings.enable_thinking,
+                            answer=answer)
+        self.reset()  # a new cache: the old one stays with the transaction until the load succeeds
+        self._command_start = None  # nothing to keep for going back: a failure puts the old cache back
         total, logits = 0, None
         for i, piece in enumerate(plan.pieces):
             inputs = encode_prompt(piece.text, self.tokenizer, images=piece.images, audios=piece.audios,
                                    image_budget=self.options.image_budget)
             total += inputs.input_ids.shape[1]
             self._check_room(inputs.input_ids.shape[1], 0)
-            if piece.message["role"] == "user":
+            role = piece.message["role"]
+            if role == "user":
                 self._begin_turn()
+            elif role == "assistant" and self.messages and self.messages[-1]["role"] == "user":
+                self._mark_answer(prompt_fed=False)  # before the rendered "<|turn>model\n"
             self.messages.append(piece.message)
             last = i == len(plan.pieces) - 1
             logits = yield from self._prefill(segment_of(inputs), want_logits=plan.continues and last)
         yield ev.Progress(stage="prefill", done=total, total=total)
         self.answer_open = False
         if plan.ask is not None:
-            yield from self.send(plan.ask["content"], settings, constraint)
+            yield from self._send(plan.ask["content"], settings, constraint)
         elif plan.continues:
+            yield from self._accept()
             yield from self._answer(logits, settings, continuing=True, constraint=constraint)
 
-    def rollback(self, turn: int) -> Iterator[ev.Event]:
-        """Return to the state just before user turn `turn` (0-based); later turns are dropped."""
+    def _rollback(self, turn: int) -> Iterator[ev.Event]:
         if not 0 <= turn < len(self.turns):
             raise NotFound(f"there is no turn {turn} (the conversation has {len(self.turns)})")
-        yield from self._rewind(self.turns[turn])
+        mark = self.turns[turn]
+        yield from self._rebuild_cache(mark.offset)
+        self._cut_to(mark)
         del self.turns[turn:]
-        self._hold_rollback_rows()
 
     # ------------------------------------------------------------------ voice
 
-    def start_voice(self, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
+    def _start_voice(self, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
         if self.voice is not None:
             raise SessionError("a voice turn is already open")
         message = {"role": "user", "content": [{"type": "audio"}]}
@@ -238,26 +353,16 @@ class Session:
         self.voice = VoiceBuffer()
         yield from self._feed_plain(ids)
 
-    def append_audio(self, samples: np.ndarray) -> Iterator[ev.Event]:
-        """Buffer samples and prefill the complete frames, `audio_chunk_frames` at a time."""
+    def _append_audio(self, samples: np.ndarray) -> Iterator[ev.Event]:
         if self.voice is None:
             raise SessionError("no voice turn is open: start one before sending audio")
         self.voice.add(samples)
         yield from self._feed_voice(final=False)
 
-    def end_voice(self, text: str, settings: ev.GenerationSettings,
-                  constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
+    def _end_voice(self, text: str, settings: ev.GenerationSettings,
+                   constraint: TokenConstraint | None) -> Iterator[ev.Event]:
         if self.voice is None:
             raise SessionError("no voice turn is open")
-        try:
-            yield from self._end_voice(text, settings)
-        except BaseException:
-            self.voice = None
-            self._undo_turn()
-            raise
-        yield from self._answer(self._voice_logits, settings, constraint=constraint)
-
-    def _end_voice(self, text: str, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
         yield from self._feed_voice(final=True)
         voice, self.voice = self.voice, None
         content = [{"type": "audio"} for _ in range(voice.clips)]
@@ -269,12 +374,9 @@ class Session:
         self.messages.append({"role": "user", "content": content})
         ids = [self.eoa_token_id] + self._encode(tail)
         self._check_room(len(ids), settings.max_tokens)
-        self._voice_logits = yield from self._prefill(Segment(np.asarray(ids, np.int32)))
-
-    def cancel_voice(self) -> None:
-        if self.voice is not None:
-            self.voice = None
-            self._undo_turn()
+        logits = yield from self._prefill(Segment(np.asarray(ids, np.int32)))
+        yield from self._accept()
+        yield from self._answer(logits, settings, constraint=constraint)
 
     def _feed_voice(self, final: bool) -> Iterator[ev.Event]:
         voice = self.voice
@@ -310,10 +412,10 @@ class Session:
         self._snapshot(mark)
         self._hold_rollback_rows()
 
-    def _undo_turn(self) -> None:
-        """Take back a turn whose prefill did not finish."""
-        self._rewind_at_once(self.turns.pop())
-        self._hold_rollback_rows()
+    def _mark_answer(self, prompt_fed: bool = True) -> None:
+        mark = replace(self._mark(), prompt_fed=prompt_fed)
+        self.answer_marks.append(mark)
+        self._snapshot(mark)
 
     def _snapshot(self, mark: Mark) -> None:
         # Position 0 needs none: the caches can always be trimmed back to it.
@@ -322,35 +424,15 @@ class Session:
         drop_old_snapshots(self.turns + self.answer_marks, self.options.max_snapshots)
 
     def _hold_rollback_rows(self) -> None:
-        """Ask the sliding caches to keep the rows that trimming back to the last turn needs (bounded)."""
-        kv_cache.set_rollback_point(self.cache, self.turns[-1].offset if self.turns else None)
+        """Ask the sliding caches to keep the rows that trimming back to the last turn needs, and within a
+        command to where it started (so that taking it back is a trim); the caches bound what they keep."""
+        last_turn = self.turns[-1].offset if self.turns else None
+        points = [p for p in (last_turn, self._command_start) if p is not None]
+        kv_cache.set_rollback_point(self.cache, min(points) if points else None)
 
-    def _rewind(self, mark: Mark) -> Iterator[ev.Event]:
-        """Bring the session back to `mark`: cache, segments, messages, flags; later marks are dropped.
-
-        The one place that decides how the cache gets there: trim when every cache still holds the rows
-        the mark needs; else restore the newest snapshot at or before the mark (or start from position 0)
-        and feed the segments after it again, without checking for cancel.
-        """
-        if kv_cache.can_trim_to(self.cache, mark.offset):
-            kv_cache.trim_to(self.cache, mark.offset)
-            del self.segments[mark.n_segments:]
-        else:
-            marks = self.turns + self.answer_marks + [mark]
-            base = newest_snapshot_before(marks, mark)
-            replay = self.segments[: mark.n_segments]
-            point = kv_cache.nearest_trim_point(self.cache, mark.offset)  # e.g. the pinned last turn
-            at_point = [m for m in marks if m.offset == point and m.n_messages <= mark.n_messages]
-            if base is None or (at_point and base.offset <= point):
-                point = point if at_point else 0
-                start = at_point[0].n_segments if at_point else 0
-                kv_cache.trim_to(self.cache, point)
-            else:
-                start = base.n_segments
-                kv_cache.restore(self.cache, base.snapshot)
-            self.segments = replay[:start]
-            for seg in replay[start:]:
-                yield from self._prefill(seg, want_logits=False, check_cancel=False)
+    def _cut_to(self, mark: Mark) -> None:
+        """Segments, messages, marks and flags as they were at `mark` (the cache is the caller's business)."""
+        del self.segments[mark.n_segments:]
         self.offset = mark.offset
         del self.messages[mark.n_messages:]
         self.turns = [m for m in self.turns if m.n_messages <= mark.n_messages]
@@ -359,9 +441,40 @@ class Session:
         self.awaiting_tools = []
         self.voice = None
 
-    def _rewind_at_once(self, mark: Mark) -> None:
-        for _ in self._rewind(mark):
-            pass
+    def _rebuild_cache(self, offset: int, replay_to: int | None = None) -> Iterator[ev.Event]:
+        """Make the caches hold the first `offset` tokens of `self.segments` (then feed on to `replay_to`).
+
+        The one place that decides how to go back: trim when every cache still holds the rows, else start at
+        the later of the nearest point the caches can trim to (a pinned rollback point, else 0) and the newest
+        snapshot of `self.turns + self.answer_marks` at or before `offset`, and feed the tokens after it again, without checking for cancel. The tokens before `offset` must
+        be what the caches hold now.
+        """
+        self._low_water = min(self._low_water, offset)
+        if kv_cache.can_trim_to(self.cache, offset):
+            kv_cache.trim_to(self.cache, offset)
+            start = offset
+        else:
+            base = newest_snapshot_before(self.turns + self.answer_marks, offset)
+            point = kv_cache.nearest_trim_point(self.cache, offset)  # e.g. the pinned last turn
+            if base is None or base.offset <= point:
+                kv_cache.trim_to(self.cache, point)
+                start = point
+            else:
+                kv_cache.restore(self.cache, base.snapshot)
+                start = base.offset
+        yield from self._replay(start, offset if replay_to is None else replay_to)
+
+    def _replay(self, start: int, end: int) -> Iterator[ev.Event]:
+        """Feed tokens [start, end) of `self.segments` again (no bookkeeping, no cancel)."""
+        pos = 0
+        for seg in self.segments:
+            a, b = max(start - pos, 0), min(end - pos, len(seg))
+            if a < b:
+                yield from self._feed(seg.part(a, b, self.placeholder_ids), want_logits=False,
+                                      check_cancel=False)
+            pos += len(seg)
+            if pos >= end:
+                return
 
     # ------------------------------------------------------------------ feeding
 
@@ -399,7 +512,14 @@ class Session:
 
     def _prefill(self, seg: Segment, want_logits: bool = True, check_cancel: bool = True
                  ) -> Iterator[ev.Event]:
-        """Feed one segment in chunks; returns the logits of its last position (or None)."""
+        """Feed one segment and record it; returns the logits of its last position (or None)."""
+        logits = yield from self._feed(seg, want_logits, check_cancel)
+        self.offset += len(seg)
+        self.segments.append(seg)
+        return logits
+
+    def _feed(self, seg: Segment, want_logits: bool, check_cancel: bool) -> Iterator[ev.Event]:
+        """Feed one segment's tokens in chunks (an image block stays in one chunk); records nothing."""
         n = len(seg)
         media = seg.media()
         ids = mx.array(seg.ids[None])
@@ -425,9 +545,15 @@ class Session:
             start = end
             if n > step:
                 yield ev.Progress(stage="prefill", done=start, total=n)
-        self.offset += n
-        self.segments.append(seg)
         self.prefill_seconds = time.perf_counter() - started
+        return logits
+
+    def _forward_token(self, token: int) -> mx.array:
+        """Feed one token the cache already counts in `self.offset` again; its logits (and hidden state)."""
+        hidden = self.model.hidden_states(mx.array([[token]]), self.cache)
+        logits = self.model.logits(hidden)
+        mx.eval([logits, hidden] + [c.state for c in self.cache])
+        self.last_hidden = hidden if self.drafter is not None else None
         return logits
 
     # ------------------------------------------------------------------ answering
@@ -450,11 +576,11 @@ class Session:
     def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False,
                 constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
         constraint = self._constraint(settings, constraint)
-        hidden = hidden_token_ids(self.tokenizer)
+        stopped = self.cancel.is_set()  # a Stop before the first token
+        if stopped and not self._accepted:
+            raise Cancelled()  # nothing stands yet: the command is taken back
         if not continuing:
-            mark = replace(self._mark(), last_logits=logits, last_hidden=self.last_hidden)
-            self.answer_marks.append(mark)
-            self._snapshot(mark)
+            self._mark_answer()
             self.messages.append({"role": "assistant", "content": ""})
         prompt_tokens = self.offset
         self.answer_open = True
@@ -467,17 +593,11 @@ class Session:
         budget = min(settings.max_tokens, self.context_length - self.offset)
         run = replace(settings, max_tokens=max(budget, 1))
         try:
-            for step in self._steps(logits, run, stats, constraint):
-                if step.stop:
-                    reason = "tool_calls" if step.token == self.tool_response_id else "stop"
-                    break
-                fed.append(step.token)
-                if step.token not in hidden:  # control tokens never become answer text
-                    detok.add_token(step.token)
-                yield from self._parsed(parser.feed(detok.last_segment), answer, calls)
-                if self.cancel.is_set():
-                    reason = "cancelled"
-                    break
+            if stopped:
+                reason = "cancelled"  # the accepted prompt stays, with an empty answer
+            else:
+                steps = self._steps(logits, run, stats, constraint)
+                reason = yield from self._decode(steps, parser, fed, answer, calls)
             detok.finalize()
             yield from self._parsed(parser.feed(detok.last_segment) + parser.finish(), answer, calls)
         finally:
@@ -509,17 +629,38 @@ class Session:
             memory_bytes=int(mx.get_active_memory()))
         yield ev.TurnFinished(reason=reason, text="".join(answer))
 
+    def _decode(self, steps, parser: OutputParser, fed: list, answer: list, calls: list
+                ) -> Iterator[ev.Event]:
+        """Emit the decoder's steps until a stop token, the limit or a cancel; returns the reason."""
+        detok = self.tokenizer.detokenizer
+        hidden = hidden_token_ids(self.tokenizer)
+        try:
+            for step in steps:
+                yield from self._accept()
+                if step.stop:
+                    return "tool_calls" if step.token == self.tool_response_id else "stop"
+                fed.append(step.token)
+                if step.token not in hidden:  # control tokens never become answer text
+                    detok.add_token(step.token)
+                yield from self._parsed(parser.feed(detok.last_segment), answer, calls)
+                if self.cancel.is_set():
+                    return "cancelled"
+            return "length"
+        finally:
+            steps.close()  # a speculative decoder feeds its last token when closed early
+
     def _steps(self, logits, settings: ev.GenerationSettings, stats: DecodeStats,
                constraint: TokenConstraint | None = None):
         """The decoder's steps: speculative with the drafter where it pays off, else plain."""
+        config = self.gen_config.suppressing(self.input_only)
         wanted = drafter_pays_off() if settings.use_drafter is None else settings.use_drafter
         # A constraint decodes plainly: the drafter's proposals would have to follow the constraint too.
         if self.drafter is not None and wanted and constraint is None:
             return generate_speculative(
                 self.model, MTPDraftSource(self.model, self.drafter), self.cache, logits,
-                settings=settings, config=self.gen_config, stats=stats, hidden_last=self.last_hidden)
+                settings=settings, config=config, stats=stats, hidden_last=self.last_hidden)
         return generate_tokens(self.model, self.cache, logits, settings=settings,
-                               config=self.gen_config, stats=stats, constraint=constraint)
+                               config=config, stats=stats, constraint=constraint)
 
     def _parsed(self, items, answer: list, calls: list) -> Iterator[ev.Event]:
         for item in items:
@@ -535,4 +676,4 @@ class Session:
                 yield ev.ParseErrorEvent(raw=item.raw, message=item.message)
 
 
-__all__ = ["Session", "SessionOptions"]
+__all__ = ["CancelFlag", "Session", "SessionOptions"]

@@ -1,5 +1,11 @@
-"""The engine thread: commands in, events out; errors become events and the engine keeps working."""
+"""The engine thread: commands in, events out; errors become events and the engine keeps working.
 
+Cancel tests run a checkpoint whose generation config has no stop token, with a budget no test reaches: an
+answer cannot end by itself, so a cancel test passes only when the Cancel stopped it (reason "cancelled").
+"""
+
+import json
+import shutil
 import threading
 import time
 
@@ -13,13 +19,19 @@ from engine.worker import EngineWorker
 GREEDY = ev.GenerationSettings(temperature=0.0, max_tokens=8, use_drafter=False)
 
 
+ENDLESS = ev.GenerationSettings(temperature=0.0, max_tokens=100_000, use_drafter=False)
+
+
 class Recorder:
     def __init__(self):
         self.events: list[ev.Event] = []
         self.threads: set[str] = set()
         self.cond = threading.Condition()
+        self.hook = None  # called with each event, on the engine thread, before it is recorded
 
     def __call__(self, event):
+        if self.hook is not None:
+            self.hook(event)
         with self.cond:
             self.events.append(event)
             self.threads.add(threading.current_thread().name)
@@ -40,12 +52,22 @@ class Recorder:
         return [e for e in self.events if e.request_id == request_id]
 
 
+@pytest.fixture(scope="session")
+def endless_checkpoint(tiny_checkpoint, tmp_path_factory):
+    """The tiny checkpoint with no stop token: an answer goes on until cancelled (or its budget)."""
+    out = tmp_path_factory.mktemp("endless") / "tiny"
+    shutil.copytree(tiny_checkpoint, out)
+    config = json.loads((out / "generation_config.json").read_text())
+    (out / "generation_config.json").write_text(json.dumps({**config, "eos_token_id": []}))
+    return out
+
+
 @pytest.fixture()
-def engine(tiny_checkpoint):
+def engine(endless_checkpoint):
     rec = Recorder()
     worker = EngineWorker(rec)
     worker.start()
-    rid = worker.submit(ev.LoadModel(path=str(tiny_checkpoint)))
+    rid = worker.submit(ev.LoadModel(path=str(endless_checkpoint)))
     loaded = rec.wait_for(rid, (ev.ModelLoaded, ev.ErrorEvent))
     assert isinstance(loaded, ev.ModelLoaded), loaded
     assert loaded.random_weights and loaded.context_length > 0
@@ -60,7 +82,9 @@ def test_message_streams_an_answer_on_the_engine_thread(engine):
     worker.submit(ev.OpenSession(session_id="c1", system_prompt="Be brief."))
     rid = worker.submit(ev.SendMessage(session_id="c1", content="Hello!", settings=GREEDY))
     done = rec.wait_for(rid, (ev.TurnFinished, ev.ErrorEvent))
-    assert isinstance(done, ev.TurnFinished) and done.reason in ("stop", "length", "tool_calls")
+    assert isinstance(done, ev.TurnFinished) and done.reason == "length"
+    kinds = [type(e) for e in rec.of(rid)]
+    assert kinds.index(ev.Accepted) < kinds.index(ev.TextDelta)  # the prompt is in before the answer
     stats = [e for e in rec.of(rid) if isinstance(e, ev.TurnStats)][0]
     assert stats.prompt_tokens > 0 and stats.generated_tokens >= 1
     assert all(e.session_id == "c1" for e in rec.of(rid))
@@ -88,19 +112,88 @@ def test_errors_are_events_and_the_engine_keeps_working(engine):
     assert all(not e.detail for e in list(errors.values())[:4])  # refusals carry no traceback
     rid = worker.submit(ev.SendMessage(session_id="c2", content="ok", settings=GREEDY))
     assert isinstance(rec.wait_for(rid, (ev.TurnFinished, ev.ErrorEvent)), ev.TurnFinished)
+    assert not [e for r in bad for e in rec.of(r) if isinstance(e, ev.Accepted)]  # refusals took nothing
 
 
 def test_cancel_stops_a_running_answer_and_the_next_turn_works(engine):
     worker, rec = engine
     worker.submit(ev.OpenSession(session_id="c3"))
-    long = ev.GenerationSettings(temperature=0.0, max_tokens=2000, use_drafter=False)
-    rid = worker.submit(ev.SendMessage(session_id="c3", content="Talk for a long time.", settings=long))
-    rec.wait_for(rid, (ev.TextDelta, ev.ToolCallEvent, ev.ParseErrorEvent, ev.TurnFinished))
-    worker.submit(ev.Cancel(session_id="c3"))
+    rid = worker.submit(ev.SendMessage(session_id="c3", content="Talk for a long time.", settings=ENDLESS))
+    rec.wait_for(rid, ev.TextDelta)
+    worker.submit(ev.Cancel(session_id="c3"))  # from another thread, while it decodes
     done = rec.wait_for(rid, ev.TurnFinished)
-    assert done.reason in ("cancelled", "stop", "tool_calls")
+    assert done.reason == "cancelled"
     rid2 = worker.submit(ev.SendMessage(session_id="c3", content="Short now.", settings=GREEDY))
-    assert isinstance(rec.wait_for(rid2, (ev.TurnFinished, ev.ErrorEvent)), ev.TurnFinished)
+    assert rec.wait_for(rid2, (ev.TurnFinished, ev.ErrorEvent)).reason == "length"
+
+
+@pytest.mark.parametrize("at", [ev.Progress, ev.Accepted, ev.TextDelta])
+def test_a_stop_at_any_point_gives_reason_cancelled(engine, at):
+    """A Cancel sent (on the engine thread, so exactly then) during the prefill, between the prefill and the
+    first token, or after it: the answer ends with reason "cancelled"; before acceptance nothing stays."""
+    worker, rec = engine
+    worker.submit(ev.OpenSession(session_id="s"))
+    prompt = "A message long enough for several prefill chunks. " * 40
+    sent = []
+
+    def stop_at(event):
+        if isinstance(event, at) and event.session_id == "s" and not sent:
+            sent.append(worker.submit(ev.Cancel(session_id="s")))
+
+    rec.hook = stop_at
+    rid = worker.submit(ev.SendMessage(session_id="s", content=prompt, settings=ENDLESS))
+    done = rec.wait_for(rid, ev.TurnFinished)
+    rec.hook = None
+    assert done.reason == "cancelled" and sent
+    accepted = [e for e in rec.of(rid) if isinstance(e, ev.Accepted)]
+    stats = [e for e in rec.of(rid) if isinstance(e, ev.TurnStats)]
+    if at is ev.Progress:  # the turn was taken back
+        assert not accepted and not stats
+    else:
+        generated = stats[0].generated_tokens
+        assert accepted and (generated == 0 if at is ev.Accepted else 1 <= generated < 10)
+    rid = worker.submit(ev.SendMessage(session_id="s", content="Next.", settings=GREEDY))
+    assert rec.wait_for(rid, (ev.TurnFinished, ev.ErrorEvent)).reason == "length"
+
+
+def test_a_stop_before_a_command_starts_drops_it_and_reaches_no_other(engine):
+    """A Cancel sent while the message waits behind another conversation's answer: it never runs."""
+    worker, rec = engine
+    worker.submit(ev.OpenSession(session_id="busy"))
+    worker.submit(ev.OpenSession(session_id="q"))
+    busy = worker.submit(ev.SendMessage(session_id="busy", content="Go on and on.", settings=ENDLESS))
+    rec.wait_for(busy, ev.TextDelta)
+    waiting = worker.submit(ev.SendMessage(session_id="q", content="Me next.", settings=GREEDY))
+    worker.submit(ev.Cancel(session_id="q"))
+    after = worker.submit(ev.SendMessage(session_id="q", content="And me.", settings=GREEDY))
+    worker.submit(ev.Cancel(session_id="busy"))
+    assert rec.wait_for(busy, ev.TurnFinished).reason == "cancelled"
+    assert rec.wait_for(waiting, ev.TurnFinished).reason == "cancelled"
+    assert [type(e) for e in rec.of(waiting)] == [ev.TurnFinished]
+    assert rec.wait_for(after, (ev.TurnFinished, ev.ErrorEvent)).reason == "length"
+
+
+def test_a_cancel_numbered_after_a_command_started_always_reaches_it():
+    """The race the engine had: a command checked for a Cancel, one arrived, then the command cleared
+    the flag and the Cancel was lost. With numbers nothing is cleared: whatever the interleaving, a
+    Cancel sent after a command was submitted (answering) or started (any) reaches it."""
+    from engine.worker import CancelBook, CommandCancel
+
+    book = CancelBook()
+    send = ev.SendMessage(session_id="a", content="x")
+    number = book.stamp(send)
+    flag = CommandCancel(book, "a")
+    flag.threshold = book.threshold(send, number)  # the worker starts it: checked, not cancelled
+    assert not flag.is_set()
+    book.stamp(ev.Cancel(session_id="a"))  # arrives right after the check
+    assert flag.is_set()
+    audio = ev.AppendAudio(session_id="a", samples=np.zeros(640, np.float32))
+    queued = book.stamp(audio)
+    book.stamp(ev.Cancel(session_id="a"))  # aimed at the answer; the audio was queued before it
+    flag.threshold = book.threshold(audio, queued)
+    assert not flag.is_set()  # not an answer: only a Cancel sent while it runs reaches it
+    book.stamp(ev.Cancel())  # a Cancel for every conversation
+    assert flag.is_set() and not CommandCancel(book, "b").is_set()
 
 
 def test_voice_turn_through_the_engine(engine):
@@ -119,16 +212,63 @@ def test_voice_turn_through_the_engine(engine):
 def test_a_cancel_drops_answers_still_waiting_in_the_queue(engine):
     worker, rec = engine
     worker.submit(ev.OpenSession(session_id="q"))
-    slow = ev.GenerationSettings(temperature=0.0, max_tokens=200, use_drafter=False)
-    first = worker.submit(ev.SendMessage(session_id="q", content="one", settings=slow))
-    queued = worker.submit(ev.SendMessage(session_id="q", content="two", settings=slow))
+    first = worker.submit(ev.SendMessage(session_id="q", content="one", settings=ENDLESS))
+    queued = worker.submit(ev.SendMessage(session_id="q", content="two", settings=ENDLESS))
     worker.submit(ev.Cancel(session_id="q"))
-    assert rec.wait_for(first, ev.TurnFinished).reason in ("cancelled", "stop", "tool_calls")
+    assert rec.wait_for(first, ev.TurnFinished).reason == "cancelled"
     dropped = rec.wait_for(queued, ev.TurnFinished)
     assert dropped.reason == "cancelled"
     assert not [e for e in rec.of(queued) if isinstance(e, (ev.TextDelta, ev.TurnStats))]
     after = worker.submit(ev.SendMessage(session_id="q", content="three", settings=GREEDY))
-    assert rec.wait_for(after, (ev.TurnFinished, ev.ErrorEvent)).reason in ("stop", "length", "tool_calls")
+    assert rec.wait_for(after, (ev.TurnFinished, ev.ErrorEvent)).reason == "length"
+
+
+def test_regenerate_is_accepted_with_its_first_token_and_a_refused_one_changes_nothing(engine):
+    worker, rec = engine
+    worker.submit(ev.OpenSession(session_id="r"))
+    rid = worker.submit(ev.Regenerate(session_id="r", settings=GREEDY))
+    err = rec.wait_for(rid, ev.ErrorEvent)
+    assert err.kind == "bad_request" and not [e for e in rec.of(rid) if isinstance(e, ev.Accepted)]
+    first = worker.submit(ev.SendMessage(session_id="r", content="Hi", settings=GREEDY))
+    rec.wait_for(first, ev.TurnFinished)
+    again = worker.submit(ev.Regenerate(session_id="r", settings=GREEDY))
+    rec.wait_for(again, ev.TurnFinished)
+    kinds = [type(e) for e in rec.of(again)]
+    assert kinds.index(ev.Accepted) < kinds.index(ev.TextDelta)
+    assert [e.text for e in rec.of(again) if isinstance(e, ev.TextDelta)] == [
+        e.text for e in rec.of(first) if isinstance(e, ev.TextDelta)]
+
+
+def test_prepared_media_stay_until_a_message_uses_them(engine, tmp_path, monkeypatch):
+    """A failed message leaves its prepared image for the next try; a failed preparation keeps nothing."""
+    from PIL import Image
+
+    import engine.inputs.image as image_module
+
+    worker, rec = engine
+    worker.submit(ev.OpenSession(session_id="m", context_length=320))
+    path = tmp_path / "a.png"
+    Image.fromarray(np.zeros((48, 48, 3), np.uint8)).save(path)
+    rec.wait_for(worker.submit(ev.PrepareMedia(session_id="m", item={"type": "image", "image": str(path)})),
+                 ev.Progress)
+    assert list(worker.media["m"]) == [str(path)]
+    too_long = [{"type": "image", "image": str(path)}, {"type": "text", "text": "word " * 100}]
+    rid = worker.submit(ev.SendMessage(session_id="m", content=too_long, settings=GREEDY))
+    assert rec.wait_for(rid, ev.ErrorEvent).kind == "too_long"
+    assert list(worker.media["m"]) == [str(path)]  # still there for the next try
+
+    def refused(*args, **kwargs):
+        raise OSError("the file cannot be read")
+
+    monkeypatch.setattr(image_module, "preprocess_image", refused)
+    other = tmp_path / "b.png"
+    rid = worker.submit(ev.PrepareMedia(session_id="m", item={"type": "image", "image": str(other)}))
+    rec.wait_for(rid, ev.ErrorEvent)
+    assert list(worker.media["m"]) == [str(path)]
+    rid = worker.submit(ev.SendMessage(session_id="m", content=[{"type": "image", "image": str(path)}],
+                                       settings=GREEDY))
+    rec.wait_for(rid, ev.TurnFinished)
+    assert worker.media["m"] == {}
 
 
 def test_without_a_model_commands_fail_with_kind_no_model():

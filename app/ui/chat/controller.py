@@ -298,6 +298,7 @@ class ConversationController(QObject):
             widget.set_answer(answer.text, answer.thinking)
             widget.finish(reason, answer_meta(answer.stats))
         if conversation_id == self.core.current_id:
+            self._show_variants()  # a regenerated answer is stored (the earlier one kept) only now
             self._sync_busy()
 
     def answer_failed(self, conversation_id: str, message: str) -> None:

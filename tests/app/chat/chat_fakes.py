@@ -91,6 +91,7 @@ def answer(chat: ChatCore, engine: RecordingEngine, text: str, reason: str = "st
         if isinstance(c, (ev.SendMessage, ev.Regenerate, ev.EndVoiceTurn))
     ][-1]
     sid, rid = command.session_id, command.request_id
+    chat.handle(ev.Accepted(session_id=sid, request_id=rid))
     for piece in re.findall(r"\s*\S+", text):
         chat.handle(ev.TextDelta(session_id=sid, request_id=rid, text=piece))
     chat.handle(ev.TurnFinished(session_id=sid, request_id=rid, reason=reason, text=""))

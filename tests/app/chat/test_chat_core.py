@@ -133,7 +133,9 @@ def test_closing_stores_every_partial_answer_at_once(store):
         "partial",
         "cancelled",
     )
-    assert store.messages(second)[-1].role == "assistant" and chat.pending == {}
+    # The second message was not accepted yet: nothing arrived, and its session is fed again next time.
+    assert store.messages(second)[-1].role == "user" and chat.pending == {}
+    assert second not in chat.opened and first in chat.opened
 
 
 def test_a_failed_answer_is_said_and_not_stored(store):
@@ -175,17 +177,104 @@ def test_editing_a_message_rolls_back_to_its_turn(store, position, turn):
     assert listener.named("messages_removed") == [(conv, position)]
 
 
-def test_regenerate_drops_the_last_answer_and_asks_again(store):
+def test_regenerate_replaces_the_answer_once_the_engine_accepts_and_stores_it_when_it_finishes(store):
     chat, engine, listener = make_chat(store)
     chat.send("question")
     answer(chat, engine, "first answer")
     conv = chat.current_id
+    started = len(listener.named("answer_started"))
     assert chat.regenerate(1)
     [regen] = engine.of_type(ev.Regenerate)
-    assert regen.session_id == conv and [m.content for m in store.messages(conv)] == ["question"]
+    assert regen.session_id == conv
+    # Asked, not accepted yet: the old answer is still stored and shown.
+    assert [m.content for m in store.messages(conv)] == ["question", "first answer"]
+    assert listener.named("messages_removed") == [] and len(listener.named("answer_started")) == started
+    chat.handle(ev.Accepted(session_id=conv, request_id=regen.request_id))
     assert listener.named("messages_removed") == [(conv, 1)]
+    assert len(listener.named("answer_started")) == started + 1
+    assert [m.content for m in store.messages(conv)] == ["question", "first answer"]  # until it finishes
     answer(chat, engine, "second answer")
     assert [m.content for m in store.messages(conv)] == ["question", "second answer"]
+
+
+@pytest.mark.parametrize("outcome", ["refused", "stopped", "failed-after-accepting"])
+def test_a_regenerate_that_does_not_finish_keeps_the_stored_answer(store, outcome):
+    """The engine takes a refused, stopped-before-accepted or failed Regenerate back: so does the store."""
+    chat, engine, listener = make_chat(store)
+    chat.send("question")
+    answer(chat, engine, "first answer")
+    conv = chat.current_id
+    chat.regenerate(1)
+    rid = engine.of_type(ev.Regenerate)[0].request_id
+    if outcome == "refused":
+        chat.handle(ev.ErrorEvent(session_id=conv, request_id=rid, kind="bad_request",
+                                  message="there is no answer to regenerate"))
+        assert any("no answer to regenerate" in m for (m,) in listener.named("engine_failed"))
+    elif outcome == "stopped":
+        chat.stop()
+        chat.handle(ev.TurnFinished(session_id=conv, request_id=rid, reason="cancelled"))
+    else:
+        chat.handle(ev.Accepted(session_id=conv, request_id=rid))
+        chat.handle(ev.TextDelta(session_id=conv, request_id=rid, text="half"))
+        chat.handle(ev.ErrorEvent(session_id=conv, request_id=rid, message="the device went away"))
+        assert listener.named("answer_failed")
+    assert [m.content for m in store.messages(conv)] == ["question", "first answer"]
+    assert chat.pending == {} and conv in chat.opened  # the engine still has the old answer too
+    assert chat.regenerate(1)  # and it can be asked again
+
+
+def test_a_message_the_engine_took_back_is_kept_and_fed_again_next_time(store):
+    """Stopped before the engine accepted it (or failed): the message stays stored, no answer is, and
+    the next turn opens the conversation again from the store (its saved cache is out of date)."""
+    chat, engine, listener = make_chat(store)
+    chat.send("first")
+    answer(chat, engine, "one")
+    conv = chat.current_id
+    cache = store.session_cache_path(conv)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(b"saved after the first answer")
+    chat.send("second")
+    rid = engine.of_type(ev.SendMessage)[-1].request_id
+    chat.stop()
+    chat.handle(ev.TurnFinished(session_id=conv, request_id=rid, reason="cancelled"))
+    assert [m.content for m in store.messages(conv)] == ["first", "one", "second"]
+    assert not cache.exists() and conv not in chat.opened
+    chat.send("third")
+    assert engine.kinds()[-3:] == ["OpenSession", "LoadHistory", "SendMessage"]
+    history = engine.of_type(ev.LoadHistory)[-1].messages
+    assert [m["content"] for m in history] == ["first", "one"]  # an unanswered message is not replayed
+
+
+def test_a_saved_cache_is_restored_with_the_stored_turns_as_fallback(store):
+    chat, engine, _ = make_chat(store)
+    chat.send("Capital of France?")
+    answer(chat, engine, "Paris.")
+    conv = chat.current_id
+    store.session_cache_path(conv).parent.mkdir(parents=True, exist_ok=True)
+    store.session_cache_path(conv).write_bytes(b"cache")
+    again, engine2, _ = make_chat(store)  # the app restarted
+    again.open_conversation(conv)
+    again.send("And Germany?")
+    [load] = engine2.of_type(ev.LoadSession)
+    assert [m["content"] for m in load.fallback] == ["Capital of France?", "Paris."]
+
+
+def test_a_cancelled_history_load_opens_the_session_again_next_time(store):
+    chat, engine, _ = make_chat(store)
+    chat.send("one")
+    answer(chat, engine, "1")
+    conv = chat.current_id
+    again, engine2, _ = make_chat(store)
+    again.open_conversation(conv)
+    again.send("two")
+    [load] = engine2.of_type(ev.LoadHistory)
+    send = engine2.of_type(ev.SendMessage)[-1]
+    again.stop()
+    again.handle(ev.TurnFinished(session_id=conv, request_id=load.request_id, reason="cancelled"))
+    again.handle(ev.TurnFinished(session_id=conv, request_id=send.request_id, reason="cancelled"))
+    assert conv not in again.opened
+    again.send("three")
+    assert engine2.kinds()[-3:] == ["OpenSession", "LoadHistory", "SendMessage"]
 
 
 def test_a_reopened_conversation_restores_its_saved_cache(store):

@@ -204,6 +204,11 @@ class FakeEngineWorker:
                     return
                 self._emit(ev.Progress(session_id=session_id, request_id=request_id,
                                        stage="prefill", done=4, total=4))
+            if self._cancel.is_set():  # stopped before the engine accepted it: nothing changes
+                self._emit(ev.TurnFinished(session_id=session_id, request_id=request_id,
+                                           reason="cancelled", text=""))
+                return
+            self._emit(ev.Accepted(session_id=session_id, request_id=request_id))
             text = self.replies.pop(0) if self.replies else "Echo: " + _text_of(content)
             if self.thinking:
                 self._emit(ev.TextDelta(session_id=session_id, request_id=request_id,

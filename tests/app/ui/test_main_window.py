@@ -73,8 +73,10 @@ def test_real_weights_have_no_badge_and_drafter_rate_shows(qtbot, open_window):
     qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
     assert window.status_line.drafter_label.text() == "Drafter 70% accepted"
     window.settings.set_value(Key.USE_DRAFTER, False)
-    window.controller.regenerate()
-    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
+    old = window.chat_view.last()
+    window.controller.regenerate()  # the old answer stays shown until the engine accepts
+    qtbot.waitUntil(lambda: window.chat_view.last() is not old
+                    and window.chat_view.last().finish_reason == "stop", timeout=3000)
     assert window.status_line.drafter_label.text() == ""
 
 

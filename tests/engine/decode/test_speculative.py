@@ -369,3 +369,132 @@ def test_shared_kv_takes_the_newest_sliding_entries_in_order():
     kv = shared_kv([sliding, full], sliding_index=0, full_index=1, sliding_entries=3)
     assert np.array(kv["sliding_attention"][0])[0, 0, :, 0].tolist() == [9.0, 10.0, 11.0]
     assert np.array(kv["full_attention"][1])[0, 0, :, 0].tolist() == [float(p) for p in range(12)]
+
+
+class TargetLawSource:
+    """Drafts from the target's own law (q = p): in sampled mode every draft is accepted, so each round ends
+    with the bonus token, drawn from the target's row after all K drafts."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def propose(self, token, hidden, cache, num_draft, sampler):
+        cache = _clone(cache)
+        tokens, logprobs = [], []
+        tok = token
+        for _ in range(num_draft):
+            lp = sampler.logprobs(self.model(mx.array([[tok]]), cache=cache)[0, -1])
+            tok = int(sampler.choose(lp).item())
+            tokens.append(tok)
+            logprobs.append(lp)
+        return mx.array(tokens, dtype=mx.int32), mx.stack(logprobs)
+
+
+def test_sampled_whole_rounds_with_k_above_one_equal_the_target(pair):
+    """Sampled mode with one-hot laws (top-k 1 at temperature 1): every round accepts all its K > 1 drafts and
+    emits the bonus token, which must come from the target's row after the last draft; the output is then
+    exactly plain greedy decoding. The bonus drawn from any other row repeats or skips a token."""
+    model, _ = pair
+    prompt = _text_prompt(2 * _window(model) + 3, 11)
+    ref_cache = model.make_cache()
+    first, _ = _prefill(model, ref_cache, prompt)
+    reference = _plain_greedy(model, ref_cache, first, 30)
+    cache = model.make_cache(SMALL)
+    first, hidden = _prefill(model, cache, prompt)
+    stats = SpeculativeStats()
+    got = _run(speculative_generate_step(first, model, TargetLawSource(model), cache, hidden,
+                                         sampler=Sampler(temperature=1.0, top_k=1), max_tokens=30,
+                                         num_draft=3, adaptive=False, stats=stats))
+    assert got == reference
+    assert stats.accepted == stats.drafted and stats.drafted >= 3 * (stats.rounds - 1) and stats.rounds < 10
+    assert_same_cache(model, cache, ref_cache)
+
+
+def test_sampled_round_draws_drafts_and_bonus_from_the_target_law(pair):
+    """One sampled round with K = 2 drafts from q = p: (d1, d2, bonus) follows p0(d1) p1(d2 | d1) p2(b | d1 d2).
+
+    Chi-square over the 8 cells of top-2 laws at temperature 1, p-value > 0.001; the law with the bonus from the
+    row before (p1(b | d1)) fails the same counts (the test has the power to see a wrong row).
+    """
+    model, _ = pair
+    sampler = Sampler(temperature=1.0, top_k=2)
+    cache = model.make_cache()
+    first, hidden = _prefill(model, cache, _text_prompt(9, 12))
+
+    def law(tokens):
+        c = _clone(cache)
+        logits = model(mx.array([tokens]), cache=c)[0, -1]
+        return np.exp(np.array(sampler.logprobs(logits), dtype=np.float64))
+
+    p0 = law([first])
+    cells, right, wrong = [], [], []
+    for d1 in np.flatnonzero(p0):
+        p1 = law([first, int(d1)])
+        for d2 in np.flatnonzero(p1):
+            p2 = law([first, int(d1), int(d2)])
+            for b in sorted(set(np.flatnonzero(p2)) | set(np.flatnonzero(p1))):
+                cells.append((int(d1), int(d2), int(b)))
+                right.append(p0[d1] * p1[d2] * p2[b])
+                wrong.append(p0[d1] * p1[d2] * p1[b])
+    right, wrong = np.array(right), np.array(wrong)
+    counts = np.zeros(len(cells))
+    mx.random.seed(99)
+    source = TargetLawSource(model)
+    for _ in range(300):
+        gen = speculative_generate_step(first, model, source, _clone(cache), hidden, sampler=sampler,
+                                        max_tokens=4, num_draft=2, adaptive=False)
+        out = tuple(t for t, _ in gen)[1:]
+        counts[cells.index(out)] += 1
+    support = right > 0
+    assert counts[~support].sum() == 0
+    assert _chi2_pvalue(counts[support], right[support] / right[support].sum()) > 1e-3
+    assert counts[wrong == 0].sum() > 0 or _chi2_pvalue(counts[wrong > 0], wrong[wrong > 0]) < 1e-3
+
+
+@pytest.mark.parametrize("source", ["mtp", "oracle"])
+def test_each_round_hands_the_drafter_the_hidden_state_of_the_token_before(pair, source):
+    """The drafter starts every round from the target's post-norm hidden state of the token before the one it
+    drafts after, as a fresh forward of everything so far gives it. Greedy output equals plain decoding even
+    with a stale hidden state (the target verifies), so only this check sees that bug."""
+    model, drafter = pair
+    prompt = _text_prompt(2 * _window(model) + 1, 13)
+    ref_cache = model.make_cache()
+    first, _ = _prefill(model, ref_cache, prompt)
+    reference = _plain_greedy(model, ref_cache, first, 40)
+    cache = model.make_cache(SMALL)
+    first, hidden = _prefill(model, cache, prompt)
+    start = cache[0].offset
+    inner = MTPDraftSource(model, drafter) if source == "mtp" else OracleSource(reference, start)
+    handed = []
+
+    class Recording:
+        def propose(self, token, hidden, cache, num_draft, sampler):
+            handed.append((cache[0].offset, token, np.array(hidden, dtype=np.float64)))
+            return inner.propose(token, hidden, cache, num_draft, sampler)
+
+    got = _run(speculative_generate_step(first, model, Recording(), cache, hidden, max_tokens=40))
+    assert got == reference and len(handed) > 5
+    sequence = np.array(prompt["input_ids"])[0].tolist() + got
+    for offset, token, h in handed:
+        assert sequence[offset] == token
+        fresh = model.hidden_states(mx.array([sequence[:offset]]))[:, -1]
+        np.testing.assert_allclose(h.reshape(-1), np.array(fresh, dtype=np.float64).reshape(-1),
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_whole_rounds_with_k_above_one_equal_plain_greedy(tiny_checkpoint_with_drafter):
+    """bfloat16 (what a Mac runs): rounds of K = 3 drafts that are all accepted, each ending with the bonus
+    token, write what plain greedy decoding writes; a bonus from the wrong row repeats or skips a token."""
+    model = load_model(tiny_checkpoint_with_drafter, dtype="bfloat16")
+    prompt = _text_prompt(2 * _window(model) + 3, 11)
+    ref_cache = model.make_cache()
+    first, _ = _prefill(model, ref_cache, prompt)
+    reference = _plain_greedy(model, ref_cache, first, 30)
+    cache = model.make_cache(SMALL)
+    first, hidden = _prefill(model, cache, prompt)
+    stats = SpeculativeStats()
+    got = _run(speculative_generate_step(first, model, TargetLawSource(model), cache, hidden,
+                                         sampler=Sampler(temperature=0.0), max_tokens=30,
+                                         num_draft=3, adaptive=False, stats=stats))
+    assert got == reference
+    assert stats.accepted == stats.drafted > 0

@@ -123,7 +123,46 @@ def token_types(ids: np.ndarray) -> np.ndarray:
     return np.where(ids == IMAGE, 1, np.where(ids == AUDIO, 3, 0))
 
 
-def reference_logits(ref, ids: np.ndarray, pixels=None, positions=None, frames=None, mask=None):
+def block_ids(ids: np.ndarray) -> np.ndarray:
+    """[L] index of the run of image/video placeholders each position belongs to, -1 elsewhere (row 0)."""
+    vision = np.isin(ids[0], (IMAGE, VIDEO))
+    starts = vision & ~np.concatenate([[False], vision[:-1]])
+    return np.where(vision, np.cumsum(starts) - 1, -1)
+
+
+def vision_rule_mask(ids: np.ndarray, window: int, sliding: bool) -> np.ndarray:
+    """[L, L] bool, written per (query, key): the rule docs/mask-rules.md chooses for "vision" mode.
+
+    Full layers: causal. Sliding layers: (causal OR same image block) AND |q - k| < window.
+    """
+    blocks = block_ids(ids)
+    n = len(blocks)
+    out = np.zeros((n, n), bool)
+    for q in range(n):
+        for k in range(n):
+            if not sliding:
+                out[q, k] = k <= q
+                continue
+            same = blocks[q] >= 0 and blocks[q] == blocks[k]
+            out[q, k] = (k <= q or same) and abs(q - k) < window
+    return out
+
+
+def chosen_masks(ids: np.ndarray, window: int = WINDOW) -> dict:
+    """The reference's attention_mask argument for the chosen rule: additive float masks per layer type."""
+    import torch
+
+    def additive(mask: np.ndarray):
+        return torch.where(torch.tensor(mask), 0.0, torch.finfo(torch.float32).min)[None, None]
+
+    return {"full_attention": additive(vision_rule_mask(ids, window, sliding=False)),
+            "sliding_attention": additive(vision_rule_mask(ids, window, sliding=True))}
+
+
+def reference_logits(ref, ids: np.ndarray, pixels=None, positions=None, frames=None, mask=None,
+                     rule: str = "chosen"):
+    """The reference's logits. With a "vision" config, `rule="chosen"` runs it with the masks Tandem follows
+    (docs/mask-rules.md); `rule="forward"` with those its forward() builds (the block OR-ed into every layer)."""
     import torch
 
     kwargs = {}
@@ -131,6 +170,9 @@ def reference_logits(ref, ids: np.ndarray, pixels=None, positions=None, frames=N
         kwargs.update(pixel_values=torch.tensor(pixels), image_position_ids=torch.tensor(positions))
     if frames is not None:
         kwargs.update(input_features=torch.tensor(frames), input_features_mask=torch.tensor(mask))
+    text = ref.config.get_text_config()
+    if rule == "chosen" and text.use_bidirectional_attention == "vision":
+        kwargs["attention_mask"] = chosen_masks(ids, text.sliding_window)
     with torch.no_grad():
         return ref(
             input_ids=torch.tensor(ids), mm_token_type_ids=torch.tensor(token_types(ids)), **kwargs

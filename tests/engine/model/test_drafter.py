@@ -160,3 +160,77 @@ def test_load_quantized_drafter(tmp_path):
     logits, proj = (np.array(t) for t in quantized(embeds, kv, KV_LEN - 1))
     assert _rel(proj, ref_proj) < 0.05
     assert int(logits.argmax()) == int(ref_logits.argmax())
+
+
+class _Target:
+    """What MTPDraftSource reads of the target: its embedding, window and which cache layers it shares."""
+
+    def __init__(self, embedding: np.ndarray) -> None:
+        from types import SimpleNamespace
+
+        self.embedding = mx.array(embedding)
+        self.config = SimpleNamespace(text_config=SimpleNamespace(window=WINDOW))
+        self.language_model = SimpleNamespace(embed=lambda ids: self.embedding[ids])
+
+    def last_layer_of_type(self, layer_type: str) -> int:
+        return {"sliding_attention": 0, "full_attention": 1}[layer_type]
+
+
+@pytest.mark.parametrize("ordered", [False, True], ids=["tied-head", "centroid-head"])
+def test_chained_drafts_match_transformers(tmp_path, ordered):
+    """Four chained steps of MTPDraftSource against transformers' assistant fed the same way: each step takes
+    the target's embedding of the previous token and the assistant's own last hidden state of the step before
+    (the target's hidden state only at the first step). A stale hidden state changes steps 2 to 4."""
+    from engine.decode.cache import FullCache
+    from engine.decode.sampling import Sampler
+    from engine.decode.speculative import MTPDraftSource
+
+    hf = _hf_assistant(tmp_path, ordered, seed=21)
+    drafter = load_drafter(tmp_path)
+    rng = np.random.default_rng(22)
+    embedding = rng.standard_normal((VOCAB, BACKBONE)).astype(np.float32)
+    hidden = rng.standard_normal((1, 1, BACKBONE)).astype(np.float32)
+    kv = _shared_kv(seed=23)
+    caches = [FullCache(), FullCache()]  # stand-ins for the target's last sliding and full layers
+    for cache, name in zip(caches, ("sliding_attention", "full_attention")):
+        cache.update_and_fetch(*(mx.array(t) for t in kv[name]))
+    token, steps = 7, 4
+
+    source = MTPDraftSource(_Target(embedding), drafter, position_offset=1)  # transformers' geometry
+    tokens, logprobs = source.propose(token, mx.array(hidden), caches, steps, Sampler(temperature=0.0))
+    tokens, logprobs = np.array(tokens).tolist(), np.array(logprobs)
+
+    position, _ = draft_geometry(KV_LEN, WINDOW, position_offset=1)
+    ref_tokens, g, tok = [], hidden, token
+    for step in range(steps):
+        embeds = np.concatenate([embedding[tok][None, None], g], axis=-1)
+        ref_logits, g = _hf_step(hf, embeds, kv, position)
+        ref_lp = torch.log_softmax(torch.from_numpy(ref_logits[0, -1]), -1).numpy()
+        assert _rel(logprobs[step], ref_lp) < 1e-4, f"step {step + 1}"
+        tok = int(ref_logits[0, -1].argmax())
+        ref_tokens.append(tok)
+    assert tokens == ref_tokens
+    assert len(set(ref_tokens)) > 1  # the chain goes somewhere: a repeated token would hide a stale input
+
+
+def test_bfloat16_drafter_matches_transformers_in_bfloat16(tmp_path):
+    """Both in bfloat16 (what a Mac runs). bfloat16 keeps 8 significant bits, so each rounding moves a value by
+    up to 2**-8 (0.4 %); the two libraries round at different steps (matmul accumulation, norms, softmax), and
+    across the assistant's 4 layers that stays under 2 % of the largest logit. A wrong weight or norm is off by
+    the size of the logits themselves (test_drafter_matches_transformers)."""
+    hf = _hf_assistant(tmp_path, ordered=False, seed=31).to(torch.bfloat16)
+    drafter = load_drafter(tmp_path, dtype=mx.bfloat16)
+    kv = _shared_kv(seed=32)
+    embeds = np.random.default_rng(33).standard_normal((1, 1, 2 * BACKBONE)).astype(np.float32)
+    position, entries = draft_geometry(KV_LEN, WINDOW, position_offset=1)
+    bf16 = lambda a: torch.from_numpy(a).to(torch.bfloat16)  # noqa: E731
+    with torch.no_grad():
+        out = hf(inputs_embeds=bf16(embeds), position_ids=torch.tensor([[position]]),
+                 shared_kv_states={k: (bf16(a), bf16(b)) for k, (a, b) in kv.items()})
+    ref_logits = out.logits.float().numpy()
+    shared = {k: (mx.array(a).astype(mx.bfloat16), mx.array(b).astype(mx.bfloat16)) for k, (a, b) in kv.items()}
+    k, v = shared["sliding_attention"]
+    shared["sliding_attention"] = (k[:, :, -entries:], v[:, :, -entries:])
+    logits, _ = drafter(mx.array(embeds).astype(mx.bfloat16), shared, position)
+    logits = np.array(logits.astype(mx.float32))
+    assert _rel(logits, ref_logits) < 2e-2  # 0.65 % measured

@@ -1,7 +1,8 @@
 """Image and audio prompts: logits parity with transformers 5.23.0 (float32, CPU).
 
 Relative error = max |ours - reference| / max |reference| over all logits; the bound is 1e-4. The reference runs
-its default mask path (mm_token_type_ids given): same-image tokens see each other in every layer.
+with the image-block masks docs/mask-rules.md chooses (full layers causal; on sliding layers an image's tokens see
+each other both ways within the window), given to its forward() as `attention_mask`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ def test_image_blocks_are_bidirectional(loaded):
     # The first image token sees the later ones only when attention is bidirectional.
     inside = np.flatnonzero(ids[0] == IMAGE)[0]
     assert not np.allclose(np.array(ours[0, inside]), np.array(causal[0, inside]), atol=1e-3)
+
+
+def test_the_port_follows_the_chosen_rule_not_forwards_default(loaded):
+    """transformers' forward() ORs the image block into every layer; the port must not (docs/mask-rules.md)."""
+    ref, model, _ = loaded("T1")
+    pixels, positions = image_inputs()
+    ids = prompt(("text", 2, 1), ("image", 6), ("text", 2, 2), ("image", 4), ("text", 2, 3))
+    ours = model(mx.array(ids), pixel_values=mx.array(pixels), image_position_ids=mx.array(positions))
+    assert rel_err(ours, reference_logits(ref, ids, pixels, positions)) < 1e-4
+    assert rel_err(ours, reference_logits(ref, ids, pixels, positions, rule="forward")) > 1e-2
 
 
 def test_audio_with_zero_frame_and_padded_tail(loaded):

@@ -9,12 +9,13 @@ def mark(offset, n_messages, snapshot=True):
                 snapshot=[CacheState(offset)] if snapshot else None)
 
 
-def test_newest_snapshot_at_or_before_the_target_on_its_path():
+def test_newest_snapshot_at_or_before_the_offset():
     a, b, c, d = mark(10, 1), mark(20, 2, snapshot=False), mark(30, 3), mark(40, 4)
-    assert newest_snapshot_before([a, b, c, d], c) is c
-    assert newest_snapshot_before([a, b, c, d], b) is a
-    assert newest_snapshot_before([b, c, d], b) is None
-    assert newest_snapshot_before([a, d], mark(35, 3, snapshot=False)) is a
+    assert newest_snapshot_before([a, b, c, d], 30) is c
+    assert newest_snapshot_before([a, b, c, d], 29) is a
+    assert newest_snapshot_before([a, b, c, d], 20) is a
+    assert newest_snapshot_before([b, c, d], 20) is None
+    assert newest_snapshot_before([a, d], 35) is a
 
 
 def test_only_the_newest_snapshots_are_kept():

@@ -8,7 +8,7 @@ from engine.session import NotFound, Session, SessionError, SessionOptions
 from engine.session.persistence import load_session, read_session, save_session
 from engine.worker import load_everything
 
-from session_invariants import GREEDY, assert_close, assert_kept_cache_matches_fresh, run
+from session_invariants import GREEDY, assert_close, assert_kept_cache_matches_fresh, kept_next_logits, run
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,7 @@ def test_saved_cache_gives_the_same_next_turn(loaded, tmp_path, retention):
     assert [c.size() for c in reopened.cache] == [c.size() for c in s.cache]
     run(s.send("Which numbers?", GREEDY))
     run(reopened.send("Which numbers?", GREEDY))
-    assert_close(s.answer_marks[-1].last_logits[:, -1],
-                 reopened.answer_marks[-1].last_logits[:, -1])
+    assert_close(kept_next_logits(s), kept_next_logits(reopened))
     run(reopened.rollback(1))  # going back past the load point feeds saved segments again
     run(reopened.send("And 9.", GREEDY))
     assert_kept_cache_matches_fresh(reopened)
@@ -71,3 +70,50 @@ def test_a_cache_of_another_model_is_refused(loaded, tmp_path):
     for other in (fresh[:-1], wider):
         with pytest.raises(SessionError, match="different model"):
             read_session(tmp_path / "conv.safetensors", other)
+
+
+@pytest.mark.parametrize("retention", [Retention(), Retention(slack=2, max_retain=2, step=2)])
+def test_regenerate_works_on_a_reopened_conversation(loaded, tmp_path, retention):
+    """The answer marks come back with the cache: Regenerate after a reopen gives the answer again (greedy)."""
+    s = new_session(loaded, retention=retention)
+    run(s.send("Remember the number 7.", GREEDY))
+    run(s.send("And 8.", GREEDY))
+    save_session(s, tmp_path / "conv.safetensors")
+    reopened = new_session(loaded, retention=retention)
+    load_session(reopened, tmp_path / "conv.safetensors")
+    assert [m.offset for m in reopened.answer_marks] == [m.offset for m in s.answer_marks]
+    run(reopened.regenerate(GREEDY))
+    assert reopened.token_ids().tolist() == s.token_ids().tolist()
+    assert_kept_cache_matches_fresh(reopened)
+    run(reopened.rollback(1))
+    run(reopened.regenerate(GREEDY))  # the first answer, past the load point
+    assert reopened.token_ids().tolist() == s.token_ids()[: s.turns[1].offset].tolist()
+
+
+def test_a_load_that_fails_changes_nothing_and_a_save_that_fails_keeps_the_old_files(loaded, tmp_path,
+                                                                                    monkeypatch):
+    from engine.session import persistence
+
+    from session_invariants import Observed
+
+    s = new_session(loaded)
+    run(s.send("Hi.", GREEDY))
+    path = tmp_path / "conv.safetensors"
+    save_session(s, path)
+    saved_bytes = path.read_bytes(), persistence.segments_path(path).read_bytes()
+    run(s.send("More.", GREEDY))
+    before = Observed.of(s)
+    persistence.segments_path(path).rename(tmp_path / "elsewhere.npz")
+    with pytest.raises(SessionError, match="incomplete"):
+        load_session(s, path)
+    before.assert_unchanged(s)
+    (tmp_path / "elsewhere.npz").rename(persistence.segments_path(path))
+
+    def full_disk(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(persistence.np, "savez", full_disk)
+    with pytest.raises(OSError):
+        save_session(s, path)
+    assert (path.read_bytes(), persistence.segments_path(path).read_bytes()) == saved_bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conv.safetensors", "conv.safetensors.segments.npz"]

@@ -17,6 +17,7 @@ from session_invariants import (
     assert_close,
     assert_kept_cache_matches_fresh,
     fresh_logits,
+    kept_next_logits,
     run,
 )
 
@@ -73,8 +74,7 @@ def test_audio_streamed_in_random_chunks_equals_one_shot(loaded):
     run(one_shot.send([{"type": "audio", "audio": samples}], GREEDY))
 
     assert streamed.token_ids().tolist() == one_shot.token_ids().tolist()
-    assert_close(streamed.answer_marks[-1].last_logits[:, -1],
-                 one_shot.answer_marks[-1].last_logits[:, -1])
+    assert_close(kept_next_logits(streamed), kept_next_logits(one_shot))
     assert_kept_cache_matches_fresh(streamed)
 
 
@@ -97,7 +97,7 @@ def test_rollback_equals_fresh_prefill_of_earlier_turns(loaded, retention, max_s
     run(fresh.send("one", GREEDY))
     run(fresh.send("two, edited", GREEDY))
     assert s.token_ids().tolist() == fresh.token_ids().tolist()
-    assert_close(s.answer_marks[-1].last_logits[:, -1], fresh.answer_marks[-1].last_logits[:, -1])
+    assert_close(kept_next_logits(s), kept_next_logits(fresh))
     assert_kept_cache_matches_fresh(s)
 
 
@@ -288,3 +288,84 @@ def test_the_last_turn_stays_cheap_to_go_back_to(loaded):
     run(s.rollback(2))
     run(s.send("three, edited", GREEDY))
     assert_kept_cache_matches_fresh(s)
+
+
+def test_regenerate_after_a_rollback_past_evicted_rows_and_snapshots(loaded):
+    """Back past what the caches and snapshots hold (rebuilt by replay), then the first answer again."""
+    s = new_session(loaded, retention=EVICTING, max_snapshots=1)
+    for text in ["one", "two two", "three three three"]:
+        run(s.send(text, GREEDY))
+    first_answer = s.segments[s.answer_marks[0].n_segments].ids.tolist()
+    assert not kv_cache.can_trim_to(s.cache, s.turns[1].offset)
+    assert s.answer_marks[0].snapshot is None and s.turns[1].snapshot is None
+    run(s.rollback(1))
+    events = run(s.regenerate(GREEDY))
+    assert isinstance(events[-1], ev.TurnFinished) and any(isinstance(e, ev.Accepted) for e in events)
+    assert last_answer_ids(s) == first_answer  # greedy: the same answer again
+    assert_kept_cache_matches_fresh(s)
+
+
+def test_regenerate_after_loading_history_answers_as_a_live_turn_would(loaded):
+    history = [
+        {"role": "user", "content": "Hi, what is 2+2?"},
+        {"role": "assistant", "content": "It is 4."},
+        {"role": "user", "content": "And 3+3?"},
+        {"role": "assistant", "content": "It is 6."},
+    ]
+    s = new_session(loaded)
+    run(s.load_history(history, GREEDY))
+    assert [m.prompt_fed for m in s.answer_marks] == [False, False]
+    run(s.regenerate(GREEDY))
+    live = new_session(loaded)
+    run(live.load_history(history[:2], GREEDY))
+    run(live.send("And 3+3?", GREEDY))
+    assert s.token_ids().tolist() == live.token_ids().tolist()
+    assert s.messages == live.messages
+    assert_kept_cache_matches_fresh(s)
+    run(s.regenerate(GREEDY))  # the new answer's mark is a live one
+    assert s.token_ids().tolist() == live.token_ids().tolist() and s.answer_marks[-1].prompt_fed
+
+
+def test_a_failed_regenerate_keeps_its_mark_and_can_be_tried_again(loaded, monkeypatch):
+    s = new_session(loaded)
+    run(s.send("Hi", GREEDY))
+    first = last_answer_ids(s)
+    real = loaded.model.hidden_states
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the device went away")
+
+    monkeypatch.setattr(loaded.model, "hidden_states", broken)
+    with pytest.raises(RuntimeError):
+        run(s.regenerate(GREEDY))
+    monkeypatch.setattr(loaded.model, "hidden_states", real)
+    assert len(s.answer_marks) == 1 and last_answer_ids(s) == first
+    run(s.regenerate(GREEDY))
+    assert last_answer_ids(s) == first
+
+
+def test_input_only_tokens_are_never_generated(loaded, monkeypatch):
+    """With the model pushed hard towards media placeholders and turn openers, answers hold none of them."""
+    from engine.decode.generation import input_only_tokens
+
+    banned = input_only_tokens(loaded.model.config, loaded.tokenizer)
+    assert {loaded.model.config.image_token_id, loaded.model.config.audio_token_id, 105, 2} <= set(banned)
+    real = loaded.model.logits
+
+    def pushed(hidden):
+        logits = real(hidden)
+        bias = np.zeros(logits.shape[-1], np.float32)
+        bias[list(banned)] = 100.0
+        return logits + mx.array(bias)
+
+    monkeypatch.setattr(loaded.model, "logits", pushed)
+    # Without the suppression the push wins: the first token would be an input-only one.
+    cache = loaded.model.make_cache()
+    prompt = loaded.model(mx.array([[2, 105, 30, 31, 106, 107]]), cache=cache)
+    plain = next(generate_tokens(loaded.model, cache, prompt, settings=GREEDY, config=GenerationConfig()))
+    assert plain.token in banned
+    s = new_session(loaded)
+    s.gen_config = GenerationConfig(stop_tokens=())
+    for settings in (GREEDY, ev.GenerationSettings(temperature=1.0, top_k=8, max_tokens=6, seed=3)):
+        run(s.send("Describe a picture.", settings))
+        assert not set(last_answer_ids(s)) & set(banned)

@@ -98,3 +98,63 @@ def test_a_constraint_decodes_plainly_and_is_followed(loaded):
     assert stats.drafted == 0 and stats.generated_tokens == len(constraint.heard) == SPEC.max_tokens
     assert set(s.segments[-1].ids.tolist()) <= set(words) and constraint.heard == s.segments[-1].ids.tolist()
     assert_kept_cache_matches_fresh(s)
+
+
+def test_drafts_and_answers_never_hold_input_only_tokens(loaded, monkeypatch):
+    """Target and drafter pushed towards media placeholders and turn openers: speculative answers hold none,
+    in greedy and in sampled mode, and the drafter's proposals are suppressed too."""
+    import mlx.core as mx
+
+    from engine.decode.generation import GenerationConfig, input_only_tokens
+    from engine.decode.speculative import MTPDraftSource
+
+    banned = input_only_tokens(loaded.model.config, loaded.tokenizer)
+    bias = np.zeros(loaded.model.config.text_config.vocab_size, np.float32)
+    bias[list(banned)] = 100.0
+    real_target, real_drafter = loaded.model.logits, loaded.drafter.logits
+    monkeypatch.setattr(loaded.model, "logits", lambda h: real_target(h) + mx.array(bias))
+    monkeypatch.setattr(loaded.drafter, "logits", lambda n: real_drafter(n) + mx.array(bias))
+    proposed: list[int] = []
+    real_propose = MTPDraftSource.propose
+
+    def recording(self, *args, **kwargs):
+        tokens, logprobs = real_propose(self, *args, **kwargs)
+        proposed.extend(np.array(tokens).tolist())
+        return tokens, logprobs
+
+    monkeypatch.setattr(MTPDraftSource, "propose", recording)
+    s = session(loaded)
+    s.gen_config = GenerationConfig(stop_tokens=())
+    sampled = ev.GenerationSettings(temperature=1.0, top_k=8, max_tokens=12, use_drafter=True, seed=4)
+    for settings in (SPEC, sampled):
+        events = run(s.send("Describe a picture.", settings))
+        assert turn_stats(events).drafted > 0
+        assert not set(s.segments[-1].ids.tolist()) & set(banned)
+    assert proposed and not set(proposed) & set(banned)
+
+
+# bfloat16 keeps 8 significant bits: one rounding is up to 2**-8 (0.4 %) of a value. A kept cache was written
+# in chunks and turns, a fresh prefill at once, so sums run in another order and each layer's output may differ
+# by a few roundings; through the tiny model's layers that stays within 3 % of the largest logit.
+BF16_RTOL = 3e-2
+
+
+@pytest.fixture(scope="module")
+def loaded_bf16(tiny_checkpoint_with_drafter):
+    out = load_everything(str(tiny_checkpoint_with_drafter), dtype="bfloat16")
+    assert out.drafter is not None and out.drafter.dtype == out.model.language_model.norm.weight.dtype
+    return out
+
+
+def test_bfloat16_drafted_turns_equal_plain_turns_and_the_kept_cache_a_fresh_prefill(loaded_bf16):
+    """In bfloat16 too: speculative greedy decoding writes what plain greedy decoding writes, turn after turn,
+    and the cache kept across turns (chunks, verify rounds, rolled-back drafts) equals a fresh prefill."""
+    drafted, plain = session(loaded_bf16), session(loaded_bf16)
+    drafted_any = 0
+    for content in ["Hello, tell me a long story about the sea.", "And a second turn, please.", "Third."]:
+        drafted_any += turn_stats(run(drafted.send(content, SPEC))).drafted
+        run(plain.send(content, PLAIN))
+        assert drafted.token_ids().tolist() == plain.token_ids().tolist()
+    assert drafted_any > 0
+    assert_kept_cache_matches_fresh(drafted, rtol=BF16_RTOL)
+    assert_kept_cache_matches_fresh(plain, rtol=BF16_RTOL)

@@ -112,6 +112,21 @@ def test_regenerate_replaces_the_last_answer(qtbot, open_window):
     assert [m.content for m in stored] == ["question", "second answer"]
 
 
+def test_a_regenerate_stopped_before_it_starts_keeps_the_old_answer(qtbot, open_window):
+    """Stop while the engine still prepares the new answer: the old one stays, shown and stored."""
+    window, engine = open_window(replies=["first answer", "second answer"])
+    send(qtbot, window, "question")
+    first = wait_answer(qtbot, window)
+    engine.prefill_delay = 0.5
+    first.regenerate_button.click()
+    qtbot.waitUntil(engine.generating.is_set, timeout=3000)
+    window.controller.stop()
+    qtbot.waitUntil(lambda: not window.controller.core.pending, timeout=3000)
+    assert window.chat_view.last() is first and first.answer == "first answer"
+    stored = window.store.messages(window.controller.current_id)
+    assert [m.content for m in stored] == ["question", "first answer"]
+
+
 def test_edit_an_earlier_message_rolls_back(qtbot, open_window):
     window, engine = open_window(replies=["a1", "a2", "a3"])
     send(qtbot, window, "q1")
@@ -316,7 +331,8 @@ def test_regenerate_keeps_the_earlier_answers_to_move_between(qtbot, open_window
     qtbot.waitUntil(lambda: window.chat_view.last().answer == "third answer", timeout=3000)
     answer = wait_answer(qtbot, window)
     switcher = answer.variants
-    assert switcher.isVisibleTo(window) and switcher.label.text() == "3/3"
+    # The answer's widget is made when the engine accepts; Qt shows a widget added to a layout a moment later.
+    qtbot.waitUntil(lambda: switcher.isVisibleTo(window) and switcher.label.text() == "3/3", timeout=2000)
     assert not switcher.next_button.isEnabled()
 
     switcher.previous_button.click()
