@@ -2,11 +2,14 @@
 
 Contract (DESIGN.md, "The engine's contract"):
     model(input_ids, cache=None, pixel_values=None, image_position_ids=None, input_features=None,
-          input_features_mask=None, *, inputs_embeds=None, logits_to_keep=None, return_hidden=False)
+          input_features_mask=None, pixel_values_videos=None, video_position_ids=None, *,
+          inputs_embeds=None, logits_to_keep=None, return_hidden=False)
 returns logits [B, L, vocab] after the final softcap (or [B, N, vocab] with logits_to_keep=N), and with
-return_hidden=True also the post-final-norm hidden state of all positions. Image and audio features are
-scattered, unscaled, into the image_token_id / audio_token_id placeholders in row-major order; the bidirectional
-same-image blocks come from the runs of image placeholders in input_ids. With a cache, positions continue from
+return_hidden=True also the post-final-norm hidden state of all positions. Image, video-frame and audio features
+are scattered, unscaled, into the image_token_id / video_token_id / audio_token_id placeholders in row-major
+order; video frames go through the same vision embedder as images (the reference's get_video_features). The
+bidirectional blocks are the runs of image or video placeholders in input_ids: one image, or one video frame
+(its `<|image>`/`<image|>` markers separate it from the next). With a cache, positions continue from
 the cache offset. `make_cache()` gives mlx-lm caches, one per layer that owns keys and values.
 """
 
@@ -89,8 +92,10 @@ class Model(nn.Module):
         image_position_ids: mx.array | None = None,
         input_features: mx.array | None = None,
         input_features_mask: mx.array | None = None,
+        pixel_values_videos: mx.array | None = None,
+        video_position_ids: mx.array | None = None,
     ) -> mx.array:
-        """Token embeddings (scaled by sqrt(hidden)) with image and audio soft tokens scattered in, unscaled.
+        """Token embeddings (scaled by sqrt(hidden)) with image, video and audio soft tokens scattered in, unscaled.
 
         Args:
             input_ids: [B, L] token ids holding one placeholder per soft token.
@@ -98,6 +103,8 @@ class Model(nn.Module):
             image_position_ids: [num_images, max_soft_tokens, 2] (x, y) positions; padding rows are -1.
             input_features: [num_clips, frames, audio_embed_dim] raw audio frames.
             input_features_mask: [num_clips, frames] bool, True for real frames.
+            pixel_values_videos: [num_video_frames, max_soft_tokens, patch_dim], the frames of all videos.
+            video_position_ids: [num_video_frames, max_soft_tokens, 2]; padding rows -1.
 
         Returns:
             [B, L, hidden] embeddings.
@@ -113,41 +120,50 @@ class Model(nn.Module):
         h = self.language_model.embed(safe_ids)
         B, L, H = h.shape
         flat = h.reshape(B * L, H)
-        if pixel_values is None and input_features is None:
+        if pixel_values is None and input_features is None and pixel_values_videos is None:
             return h
         # Placeholder positions are read on the host: token ids are a leaf array, so this waits on no compute.
         ids = np.array(input_ids)
         if pixel_values is not None:
-            flat = self._scatter_images(flat, ids, pixel_values, image_position_ids)
+            flat = self._scatter_vision(flat, ids, pixel_values, image_position_ids, "image")
+        if pixel_values_videos is not None:
+            flat = self._scatter_vision(flat, ids, pixel_values_videos, video_position_ids, "video")
         if input_features is not None:
             flat = self._scatter_audio(flat, ids, input_features, input_features_mask)
         return flat.reshape(B, L, H)
 
-    def _scatter_images(
+    def _scatter_vision(
         self,
         flat: mx.array,
         ids: np.ndarray,
         pixel_values: mx.array,
-        image_position_ids: mx.array | None,
+        position_ids: mx.array | None,
+        kind: str,
     ) -> mx.array:
+        """Scatter image (kind "image") or video-frame (kind "video") features into their placeholders."""
+        pixels_name, positions_name, what = {
+            "image": ("pixel_values", "image_position_ids", "images"),
+            "video": ("pixel_values_videos", "video_position_ids", "video_frames"),
+        }[kind]
         if self.config.vision_config is None:
-            raise ValueError("pixel_values were given but this model has no vision_config")
-        if image_position_ids is None:
-            raise ValueError("pixel_values need image_position_ids (padding rows -1)")
-        pixel_values, image_position_ids = mx.array(pixel_values), mx.array(image_position_ids)
-        positions = np.array(image_position_ids)
+            raise ValueError(f"{pixels_name} were given but this model has no vision_config")
+        if position_ids is None:
+            raise ValueError(f"{pixels_name} need {positions_name} (padding rows -1)")
+        pixel_values, position_ids = mx.array(pixel_values), mx.array(position_ids)
+        positions = np.array(position_ids)
         if pixel_values.ndim != 3 or positions.shape != (*pixel_values.shape[:2], 2):
             raise ValueError(
-                f"pixel_values {tuple(pixel_values.shape)} and image_position_ids {positions.shape} must be "
-                "[num_images, max_soft_tokens, patch_dim] and [num_images, max_soft_tokens, 2]"
+                f"{pixels_name} {tuple(pixel_values.shape)} and {positions_name} {positions.shape} must be "
+                f"[num_{what}, max_soft_tokens, patch_dim] and [num_{what}, max_soft_tokens, 2]"
             )
+        token_id = self.config.image_token_id if kind == "image" else self.config.video_token_id
         rows = np.flatnonzero((positions != -1).all(-1).reshape(-1))
-        slots = np.flatnonzero(ids.reshape(-1) == self.config.image_token_id)
+        slots = np.flatnonzero(ids.reshape(-1) == token_id)
         if len(rows) != len(slots):
             raise ValueError(
-                f"{len(slots)} image placeholder tokens but {len(rows)} image patches (non-padding rows)"
+                f"{len(slots)} {kind} placeholder tokens but {len(rows)} {kind} patches (non-padding rows)"
             )
-        feats = self.embed_vision(self.vision_embedder(pixel_values, image_position_ids))
+        feats = self.embed_vision(self.vision_embedder(pixel_values, position_ids))
         feats = feats.reshape(-1, feats.shape[-1])[mx.array(rows)]
         return _scatter(flat, slots, feats)
 
@@ -187,6 +203,8 @@ class Model(nn.Module):
         image_position_ids: mx.array | None = None,
         input_features: mx.array | None = None,
         input_features_mask: mx.array | None = None,
+        pixel_values_videos: mx.array | None = None,
+        video_position_ids: mx.array | None = None,
         *,
         inputs_embeds: mx.array | None = None,
         logits_to_keep: int | None = None,
@@ -195,10 +213,13 @@ class Model(nn.Module):
         input_ids = _as_ids(input_ids)
         if inputs_embeds is None:
             inputs_embeds = self.embed_inputs(
-                input_ids, pixel_values, image_position_ids, input_features, input_features_mask
+                input_ids, pixel_values, image_position_ids, input_features, input_features_mask,
+                pixel_values_videos, video_position_ids,
             )
-        elif pixel_values is not None or input_features is not None:
-            raise ValueError("pass either inputs_embeds or pixel_values/input_features, not both")
+        elif any(m is not None for m in (pixel_values, input_features, pixel_values_videos)):
+            raise ValueError(
+                "pass either inputs_embeds or pixel_values/input_features/pixel_values_videos, not both"
+            )
         elif inputs_embeds.shape[:2] != input_ids.shape:
             raise ValueError(
                 f"inputs_embeds {inputs_embeds.shape} does not match input_ids {input_ids.shape}"
