@@ -409,3 +409,30 @@ def read_soundtrack(source: VideoSource, max_seconds: float = MAX_SOUND_SECONDS
     heard = samples.shape[0] / SAMPLE_RATE
     return samples.astype(np.float32, copy=False), max(stated, heard), ""
 
+
+
+def with_soundtracks(content: Any, **read_options: Any) -> Any:
+    """A message's content with each video read and its sound placed right after it.
+
+    Each `{"type": "video", "video": path-or-bytes}` item becomes the same item holding its
+    `VideoInputs`, followed by one `{"type": "audio", "audio": samples}` item per 30 s of its sound
+    (the reference's place for a video's sound: right after the video). `"sound": False` on the item
+    leaves the sound out. Other items, and videos already read, pass through unchanged; the input is
+    not modified. A string content is returned as is.
+
+    Raises:
+        VideoError: a video cannot be used (nothing is returned, so nothing changes).
+    """
+    if isinstance(content, str) or content is None:
+        return content
+    out = []
+    for item in content:
+        if item.get("type") != "video" or isinstance(item.get("video"), VideoInputs):
+            out.append(item)
+            continue
+        if item.get("video") is None:
+            raise VideoError("a video item has no file (its \"video\" field is empty)")
+        video = read_video(item["video"], sound=item.get("sound", True), **read_options)
+        out.append({**item, "video": video})
+        out.extend({"type": "audio", "audio": clip} for clip in video.soundtrack_clips())
+    return out

@@ -15,6 +15,7 @@ from typing import Iterator
 from engine import protocol as ev
 from engine.inputs.prompt import encode_prompt
 from engine.inputs.template import render_chat
+from engine.inputs.video import with_soundtracks
 
 
 def load_history(session, messages: list[dict], settings: ev.GenerationSettings,
@@ -39,6 +40,8 @@ def load_history(session, messages: list[dict], settings: ev.GenerationSettings,
     rendered = ""  # nothing is fed yet: the first piece carries <bos> and the system turn
     total = 0
     for i, message in enumerate(messages):
+        if message["role"] == "user":
+            message = {**message, "content": with_soundtracks(message.get("content"))}
         msg = _template_message(message)
         is_last = i == len(messages) - 1
         after = render_chat(session.messages + [msg],
@@ -46,9 +49,9 @@ def load_history(session, messages: list[dict], settings: ev.GenerationSettings,
         if not after.startswith(rendered):
             raise SessionError("the chat template renders this conversation differently turn by "
                                "turn; it cannot be loaded into a live session")
-        images, audios = _media_of(message.get("content") or "")
-        inputs = encode_prompt(after[len(rendered):], session.tokenizer, images=images,
-                               audios=audios, image_budget=session.options.image_budget)
+        inputs = encode_prompt(after[len(rendered):], session.tokenizer,
+                               image_budget=session.options.image_budget,
+                               **_media_of(message.get("content") or ""))
         total += inputs.input_ids.shape[1]
         session._check_room(inputs.input_ids.shape[1], 0)
         if message["role"] == "user":

@@ -24,6 +24,8 @@ class Segment:
     image_position_ids: np.ndarray | None = None
     input_features: np.ndarray | None = None
     input_features_mask: np.ndarray | None = None
+    pixel_values_videos: np.ndarray | None = None
+    video_position_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -34,6 +36,8 @@ class Segment:
             "image_position_ids": self.image_position_ids,
             "input_features": self.input_features,
             "input_features_mask": self.input_features_mask,
+            "pixel_values_videos": self.pixel_values_videos,
+            "video_position_ids": self.video_position_ids,
         }
 
 
@@ -98,9 +102,9 @@ def cache_bytes(cache: list) -> int:
     return sum(c.nbytes for c in cache)
 
 
-def image_runs_end(ids: np.ndarray, start: int, end: int, image_token_id: int) -> int:
-    """Move a chunk end forward so that it does not cut a run of image tokens in two."""
+def vision_runs_end(ids: np.ndarray, start: int, end: int, vision_token_ids: tuple[int, ...]) -> int:
+    """Move a chunk end forward so that it does not cut a run of image (or video-frame) tokens in two."""
     n = ids.shape[0]
-    while 0 < end < n and ids[end] == image_token_id and ids[end - 1] == image_token_id:
+    while 0 < end < n and ids[end] in vision_token_ids and ids[end - 1] == ids[end]:
         end += 1
     return end

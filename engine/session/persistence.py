@@ -17,7 +17,8 @@ from mlx_lm.models.cache import load_prompt_cache, save_prompt_cache
 from engine.session.marks import Mark, Segment, empty_snapshot
 
 FORMAT = "tandem-session-1"
-_FIELDS = ("ids", "pixel_values", "image_position_ids", "input_features", "input_features_mask")
+_FIELDS = ("ids", "pixel_values", "image_position_ids", "input_features", "input_features_mask",
+           "pixel_values_videos", "video_position_ids")
 
 
 def save_session(session, path: str | Path) -> None:

@@ -9,7 +9,7 @@ Contract:
   the difference is fed after closing the previous answer with `<turn|>\\n` (the Gemma 4 format).
 - Rollback and regenerate restore the cache at a mark (see `session_state`), never re-prefilling the
   whole conversation when a snapshot is at hand. Cancel in prefill undoes the turn; cancel in decode
-  keeps the partial answer. An image block is never split across prefill chunks.
+  keeps the partial answer. An image block (or one video frame) is never split across prefill chunks.
 - Context policy: a turn whose prompt does not fit (with room for at least one answer token) is
   refused with a clear error and nothing changes; past 80% of the context a warning is sent; decoding
   stops at the limit with reason "length" and a warning. Nothing is ever truncated silently.
@@ -36,13 +36,14 @@ from engine.inputs.output_parser import OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
 from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
+from engine.inputs.video import with_soundtracks
 from engine.session.marks import (
     Mark,
     Segment,
     empty_snapshot,
-    image_runs_end,
     restore_caches,
     snapshot_caches,
+    vision_runs_end,
 )
 from engine.session.voice_buffer import VoiceBuffer
 
@@ -80,6 +81,7 @@ class Session:
         self.drafter = drafter
         cfg = model.config
         self.image_token_id = cfg.image_token_id
+        self.video_token_id = cfg.video_token_id
         self.audio_token_id = cfg.audio_token_id
         self.boa_token_id = cfg.boa_token_id
         self.eoa_token_id = cfg.eoa_token_index
@@ -122,10 +124,9 @@ class Session:
         """Add a user message (text, images, audio) and generate the answer."""
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it before sending a message")
-        message = {"role": "user", "content": content}
-        text, images, audios = self._new_turn_text(message, settings.enable_thinking)
-        inputs = encode_prompt(text, self.tokenizer, images=images, audios=audios,
-                               image_budget=self.options.image_budget)
+        message = {"role": "user", "content": with_soundtracks(content)}
+        text, media = self._new_turn_text(message, settings.enable_thinking)
+        inputs = encode_prompt(text, self.tokenizer, image_budget=self.options.image_budget, **media)
         self._check_room(inputs.input_ids.shape[1], settings.max_tokens)
         self._begin_turn()
         self.messages.append(_template_message(message))
@@ -188,7 +189,7 @@ class Session:
         if self.voice is not None:
             raise SessionError("a voice turn is already open")
         message = {"role": "user", "content": [{"type": "audio"}]}
-        text, _, _ = self._new_turn_text(message, settings.enable_thinking)
+        text, _ = self._new_turn_text(message, settings.enable_thinking)
         head = text[: text.index("<|audio|>")]
         ids = self._encode(head) + [self.boa_token_id]
         self._check_room(len(ids), settings.max_tokens)
@@ -221,7 +222,7 @@ class Session:
         if text.strip():
             content.append({"type": "text", "text": text})
         message = {"role": "user", "content": content}
-        rendered, _, _ = self._new_turn_text(message, settings.enable_thinking)
+        rendered, _ = self._new_turn_text(message, settings.enable_thinking)
         tail = rendered[rendered.rindex("<|audio|>") + len("<|audio|>"):]
         self.messages.append({"role": "user", "content": content})
         ids = [self.eoa_token_id] + self._encode(tail)
@@ -258,19 +259,19 @@ class Session:
     # ------------------------------------------------------------------ internals
 
     def _new_turn_text(self, message: dict, enable_thinking: bool):
-        images, audios = _media_of(message["content"])
+        media = _media_of(message["content"])
         msg = _template_message(message)
         kwargs = dict(template=self.template, tools=self.options.tools,
                       enable_thinking=enable_thinking)
         after = render_chat(self.messages + [msg], add_generation_prompt=True, **kwargs)
         if not self.segments:
-            return after, images, audios
+            return after, media
         before = render_chat(self.messages, add_generation_prompt=False, **kwargs)
         if not after.startswith(before):
             raise SessionError("the chat template renders earlier turns differently; "
                                "start a new conversation")
         prefix = CLOSE_ANSWER if self.answer_open else ""
-        return prefix + after[len(before):], images, audios
+        return prefix + after[len(before):], media
 
     def _encode(self, text: str) -> list[int]:
         return list(encode_prompt(text, self.tokenizer).input_ids[0])
@@ -357,7 +358,8 @@ class Session:
         while start < n:
             if check_cancel and self.cancel.is_set():
                 raise Cancelled()
-            end = image_runs_end(seg.ids, start, min(start + step, n), self.image_token_id)
+            end = vision_runs_end(seg.ids, start, min(start + step, n),
+                                  (self.image_token_id, self.video_token_id))
             last = end == n
             hidden = None
             out = self.model(
@@ -462,12 +464,13 @@ class Session:
                 yield ev.ParseErrorEvent(raw=item.raw, message=item.message)
 
 
-def _media_of(content) -> tuple[list, list]:
+def _media_of(content) -> dict[str, list]:
+    """The payloads of a content list by kind, as `encode_prompt` takes them."""
+    kinds = {"images": "image", "audios": "audio", "videos": "video"}
     if isinstance(content, str):
-        return [], []
-    images = [c.get("image") for c in content if c.get("type") == "image"]
-    audios = [c.get("audio") for c in content if c.get("type") == "audio"]
-    return images, audios
+        return {name: [] for name in kinds}
+    return {name: [c.get(kind) for c in content if c.get("type") == kind]
+            for name, kind in kinds.items()}
 
 
 def _template_message(message: dict) -> dict:
@@ -475,7 +478,7 @@ def _template_message(message: dict) -> dict:
     out = dict(message)
     content = message.get("content")
     if isinstance(content, list):
-        out["content"] = [{"type": c["type"]} if c.get("type") in ("image", "audio") else dict(c)
+        out["content"] = [{"type": c["type"]} if c.get("type") in ("image", "audio", "video") else dict(c)
                           for c in content]
     return out
 
@@ -490,6 +493,8 @@ def _segment_of(inputs) -> Segment:
         image_position_ids=arr(inputs.image_position_ids),
         input_features=arr(inputs.input_features),
         input_features_mask=arr(inputs.input_features_mask),
+        pixel_values_videos=arr(inputs.pixel_values_videos),
+        video_position_ids=arr(inputs.video_position_ids),
     )
 
 
