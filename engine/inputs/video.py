@@ -46,6 +46,8 @@ NUM_FRAMES = 32  # the reference's video_processor "num_frames"
 VIDEO_SOFT_TOKENS = 70  # the reference's video_processor "max_soft_tokens" per frame
 MAX_SOUND_SECONDS = 120.0  # 3,000 audio tokens: four 30 s clips
 BOI, EOI, VIDEO_TOKEN = "<|image>", "<image|>", "<|video|>"
+# FFmpeg's demuxers for single pictures (the *_pipe ones are refused as well).
+STILL_FORMATS = {"image2", "png", "jpeg", "webp", "bmp", "tiff", "heif"}
 
 VideoSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
@@ -101,7 +103,9 @@ class VideoInputs:
     def summary(self) -> str:
         """How the clip was sampled, in one sentence a person can read."""
         frames = len(self.timestamps)
-        if frames == self.total_frames:
+        if frames == 1 == self.total_frames:
+            picture = f"the only frame of a {span(self.duration)} clip"
+        elif frames == self.total_frames:
             picture = f"all {frames} frames of a {span(self.duration)} clip"
         else:
             step = self.duration / frames if frames else 0.0
@@ -166,6 +170,9 @@ def _open(source: VideoSource, name: str) -> Any:
 
 
 def _video_stream(container: Any, name: str) -> Any:
+    formats = set(container.format.name.split(","))
+    if formats & STILL_FORMATS or any(f.endswith("_pipe") for f in formats):
+        raise VideoError(f"{name} is a still picture, not a video; send it as an image")
     if not container.streams.video:
         if container.streams.audio:
             raise VideoError(f"{name} has sound but no picture; send it as an audio file")
@@ -345,9 +352,12 @@ def read_video(
         if not blocks:
             raise VideoError(f"{name} has no frames that decode")
         indices = indices[: len(blocks)]  # a damaged tail: the frames before it are kept
+        has_sound = bool(container.streams.audio)
     soundtrack, sound_seconds, problem = None, 0.0, ""
     if sound:
         soundtrack, sound_seconds, problem = read_soundtrack(source, max_sound_seconds)
+    elif has_sound:
+        problem = "its sound is left out"
     if stats is not None:
         stats["decoded_frames"] = counter[0]
     fps = frames.fps

@@ -22,7 +22,7 @@ class Clip:
     height: int
     frames: int
     codec: str = "libx264"
-    rate: int = 10
+    rate: int | fractions.Fraction = 10
     pix_fmt: str = "yuv420p"
     durations_ms: tuple[int, ...] = ()  # variable frame rate: frame durations, cycled
     sound: str | None = None  # audio codec
@@ -103,7 +103,7 @@ def write_clip(clip: Clip, folder: Path) -> Path:
     for packet in video.encode():
         out.mux(packet)
     if audio is not None:
-        seconds = pts / 1000 if clip.durations_ms else clip.frames / clip.rate
+        seconds = pts / 1000 if clip.durations_ms else float(clip.frames / clip.rate)
         _write_sound(out, audio, clip, seconds)
     out.close()
     return path
