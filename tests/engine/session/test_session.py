@@ -278,3 +278,55 @@ def test_a_first_voice_turn_with_thinking_matches_the_same_turn_sent_at_once(loa
                      thinking))
     assert streamed.token_ids().tolist() == at_once.token_ids().tolist()
     assert "<|think|>" in loaded.tokenizer.decode(streamed.token_ids().tolist())
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory):
+    """Eight frames of a moving pattern with 0.8 s of AAC sound (tests/engine/inputs/video_clips.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "inputs"))
+    from video_clips import Clip, write_clip
+
+    clip = Clip("small.mp4", 96, 64, 8, sound="aac", options={"threads": "1", "preset": "ultrafast"})
+    return write_clip(clip, tmp_path_factory.mktemp("clip"))
+
+
+def test_video_turn_with_its_sound_equals_a_fresh_prefill(loaded, small_clip, tmp_path):
+    """Prefill chunks of 5 tokens never cut a frame's block; sound follows the frames; save/rollback."""
+    from engine.session.persistence import load_session, save_session
+
+    s = new_session(loaded)
+    run(s.send("Hello.", GREEDY))
+    run(s.send([{"type": "video", "video": str(small_clip)}, {"type": "text", "text": "What moves?"}],
+               GREEDY))
+    assert_kept_cache_matches_fresh(s)
+    assert [c["type"] for c in s.messages[-2]["content"]] == ["video", "audio", "text"]
+    seg = s.segments[s.answer_marks[-1].n_segments - 1]
+    assert seg.pixel_values_videos.shape == (8, 70, 6912) and seg.input_features.shape[0] == 1
+    ids = seg.ids.tolist()
+    video, audio = loaded.model.config.video_token_id, loaded.model.config.audio_token_id
+    assert ids.index(audio) > len(ids) - 1 - ids[::-1].index(video)  # the sound comes after the frames
+    save_session(s, tmp_path / "video.safetensors")
+    reopened = new_session(loaded)
+    load_session(reopened, tmp_path / "video.safetensors")
+    run(reopened.rollback(1))  # feeds the saved first turn again, then the video turn is gone
+    run(reopened.send([{"type": "video", "video": str(small_clip), "sound": False}], GREEDY))
+    assert_kept_cache_matches_fresh(reopened)
+    assert [c["type"] for c in reopened.messages[-2]["content"]] == ["video"]
+
+
+def test_a_bad_video_is_a_clear_error_and_changes_nothing(loaded, tmp_path):
+    from engine.inputs.video import VideoError
+
+    s = new_session(loaded)
+    run(s.send("Hello.", GREEDY))
+    before = (s.offset, len(s.segments), [dict(m) for m in s.messages], s.user_turns)
+    bad = tmp_path / "notes.mov"
+    bad.write_text("not a video")
+    with pytest.raises(VideoError, match="is not a video Tandem can read"):
+        run(s.send([{"type": "text", "text": "Look"}, {"type": "video", "video": str(bad)}], GREEDY))
+    assert (s.offset, len(s.segments), s.messages, s.user_turns) == before
+    run(s.send("Still here?", GREEDY))
+    assert_kept_cache_matches_fresh(s)
