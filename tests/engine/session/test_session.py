@@ -308,11 +308,14 @@ def test_video_turn_with_its_sound_equals_a_fresh_prefill(loaded, small_clip, tm
     ids = seg.ids.tolist()
     video, audio = loaded.model.config.video_token_id, loaded.model.config.audio_token_id
     assert ids.index(audio) > len(ids) - 1 - ids[::-1].index(video)  # the sound comes after the frames
+    run(s.send("And then?", GREEDY))
     save_session(s, tmp_path / "video.safetensors")
     reopened = new_session(loaded)
     load_session(reopened, tmp_path / "video.safetensors")
-    run(reopened.rollback(1))  # feeds the saved first turn again, then the video turn is gone
-    run(reopened.send([{"type": "video", "video": str(small_clip), "sound": False}], GREEDY))
+    for session in (s, reopened):  # going back feeds the saved video turn again, frames included
+        run(session.rollback(2))
+        run(session.send([{"type": "video", "video": str(small_clip), "sound": False}], GREEDY))
+    assert_close(reopened.answer_marks[-1].last_logits[:, -1], s.answer_marks[-1].last_logits[:, -1])
     assert_kept_cache_matches_fresh(reopened)
     assert [c["type"] for c in reopened.messages[-2]["content"]] == ["video"]
 
