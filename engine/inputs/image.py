@@ -24,6 +24,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Union
 
 import numpy as np
@@ -264,6 +265,12 @@ class _AxisResize:
         return out
 
 
+@lru_cache(maxsize=8)
+def _axis_resize(n_in: int, n_out: int) -> _AxisResize:
+    """The weights for one axis, kept for the next picture of the same size (a video's frames)."""
+    return _AxisResize(n_in, n_out)
+
+
 _CHUNK = 8  # outputs per banded product: fewer wasted multiplies vs fewer calls
 _COLUMNS = 1536  # columns per block of products
 
@@ -273,10 +280,10 @@ def resize_pixels(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     rows, cols, channels = pixels.shape
     if cols != width:
         by_column = pixels.transpose(1, 0, 2).reshape(cols, rows * channels)
-        resized = _AxisResize(cols, width).apply(by_column)
+        resized = _axis_resize(cols, width).apply(by_column)
         pixels = resized.reshape(width, rows, channels).transpose(1, 0, 2)
     if rows != height:
-        resized = _AxisResize(rows, height).apply(pixels.reshape(rows, width * channels))
+        resized = _axis_resize(rows, height).apply(pixels.reshape(rows, width * channels))
         pixels = resized.reshape(height, width, channels)
     return np.ascontiguousarray(pixels)
 
