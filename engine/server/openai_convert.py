@@ -3,7 +3,7 @@
 Contract (https://platform.openai.com/docs/api-reference/chat):
 - Messages: leading `system`/`developer` messages form the system prompt (joined by a blank line);
   `user` content is a string or parts `text`, `image_url` (data URL, file URL or absolute path) and
-  `input_audio` (base64 wav/mp3/flac/ogg); `assistant` messages carry `content` and `tool_calls`;
+  `input_audio` (base64 wav/mp3/flac/ogg) and `video_url` (engine.server.video_parts); `assistant` messages carry `content` and `tool_calls`;
   consecutive `tool` messages answer the previous assistant message's calls by `tool_call_id` and
   become one tool-results turn (Gemma's `<|tool_response>` inside the model's turn).
 - `tools` (type "function") go to the session as declarations; `tool_choice` "auto" and "none"
@@ -33,6 +33,7 @@ from engine.server.items import (
     canonical_json,
 )
 from engine.server.media import audio_ref, image_ref
+from engine.server.video_parts import VIDEO_PART_TYPES, video_ref
 from engine.server.stops import MAX_STOP_CHARS, MAX_STOPS
 from engine.server.turns import Done, Usage
 
@@ -208,9 +209,14 @@ def _user_turn(content: Any, where: str, allow_files: bool) -> UserTurn:
             digest, load = audio_ref(ref.get("data"), ref.get("format"), f"{pw}.input_audio")
             key.append(("audio", digest))
             loaders.append(lambda load=load: [{"type": "audio", "audio": c} for c in load()])
+        elif kind in VIDEO_PART_TYPES:
+            digest, load = video_ref(part, pw, allow_files)
+            key.append(("video", digest))
+            loaders.append(load)
         else:
             raise RequestError(
-                f"'{pw}.type' must be text, image_url or input_audio, got {kind!r}", f"{pw}.type"
+                f"'{pw}.type' must be text, image_url, input_audio or video_url, got {kind!r}",
+                f"{pw}.type",
             )
     return UserTurn(tuple(key), lambda: _flatten(loaders))
 

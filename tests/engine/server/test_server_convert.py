@@ -156,7 +156,7 @@ def test_thinking_switches():
             "messages[0].content[0].input_audio",
         ),
         (
-            {"messages": [{"role": "user", "content": [{"type": "video_url"}]}]},
+            {"messages": [{"role": "user", "content": [{"type": "file"}]}]},
             "messages[0].content[0].type",
         ),
     ],
