@@ -255,33 +255,40 @@ def sample_indices(total: int, num_frames: int) -> np.ndarray:
     return np.arange(count, dtype=np.int64) * total // count
 
 
-def _decode_at(container: Any, stream: Any, frames: VideoFrames, targets: list[int],
+def decode_frames_at(container: Any, stream: Any, frames: VideoFrames, targets: list[int],
                counter: list[int]) -> Iterator[Any]:
     """Yield the decoded frame at each target pts (ascending), decoding from the keyframe before it."""
     decoder = None
     position = None  # pts of the last decoded frame
     for target in targets:
-        key = int(frames.keyframes[max(bisect.bisect_right(frames.keyframes, target) - 1, 0)])
-        if decoder is None or position is None or position >= target or key > position:
-            decoder = _seek(container, stream, key)
+        key = max(bisect.bisect_right(frames.keyframes, target) - 1, 0)
+        if decoder is None or position is None or position >= target or (
+            frames.keyframes[key] > position
+        ):
+            decoder, position = _seek(container, stream, int(frames.keyframes[key])), None
         found = None
-        for frame in decoder:
+        while found is None:
+            frame = next(decoder, None)
+            if frame is None:
+                return  # the stream ended early: fewer frames than its packets promised
             counter[0] += 1
             t = frame.pts if frame.pts is not None else frame.dts
             if t is None:
                 continue
+            if position is None and t > target and key > 0:
+                # The seek landed past the frame (an index that is off): start a keyframe earlier.
+                key -= 1
+                decoder = _seek(container, stream, int(frames.keyframes[key]))
+                continue
             position = t
             if t >= target:
                 found = frame
-                break
-        if found is None:
-            return  # the stream ended early: fewer frames than its packets promised
         yield found
 
 
 def _seek(container: Any, stream: Any, pts: int) -> Iterator[Any]:
     container.seek(pts, stream=stream, backward=True, any_frame=False)
-    return container.decode(stream)
+    return iter(container.decode(stream))
 
 
 def _upright_rgb(frame: Any) -> np.ndarray:
@@ -340,7 +347,7 @@ def read_video(
         targets = [int(frames.pts[i]) for i in indices]
         size = (0, 0)
         try:
-            for frame in _decode_at(container, stream, frames, targets, counter):
+            for frame in decode_frames_at(container, stream, frames, targets, counter):
                 rgb = _upright_rgb(frame)
                 if not blocks:  # every frame gets the first one's size (the reference stacks them)
                     height, width = rgb.shape[:2]

@@ -229,3 +229,35 @@ def test_clock_and_span():
         "00:00", "00:59", "01:00", "59:59", "116:40"]
     assert [span(s) for s in (0.04, 9.96, 12.4, 61, 3725)] == [
         "0.0 s", "10.0 s", "12 s", "1:01", "1:02:05"]
+
+
+class _Frame:
+    def __init__(self, pts):
+        self.pts, self.dts = pts, pts
+
+
+class _Container:
+    """Frames 0..29 with keyframes every 10; the first seek lands one keyframe too late."""
+
+    def __init__(self, late: bool):
+        self.late, self.seeks, self.start = late, [], 0
+
+    def seek(self, pts, stream, backward, any_frame):
+        self.seeks.append(pts)
+        self.start = pts + 10 if self.late and len(self.seeks) == 1 else pts
+
+    def decode(self, stream):
+        return (_Frame(t) for t in range(self.start, 30))
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_frames_are_found_even_when_a_seek_lands_late(late):
+    from engine.inputs.video import VideoFrames, decode_frames_at
+
+    frames = VideoFrames(pts=np.arange(30), keyframes=np.array([0, 10, 20]), begin=0.0, end=3.0)
+    container, counter = _Container(late), [0]
+    found = [f.pts for f in decode_frames_at(container, None, frames, [15, 16, 25], counter)]
+    assert found == [15, 16, 25]
+    # Late: the seek to 10 gives frame 20 first, so decoding starts again from keyframe 0.
+    assert container.seeks == ([10, 20] if not late else [10, 0, 20])
+    assert counter[0] == (6 + 1 + 6 if not late else 1 + 16 + 1 + 6)
