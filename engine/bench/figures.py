@@ -171,7 +171,7 @@ FIGURES: tuple[Figure, ...] = (
         "30 s 1080p screen recording, 32 frames + a question: preprocess and prefill to the first token",
         extra=("preprocess_s", "prefill_s", "tokens", "frames", "preprocess_rss_gb", "prefill_mx_peak_gb"),
         notes="the file's decoding, sampling and patches, then the turn's prefill and first token; "
-        "preprocess_rss_gb: growth of the RSS peak while preprocessing (before the model loads)",
+        "preprocess_rss_gb: how far the RSS rose while preprocessing (before the model loads)",
     ),
     Figure(
         "video_30s_sound",

@@ -259,11 +259,12 @@ def _read_recording(params: dict[str, Any]) -> tuple[dict[str, Any], float, floa
 
     clip = screen_recording(params["seconds"], params["width"], params["height"], params["fps"])
     processor = Gemma4UnifiedVideoProcessor(num_frames=params["frames"])
-    rss_before = common.rss_peak_gb()
-    start = time.perf_counter()
-    frames, metadata = load_video(str(clip), max_frames=params["frames"])
-    data = processor(frames, fps=metadata.sampled_fps)
-    return data, time.perf_counter() - start, common.rss_peak_gb() - rss_before
+    with common.RssGrowth() as growth:
+        start = time.perf_counter()
+        frames, metadata = load_video(str(clip), max_frames=params["frames"])
+        data = processor(frames, fps=metadata.sampled_fps)
+        seconds = time.perf_counter() - start
+    return data, seconds, growth.gb
 
 
 def video_preprocess(path: Path, params: dict[str, Any]) -> dict[str, Any]:

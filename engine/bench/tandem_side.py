@@ -322,10 +322,11 @@ def _read_recording(params: dict[str, Any]) -> tuple[Any, float, float]:
     from .screen_clip import screen_recording
 
     clip = screen_recording(params["seconds"], params["width"], params["height"], params["fps"])
-    rss_before = common.rss_peak_gb()
-    start = time.perf_counter()
-    recording = read_video(clip, num_frames=params["frames"], sound=params["sound"])
-    return recording, time.perf_counter() - start, common.rss_peak_gb() - rss_before
+    with common.RssGrowth() as growth:
+        start = time.perf_counter()
+        recording = read_video(clip, num_frames=params["frames"], sound=params["sound"])
+        seconds = time.perf_counter() - start
+    return recording, seconds, growth.gb
 
 
 def video_preprocess(path: Path, params: dict[str, Any]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from typing import Any, Union
 import numpy as np
 
 from engine.inputs.audio import SAMPLE_RATE, split_audio
-from engine.inputs.image import BLOCK_SIZE, cut_into_blocks, resize_pixels, target_size
+from engine.inputs.image import BLOCK_SIZE, PATCH_DIM, cut_into_blocks, resize_pixels, target_size
 
 NUM_FRAMES = 32  # the reference's video_processor "num_frames"
 VIDEO_SOFT_TOKENS = 70  # the reference's video_processor "max_soft_tokens" per frame
@@ -335,8 +335,8 @@ def read_video(
     target_size(BLOCK_SIZE, BLOCK_SIZE, max_soft_tokens)  # checks the budget
     name = _describe(source)
     counter = [0]
-    blocks: list[Any] = []
-    height = width = 0
+    done = 0
+    height = width = tokens = 0
     with _open(source, name) as container:
         stream = _video_stream(container, name)
         stream.thread_type = "AUTO"
@@ -345,20 +345,25 @@ def read_video(
             raise VideoError(f"{name} has no video frames (a zero-length clip)")
         indices = sample_indices(frames.count, num_frames)
         targets = [int(frames.pts[i]) for i in indices]
+        # Filled frame by frame, so no second copy of the frames is ever made.
+        pixel_values = np.zeros((len(indices), max_soft_tokens, PATCH_DIM), np.float32)
+        position_ids = np.full((len(indices), max_soft_tokens, 2), -1, np.int32)
         size = (0, 0)
         try:
             for frame in decode_frames_at(container, stream, frames, targets, counter):
                 rgb = _upright_rgb(frame)
-                if not blocks:  # every frame gets the first one's size (the reference stacks them)
+                if not done:  # every frame gets the first one's size (the reference stacks them)
                     height, width = rgb.shape[:2]
                     size = target_size(height, width, max_soft_tokens)
-                blocks.append(_frame_blocks(rgb, size, max_soft_tokens))
+                block = _frame_blocks(rgb, size, max_soft_tokens)
+                pixel_values[done], position_ids[done] = block.pixel_values, block.position_ids
+                tokens, done = block.num_soft_tokens, done + 1
         except av.FFmpegError as e:
-            if not blocks:
+            if not done:
                 raise VideoError(f"{name} could not be decoded: its video data is damaged") from e
-        if not blocks:
+        if not done:
             raise VideoError(f"{name} has no frames that decode")
-        indices = indices[: len(blocks)]  # a damaged tail: the frames before it are kept
+        indices = indices[:done]  # a damaged tail: the frames before it are kept
         has_sound = bool(container.streams.audio)
     soundtrack, sound_seconds, problem = None, 0.0, ""
     if sound:
@@ -369,9 +374,9 @@ def read_video(
         stats["decoded_frames"] = counter[0]
     fps = frames.fps
     return VideoInputs(
-        pixel_values=np.stack([b.pixel_values for b in blocks]),
-        position_ids=np.stack([b.position_ids for b in blocks]),
-        num_soft_tokens=int(blocks[0].num_soft_tokens),
+        pixel_values=pixel_values[:done],
+        position_ids=position_ids[:done],
+        num_soft_tokens=int(tokens),
         timestamps=tuple(float(i / fps) if fps else 0.0 for i in indices),
         frame_indices=tuple(int(i) for i in indices),
         total_frames=frames.count,
