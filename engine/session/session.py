@@ -121,7 +121,7 @@ class Session:
     # ------------------------------------------------------------------ turns
 
     def send(self, content, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
-        """Add a user message (text, images, audio) and generate the answer."""
+        """Add a user message (text, images, audio, video) and generate the answer."""
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it before sending a message")
         message = {"role": "user", "content": with_soundtracks(content)}
