@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.bridge import WorkerFactory
+if TYPE_CHECKING:  # importing this module loads no Qt: `tandem --help` stays fast
+    from app.ui.engine_bridge import WorkerFactory
 
 ICON = Path("assets") / "icon" / "tandem-1024.png"
 
@@ -36,15 +38,15 @@ def run(args: argparse.Namespace, worker_factory: WorkerFactory | None = None) -
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from app.settings import Key, Settings, data_dir, default_qsettings
+    from app.ui.settings import Key, Settings, data_dir, default_qsettings
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Tandem")
     app.setOrganizationName("Tandem")
     app.setApplicationDisplayName("Tandem")
 
-    from app.bridge import EngineBridge
     from app.store import Store
+    from app.ui.engine_bridge import EngineBridge
     from app.ui.file_open import FileOpenFilter
     from app.ui.main_window import MainWindow
 

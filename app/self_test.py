@@ -42,6 +42,7 @@ def run_self_test(out: TextIO | None = None) -> int:
         answer = _answer_one_prompt(checkpoint, out)
         print(f"self-test: answer: {answer!r} (random weights, so any text is right)",
               file=out, flush=True)
+        _check_voice(out)
         _build_window(tmp / "data", out)
     except SelfTestError as exc:
         print(f"self-test: FAILED: {exc}", file=sys.stderr, flush=True)
@@ -137,6 +138,22 @@ def _wait_for(worker, events: queue.SimpleQueue, request_id: int, kind: type, do
             on_other(event)
 
 
+def _check_voice(out: TextIO) -> None:
+    """The learned voice detector and the echo canceller load (their native libraries and model)."""
+    import numpy as np
+
+    from app.audio.echo import EchoCanceller, EchoUnavailable
+    from app.audio.silero_scorer import FRAME, SileroScorer, SileroUnavailable
+
+    try:
+        probability = SileroScorer().score(np.zeros(FRAME, np.float32))
+        cleaned = EchoCanceller().process(np.zeros(640, np.float32), np.zeros(640, np.float32))
+    except (SileroUnavailable, EchoUnavailable) as exc:
+        raise SelfTestError(f"voice: {exc}") from exc
+    print(f"self-test: voice detector and echo canceller run (silence scores {probability:.3f}, "
+          f"{cleaned.size} samples through the echo canceller)", file=out, flush=True)
+
+
 def _build_window(data: Path, out: TextIO) -> None:
     """Build and close the main window over a throwaway data folder, if the GUI is installed.
 
@@ -156,10 +173,10 @@ def _build_window(data: Path, out: TextIO) -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app.bridge import EngineBridge
-    from app.settings import Settings
     from app.store import Store
+    from app.ui.engine_bridge import EngineBridge
     from app.ui.main_window import MainWindow
+    from app.ui.settings import Settings
     from engine.worker import EngineWorker
 
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])

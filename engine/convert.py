@@ -6,7 +6,8 @@ before the next input shard is read, so peak memory stays near one input shard p
 is never built). Which tensors stay in full precision is decided by `engine.model.unified.should_quantize`
 (the multimodal embedders, norms, layer_scalar and the position table do). The output folder uses this
 project's tensor names, carries mlx-lm's "quantization" entry in config.json, keeps every other file of the
-source (tokenizer, template, processor configs, a drafter subfolder) and loads with `engine.load_model`.
+source (tokenizer, template, processor configs, a drafter subfolder; not hidden download bookkeeping) and
+loads with `engine.load_model`.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def convert(src: str | Path, dst: str | Path, bits: int, group_size: int = 64) -
     for item in folder.iterdir():
         if item.name in ("config.json", INDEX_FILE) or item.suffix == ".safetensors":
             continue
+        if item.name.startswith("."):
+            continue  # download bookkeeping (huggingface_hub's .cache), not part of the model
         if item.is_dir():
             shutil.copytree(item, dst / item.name)
         else:

@@ -4,9 +4,10 @@ The engine thread (`engine.worker.EngineWorker`) owns the model and every MLX ca
 commands on its queue with `submit(...)` and receive events through one callback, called on the
 engine thread. A GUI forwards them to its own thread (the app does it with a queued Qt signal).
 
-Every command that concerns a conversation names it by `session_id` (any string the caller picks).
-Every event carries the `session_id` it belongs to ("" for engine-wide events) and, where it answers
-a command, that command's `request_id`.
+Every command that acts on a conversation is a `SessionCommand`: it names the conversation by
+`session_id` (any string the caller picks). Events are frozen: the engine thread makes each one with
+the `session_id` it belongs to ("" for engine-wide events) and, where it answers a command, that
+command's `request_id`. An `ErrorEvent`'s `kind` says what went wrong without matching its text.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ class Command:
 
 
 @dataclass
+class SessionCommand(Command):
+    """A command that acts on one conversation."""
+
+    session_id: str
+
+
+@dataclass
 class LoadModel(Command):
     """Load a checkpoint (local folder or Hugging Face repo id); replaces the current model."""
 
@@ -61,10 +69,9 @@ class LoadModel(Command):
 
 
 @dataclass
-class OpenSession(Command):
+class OpenSession(SessionCommand):
     """Create (or reset) a conversation. `tools` are JSON-schema function declarations."""
 
-    session_id: str
     system_prompt: str = ""
     tools: list[dict] | None = None
     image_budget: int = 280
@@ -72,88 +79,79 @@ class OpenSession(Command):
 
 
 @dataclass
-class CloseSession(Command):
-    session_id: str
+class CloseSession(SessionCommand):
+    """Forget a conversation and what was prepared for it."""
 
 
 @dataclass
-class SendMessage(Command):
+class SendMessage(SessionCommand):
     """Add a user turn and generate the answer.
 
     `content` is a string or a list of items: {"type": "text", "text": ...},
     {"type": "image", "image": path or PIL.Image}, {"type": "audio", "audio": path or float32 array}.
     """
 
-    session_id: str
     content: str | list[dict]
     settings: GenerationSettings = field(default_factory=GenerationSettings)
 
 
 @dataclass
-class SendToolResults(Command):
+class SendToolResults(SessionCommand):
     """Answer the model's tool calls of the current turn and let it continue."""
 
-    session_id: str
     results: list[dict]  # [{"name": str, "response": Any}]
     settings: GenerationSettings = field(default_factory=GenerationSettings)
 
 
 @dataclass
-class LoadHistory(Command):
+class LoadHistory(SessionCommand):
     """Feed a conversation (user and assistant messages as the chat template takes them) without
     generating it. With `answer`, the model then answers its last user message, or the tool
     responses on its last assistant message."""
 
-    session_id: str
     messages: list[dict]
     answer: bool = False
     settings: GenerationSettings = field(default_factory=GenerationSettings)
 
 
 @dataclass
-class PrepareMedia(Command):
+class PrepareMedia(SessionCommand):
     """Preprocess/embed a dropped image or audio file ahead of Send (work may be cached)."""
 
-    session_id: str
     item: dict
 
 
 @dataclass
-class StartVoiceTurn(Command):
-    session_id: str
+class StartVoiceTurn(SessionCommand):
     settings: GenerationSettings = field(default_factory=GenerationSettings)  # thinking flag
 
 
 @dataclass
-class AppendAudio(Command):
+class AppendAudio(SessionCommand):
     """16 kHz mono float32 samples of the open voice turn, any length."""
 
-    session_id: str
     samples: np.ndarray
 
 
 @dataclass
-class EndVoiceTurn(Command):
+class EndVoiceTurn(SessionCommand):
     """Close the voice turn (optional text after the audio) and generate the answer."""
 
-    session_id: str
     text: str = ""
     settings: GenerationSettings = field(default_factory=GenerationSettings)
 
 
 @dataclass
-class Rollback(Command):
+class Rollback(SessionCommand):
     """Return the conversation to the state just before user turn `turn` (0-based)."""
 
-    session_id: str
     turn: int
 
 
 @dataclass
-class Regenerate(Command):
+class Regenerate(SessionCommand):
     """Drop the last answer and generate it again."""
 
-    session_id: str
     settings: GenerationSettings = field(default_factory=GenerationSettings)
 
 
@@ -165,14 +163,16 @@ class Cancel(Command):
 
 
 @dataclass
-class SaveSession(Command):
-    session_id: str
+class SaveSession(SessionCommand):
+    """Write the conversation's cache to `path` (see `engine.session.persistence`)."""
+
     path: str
 
 
 @dataclass
-class LoadSession(Command):
-    session_id: str
+class LoadSession(SessionCommand):
+    """Replace the conversation with the one saved at `path`."""
+
     path: str
 
 
@@ -184,23 +184,28 @@ class Shutdown(Command):
 # ---------------------------------------------------------------- events
 
 
-@dataclass
+@dataclass(frozen=True)
 class Event:
     session_id: str = ""
     request_id: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelLoaded(Event):
+    """A model is ready. `has_vision` / `has_audio` are False for a text-only build (no images / audio)."""
+
     name: str = ""
     path: str = ""
     random_weights: bool = False
     has_drafter: bool = False
+    has_vision: bool = True
+    has_audio: bool = True
     context_length: int = 0
     memory_bytes: int = 0
+    drafter_pays_off: bool = False  # drafting is faster on this device (a GPU): use_drafter default
 
 
-@dataclass
+@dataclass(frozen=True)
 class Progress(Event):
     """Long work in steps: `stage` is "load", "prefill", "image", "audio" or "download"."""
 
@@ -209,7 +214,7 @@ class Progress(Event):
     total: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class TextDelta(Event):
     """A piece of streamed output. `channel` is "answer" or "thinking"."""
 
@@ -217,13 +222,13 @@ class TextDelta(Event):
     channel: str = "answer"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ToolCallEvent(Event):
     name: str = ""
     arguments: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParseErrorEvent(Event):
     """The model wrote something that does not parse (a broken tool call); `raw` keeps its text."""
 
@@ -231,7 +236,7 @@ class ParseErrorEvent(Event):
     message: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TurnStats(Event):
     prompt_tokens: int = 0
     prefill_seconds: float = 0.0
@@ -246,7 +251,7 @@ class TurnStats(Event):
     memory_bytes: int = 0  # memory the engine holds after the turn (MLX active memory)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TurnFinished(Event):
     """`reason`: "stop" (end of turn), "tool_calls", "length", "cancelled", "error"."""
 
@@ -254,19 +259,28 @@ class TurnFinished(Event):
     text: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ContextWarning(Event):
     used: int = 0
     limit: int = 0
     message: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class SessionSaved(Event):
     path: str = ""
 
 
-@dataclass
+ERROR_KINDS = ("no_model", "bad_request", "too_long", "not_found", "internal")
+
+
+@dataclass(frozen=True)
 class ErrorEvent(Event):
+    """A command failed. `kind` is one of ERROR_KINDS: "no_model" (none loaded), "bad_request" (the
+    request cannot be carried out as asked), "too_long" (it does not fit in the context), "not_found"
+    (it names something that does not exist), "internal" (a fault of the engine; `detail` holds the
+    traceback). `message` is a sentence for the person."""
+
     message: str = ""
     detail: str = ""
+    kind: str = "internal"

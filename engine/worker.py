@@ -1,81 +1,37 @@
 """The engine thread: it owns the model and makes every MLX call.
 
-Callers `submit` commands (`engine.protocol`); the thread runs them one at a time and reports through
-`on_event`, which it calls on the engine thread. `submit` never blocks. `Cancel` acts at once: it sets
-the flag that the running prefill or generation checks between chunks and tokens. An exception in a
-command becomes an `ErrorEvent`; the thread goes on serving the next command.
+Callers `submit` commands (`engine.protocol`); the thread runs them one at a time, each by its handler
+in `EngineWorker.handlers` (command class -> method), and reports through `on_event`, which it calls on
+the engine thread with events that carry the command's ids. `submit` never blocks. `Cancel` acts at
+once: it sets the flag that the running prefill or generation checks between chunks and tokens. An
+exception in a command becomes an `ErrorEvent` with its kind (a `SessionError`'s, else "internal"); the
+thread goes on serving the next command.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import queue
 import threading
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import mlx.core as mx
 
 from engine import protocol as ev
-from engine.session import Cancelled, SessionError
+from engine.loading import LoadedModel, load_everything
+from engine.session import Cancelled, NotFound, SessionError
 
 EventCallback = Callable[[ev.Event], None]
+Handler = Callable[[Any], Iterator[ev.Event]]
+
+
+class NoModelLoaded(SessionError):
+    kind = "no_model"
 
 # Commands that produce an answer; a Cancel drops those still waiting in the queue.
 ANSWERING = (ev.SendMessage, ev.SendToolResults, ev.Regenerate, ev.EndVoiceTurn, ev.LoadHistory)
-
-
-@dataclass
-class LoadedModel:
-    model: object
-    tokenizer: object
-    template: str
-    gen_config: object
-    path: Path
-    name: str
-    random_weights: bool
-    drafter: object | None = None
-
-
-def resolve_local(path_or_repo: str) -> Path:
-    """A local folder as is; a Hugging Face repo id through the local hub cache (or a download)."""
-    path = Path(path_or_repo).expanduser()
-    if path.is_dir():
-        return path
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(path_or_repo))
-
-
-def load_everything(path_or_repo: str, drafter_path: str | None = None,
-                    dtype: str | None = None) -> LoadedModel:
-    """Model, tokenizer, chat template, generation config and (if present) the MTP drafter."""
-    from engine import load_model
-    from engine.decode.generation import GenerationConfig
-    from engine.inputs.prompt import load_tokenizer
-    from engine.inputs.template import load_template
-
-    folder = resolve_local(path_or_repo)
-    model = load_model(str(folder), dtype=dtype)
-    config = json.loads((folder / "config.json").read_text())
-    drafter = None
-    drafter_folder = Path(drafter_path) if drafter_path else folder / "drafter"
-    if (drafter_folder / "config.json").exists():
-        from engine.model.drafter import load_drafter
-
-        drafter = load_drafter(drafter_folder, dtype=dtype)
-    return LoadedModel(
-        model=model,
-        tokenizer=load_tokenizer(folder),
-        template=load_template(folder),
-        gen_config=GenerationConfig.from_checkpoint(folder),
-        path=folder,
-        name=config.get("tandem_display_name") or folder.name,
-        random_weights=bool(config.get("tandem_random_weights", False)),
-        drafter=drafter,
-    )
 
 
 class EngineWorker:
@@ -90,6 +46,23 @@ class EngineWorker:
         # session_id (or "*") -> request id of the latest Cancel: answers asked for before it are dropped
         self.cancelled_before: dict[str, int] = {}
         self.busy = threading.Event()
+        self.handlers: dict[type[ev.Command], Handler] = {
+            ev.LoadModel: self._load_model,
+            ev.OpenSession: self._open_session,
+            ev.CloseSession: self._close_session,
+            ev.SendMessage: self._send_message,
+            ev.SendToolResults: self._send_tool_results,
+            ev.LoadHistory: self._load_history,
+            ev.PrepareMedia: self._prepare_media,
+            ev.StartVoiceTurn: self._start_voice_turn,
+            ev.AppendAudio: self._append_audio,
+            ev.EndVoiceTurn: self._end_voice_turn,
+            ev.Rollback: self._rollback,
+            ev.Regenerate: self._regenerate,
+            ev.Cancel: self._cancel,
+            ev.SaveSession: self._save_session,
+            ev.LoadSession: self._load_session,
+        }
 
     # ------------------------------------------------------------ public API
 
@@ -135,20 +108,21 @@ class EngineWorker:
                     self.busy.clear()
 
     def _emit(self, event: ev.Event, command: ev.Command) -> None:
-        event.request_id = command.request_id
-        if not event.session_id:
-            event.session_id = getattr(command, "session_id", None) or ""
+        """Send `event` with the ids of the command it answers."""
+        session_id = event.session_id or _session_of(command) or ""
+        event = dataclasses.replace(event, request_id=command.request_id, session_id=session_id)
         try:
             self.on_event(event)
         except Exception:  # a broken listener must not take the engine down
             traceback.print_exc()
 
     def _dispatch(self, command: ev.Command) -> None:
-        handler = getattr(self, "_do_" + type(command).__name__, None)
+        handler = self.handlers.get(type(command))
         if handler is None:
-            self._emit(ev.ErrorEvent(message=f"unknown command {type(command).__name__}"), command)
+            self._emit(ev.ErrorEvent(message=f"the engine does not know the command "
+                                             f"{type(command).__name__}", kind="bad_request"), command)
             return
-        sid = getattr(command, "session_id", None)
+        sid = _session_of(command)
         if isinstance(command, ANSWERING) and command.request_id < max(
                 self.cancelled_before.get(sid, 0), self.cancelled_before.get("*", 0)):
             self._emit(ev.TurnFinished(reason="cancelled"), command)  # cancelled while queued
@@ -156,14 +130,12 @@ class EngineWorker:
         if sid and not isinstance(command, ev.Cancel) and sid in self.cancel_flags:
             self.cancel_flags[sid].clear()
         try:
-            result = handler(command)
-            if isinstance(result, Iterator):
-                for event in result:
-                    self._emit(event, command)
+            for event in handler(command):
+                self._emit(event, command)
         except Cancelled:
             self._emit(ev.TurnFinished(reason="cancelled"), command)
         except SessionError as e:
-            self._emit(ev.ErrorEvent(message=str(e)), command)
+            self._emit(ev.ErrorEvent(message=str(e), kind=e.kind), command)
         except Exception as e:  # noqa: BLE001 - reported, and the engine stays up
             self._emit(ev.ErrorEvent(message=_describe(e), detail=traceback.format_exc()), command)
 
@@ -171,12 +143,14 @@ class EngineWorker:
 
     def _session(self, session_id: str):
         if self.loaded is None:
-            raise SessionError("no model is loaded yet")
+            raise NoModelLoaded("no model is loaded yet")
         if session_id not in self.sessions:
-            raise SessionError(f"there is no open conversation '{session_id}'")
+            raise NotFound(f"there is no open conversation '{session_id}'")
         return self.sessions[session_id]
 
-    def _do_LoadModel(self, c: ev.LoadModel):
+    def _load_model(self, c: ev.LoadModel):
+        from engine.decode.generation import drafter_pays_off
+
         yield ev.Progress(stage="load", done=0, total=1)
         self.loaded = load_everything(c.path, c.drafter_path, c.dtype)
         self.sessions.clear()
@@ -184,42 +158,42 @@ class EngineWorker:
         yield ev.Progress(stage="load", done=1, total=1)
         yield ev.ModelLoaded(
             name=info.name, path=str(info.path), random_weights=info.random_weights,
-            has_drafter=info.drafter is not None,
+            has_drafter=info.drafter is not None, has_vision=info.has_vision, has_audio=info.has_audio,
             context_length=info.model.config.text_config.max_position_embeddings,
             memory_bytes=int(mx.get_active_memory()),
+            drafter_pays_off=drafter_pays_off(),
         )
 
-    def _do_OpenSession(self, c: ev.OpenSession):
+    def _open_session(self, c: ev.OpenSession):
         from engine.session import Session, SessionOptions
 
         if self.loaded is None:
-            raise SessionError("no model is loaded yet")
+            raise NoModelLoaded("no model is loaded yet")
         flag = self.cancel_flags.setdefault(c.session_id, threading.Event())
         opts = SessionOptions(system_prompt=c.system_prompt, tools=c.tools,
                               image_budget=c.image_budget, context_length=c.context_length)
         m = self.loaded
-        session = Session(m.model, m.tokenizer, m.template, m.gen_config, opts, drafter=m.drafter)
-        session.cancel = flag
-        self.sessions[c.session_id] = session
+        self.sessions[c.session_id] = Session(m.model, m.tokenizer, m.template, m.gen_config, opts,
+                                              drafter=m.drafter, cancel=flag)
         return iter(())
 
-    def _do_CloseSession(self, c: ev.CloseSession):
+    def _close_session(self, c: ev.CloseSession):
         self.sessions.pop(c.session_id, None)
         self.cancel_flags.pop(c.session_id, None)
         self.media.pop(c.session_id, None)
         return iter(())
 
-    def _do_SendMessage(self, c: ev.SendMessage):
+    def _send_message(self, c: ev.SendMessage):
         session = self._session(c.session_id)
         return session.send(self._with_prepared(c.session_id, c.content), c.settings)
 
-    def _do_SendToolResults(self, c: ev.SendToolResults):
+    def _send_tool_results(self, c: ev.SendToolResults):
         return self._session(c.session_id).send_tool_results(c.results, c.settings)
 
-    def _do_LoadHistory(self, c: ev.LoadHistory):
+    def _load_history(self, c: ev.LoadHistory):
         return self._session(c.session_id).load_history(c.messages, c.settings, answer=c.answer)
 
-    def _do_PrepareMedia(self, c: ev.PrepareMedia):
+    def _prepare_media(self, c: ev.PrepareMedia):
         from engine.inputs.image import preprocess_image
 
         session = self._session(c.session_id)
@@ -240,35 +214,42 @@ class EngineWorker:
             out.append({**item, "image": prepared.pop(key)} if key in prepared else item)
         return out
 
-    def _do_StartVoiceTurn(self, c: ev.StartVoiceTurn):
+    def _start_voice_turn(self, c: ev.StartVoiceTurn):
         return self._session(c.session_id).start_voice(c.settings)
 
-    def _do_AppendAudio(self, c: ev.AppendAudio):
+    def _append_audio(self, c: ev.AppendAudio):
         return self._session(c.session_id).append_audio(c.samples)
 
-    def _do_EndVoiceTurn(self, c: ev.EndVoiceTurn):
+    def _end_voice_turn(self, c: ev.EndVoiceTurn):
         return self._session(c.session_id).end_voice(c.text, c.settings)
 
-    def _do_Rollback(self, c: ev.Rollback):
+    def _rollback(self, c: ev.Rollback):
         return self._session(c.session_id).rollback(c.turn)
 
-    def _do_Regenerate(self, c: ev.Regenerate):
+    def _regenerate(self, c: ev.Regenerate):
         return self._session(c.session_id).regenerate(c.settings)
 
-    def _do_Cancel(self, c: ev.Cancel):
+    def _cancel(self, c: ev.Cancel):
         return iter(())  # the flag was set in submit(); nothing is running now
 
-    def _do_SaveSession(self, c: ev.SaveSession):
+    def _save_session(self, c: ev.SaveSession):
         from engine.session.persistence import save_session
 
         save_session(self._session(c.session_id), c.path)
         yield ev.SessionSaved(path=c.path)
 
-    def _do_LoadSession(self, c: ev.LoadSession):
+    def _load_session(self, c: ev.LoadSession):
         from engine.session.persistence import load_session
 
         load_session(self._session(c.session_id), c.path)
         return iter(())
+
+
+def _session_of(command: ev.Command) -> str | None:
+    """The conversation a command acts on (a Cancel may name one, or none for all)."""
+    if isinstance(command, (ev.SessionCommand, ev.Cancel)):
+        return command.session_id
+    return None
 
 
 def _describe(error: Exception) -> str:

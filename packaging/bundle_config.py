@@ -51,11 +51,13 @@ EXCLUDES = [
     "torch", "torchvision", "torchaudio", "torchao", "torchtext",
     "tensorflow", "keras", "jax", "jaxlib", "flax",
     "pytest", "_pytest", "pytestqt", "pytest_timeout", "pluggy",
-    "tests", "engine.bench", "mlx_vlm", "mlx_audio",
+    "tests", "engine.bench", "app.audio.bench", "mlx_vlm", "mlx_audio", "ten_vad", "webrtcvad",
     "matplotlib", "pandas", "scipy", "sklearn", "sympy", "networkx",
     "openai", "anthropic", "IPython", "jupyter_client", "notebook",
     "tkinter", "_tkinter", "PyQt5", "PyQt6", "PySide2",
-    "accelerate", "datasets", "pyarrow", "onnx", "onnxruntime", "timm", "torchcodec",
+    "accelerate", "datasets", "pyarrow", "onnx", "timm", "torchcodec",
+    # onnxruntime runs the voice detector; its model-conversion tools are not needed
+    "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
     "cv2", "av", "decord", "librosa", "numba", "llvmlite", "cryptography", "OpenSSL",
 ]
 
@@ -64,7 +66,7 @@ EXCLUDES = [
 EXCLUDED_METADATA = {
     "torch", "torchvision", "torchaudio", "datasets", "opencv_python", "openai", "anthropic",
     "scipy", "pandas", "matplotlib", "pytest", "pytest_timeout", "pytest_qt", "mlx_vlm",
-    "accelerate", "timm", "onnx", "onnxruntime",
+    "accelerate", "timm", "onnx",
 }
 
 # Qt modules PySide6-Essentials ships that Tandem never imports; leaving them out saves ~100 MB.

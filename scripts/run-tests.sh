@@ -13,7 +13,7 @@ if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/n
         libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0 \
         xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 \
         libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1 libxkbcommon-x11-0 \
-        libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox libsndfile1 git binutils \
+        libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox libsndfile1 git binutils bubblewrap \
         >/dev/null
 fi
 

@@ -62,6 +62,9 @@ class VirtualMic:
 def _reinit_portaudio() -> None:
     # PortAudio lists devices once, at initialisation; a server started later is invisible until then.
     if "sounddevice" in sys.modules:
+        from app.audio.playback import close_all_players
+
+        close_all_players()  # an open output stream would outlive PortAudio and crash
         sd = sys.modules["sounddevice"]
         sd._terminate()
         sd._initialize()

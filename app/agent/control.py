@@ -3,15 +3,21 @@
 `RunControl` is shared by the run's worker thread and whoever drives it (a GUI): `decide` and
 `stop` may be called from any thread, `wait_for` blocks the worker until a decision arrives or the
 run is stopped. A decision given before the wait starts (for example from inside the event
-callback) is kept and used.
+callback) is kept and used. `call_stoppable` runs a tool on a helper thread so that a stop ends
+the wait at once, even when the tool itself is stuck (the helper is told through its cancel event
+and left to end on its own).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from app.agent.events import Decision, StopReason
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,3 +87,30 @@ class RunControl:
             if call_id not in self._decisions:
                 raise RunStopped(StopReason.STOPPED, "Stopped by the user.")
             return self._decisions.pop(call_id)
+
+    def call_stoppable(self, fn: Callable[[threading.Event], T]) -> T:
+        """`fn(cancel)` on a helper thread: its result, or RunStopped as soon as the run stops."""
+        self.check()
+        cancel = threading.Event()
+        box: dict[str, object] = {}
+
+        def body() -> None:
+            try:
+                box["value"] = fn(cancel)
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+            finally:
+                with self._cond:
+                    box["done"] = True
+                    self._cond.notify_all()
+
+        threading.Thread(target=body, name="agent-tool", daemon=True).start()
+        with self._cond:
+            while "done" not in box and not self.stopped:
+                self._cond.wait()
+        if "done" not in box:
+            cancel.set()
+            raise RunStopped(StopReason.STOPPED, "Stopped by the user.")
+        if "error" in box:
+            raise box["error"]  # type: ignore[misc]
+        return box["value"]  # type: ignore[return-value]

@@ -5,10 +5,17 @@ Engine events reach it through `deliver(event)`, which whoever owns the engine's
 call (the app's bridge forwards events of the agent's session id; a test wires the worker straight
 to it). `deliver` may be called on any thread; the loop's calls block on the loop's own thread, never
 on the GUI thread.
+
+Tool results go back as the engine's `SendToolResults` when the engine is waiting for them (the
+reply ended asking for tool responses with at least one call that parsed). Otherwise (every call
+in the reply was malformed, so the engine ended the turn; or the reply was cut off) they go back as
+a new user turn (`SendMessage`) that carries the responses, the format hint
+included, so the run goes on either way.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from typing import Callable
@@ -33,6 +40,7 @@ class EngineAgentModel:
         self.image_budget = image_budget
         self._inbox: dict[int, queue.SimpleQueue] = {}
         self._lock = threading.Lock()
+        self._engine_awaits_tools = False  # the last reply ended asking for tool responses
 
     def deliver(self, event: ev.Event) -> None:
         with self._lock:
@@ -48,8 +56,12 @@ class EngineAgentModel:
                                         settings=self.settings))
 
     def reply_to_tools(self, results: list[dict]) -> Reply:
-        return self._ask(ev.SendToolResults(session_id=self.session_id, results=results,
-                                            settings=self.settings))
+        if self._engine_awaits_tools:
+            return self._ask(ev.SendToolResults(session_id=self.session_id, results=results,
+                                                settings=self.settings))
+        return self._ask(ev.SendMessage(session_id=self.session_id,
+                                        content=results_as_message(results),
+                                        settings=self.settings))
 
     def restart(self, system_prompt: str, tools: list[dict], messages: list[dict]) -> Reply:
         self._open(system_prompt, tools)
@@ -81,10 +93,21 @@ class EngineAgentModel:
                 elif isinstance(event, ev.ParseErrorEvent):
                     errors.append(event.raw)
                 elif isinstance(event, ev.ErrorEvent):
+                    self._engine_awaits_tools = False
                     raise EngineModelError(event.message)
                 elif isinstance(event, ev.TurnFinished):
+                    self._engine_awaits_tools = event.reason == "tool_calls" and bool(calls)
                     return Reply("".join(text).strip(), "".join(thinking).strip(), calls, errors,
                                  event.reason)
         finally:
             with self._lock:
                 self._inbox.pop(command.request_id, None)
+
+
+def results_as_message(results: list[dict]) -> str:
+    """Tool responses as the text of a user turn, for when the engine awaits none."""
+    lines = ["The responses to the tool calls in your last answer:"]
+    for result in results:
+        response = json.dumps(result.get("response"), ensure_ascii=False, default=str)
+        lines.append(f"{result.get('name', 'invalid_call')}: {response}")
+    return "\n".join(lines)

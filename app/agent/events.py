@@ -61,6 +61,21 @@ class ApprovalNeeded:
     summary: str  # one line: "Edit src/app.py" or the command
     diff: str | None = None
     command: str | None = None
+    note: str = ""  # for a command: the sentence saying it runs unconfined, "" in a sandbox
+
+
+@dataclass(frozen=True)
+class CommandStarted:
+    """A command starts now (after approval, if it needed one).
+
+    `note` is "" when it runs in a sandbox; otherwise the sentence the person is shown (commands
+    run unconfined on this system).
+    """
+
+    call_id: int
+    command: str
+    sandboxed: bool
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,19 +88,35 @@ class CommandOutput:
 
 @dataclass(frozen=True)
 class Observation:
-    """The tool response that goes back to the model for one call."""
+    """The tool response that goes back to the model for one call.
+
+    `format_hint` is True when the call could not be read (or named no tool, or had wrong
+    arguments) and the response is the hint that shows the model the expected form.
+    """
 
     call_id: int
     name: str
     response: dict[str, Any]
     ok: bool
+    format_hint: bool = False
 
 
 @dataclass(frozen=True)
-class CheckpointMade:
+class UndoPointMade:
+    """The files after a step were saved as an undo point (see `app.agent.undo`)."""
+
     step: int
-    checkpoint_id: str  # shadow-git commit id; pass to `Checkpoints.restore`
+    point_id: str  # pass to `UndoPoints.restore`
     label: str
+    changed: tuple[str, ...] = ()  # the paths the step changed (the first ones)
+
+    @property
+    def checkpoint_id(self) -> str:
+        """The earlier name of `point_id`."""
+        return self.point_id
+
+
+CheckpointMade = UndoPointMade  # the earlier name
 
 
 @dataclass(frozen=True)
@@ -97,10 +128,35 @@ class ContextShortened:
 
 @dataclass(frozen=True)
 class Finished:
+    """The end of a run.
+
+    Attributes:
+        message: shown to the person as is.
+        tools_used: tool calls carried out (malformed ones not counted).
+        files_changed: workspace paths the run changed (the first MAX_LISTED, see app.agent.undo).
+        files_changed_total: how many paths it changed in all.
+        notes: sentences the person should see with the result (commands ran unconfined, what
+            undo could not cover), "" free.
+    """
+
     reason: StopReason
-    message: str  # shown to the person as is
+    message: str
     steps: int
     answer: str = ""  # the model's last text
+    tools_used: int = 0
+    files_changed: tuple[str, ...] = ()
+    files_changed_total: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def what_happened(self) -> str:
+        """One sentence on what the run did, e.g. "No tool was used and no file changed."."""
+        tools = "No tool was used" if not self.tools_used else (
+            f"{self.tools_used} tool call{'s' if self.tools_used != 1 else ''} made"
+        )
+        n = self.files_changed_total
+        files = "no file changed" if not n else f"{n} file{'s' if n != 1 else ''} changed"
+        return f"{tools} and {files}."
 
 
 AgentEvent = (
@@ -108,9 +164,10 @@ AgentEvent = (
     | ModelReplied
     | ToolCallProposed
     | ApprovalNeeded
+    | CommandStarted
     | CommandOutput
     | Observation
-    | CheckpointMade
+    | UndoPointMade
     | ContextShortened
     | Finished
 )

@@ -2,7 +2,7 @@
 
 Loop breaker: the same call (same tool name and the same arguments) stops the run when it is made
 `limit` times in a row, or `limit` times while the workspace has not changed (so a model circling
-between two or three reads is caught too). A change to the workspace (a new checkpoint) resets the
+between two or three reads is caught too). A change to the workspace (a new undo point) resets the
 second count, so running the tests again after each edit is never caught.
 
 Format hints: a call that does not parse, names no known tool, or has wrong arguments gets a hint

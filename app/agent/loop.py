@@ -6,13 +6,15 @@ Use:
     result = run.run()           # blocks; call it on a worker thread
     run.decide(call_id, Decision.allow_once())   # from any thread, on ApprovalNeeded
     run.stop()                   # from any thread
-    run.checkpoints.undo_last()  # after the run, or restore(checkpoint_id)
+    run.undo.undo_last()         # after the run, or restore(point_id); `run.checkpoints` is
+                                 # the earlier name of `run.undo`
 
 A step: the model replies; every tool call in the reply is checked, approved if needed, and run;
-malformed calls get a format hint; the workspace is snapshotted (a checkpoint when anything
-changed); then the limits and the context budget are checked before the next step. A reply with no
-tool calls ends the run. Every other end (limits, loop breaker, format errors, full context, stop,
-an error) is reported in `Finished` with a message for the person; none is silent.
+malformed calls get a format hint (and the run goes on); what the step changed becomes an undo
+point (`app.agent.undo`); then the limits and the context budget are checked before the next step.
+A reply with no tool calls ends the run. Every other end (limits, loop breaker, format errors, full
+context, stop, an error) is reported in `Finished` with a message for the person; none is silent.
+`Finished` also says how many tools were used and which files changed.
 """
 
 from __future__ import annotations
@@ -24,13 +26,11 @@ from functools import partial
 from pathlib import Path
 
 from app.agent import tools
-from app.agent.checkpoints import Checkpoints
 from app.agent.context import TokenCounter, Transcript, approx_tokens
 from app.agent.control import Limits, RunControl, RunStopped
 from app.agent.events import (
     AgentEvent,
     ApprovalNeeded,
-    CheckpointMade,
     ContextShortened,
     Decision,
     Finished,
@@ -39,6 +39,7 @@ from app.agent.events import (
     StepStarted,
     StopReason,
     ToolCallProposed,
+    UndoPointMade,
 )
 from app.agent.executor import Executor
 from app.agent.guards import FormatGuard, LoopBreaker, guess_name, hint_response
@@ -46,14 +47,17 @@ from app.agent.model import AgentModel, Reply
 from app.agent.permissions import ApprovalMode, Permissions
 from app.agent.prompt import SYSTEM_PROMPT
 from app.agent.runner import KILL_GRACE_S, CommandRunner
+from app.agent.undo import MAX_LISTED, UndoPoints
 from app.agent.workspace import Workspace
+
+MAX_CHANGED_TRACKED = 10_000  # paths a run remembers as changed, for its summary
 
 
 class AgentRun:
     """One task in one workspace. Not reusable: make a new one per task.
 
-    Raises (on construction): NotADirectoryError for a missing workspace folder, CheckpointError
-    when git is missing or the checkpoint store cannot be made.
+    Raises (on construction): NotADirectoryError for a missing workspace folder, UndoError when
+    the undo store cannot be made (for example inside the workspace).
     """
 
     def __init__(
@@ -74,23 +78,31 @@ class AgentRun:
         self.model, self.task, self.count_tokens = model, task, count_tokens
         self.limits = limits or Limits()
         self.workspace = Workspace(workspace)
-        self.checkpoints = Checkpoints(self.workspace.root, data_dir)
+        self.undo = UndoPoints(self.workspace.root, data_dir)
         self.runner = CommandRunner(
             self.workspace.root, use_sandbox=use_sandbox, kill_grace_s=kill_grace_s
         )
         self.transcript = Transcript(system_prompt, tools.DECLARATIONS)
         self._emit = on_event
+        self._control = RunControl()
         self._executor = Executor(
-            tools.Toolbox(self.workspace, self.checkpoints),
+            tools.Toolbox(self.workspace, self.undo),
             self.runner,
             Permissions(mode),
             self._ask,
             on_event,
+            self._control,
         )
         self._ids = itertools.count(1)
-        self._control = RunControl()
         self._started = False
         self._waited_s = 0.0
+        self._tools_used = 0
+        self._changed: set[str] = set()
+
+    @property
+    def checkpoints(self) -> UndoPoints:
+        """The earlier name of `undo`."""
+        return self.undo
 
     # ---------------------------------------------------------------- control, any thread
 
@@ -113,7 +125,7 @@ class AgentRun:
         self._started = True
         step, answer, started = 0, "", time.monotonic()
         try:
-            self._checkpoint(0, "Before the task")
+            self._mark(0, "Before the task")
             self.transcript.add_task(self.task)
             breaker = LoopBreaker(self.limits.repeat_limit)
             guard = FormatGuard(self.limits.max_format_hints)
@@ -134,14 +146,14 @@ class AgentRun:
                         StopReason.DONE, "The model finished its answer.", step, answer
                     )
                 results = self._do_step(step, reply, breaker, guard)
-                if self._checkpoint(step, f"Step {step}"):
+                if self._mark(step, f"Step {step}"):
                     breaker.workspace_changed()
                 send = self._next_send(step, started, results)
         except RunStopped as stop:
             return self._finish(stop.reason, stop.message, step, answer)
-        except Exception as exc:  # the adapter's or git's failure must reach the person, not vanish
+        except Exception as exc:  # an adapter's or undo's failure must reach the person
             return self._finish(
-                StopReason.ERROR, f"The run failed: {type(exc).__name__}: {exc}", step, answer
+                StopReason.ERROR, f"The run failed: {_sentence(exc)}", step, answer
             )
 
     def _do_step(
@@ -158,12 +170,15 @@ class AgentRun:
             if breaker.fires(call):
                 repeated = call.name
                 response, ok = {"error": "The same call was made again; the run is stopped."}, False
+                hint = False
             else:
                 outcome = self._executor.execute(call_id, call)
                 response, ok = outcome.response, outcome.ok
                 good, bad = good or outcome.well_formed, bad or not outcome.well_formed
+                self._tools_used += outcome.well_formed
+                hint = not outcome.well_formed
             results.append({"name": call.name, "response": response})
-            self._emit(Observation(call_id, call.name, response, ok))
+            self._emit(Observation(call_id, call.name, response, ok, format_hint=hint))
             if repeated:
                 break
         for raw in reply.parse_errors:
@@ -171,7 +186,7 @@ class AgentRun:
             call_id, name, response = next(self._ids), guess_name(raw), hint_response(raw)
             self._emit(ToolCallProposed(step, call_id, name, {"unparsed": raw}))
             results.append({"name": name, "response": response})
-            self._emit(Observation(call_id, name, response, False))
+            self._emit(Observation(call_id, name, response, False, format_hint=True))
         guard.record_step(good, bad)
         if repeated:
             raise RunStopped(
@@ -224,23 +239,42 @@ class AgentRun:
         finally:
             self._waited_s += time.monotonic() - asked  # the person's time is not the run's
 
-    def _checkpoint(self, step: int, label: str) -> bool:
-        """Snapshot the workspace; True when it changed since the last checkpoint."""
-        made = self.checkpoints.snapshot(label)
-        changed = made is not None
+    def _mark(self, step: int, label: str) -> bool:
+        """Close the step's changes into an undo point; True when the step changed anything."""
+        changed = self.undo.pending()
+        for rel in changed:
+            if len(self._changed) < MAX_CHANGED_TRACKED:
+                self._changed.add(rel)
+        made = self.undo.mark(label)
         if made is None and step == 0:
-            # Unchanged since an earlier run: that run's last checkpoint is the baseline.
-            made = self.checkpoints.list()[0]
+            # Nothing recorded yet: the newest point (of an earlier run) is the baseline.
+            made = self.undo.list()[0]
         if made is not None:
-            self._emit(CheckpointMade(step, made.id, made.label))
-        return changed
+            self._emit(UndoPointMade(step, made.id, made.label, made.changed))
+        return bool(changed)
 
     def _finish(self, reason: StopReason, message: str, steps: int, answer: str) -> Finished:
         try:
             # A stop in the middle of a step may have changed files.
-            self._checkpoint(steps, f"End of run (step {steps})")
+            self._mark(steps, f"End of run (step {steps})")
         except Exception as exc:
-            message += f" (The last checkpoint failed: {exc})"
-        finished = Finished(reason, message, steps, answer)
+            message += f" (Saving the last undo point failed: {_sentence(exc)})"
+        notes = list(self.undo.notes)
+        if self._executor.commands_run and self.runner.note:
+            notes.insert(0, self.runner.note)
+        self.runner.close()
+        changed = sorted(self._changed)
+        finished = Finished(
+            reason, message, steps, answer, self._tools_used, tuple(changed[:MAX_LISTED]),
+            len(changed), tuple(notes),
+        )  # fmt: skip
         self._emit(finished)
         return finished
+
+
+def _sentence(exc: Exception) -> str:
+    """An exception as the person reads it: its message, never a class name."""
+    text = str(exc).strip()
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return text or "something unexpected went wrong"

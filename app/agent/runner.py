@@ -1,17 +1,20 @@
 """Run one shell command in the workspace, streaming its output, with a hard timeout.
 
 The command runs through `/bin/sh -c` in its own session (so in its own process group), with stdin
-closed and stdout and stderr merged. On timeout or `cancel()`, the whole process group gets SIGTERM,
-then SIGKILL after a short grace period, so the children it started die with it. A child that starts
-its own session (daemonizes) leaves the group and is not reached; that is a known limit.
+closed and stdout and stderr merged, in the sandbox this system offers (`app.agent.sandbox`:
+bubblewrap on Linux, sandbox-exec on macOS) and with a short environment that carries no secrets
+(`sandbox.command_env`). Each runner has a temporary folder of its own (the command's /tmp and
+TMPDIR), removed by `close()`. Where there is no sandbox, `note` says so in a sentence for the
+person, and the command runs unconfined.
+
+On timeout or `cancel()`, the whole process group gets SIGTERM, then SIGKILL after a short grace
+period, so the children it started die with it. In bubblewrap the command also has a PID namespace
+of its own: when it ends, every process it started ends too, daemons that left the group with
+`setsid` included. Unconfined, such a daemon is not reached; that is a known limit.
 
 Output is streamed to `on_output` as it arrives, on the caller's thread (the first
 STREAM_LIMIT_CHARS of it). The result keeps the first OUTPUT_HEAD_CHARS and last OUTPUT_TAIL_CHARS
 characters and says how many were cut in between; memory stays bounded for endless output.
-
-On macOS the command runs under `sandbox-exec` (see `app.agent.sandbox`). On Linux and elsewhere
-there is no OS sandbox: the command can write anywhere the user can, and only the approval gate and
-the workspace path checks of the file tools stand in front of it.
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ import os
 import queue
 import signal
 import subprocess
-import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.agent import sandbox
+from app.agent.sandbox import Policy, Sandbox, command_env
 
 KILL_GRACE_S = 1.0  # between SIGTERM and SIGKILL
 OUTPUT_HEAD_CHARS = 4_000
@@ -59,7 +62,12 @@ class CommandResult:
 
 
 class CommandRunner:
-    """Runs commands in one workspace. `cancel()` may be called from any thread."""
+    """Runs commands in one workspace. `cancel()` may be called from any thread.
+
+    Args:
+        use_sandbox: None uses the sandbox this system offers (see `Sandbox.detect`); False runs
+            unconfined (tests); True is the same as None.
+    """
 
     def __init__(
         self,
@@ -68,17 +76,29 @@ class CommandRunner:
         use_sandbox: bool | None = None,
         kill_grace_s: float = KILL_GRACE_S,
     ) -> None:
-        self.workspace = workspace
+        self.workspace = Path(os.path.realpath(workspace))
         self.kill_grace_s = kill_grace_s
-        self.use_sandbox = sys.platform == "darwin" if use_sandbox is None else use_sandbox
+        self.sandbox = Sandbox.none() if use_sandbox is False else Sandbox.detect()
+        self._temp = tempfile.TemporaryDirectory(prefix="tandem-run-")
+        self.temp_dir = Path(os.path.realpath(self._temp.name))
         self._proc: subprocess.Popen[bytes] | None = None
         self._cancelled = threading.Event()
 
-    def argv(self, command: str) -> list[str]:
-        """The argument vector that runs `command` (under sandbox-exec when enabled)."""
-        if self.use_sandbox:
-            return sandbox.wrap(["/bin/sh", "-c", command], self.workspace)
-        return ["/bin/sh", "-c", command]
+    @property
+    def note(self) -> str:
+        """"" when commands are confined, else the sentence that says they are not."""
+        return self.sandbox.note
+
+    def close(self) -> None:
+        """Remove the runner's temporary folder."""
+        self._temp.cleanup()
+
+    def argv(self, command: str) -> tuple[list[str], dict[str, str]]:
+        """The argument vector and environment that run `command` (in the sandbox, if any)."""
+        policy = Policy(self.workspace, self.temp_dir, Path.home())
+        env = command_env(self.workspace, self.temp_dir)
+        (self.temp_dir / "cache").mkdir(exist_ok=True)
+        return self.sandbox.wrap(["/bin/sh", "-c", command], policy, env)
 
     def run(
         self, command: str, timeout_s: float, on_output: Callable[[str], None] = lambda _: None
@@ -90,10 +110,10 @@ class CommandRunner:
         if not command.strip():
             raise ValueError("command is empty")
         self._cancelled.clear()
-        env = dict(os.environ, PAGER="cat", GIT_PAGER="cat", TERM="dumb", PYTHONUNBUFFERED="1")
+        argv, env = self.argv(command)
         start = time.monotonic()
         proc = subprocess.Popen(
-            self.argv(command),
+            argv,
             cwd=self.workspace,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -8,18 +8,20 @@ Tools and their kinds (the kind decides whether the person is asked, see `app.ag
     edit_file(path, old_text, new_text)          edit
     run_command(command, timeout_s)              run
 
-`Toolbox.check(call)` validates a call against its declaration and raises `ToolError` with a
-message for the model. `Toolbox.run_read` runs a read tool; `Toolbox.plan_change` plans an edit
-(with its diff) without touching the disk.
+`check(call)` validates a call against its declaration and raises `ToolError` with a message for
+the model. `Toolbox.run_read` runs a read tool (a search stops when `cancel` is set);
+`Toolbox.plan_change` plans an edit (with its diff) without touching the disk; `Toolbox.apply`
+writes it through the run's undo recorder.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from app.agent import files
-from app.agent.checkpoints import Checkpoints
 from app.agent.files import FileChange, ToolError
+from app.agent.undo import UndoPoints
 from app.agent.workspace import PathEscapeError, Workspace
 from engine.inputs.types import ToolCall
 
@@ -149,13 +151,15 @@ def check(call: ToolCall) -> dict[str, Any]:
 
 
 class Toolbox:
-    """Runs the tools against one workspace."""
+    """Runs the tools against one workspace; writes go through its undo recorder."""
 
-    def __init__(self, workspace: Workspace, checkpoints: Checkpoints) -> None:
+    def __init__(self, workspace: Workspace, undo: UndoPoints) -> None:
         self.workspace = workspace
-        self.checkpoints = checkpoints
+        self.undo = undo
 
-    def run_read(self, name: str, args: dict[str, Any]) -> dict:
+    def run_read(
+        self, name: str, args: dict[str, Any], cancel: threading.Event | None = None
+    ) -> dict:
         """Run a read tool; errors come back as ToolError."""
         ws = self.workspace
         try:
@@ -166,14 +170,17 @@ class Toolbox:
                     ws, args["path"], args.get("start_line", 1), args.get("end_line")
                 )
             if name == "search":
-                under = ws.relative(ws.resolve(args.get("path", ".")))
-                found = self.checkpoints.visible_files(under)
                 return files.search(
-                    ws, found, args["pattern"], regex=args.get("regex", False), path=under
-                )
+                    ws, args["pattern"], regex=args.get("regex", False),
+                    path=args.get("path", "."), cancel=cancel,
+                )  # fmt: skip
         except PathEscapeError as exc:
             raise ToolError(str(exc)) from None
         raise ToolError(f"{name} is not a read tool")
+
+    def apply(self, change: FileChange) -> dict:
+        """Write a planned change (checked again now) so that it can be undone."""
+        return change.apply(self.undo)
 
     def plan_change(self, name: str, args: dict[str, Any]) -> FileChange:
         """Plan a write or edit; nothing is written until `FileChange.apply()`."""

@@ -29,8 +29,8 @@ import numpy as np
 from app.audio.backend import load_sounddevice
 from app.audio.devices import InputDevice, audio_server_reachable, pick_input_device
 from app.audio.errors import MicrophoneError, device_lost, from_portaudio
+from engine.inputs.audio import SAMPLE_RATE  # the model's audio frames are 16 kHz mono
 
-SAMPLE_RATE = 16_000  # the model's audio frames are 16 kHz mono
 BLOCK_SECONDS = 0.02  # PortAudio block: 320 frames at 16 kHz, short enough for a live meter
 LEVEL_WINDOW = 1_600  # 100 ms at 16 kHz: the span a meter reading covers
 FLOOR_DBFS = -100.0  # what the meter reads for digital silence (log of 0 is -inf)

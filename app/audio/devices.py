@@ -20,6 +20,7 @@ from typing import Any
 
 from app.audio.backend import load_sounddevice
 from app.audio.errors import DEVICE_NOT_FOUND, MicrophoneError, no_input_device
+from app.audio.playback import close_all_players
 
 
 @dataclass(frozen=True)
@@ -133,12 +134,15 @@ def refresh_devices(sounddevice: Any | None = None) -> list[InputDevice]:
     """Re-read the device list (a microphone plugged in, an audio server started) and return it.
 
     PortAudio has no public re-scan; sounddevice's `_terminate()`/`_initialize()` pair is the way
-    (it invalidates open streams: call it only while nothing records).
+    (it invalidates open streams: call it only while nothing records; the speakers' streams are
+    closed first).
 
     Raises:
         MicrophoneError: reason `no_portaudio` when PortAudio cannot be loaded.
     """
     sd = load_sounddevice(sounddevice)
+    if sounddevice is None:
+        close_all_players()
     sd._terminate()
     sd._initialize()
     return list_input_devices(sd)

@@ -1,13 +1,13 @@
-"""Voice-activity detection for hands-free turns and barge-in: energy against an adaptive noise floor.
+"""Voice-activity detection for hands-free turns and barge-in: a scorer per frame, one turn logic.
 
-This is an energy detector, not a learned model. Each 20 ms frame's energy (dBFS) is compared with
-an adaptive noise floor: the quietest frame of the last 2 s ("minimum statistics"). Pauses between
-words keep the floor down while someone talks; a room that gets louder for good (a fan) raises it
-within 2 s, so such noise never holds a turn open. A frame is voiced when it is `onset_db` above
-the floor (and above
-`min_speech_dbfs`, so near-digital silence never counts); inside a turn the bar drops to
-`hold_db` (hysteresis), so soft word endings keep the turn open. Speech starts after
-`min_speech_s` of voiced frames in a row; it ends after `silence_s` of unvoiced frames.
+A `SpeechScorer` judges fixed-size frames of 16 kHz audio and gives each a score; the detector turns
+the scores into turns. A frame is voiced when its score reaches the scorer's `onset`; inside a
+turn the bar drops to its `hold` (hysteresis), so soft word endings keep the turn open. Speech
+starts after `min_speech_s` of voiced frames in a row; it ends after `silence_s` of unvoiced frames.
+
+Two scorers exist: `SileroScorer` (app.audio.silero_scorer: a small learned model, the default when
+it loads) and `EnergyScorer` (app.audio.energy_scorer: energy over an adaptive noise floor, the
+fallback). `default_scorer()` picks; `python -m app.audio.bench.vad_compare` compares them on made-up audio.
 
 `feed(samples)` takes 16 kHz mono float32 chunks of any length and returns the events they
 complete, in order. Sample positions count every sample ever fed, from 0:
@@ -24,21 +24,34 @@ Used for barge-in as well: while the model answers, a `SpeechStarted` means the 
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-SAMPLE_RATE = 16_000  # the recorder delivers 16 kHz mono
-FRAME = 320  # 20 ms at 16 kHz: the detector's time step
+from engine.inputs.audio import SAMPLE_RATE  # the recorder delivers the model's 16 kHz mono
+
 SILENCE_S = 0.8  # the usual end-of-turn wait for a silence detector (PEERS.md §8: 500-800 ms)
-PRE_ROLL_S = 0.3  # a first syllable's attack comes before the energy crosses the threshold
-MIN_SPEECH_S = 0.06  # 3 frames: a click or a knock is shorter than a syllable
-ONSET_DB = 12.0  # a voiced frame is this far above the noise floor
-HOLD_DB = 6.0  # inside a turn, soft speech only needs to clear this
-MIN_SPEECH_DBFS = -55.0  # quieter than this is never speech, whatever the floor
-FLOOR_WINDOW = 100  # 2 s of 20 ms frames: longer than any pause-free stretch of speech
-ENERGY_FLOOR = 1e-12  # keeps log10 finite for exact zeros (-120 dBFS)
+PRE_ROLL_S = 0.3  # a first syllable's attack comes before the score crosses the threshold
+MIN_SPEECH_S = 0.06  # a click or a knock is shorter than a syllable
+
+
+class SpeechScorer(Protocol):
+    """Scores fixed-size frames of 16 kHz mono float32: the higher, the more like speech.
+
+    `frame` is the number of samples per call; a frame is voiced at `onset` or above, and inside a
+    turn at `hold` or above (`hold <= onset`). `lag_s` is how long the score stays up after a voice
+    stops (a recurrent model's memory): the turn logic counts it as silence already heard.
+    `name` says which detector this is, for people.
+    """
+
+    name: str
+    frame: int
+    onset: float
+    hold: float
+    lag_s: float
+
+    def score(self, frame: np.ndarray) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,28 @@ class SpeechEnded:
 VadEvent = SpeechStarted | SpeechEnded
 
 
+def default_scorer() -> SpeechScorer:
+    """The learned detector (Silero) when its runtime and model load, else the energy detector."""
+    from app.audio.energy_scorer import EnergyScorer
+    from app.audio.silero_scorer import SileroScorer, SileroUnavailable
+
+    try:
+        return SileroScorer()
+    except SileroUnavailable:
+        return EnergyScorer()
+
+
+def detector_note() -> str:
+    """One sentence for the settings: which speech detector hands-free mode uses here."""
+    from app.audio.silero_scorer import SileroScorer, SileroUnavailable
+
+    try:
+        SileroScorer()
+    except SileroUnavailable as exc:
+        return f"Speech is found by its loudness only: {exc}."
+    return "Speech is found by a small voice model (Silero VAD), so noise and short pauses do not end a turn."
+
+
 class VoiceActivityDetector:
     """Finds where a person starts and stops talking in a 16 kHz mono stream.
 
@@ -67,9 +102,7 @@ class VoiceActivityDetector:
         silence_s: silence that ends a turn.
         pre_roll_s: audio kept before the detected start and included in the turn.
         min_speech_s: voiced time needed before a turn starts.
-        onset_db: how far above the noise floor a frame must be to start speech.
-        hold_db: how far above the noise floor a frame must be to continue speech.
-        min_speech_dbfs: absolute level below which a frame is never voiced.
+        scorer: judges each frame; an `EnergyScorer()` when None.
     """
 
     def __init__(
@@ -77,23 +110,24 @@ class VoiceActivityDetector:
         silence_s: float = SILENCE_S,
         pre_roll_s: float = PRE_ROLL_S,
         min_speech_s: float = MIN_SPEECH_S,
-        onset_db: float = ONSET_DB,
-        hold_db: float = HOLD_DB,
-        min_speech_dbfs: float = MIN_SPEECH_DBFS,
+        scorer: SpeechScorer | None = None,
     ) -> None:
         if silence_s <= 0:
             raise ValueError(f"silence_s must be positive, not {silence_s!r}")
         if pre_roll_s < 0 or min_speech_s < 0:
             raise ValueError("pre_roll_s and min_speech_s cannot be negative")
-        if hold_db > onset_db:
-            raise ValueError(f"hold_db ({hold_db}) must not exceed onset_db ({onset_db})")
-        self.silence_frames = max(1, math.ceil(silence_s * SAMPLE_RATE / FRAME))
+        if scorer is None:
+            from app.audio.energy_scorer import EnergyScorer
+
+            scorer = EnergyScorer()
+        if scorer.hold > scorer.onset:
+            raise ValueError(f"hold ({scorer.hold}) must not exceed onset ({scorer.onset})")
+        self.scorer = scorer
+        self.frame = scorer.frame
+        heard = max(silence_s / 2, silence_s - scorer.lag_s)  # the score's own lag is silence too
+        self.silence_frames = max(1, math.ceil(heard * SAMPLE_RATE / self.frame))
         self.pre_roll = round(pre_roll_s * SAMPLE_RATE)
-        self.min_speech_frames = max(1, math.ceil(min_speech_s * SAMPLE_RATE / FRAME))
-        self.onset_db = onset_db
-        self.hold_db = hold_db
-        self.min_speech_dbfs = min_speech_dbfs
-        self._recent_db: deque[float] = deque(maxlen=FLOOR_WINDOW)
+        self.min_speech_frames = max(1, math.ceil(min_speech_s * SAMPLE_RATE / self.frame))
         self.in_speech = False
         self._fed = 0  # samples fed so far
         self._done = 0  # samples already judged (whole frames)
@@ -114,12 +148,11 @@ class VoiceActivityDetector:
         self._fed += samples.size
         events: list[VadEvent] = []
         started: int | None = None
-        while self._fed - self._done >= FRAME:
-            frame = self._keep[
-                self._done - self._keep_start : self._done - self._keep_start + FRAME
-            ]
-            event = self._judge(frame, self._done)
-            self._done += FRAME
+        frame_size = self.frame
+        while self._fed - self._done >= frame_size:
+            at = self._done - self._keep_start
+            event = self._judge(self._keep[at : at + frame_size], self._done)
+            self._done += frame_size
             if isinstance(event, SpeechStarted):
                 started = len(events)
             elif isinstance(event, SpeechEnded) and started is not None:
@@ -137,12 +170,8 @@ class VoiceActivityDetector:
         return self._fed
 
     def _judge(self, frame: np.ndarray, at: int) -> VadEvent | None:
-        energy = float(np.mean(np.square(frame, dtype=np.float64)))
-        db = 10.0 * math.log10(max(energy, ENERGY_FLOOR))
-        margin = self.hold_db if self.in_speech else self.onset_db
-        floor = self.noise_floor_dbfs
-        voiced = floor is not None and db >= self.min_speech_dbfs and db >= floor + margin
-        self._recent_db.append(db)
+        score = self.scorer.score(frame)
+        voiced = score >= (self.scorer.hold if self.in_speech else self.scorer.onset)
         if not self.in_speech:
             if not voiced:
                 self._run = 0
@@ -164,14 +193,9 @@ class VoiceActivityDetector:
         if self._run < self.silence_frames:
             return None
         self.in_speech, self._run = False, 0
-        end = at + FRAME
+        end = at + self.frame
         self._turn_floor = end
         return SpeechEnded(end=end, speech_end=self._run_start)
-
-    @property
-    def noise_floor_dbfs(self) -> float | None:
-        """The quietest frame energy of the last 2 s; None before the first frame."""
-        return min(self._recent_db) if self._recent_db else None
 
     def _with_audio(self, event: VadEvent, until: int) -> SpeechStarted:
         assert isinstance(event, SpeechStarted)
@@ -182,7 +206,7 @@ class VoiceActivityDetector:
 
     def _trim(self) -> None:
         # Keep the unjudged tail plus enough history for a pre-roll before a run not yet confirmed.
-        oldest = self._done - self.pre_roll - self.min_speech_frames * FRAME
+        oldest = self._done - self.pre_roll - self.min_speech_frames * self.frame
         if self._run and not self.in_speech:
             oldest = min(oldest, self._run_start - self.pre_roll)
         oldest = max(oldest, self._keep_start)

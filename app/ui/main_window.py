@@ -4,7 +4,8 @@ The right-hand side is a stack of mode views; chat is the first. `add_mode_view(
 another (the coding agent's view) and `show_mode(name)` switches to it. The composer's microphone
 button is `window.composer.mic_button`, driven by `window.voice_input` (`VoiceController`: the
 microphone, push-to-talk, hands-free, barge-in); a spoken turn goes through `window.voice`
-(`VoiceTurn`: start, append samples, finish).
+(`app.chat.VoiceTurn`: start, append samples, finish). The chat's rules are
+`window.controller.core` (`app.chat.ChatCore`); `window.controller` wires it to the widgets.
 
 On start the window asks the engine to load the configured model. With none configured it uses the
 demo checkpoint (random weights, generated once into the data folder) and says so in the status line.
@@ -13,11 +14,10 @@ Size, layout and the open conversation are restored from settings.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QMainWindow,
@@ -27,19 +27,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.bridge import EngineBridge
-from app.settings import Key, Settings
+from app.chat import VoiceTurn
 from app.store import Store
-from app.ui.agent_controller import AgentController, EngineModelSource
-from app.ui.agent_view import AgentView
-from app.ui.chat_view import ChatView
-from app.ui.composer import Composer
-from app.ui.conversation_controller import ConversationController
-from app.ui.sidebar import Sidebar
+from app.ui.agent.controller import AgentController
+from app.ui.agent.model_source import EngineModelSource
+from app.ui.agent.view import AgentView
+from app.ui.chat.composer import Composer
+from app.ui.chat.controller import ConversationController
+from app.ui.chat.sidebar import Sidebar
+from app.ui.chat.view import ChatView
+from app.ui.engine_bridge import EngineBridge
+from app.ui.settings import Key, Settings
 from app.ui.status_bar import StatusLine
-from app.ui.theme import style_sheet
-from app.ui.voice_controller import VoiceController
-from app.ui.voice_turn import VoiceTurn
+from app.ui.tasks import Tasks
+from app.ui.voice.controller import VoiceController
+from app.ui.widgets.theme import style_sheet
 from engine import protocol as ev
 
 DEMO_FOLDER = "models/tandem-demo-tiny"
@@ -54,15 +56,13 @@ def make_demo_checkpoint(path: Path) -> None:
 
 
 class MainWindow(QMainWindow):
-    demo_ready = Signal(str)  # emitted from the generator thread, delivered queued
-    demo_failed = Signal(str)
-
     def __init__(self, store: Store, settings: Settings, bridge: EngineBridge,
                  make_demo: MakeCheckpoint = make_demo_checkpoint,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store, self.settings, self.bridge = store, settings, bridge
         self._make_demo = make_demo
+        self._tasks = Tasks(self)
         self.setObjectName("MainWindow")
         self.setWindowTitle("Tandem")
         self.setAcceptDrops(True)
@@ -96,20 +96,15 @@ class MainWindow(QMainWindow):
 
         self.controller = ConversationController(store, bridge, settings, self.chat_view,
                                                  self.composer, self.sidebar, self.status_line, self)
-        self.voice = VoiceTurn(self.controller, self)  # app.audio drives it from the mic button
-        self.voice.turn_failed.connect(self.composer.show_error)
-        self.voice_input = VoiceController(self.voice, self.controller, self.composer,
+        self.voice = VoiceTurn(self.controller.core, self.composer.show_error)  # the mic drives it
+        self.voice_input = VoiceController(self.voice, self.controller.core, bridge, self.composer,
                                            self.chat_view, settings, self)
         agent_models = EngineModelSource(bridge, settings, self)
         self.agent_controller = AgentController(store.root, agent_models, parent=self)
         self.agent_view = AgentView(settings, store, self.agent_controller)
         agent_models.text_streamed.connect(self.agent_view.show_partial)
         self.add_mode_view("agent", self.agent_view, "Coding Agent")
-        bridge.model_loaded.connect(lambda e: self.setWindowTitle(
-            "Tandem — demo model (random weights)" if e.random_weights else "Tandem"))
-        self.demo_ready.connect(self._load_demo)
-        self.demo_failed.connect(lambda msg: self.status_line.set_loading(
-            f"Could not create the demo checkpoint: {msg}"))
+        bridge.model_loaded.connect(self._on_model_loaded)
         self._build_menus()
         self._apply_theme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
@@ -156,15 +151,13 @@ class MainWindow(QMainWindow):
             self._load_demo(str(demo))
             return
         self.status_line.set_loading("Creating the demo checkpoint (random weights)…")
-
-        def work() -> None:
-            try:
-                self._make_demo(demo)
-                self.demo_ready.emit(str(demo))
-            except Exception as exc:  # noqa: BLE001 - shown to the user, never swallowed
-                self.demo_failed.emit(str(exc))
-
-        threading.Thread(target=work, name="demo-checkpoint", daemon=True).start()
+        self._tasks.run_in_background(
+            lambda: self._make_demo(demo),
+            on_done=lambda _: self._load_demo(str(demo)),
+            on_failure=lambda exc: self.status_line.set_loading(
+                f"Could not create the demo checkpoint: {exc}"),
+            name="demo-checkpoint",
+        )
 
     def demo_path(self) -> Path:
         return self.store.root / DEMO_FOLDER
@@ -175,10 +168,15 @@ class MainWindow(QMainWindow):
 
     def _submit_load(self, path: str) -> None:
         drafter = self.settings.value(Key.DRAFTER_PATH) or None
-        if not self.settings.value(Key.USE_DRAFTER):
-            drafter = None
+        if self.settings.is_set(Key.USE_DRAFTER) and not self.settings.value(Key.USE_DRAFTER):
+            drafter = None  # turned off by the person (the device's default is known after loading)
         self.status_line.set_loading(f"Loading {Path(path).name or path}…")
         self.controller.load_model(ev.LoadModel(path=path, drafter_path=drafter))
+
+    def _on_model_loaded(self, event: ev.ModelLoaded) -> None:
+        self.settings.set_default(Key.USE_DRAFTER, event.drafter_pays_off)
+        demo = event.random_weights
+        self.setWindowTitle("Tandem — demo model (random weights)" if demo else "Tandem")
 
     # ------------------------------------------------------------ menus and shortcuts
 
@@ -223,22 +221,23 @@ class MainWindow(QMainWindow):
         if self.modes.currentWidget() is self.agent_view:
             self.agent_view.stop()
             return
-        if self.controller.current_id in self.controller.pending:
+        if self.controller.core.answering:
             self.controller.stop()
         else:
             self.composer.cancel_edit()
 
     def open_settings(self) -> None:
-        from app.ui.settings_dialog import SettingsDialog
+        from app.ui.model.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec() and dialog.model_changed:
             self.load_model()
 
     def open_model_manager(self) -> None:
-        from app.ui.model_manager import ModelManagerDialog
+        from app.ui.model.manager import ModelManagerDialog
 
-        dialog = ModelManagerDialog(self.store.root / "models", self)
+        dialog = ModelManagerDialog(self.store.root / "models", self,
+                                    current_model=self.settings.value(Key.MODEL_PATH) or "")
         dialog.model_chosen.connect(self._use_model)
         dialog.demo_requested.connect(lambda: self._use_model(""))
         dialog.exec()

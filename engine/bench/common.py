@@ -1,7 +1,8 @@
 """Helpers both sides share: random prompts, synthetic media, cache filling, and memory read-outs.
 
-Everything here works on any mlx-lm-style cache (`update_and_fetch`, `keys`, `offset`), which both Tandem's
-caches and mlx-vlm's are, so the two sides get the same inputs built the same way.
+Everything here works on any cache with mlx-lm's protocol (`update_and_fetch`, `offset`, and a `state` that
+starts with the keys and values), which both Tandem's caches and mlx-vlm's have, so the two sides get the
+same inputs built the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from engine.inputs.audio import SAMPLE_RATE
+
 FIRST_ORDINARY_ID = 10  # ids below are control tokens (pad, bos, eos, ...)
 BOS_ID = 2
 
@@ -54,20 +56,17 @@ def fill_cache(cache: list[Any], n: int, seed: int = 0) -> None:
     """
     key = mx.random.key(seed)
     for c in cache:
-        if n <= 0 or getattr(c, "keys", None) is None:
+        state = c.state
+        if n <= 0 or not state or state[0] is None:
             continue
-        b, h, _, d = c.keys.shape
-        vd = c.values.shape[-1]
+        held_keys, held_values = state[0], state[1]
+        b, h, _, d = held_keys.shape
+        vd = held_values.shape[-1]
         k1, k2, key = mx.random.split(key, 3)
-        keys = mx.random.normal((b, h, n, d), key=k1).astype(c.keys.dtype)
-        values = mx.random.normal((b, h, n, vd), key=k2).astype(c.values.dtype)
+        keys = mx.random.normal((b, h, n, d), key=k1).astype(held_keys.dtype)
+        values = mx.random.normal((b, h, n, vd), key=k2).astype(held_values.dtype)
         c.update_and_fetch(keys, values)
         mx.eval(c.state)
-
-
-def cache_offset(cache: list[Any]) -> int:
-    """The largest offset among the caches (the number of positions fed so far)."""
-    return max(int(c.offset) for c in cache)
 
 
 def rss_peak_gb() -> float:

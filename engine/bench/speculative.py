@@ -23,8 +23,10 @@ from typing import Any, Callable
 import mlx.core as mx
 import numpy as np
 
-from engine.model.drafter import load_drafter
-from engine.decode.speculative import CacheTransaction, MTPDraftSource, Sampling, SpeculativeStats, speculative_generate_step
+from engine.loading import load_drafter
+from engine.decode.cache import CacheTransaction
+from engine.decode.sampling import Sampler
+from engine.decode.speculative import MTPDraftSource, SpeculativeStats, speculative_generate_step
 
 ACCEPTANCE_RATES = (0.5, 0.7, 0.9)
 
@@ -68,7 +70,8 @@ def bench_speculative(
     vocab = model.config.text_config.vocab_size
     prompt = mx.array([[2, *rng.integers(10, min(vocab, 10_000), size=context - 1).tolist()]])
     cache = model.make_cache()
-    logits, hidden = model(prompt, cache=cache, return_hidden=True)
+    hidden = model.hidden_states(prompt, cache)
+    logits = model.logits(hidden[:, -1:])
     mx.eval(logits, hidden, [c.state for c in cache])
     token = mx.array([[int(mx.argmax(logits[0, -1]).item())]])
 
@@ -77,7 +80,8 @@ def bench_speculative(
 
         def run():
             tx = CacheTransaction(cache)
-            out = model(ids, cache=cache, return_hidden=True)
+            out = model.hidden_states(ids, cache)
+            out = (model.logits(out), out)
             mx.eval(out)
             tx.abort()
             return out
@@ -85,7 +89,7 @@ def bench_speculative(
         return run
 
     source = MTPDraftSource(model, drafter)
-    greedy = Sampling()
+    greedy = Sampler()
     fns: dict[Any, Callable[[], Any]] = {k: verify(k) for k in range(1, max_draft + 1)}
     fns["draft"] = lambda: source.propose(int(token.item()), hidden[:, -1], cache, 1, greedy)
     # Plain decode steps advance the cache; a few extra tokens barely change a long context.
@@ -124,7 +128,8 @@ def greedy_identity(model: Any, drafter: Any, prompt: mx.array, n: int) -> dict[
         plain.append(tok)
         tok = int(mx.argmax(model(mx.array([[tok]]), cache=cache)[0, -1]).item())
     cache = model.make_cache()
-    logits, hidden = model(prompt, cache=cache, return_hidden=True)
+    hidden = model.hidden_states(prompt, cache)
+    logits = model.logits(hidden[:, -1:])
     stats = SpeculativeStats()
     spec = [t for t, _ in speculative_generate_step(
         int(mx.argmax(logits[0, -1]).item()), model, MTPDraftSource(model, drafter), cache, hidden[:, -1],

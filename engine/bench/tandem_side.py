@@ -7,7 +7,8 @@
 - Image+text, voice and turn-10 figures: an `engine.session.Session`, first output event after the call.
 - Video: `engine.inputs.video.read_video` on a made-up screen recording (`screen_clip`), before the model
   loads, then `Session.send([video, its sound, text])` to the first output event.
-- Drafter: `engine.decode.speculative` (`MTPDraftSource`, `CacheTransaction`) when that module and a drafter exist.
+- Drafter: `engine.decode.speculative` (`MTPDraftSource`) and `engine.decode.cache.CacheTransaction` when a
+  drafter exists.
 
 Each function takes the checkpoint folder and the figure's parameters and returns a dict of metrics.
 """
@@ -251,8 +252,10 @@ def turn(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     try:
-        from engine.model.drafter import load_drafter
-        from engine.decode.speculative import CacheTransaction, MTPDraftSource, Sampling
+        from engine.loading import load_drafter
+        from engine.decode.cache import CacheTransaction
+        from engine.decode.sampling import Sampler
+        from engine.decode.speculative import MTPDraftSource
     except ImportError as e:
         return {"skipped": f"engine.decode.speculative is not available: {e}"}
     if not (path / "drafter" / "config.json").is_file():
@@ -264,19 +267,17 @@ def drafter(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     _warm_up(model)
     k = params["num_draft"]
     cache = model.make_cache()
-    logits, hidden = model(
-        common.random_ids(params["context"], seed=3), cache=cache, return_hidden=True
-    )
+    hidden = model.hidden_states(common.random_ids(params["context"], seed=3), cache)
+    logits = model.logits(hidden[:, -1:])
     mx.eval(logits, hidden, [c.state for c in cache])
     token = int(mx.argmax(logits[0, -1]).item())
     source = MTPDraftSource(model, draft_model)
-    greedy = Sampling()  # temperature 0
+    greedy = Sampler()  # temperature 0
 
     def verify() -> Any:
         tx = CacheTransaction(cache)
-        out = model(
-            mx.array([[token] + [common.FIRST_ORDINARY_ID] * k]), cache=cache, return_hidden=True
-        )
+        h = model.hidden_states(mx.array([[token] + [common.FIRST_ORDINARY_ID] * k]), cache)
+        out = (model.logits(h), h)
         mx.eval(out)
         tx.abort()
         return out

@@ -1,7 +1,7 @@
 """Named checkpoint shapes: every number the writer needs to lay out a Gemma 4 unified model.
 
 `SHAPES` maps a shape name ("tiny", "small", "12b") to a frozen `Shape`. "12b" is the released
-google/gemma-4-12B configuration; "small" keeps the real vocabulary and token ids with a narrower,
+Gemma 4 12B configuration; "small" keeps the real vocabulary and token ids with a narrower,
 shallower stack; "tiny" is for tests (vocab 512, multimodal tokens at 500-506). Control tokens sit
 at their real ids (0, 1, 2, 46-52, 98, 100, 101, 105-107) in every shape.
 """

@@ -153,10 +153,18 @@ def mlx_name(hf_name: str) -> str:
 
 
 def quantizable(spec: TensorSpec, group_size: int) -> bool:
-    """mlx-vlm's rule: Linear/Embedding weights outside the vision/audio embedders whose rows split into groups."""
-    if spec.init != "dense" or "vision" in spec.name or "audio" in spec.name:
+    """mlx-vlm 0.7.10's rule: Linear/Embedding weights whose rows split into groups, except the vision
+    embedder's (its converter skips module paths naming "vision"; the audio projection is quantized)."""
+    if spec.init != "dense" or "vision" in spec.name:
         return False
     return spec.shape[-1] % group_size == 0
+
+
+def is_media(spec: TensorSpec) -> bool:
+    """A tensor of the vision embedder or the image / audio projections (what a text-only build drops)."""
+    return spec.name.startswith(
+        ("model.vision_embedder.", "model.embed_vision.", "model.embed_audio.")
+    )
 
 
 def parameter_count(shape: Shape) -> int:

@@ -3,12 +3,16 @@
 The tokenizer has the released Gemma pipeline (spaces normalized to "▁", BPE with byte fallback,
 decoder "▁"->" " + byte fallback + fuse), so every string whose text has no literal "▁" encodes and
 decodes back exactly, and `GemmaTokenizer` loads it as it is. Every control token (reference §6,
-§1.1) sits at the id the config uses, as a special added token; "\\n" is the ordinary entry 107,
-"\\n\\n" is a merge. Ids left over are filled with single characters, merges and inert fillers.
+§1.1) sits at the id the config uses, as a special added token; "\\n" is the ordinary entry 107.
+The merges are real ones, trained on English prose and Python code (`bpe_merges.json`, made by
+scripts/train_demo_tokenizer.py), taken in order for as many ids as the shape's vocabulary has; ids left
+over are inert fillers no merge builds.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import string
 from pathlib import Path
 
@@ -74,10 +78,17 @@ RESPONSE_SCHEMA = {
     r"(?P<content>(?:(?!\<turn\|\>)(?!\<\|tool_response\>).)+)?(?:\<turn\|\>|\<\|tool_response\>)?",
 }
 
+MERGES_FILE = Path(__file__).with_name("bpe_merges.json")
 _BASE_CHARS = [SPACE] + list(
     string.ascii_lowercase + string.ascii_uppercase + string.digits + string.punctuation
 )
-_COMMON = "etaoinshrdlcumwfgypbvk"
+
+
+@functools.cache
+def trained_merges() -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(alphabet, merges in priority order) of the shipped BPE training."""
+    data = json.loads(MERGES_FILE.read_text(encoding="utf-8"))
+    return tuple(data["alphabet"]), tuple((a, b) for a, b in data["merges"])
 
 
 def special_ids(shape: Shape) -> dict[str, int]:
@@ -87,17 +98,12 @@ def special_ids(shape: Shape) -> dict[str, int]:
     return ids
 
 
-def _merge_candidates() -> list[tuple[str, str]]:
-    """Merges in priority order: "\\n\\n", then pairs and triples of common letters (with and without "▁")."""
-    out = [("\n", "\n")]
-    firsts = [SPACE] + list(string.ascii_lowercase)
-    out += [(a, b) for a in firsts for b in string.ascii_lowercase]
-    out += [(a + b, c) for a in firsts for b in _COMMON for c in _COMMON]
-    return out
-
-
 def build_vocab(shape: Shape) -> tuple[dict[str, int], list[tuple[str, str]], list[str]]:
-    """(vocab, merges, special tokens) with every id in [0, vocab_size) used exactly once."""
+    """(vocab, merges, special tokens) with every id in [0, vocab_size) used exactly once.
+
+    After the reserved ids: the 256 byte-fallback tokens, printable ASCII, then the trained merges in order
+    (a character a merge needs comes in just before it), the rest of the trained alphabet, and fillers.
+    """
     size = shape.vocab_size
     fixed = special_ids(shape)
     taken = {i: t for t, i in fixed.items()}
@@ -114,19 +120,30 @@ def build_vocab(shape: Shape) -> tuple[dict[str, int], list[tuple[str, str]], li
             tok = f"<unused{i}>"
             vocab[tok] = i
             specials.append(tok)
-    free = (i for i in range(NEWLINE_ID + 1, size) if i not in taken)
-    pieces = [f"<0x{b:02X}>" for b in range(256)] + _BASE_CHARS
+    free = iter([i for i in range(NEWLINE_ID + 1, size) if i not in taken])
+    alphabet, trained = trained_merges()
     merges: list[tuple[str, str]] = []
-    try:
-        for tok in pieces:
-            vocab[tok] = next(free)
-        for a, b in _merge_candidates():
-            if a + b in vocab:
-                continue
-            vocab[a + b] = next(free)
-            merges.append((a, b))
-    except StopIteration:
-        return vocab, merges, specials
+
+    def add(token: str) -> bool:
+        if token in vocab:
+            return True
+        i = next(free, None)
+        if i is None:
+            return False
+        vocab[token] = i
+        return True
+
+    for token in [f"<0x{b:02X}>" for b in range(256)] + _BASE_CHARS:
+        if not add(token):
+            return vocab, merges, specials
+    for a, b in trained:
+        # A merge may rebuild a token another pair already made; it still joins its own pair.
+        if not (add(a) and add(b) and add(a + b)):
+            return vocab, merges, specials
+        merges.append((a, b))
+    for char in alphabet:
+        if not add(char):
+            return vocab, merges, specials
     for n, i in enumerate(free):
         vocab[f"<filler{n}>"] = i  # unreachable: no merge builds it
     return vocab, merges, specials

@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "generate": ("engine.cli.generate", "answer one prompt (text, images, audio) and exit"),
     "chat": ("engine.cli.chat", "chat in the terminal"),
     "convert": ("engine.convert", "quantize a checkpoint to MLX 4 or 8 bits"),
+    "download": ("engine.cli.download", "download a model and its drafter from Hugging Face"),
     "make-checkpoint": ("engine.checkpoint.cli", "write a random-weight checkpoint with the real layout"),
     "bench": ("engine.bench.cli", "benchmarks, side by side with mlx-vlm"),
     "serve": ("engine.server.cli", "OpenAI/Anthropic-compatible local API server"),

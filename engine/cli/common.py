@@ -43,7 +43,7 @@ def settings_from(args: argparse.Namespace) -> ev.GenerationSettings:
 
 def open_session(args: argparse.Namespace):
     from engine.session import Session, SessionOptions
-    from engine.worker import load_everything
+    from engine.loading import load_everything
 
     print(f"tandem: loading {args.model}", file=sys.stderr)
     loaded = load_everything(args.model, args.drafter, args.dtype)

@@ -1,1 +1,2 @@
-"""Token generation on a prefilled cache: sampling, plain decoding and speculative decoding."""
+"""Token generation on a prefilled cache: the KV caches (`cache`), the sampler (`sampling`), plain decoding
+(`generation`) and speculative decoding with the MTP drafter (`speculative`)."""

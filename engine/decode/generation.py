@@ -1,11 +1,13 @@
-"""Token generation on a prefilled cache: samplers, stop and suppressed tokens, per-turn stats.
+"""Plain decoding on a prefilled cache, and what every decoder shares: stop/suppressed tokens, steps, stats.
 
 `generate_tokens` is a plain generator over a model whose cache already holds the prompt. It yields one
 `Step` per emitted token. The token that ends the turn (an `<eos>`, `<turn|>` or `<|tool_response>`) is
 yielded with `stop=True` and is NOT fed to the model, so the cache holds exactly the tokens that were
 yielded before it. Stopping the generator early (cancel) leaves the cache consistent in the same way.
 
-Samplers are mlx-lm's (`make_sampler`); suppressed tokens come from the checkpoint's generation config.
+Tokens are drawn by `engine.decode.sampling.Sampler` (mlx-lm's sampler chain), with the checkpoint's
+suppressed tokens and an optional `TokenConstraint`, told of every token yielded (the stop token too).
+Speculative decoding (`engine.decode.speculative`) yields the same steps with the same cache contract.
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator
 
 import mlx.core as mx
-from mlx_lm.sample_utils import make_sampler
 
+from engine.decode.sampling import Sampler, TokenConstraint
 from engine.protocol import GenerationSettings
-
-Sampler = Callable[[mx.array], mx.array]
 
 # Gemma 4 ids (reference doc §1.2): <eos>, <turn|>, <|tool_response>
 DEFAULT_STOP_TOKENS = (1, 106, 50)
@@ -76,34 +76,6 @@ def drafter_pays_off() -> bool:
     return mx.default_device().type == mx.DeviceType.gpu
 
 
-def make_token_sampler(settings: GenerationSettings) -> Sampler:
-    """mlx-lm's sampler chain for these settings (greedy at temperature 0)."""
-    return make_sampler(
-        temp=settings.temperature,
-        top_p=settings.top_p if settings.temperature > 0 else 0.0,
-        min_p=settings.min_p,
-        top_k=settings.top_k if settings.temperature > 0 else 0,
-    )
-
-
-def suppress(logits: mx.array, token_ids: Sequence[int]) -> mx.array:
-    """Set the logits of `token_ids` to -inf in every row of `logits` [..., V] (never sampled)."""
-    ids = [t for t in token_ids if t < logits.shape[-1]]
-    if not ids:
-        return logits
-    idx = mx.broadcast_to(mx.array(ids, dtype=mx.int32), (*logits.shape[:-1], len(ids)))
-    return mx.put_along_axis(logits, idx, mx.array(-mx.inf, dtype=logits.dtype), axis=-1)
-
-
-def sample_next(
-    logits: mx.array, sampler: Sampler, config: GenerationConfig
-) -> mx.array:
-    """Sample one token from the last position of `logits` [1, L, V]; returns a [1] array."""
-    last = suppress(logits[:, -1, :].astype(mx.float32), config.suppress_tokens)
-    logprobs = last - mx.logsumexp(last, axis=-1, keepdims=True)
-    return sampler(logprobs)
-
-
 def generate_tokens(
     model,
     cache: list,
@@ -112,6 +84,7 @@ def generate_tokens(
     settings: GenerationSettings,
     config: GenerationConfig,
     stats: DecodeStats | None = None,
+    constraint: TokenConstraint | None = None,
 ) -> Iterator[Step]:
     """Yield tokens one by one, starting from the logits of the prompt's last position.
 
@@ -122,19 +95,21 @@ def generate_tokens(
         settings: sampling settings and the max-tokens limit.
         config: stop and suppressed tokens.
         stats: optional counters to fill.
+        constraint: limits the tokens allowed next; told of each token yielded.
 
     Yields:
         `Step` per token; the last one has `stop=True` when an end token was sampled.
     """
     if settings.seed is not None:
         mx.random.seed(settings.seed)
-    sampler = make_token_sampler(settings)
+    sampler = Sampler.from_settings(settings, config.suppress_tokens, constraint)
     stats = stats or DecodeStats()
     stop_tokens = set(config.stop_tokens)
-    token = sample_next(first_logits, sampler, config)
+    token = sampler.sample(first_logits[:, -1, :])
     for n in range(settings.max_tokens):
         mx.eval(token)
         tok = int(token.item())
+        sampler.advance(tok)  # before the next token's mask is built
         if stats.first_token_at is None:
             stats.first_token_at = time.perf_counter()
         stats.generated += 1
@@ -146,7 +121,7 @@ def generate_tokens(
             # Feed the token and start the next step before the caller sees this one.
             logits = model(token.reshape(1, 1), cache=cache)
             stats.target_forwards += 1
-            next_token = sample_next(logits, sampler, config)
+            next_token = sampler.sample(logits[:, -1, :])
             mx.async_eval(next_token)
         else:
             # The limit is reached: feed the last token so the cache holds all yielded tokens.

@@ -11,13 +11,10 @@ closed early, e.g. on cancel) the cache holds every yielded token except a stop 
 generator is suspended. Between yields of one round a `CacheTransaction` is open; closing the generator
 commits exactly the tokens already yielded.
 
-Rollback (`CacheTransaction`): a multi-token forward through mlx-lm's `RotatingKVCache` goes through its concat
-path, which builds NEW key/value arrays in temporal order (max_size - 1 past entries + the new ones). The
-transaction keeps references to the old arrays (no copy) to abort, and commits by slicing the rejected tail
-off the new ones, which stays correct once the cache is past its window (where mlx-lm's `trim` is not).
-Full-attention `KVCache`s are trimmed. Greedy mode emits exactly the target's argmax tokens; sampled mode
-uses standard speculative rejection sampling, so the output distribution is the target's
-(shared/reference/gemma4_unified.md §7).
+Rollback: each verify forward runs in an `engine.decode.cache.CacheTransaction`: commit keeps the accepted
+prefix, abort drops it (both trim; the sliding caches keep slack rows for this, also past their window).
+Greedy mode emits exactly the target's argmax tokens; sampled mode uses standard speculative rejection
+sampling, so the output distribution is the target's (shared/reference/gemma4_unified.md §7).
 """
 
 from __future__ import annotations
@@ -27,60 +24,13 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, Sequence
 
 import mlx.core as mx
-from mlx_lm.models.cache import RotatingKVCache
-from mlx_lm.sample_utils import apply_min_p, apply_top_k, apply_top_p
 
 from engine.protocol import GenerationSettings
-from engine.decode.generation import DecodeStats, GenerationConfig, Step, suppress
+from engine.decode.cache import CacheTransaction
+from engine.decode.generation import DecodeStats, GenerationConfig, Step
+from engine.decode.sampling import Sampler
 from engine.model.config import FULL, SLIDING
 from engine.model.drafter import Drafter, SharedKV, draft_geometry
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How a token is chosen from logits: greedy at temperature 0, else mlx-lm's `make_sampler` distribution."""
-
-    temperature: float = 0.0
-    top_p: float = 0.0
-    top_k: int = 0
-    min_p: float = 0.0
-    suppress_tokens: tuple[int, ...] = ()
-
-    @classmethod
-    def from_settings(cls, settings: GenerationSettings, suppress_tokens: Sequence[int] = ()) -> Sampling:
-        """The distribution `engine.decode.generation.make_token_sampler(settings)` draws from."""
-        hot = settings.temperature > 0
-        return cls(settings.temperature, settings.top_p if hot else 0.0, settings.top_k if hot else 0,
-                   settings.min_p, tuple(suppress_tokens))
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
-
-    def logprobs(self, logits: mx.array) -> mx.array:
-        """Log of the distribution tokens are drawn from, per row of `logits` [..., V] (float32).
-
-        Same filters in the same order as mlx-lm's sampler chain (top-p, min-p, top-k, then temperature).
-        In greedy mode only the suppression applies.
-        """
-        x = suppress(logits.astype(mx.float32), self.suppress_tokens)
-        x = x - mx.logsumexp(x, axis=-1, keepdims=True)
-        if self.greedy:
-            return x
-        if 0 < self.top_p < 1.0:
-            x = apply_top_p(x, self.top_p)
-        if self.min_p != 0.0:
-            x = apply_min_p(x, self.min_p)
-        if self.top_k > 0:
-            x = apply_top_k(x, self.top_k)
-        x = x * (1 / self.temperature)
-        return x - mx.logsumexp(x, axis=-1, keepdims=True)
-
-    def choose(self, logprobs: mx.array) -> mx.array:
-        """One token per row of `logprobs` (from `self.logprobs`)."""
-        if self.greedy:
-            return mx.argmax(logprobs, axis=-1)
-        return mx.random.categorical(logprobs)
 
 
 @dataclass
@@ -105,7 +55,7 @@ class DraftSource(Protocol):
     """Proposes draft tokens for the next round."""
 
     def propose(
-        self, token: int, hidden: mx.array, cache: list[Any], num_draft: int, sampling: Sampling
+        self, token: int, hidden: mx.array, cache: list[Any], num_draft: int, sampler: Sampler
     ) -> tuple[mx.array, mx.array]:
         """Draft `num_draft` tokens after `token` (not yet in `cache`).
 
@@ -114,7 +64,7 @@ class DraftSource(Protocol):
             hidden: [1, H] target post-norm hidden state of the token before `token`.
             cache: the target's caches (read only).
             num_draft: K >= 1.
-            sampling: how drafts are chosen (greedy, or drawn from the returned distribution).
+            sampler: how drafts are chosen (greedy, or drawn from the returned distribution).
 
         Returns:
             (tokens [K] int32, log-probs [K, V] the tokens were drawn from); both may be lazy.
@@ -124,15 +74,7 @@ class DraftSource(Protocol):
 
 def shared_kv(cache: list[Any], sliding_index: int, full_index: int, sliding_entries: int) -> SharedKV:
     """The K/V the drafter reads: all of the last full layer, the newest `sliding_entries` of the last sliding one."""
-    full_keys, full_values = cache[full_index].keys_and_values()
-    keys, values, offset, keep, max_size, idx = cache[sliding_index].state
-    valid = min(offset, keys.shape[2])
-    if idx < valid and valid > sliding_entries:
-        # A wrapped ring buffer: put it back in temporal order before taking the newest entries.
-        keys = mx.concatenate([keys[..., :keep, :], keys[..., idx:valid, :], keys[..., keep:idx, :]], axis=2)
-        values = mx.concatenate([values[..., :keep, :], values[..., idx:valid, :], values[..., keep:idx, :]], axis=2)
-    start = max(valid - sliding_entries, 0)
-    return {FULL: (full_keys, full_values), SLIDING: (keys[..., start:valid, :], values[..., start:valid, :])}
+    return {FULL: cache[full_index].last_rows(), SLIDING: cache[sliding_index].last_rows(sliding_entries)}
 
 
 class MTPDraftSource:
@@ -145,7 +87,7 @@ class MTPDraftSource:
         self.window = model.config.text_config.window
 
     def propose(
-        self, token: int, hidden: mx.array, cache: list[Any], num_draft: int, sampling: Sampling
+        self, token: int, hidden: mx.array, cache: list[Any], num_draft: int, sampler: Sampler
     ) -> tuple[mx.array, mx.array]:
         position, entries = draft_geometry(cache[self.full_index].offset, self.window, self.position_offset)
         kv = shared_kv(cache, self.sliding_index, self.full_index, entries)
@@ -154,72 +96,15 @@ class MTPDraftSource:
         for _ in range(num_draft):
             x = mx.concatenate([self.model.language_model.embed(tok), g], axis=-1)
             logits, g = self.drafter(x.astype(self.drafter.dtype), kv, position)
-            lp = sampling.logprobs(logits[0])  # [1, V]
-            tok = sampling.choose(lp).reshape(1, 1)
+            lp = sampler.logprobs(logits[0])  # [1, V]
+            tok = sampler.choose(lp).reshape(1, 1)
             tokens.append(tok.reshape(1))
             logprobs.append(lp)
         return mx.concatenate(tokens).astype(mx.int32), mx.concatenate(logprobs)
 
 
-class CacheTransaction:
-    """Undo for one multi-token forward over a list of mlx-lm caches (see the module docstring).
-
-    Open it right before the forward; then `commit(keep)` keeps the first `keep` tokens that forward fed, or
-    `abort()` restores the caches as they were. Used as a context manager it aborts on an exception.
-    Single-token forwards write rotating caches in place and must not run inside a transaction.
-    """
-
-    def __init__(self, cache: list[Any]) -> None:
-        self.cache = cache
-        self.start = [c.offset for c in cache]
-        self.saved = [c.state if isinstance(c, RotatingKVCache) else None for c in cache]
-        self.open = True
-
-    def commit(self, keep: int) -> None:
-        self._close()
-        for c, start, saved in zip(self.cache, self.start, self.saved):
-            drop = c.offset - start - keep
-            if drop < 0:
-                raise ValueError(f"cannot keep {keep} tokens: the forward fed {c.offset - start}")
-            if drop == 0:
-                continue
-            if saved is not None and keep == 0:
-                # mlx-lm cannot grow a buffer shorter than max_size once past the window: restore instead.
-                c.state = saved
-            elif isinstance(c, RotatingKVCache):
-                keys, values, offset, keep_, max_size, idx = c.state
-                if idx != keys.shape[2]:
-                    raise RuntimeError("rotating cache was written in place inside a transaction")
-                c.state = (keys[..., : idx - drop, :], values[..., : idx - drop, :], offset - drop, keep_,
-                           max_size, idx - drop)
-            elif c.is_trimmable():
-                c.trim(drop)
-            else:
-                raise TypeError(f"cannot roll back a {type(c).__name__}")
-
-    def abort(self) -> None:
-        self._close()
-        for c, start, saved in zip(self.cache, self.start, self.saved):
-            if saved is not None:
-                c.state = saved
-            else:
-                c.trim(c.offset - start)
-
-    def _close(self) -> None:
-        if not self.open:
-            raise RuntimeError("transaction already committed or aborted")
-        self.open = False
-
-    def __enter__(self) -> CacheTransaction:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self.open and exc_type is not None:
-            self.abort()
-
-
 def _accept(
-    sampling: Sampling, drafts: mx.array, draft_lp: mx.array, target_lp: mx.array
+    sampler: Sampler, drafts: mx.array, draft_lp: mx.array, target_lp: mx.array
 ) -> tuple[int, int]:
     """(number of accepted drafts n, the target's token after them) for one verified round.
 
@@ -227,7 +112,7 @@ def _accept(
     min(1, p_i(d_i) / q_i(d_i)); at the first rejection draw from normalize(max(p - q, 0)), else from p_K.
     """
     K = drafts.shape[0]
-    if sampling.greedy:
+    if sampler.greedy:
         target = mx.argmax(target_lp, axis=-1)
         match = (drafts == target[:K]).astype(mx.int32)
         n_arr = mx.cumprod(match).sum()
@@ -249,7 +134,7 @@ def _accept(
     return n, int(choices[n].item())
 
 
-def _verify_ids(model: Any, pending: int, drafts: mx.array) -> mx.array:
+def verify_ids(model: Any, pending: int, drafts: mx.array) -> mx.array:
     """[1, K + 1] ids to verify, with image/video placeholders replaced by the pad id.
 
     Without pixels the model embeds a placeholder as the pad token anyway, but a run of them would be masked
@@ -268,7 +153,7 @@ def speculative_generate_step(
     cache: list[Any],
     hidden_last: mx.array | None,
     *,
-    sampling: Sampling = Sampling(),
+    sampler: Sampler = Sampler(),
     max_tokens: int = 256,
     num_draft: int = 4,
     max_draft: int = 8,
@@ -280,12 +165,13 @@ def speculative_generate_step(
 
     Args:
         first_token: the token the caller sampled from the prefill's last logits (not yet in `cache`).
-        model: the target model (engine contract, with `return_hidden`).
+        model: the target model (engine contract, with `hidden_states` and `logits`).
         draft: the draft source, e.g. `MTPDraftSource(model, drafter)`.
         cache: the target's caches, holding the prompt (and any earlier turns).
         hidden_last: [1, H] or [1, 1, H] post-norm hidden state of the prompt's last position; None starts
             with one plain decode step, which provides it.
-        sampling: greedy or sampled, with suppressed tokens; applied to target and drafter alike.
+        sampler: greedy or sampled, with suppressed tokens; applied to target and drafter alike (no
+            constraint: constrained decoding is plain decoding, see `engine.session.Session`).
         max_tokens: the most tokens to yield (first_token included).
         num_draft: drafts per round to start with; with `adaptive` it grows by 2 after a fully accepted round
             and shrinks by 1 otherwise, within [1, max_draft].
@@ -304,9 +190,9 @@ def speculative_generate_step(
             return
         while emitted < max_tokens:
             if hidden is None:
-                logits, h = model(mx.array([[pending]]), cache=cache, return_hidden=True)
+                h = model.hidden_states(mx.array([[pending]]), cache)
                 stats.target_forwards += 1
-                pending, hidden = int(sampling.choose(sampling.logprobs(logits[0, -1])).item()), h[:, -1]
+                pending, hidden = int(sampler.choose(sampler.logprobs(model.logits(h)[0, -1])).item()), h[:, -1]
                 emitted += 1
                 stats.emitted += 1
                 yield pending, False
@@ -314,11 +200,11 @@ def speculative_generate_step(
                     return
                 continue
             k = max(1, min(k, max_draft, max_tokens - emitted))
-            drafts, draft_lp = draft.propose(pending, hidden, cache, k, sampling)
+            drafts, draft_lp = draft.propose(pending, hidden, cache, k, sampler)
             tx = CacheTransaction(cache)
             with tx:
-                logits, h = model(_verify_ids(model, pending, drafts), cache=cache, return_hidden=True)
-                n, bonus = _accept(sampling, drafts, draft_lp, sampling.logprobs(logits[0]))
+                h = model.hidden_states(verify_ids(model, pending, drafts), cache)
+                n, bonus = _accept(sampler, drafts, draft_lp, sampler.logprobs(model.logits(h)[0]))
             stats.rounds += 1
             stats.target_forwards += 1
             stats.drafted += k
@@ -373,12 +259,12 @@ def generate_speculative(
     """
     if settings.seed is not None:
         mx.random.seed(settings.seed)
-    sampling = Sampling.from_settings(settings, config.suppress_tokens)
+    sampler = Sampler.from_settings(settings, config.suppress_tokens)
     stats = stats if stats is not None else DecodeStats()
     stops = set(config.stop_tokens)
-    first = int(sampling.choose(sampling.logprobs(first_logits[0, -1])).item())
+    first = int(sampler.choose(sampler.logprobs(first_logits[0, -1])).item())
     spec = SpeculativeStats()
-    steps = speculative_generate_step(first, model, draft, cache, hidden_last, sampling=sampling,
+    steps = speculative_generate_step(first, model, draft, cache, hidden_last, sampler=sampler,
                                       max_tokens=settings.max_tokens, stop_tokens=config.stop_tokens, stats=spec)
     try:
         for token, from_draft in steps:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from .config import AudioConfig
 from .vision import MultimodalEmbedder
 
-SAMPLES_PER_AUDIO_TOKEN = 640  # 40 ms at 16 kHz
-
 
 class AudioEmbedder(MultimodalEmbedder):
     def __init__(self, config: AudioConfig, hidden_size: int) -> None:

@@ -19,9 +19,7 @@ position = P and W + 1 entries; `draft_geometry(P, W, position_offset=1)` gives 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
@@ -216,35 +214,3 @@ class Drafter(nn.Module):
             out[k] = v
         return out
 
-
-def load_drafter(path: str | Path, dtype: mx.Dtype | None = None) -> Drafter:
-    """Load a drafter from its HF-layout folder (config.json + *.safetensors, sharded or not), or an MLX-quantized
-    one (a "quantization" entry in config.json, mlx-lm's format).
-
-    Args:
-        path: the drafter folder (the checkpoint writer puts it at `<checkpoint>/drafter`).
-        dtype: cast floating weights to this dtype; None keeps the stored dtype.
-
-    Returns:
-        The drafter with its weights evaluated.
-    """
-    path = Path(path)
-    raw = json.loads((path / "config.json").read_text())
-    config = DrafterConfig.from_dict(raw)
-    files = sorted(path.glob("*.safetensors"))
-    if not files:
-        raise FileNotFoundError(f"no *.safetensors in {path}")
-    weights: dict[str, mx.array] = {}
-    for f in files:
-        weights.update(mx.load(str(f)))
-    model = Drafter(config)
-    weights = model.sanitize(weights)
-    if dtype is not None:
-        weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()}
-    if raw.get("quantization"):
-        from engine.loading import apply_quantization  # the target's rule: quantized where `.scales` exist
-
-        apply_quantization(model, raw["quantization"], weights)
-    model.load_weights(list(weights.items()), strict=True)
-    mx.eval(model.parameters())
-    return model

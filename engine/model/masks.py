@@ -1,9 +1,9 @@
 """Attention masks for the text decoder, in absolute positions.
 
 A forward call prefills L queries at positions [offset, offset + L). Each layer attends to the keys its cache
-returns: for a multi-token call those are, in temporal order, the LAST `n_keys` positions ending at
-offset + L (mlx-lm's KVCache returns all of them; RotatingKVCache's concat path returns up to max_size - 1 past
-keys plus the new ones). The mask is therefore a function of (offset, L, n_keys) and the layer type:
+returns: in temporal order, the LAST `n_keys` positions ending at offset + L (engine.decode.cache's FullCache
+returns all of them; its SlidingCache returns up to `window - 1` past keys plus the new ones, `window` being
+W, or W + 1 in "all" mode). The mask is therefore a function of (offset, L, n_keys) and the layer type:
 
 - causal:  k <= q;  sliding adds  k > q - W  (W keys including the query itself).
 - "vision" mode (the reference's default path, shared/reference/gemma4_unified.md §3.2): tokens in the same run
@@ -12,8 +12,8 @@ keys plus the new ones). The mask is therefore a function of (offset, L, n_keys)
   calls is not equivalent to one call (the session must never split one).
 - "all" mode: full layers see every key; sliding layers see |q - k| <= W (W already halved by the config).
 
-Single-token calls need no mask when the cache returns at most the keys that token may see (mlx-lm's caches,
-in any order); a cache returning more (one that keeps slack for rollback) must return them in temporal order.
+Single-token calls need no mask when the cache returns at most the keys that token may see (the sliding cache
+returns exactly those); a cache returning more must return them in temporal order.
 """
 
 from __future__ import annotations

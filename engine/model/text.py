@@ -1,9 +1,9 @@
 """The Gemma 4 unified text decoder in MLX.
 
-`TextModel(config)(inputs_embeds, cache, blocks)` runs the decoder layers on already-scaled embeddings and returns
-the post-final-norm hidden state [B, L, H]. Caches follow mlx-lm's protocol: one per layer that owns keys and
-values (KVCache for full layers, RotatingKVCache for sliding ones); KV-shared layers own no cache and attend to
-the keys and values their producer layer returned in the same call. Numerics follow transformers 5.23.0
+`TextModel(config)(input_embeddings, cache, blocks)` runs the decoder layers on already-scaled embeddings and
+returns the post-final-norm hidden state [B, L, H]. Caches follow mlx-lm's protocol: one per layer that owns keys
+and values (engine.decode.cache's FullCache for full layers, SlidingCache for sliding ones); KV-shared layers own
+no cache and attend to the keys and values their producer layer returned in the same call. Numerics follow transformers 5.23.0
 (shared/reference/gemma4_unified.md §2): RMSNorm is x*w, attention scale 1.0, V = v_norm(raw k_proj) when
 `attention_k_eq_v`, proportional RoPE on full layers, and every layer ends with `h *= layer_scalar`.
 """

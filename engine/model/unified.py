@@ -1,16 +1,18 @@
-"""Gemma 4 unified: token embeddings, image and audio soft tokens, the text decoder and the tied LM head.
+"""Gemma 4 unified: embeddings with image, video and audio soft tokens, the text decoder, the LM head.
 
-Contract (DESIGN.md, "The engine's contract"):
-    model(input_ids, cache=None, pixel_values=None, image_position_ids=None, input_features=None,
-          input_features_mask=None, pixel_values_videos=None, video_position_ids=None, *,
-          inputs_embeds=None, logits_to_keep=None, return_hidden=False)
-returns logits [B, L, vocab] after the final softcap (or [B, N, vocab] with logits_to_keep=N), and with
-return_hidden=True also the post-final-norm hidden state of all positions. Image, video-frame and audio features
-are scattered, unscaled, into the image_token_id / video_token_id / audio_token_id placeholders in row-major
-order; video frames go through the same vision embedder as images (the reference's get_video_features). The
-bidirectional blocks are the runs of image or video placeholders in input_ids: one image, or one video frame
-(its `<|image>`/`<image|>` markers separate it from the next). With a cache, positions continue from
-the cache offset. `make_cache()` gives mlx-lm caches, one per layer that owns keys and values.
+Contract (DESIGN.md, "The engine's contract"; mlx-lm's model contract plus keyword options):
+    model(inputs, cache=None, input_embeddings=None, *, pixel_values=None, image_position_ids=None,
+          input_features=None, input_features_mask=None, pixel_values_videos=None, video_position_ids=None,
+          logits_to_keep=None) -> logits
+returns logits [B, L, vocab] after the final softcap (or [B, N, vocab] with logits_to_keep=N).
+`model.hidden_states(...)` (same arguments, no logits_to_keep) gives the post-final-norm hidden state and
+`model.logits(hidden)` applies the tied head and the softcap to it: `model(x) == model.logits(model.hidden_states(x))`.
+Image, video-frame and audio features are scattered, unscaled, into the image_token_id / video_token_id /
+audio_token_id placeholders in row-major order; video frames go through the same vision embedder as images
+(the reference's get_video_features). The bidirectional blocks are the runs of image or video placeholders in
+`inputs`: one image, or one video frame (its `<|image>`/`<image|>` markers separate it from the next). With a
+cache, positions continue from the cache offset. `make_cache()` gives `engine.decode.cache` caches (mlx-lm's
+cache protocol), one per layer that owns keys and values.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 from mlx import nn
-from mlx_lm.models.cache import KVCache, RotatingKVCache
+
+from engine.decode.cache import FullCache, Retention, SlidingCache
 
 from .audio import AudioEmbedder
 from .config import FULL, ModelConfig
@@ -45,6 +48,24 @@ def _quant_predicate(path: str, module: nn.Module) -> bool:
     return hasattr(module, "to_quantized") and not path.startswith(UNQUANTIZED_PREFIXES)
 
 
+class InputNotSupported(ValueError):
+    """The model was loaded without the weights this input needs (a text-only build given an image)."""
+
+
+NO_VISION = (
+    "This model was loaded without its vision weights (a text-only build), so it cannot read "
+    "images. Load a build with vision to send pictures."
+)
+NO_VIDEO = (
+    "This model was loaded without its vision weights (a text-only build), so it cannot watch "
+    "videos. Load a build with vision to send videos."
+)
+NO_AUDIO = (
+    "This model was loaded without its audio weights (a text-only build), so it cannot hear "
+    "audio. Load a build with audio to talk to it or send recordings."
+)
+
+
 class Model(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -59,6 +80,16 @@ class Model(nn.Module):
             )
         if config.audio_config is not None:
             self.embed_audio = AudioEmbedder(config.audio_config, text.hidden_size)
+
+    @property
+    def has_vision(self) -> bool:
+        """Whether images can be given (the checkpoint had the vision embedder's weights)."""
+        return self.config.vision_config is not None
+
+    @property
+    def has_audio(self) -> bool:
+        """Whether audio can be given (the checkpoint had the audio projection's weights)."""
+        return self.config.audio_config is not None
 
     @property
     def layers(self) -> list[DecoderLayer]:
@@ -76,12 +107,13 @@ class Model(nn.Module):
         """Index into make_cache()'s list of the last cache-owning layer of `layer_type`."""
         return self.language_model.last_layer_of_type(layer_type)
 
-    def make_cache(self) -> list[Any]:
+    def make_cache(self, retention: Retention = Retention()) -> list[Any]:
+        """One cache per layer that owns keys and values; `retention` sizes the sliding caches' extra rows."""
         text = self.config.text_config
-        # In "all" mode a query also sees `window` past keys, so the rotating cache holds one more.
-        size = text.window + 1 if text.use_bidirectional_attention == "all" else text.window
+        # In "all" mode a sliding query sees `window` past keys besides itself (|q - k| <= window).
+        window = text.window + 1 if text.use_bidirectional_attention == "all" else text.window
         return [
-            KVCache() if text.layer_types[i] == FULL else RotatingKVCache(max_size=size)
+            FullCache() if text.layer_types[i] == FULL else SlidingCache(window, retention)
             for i in self.language_model.cache_layers()
         ]
 
@@ -146,7 +178,7 @@ class Model(nn.Module):
             "video": ("pixel_values_videos", "video_position_ids", "video_frames"),
         }[kind]
         if self.config.vision_config is None:
-            raise ValueError(f"{pixels_name} were given but this model has no vision_config")
+            raise InputNotSupported(NO_VISION if kind == "image" else NO_VIDEO)
         if position_ids is None:
             raise ValueError(f"{pixels_name} need {positions_name} (padding rows -1)")
         pixel_values, position_ids = mx.array(pixel_values), mx.array(position_ids)
@@ -175,7 +207,7 @@ class Model(nn.Module):
         input_features_mask: mx.array | None,
     ) -> mx.array:
         if self.config.audio_config is None:
-            raise ValueError("input_features were given but this model has no audio_config")
+            raise InputNotSupported(NO_AUDIO)
         if input_features_mask is None:
             raise ValueError("input_features need input_features_mask (True for real frames)")
         input_features = mx.array(input_features)
@@ -197,45 +229,79 @@ class Model(nn.Module):
 
     def __call__(
         self,
-        input_ids: mx.array,
+        inputs: mx.array,
         cache: list[Any] | None = None,
+        input_embeddings: mx.array | None = None,
+        *,
         pixel_values: mx.array | None = None,
         image_position_ids: mx.array | None = None,
         input_features: mx.array | None = None,
         input_features_mask: mx.array | None = None,
         pixel_values_videos: mx.array | None = None,
         video_position_ids: mx.array | None = None,
-        *,
-        inputs_embeds: mx.array | None = None,
         logits_to_keep: int | None = None,
-        return_hidden: bool = False,
-    ) -> mx.array | tuple[mx.array, mx.array]:
-        input_ids = _as_ids(input_ids)
-        if inputs_embeds is None:
-            inputs_embeds = self.embed_inputs(
-                input_ids, pixel_values, image_position_ids, input_features, input_features_mask,
-                pixel_values_videos, video_position_ids,
-            )
-        elif any(m is not None for m in (pixel_values, input_features, pixel_values_videos)):
+    ) -> mx.array:
+        """Logits [B, L, vocab] after the final softcap ([B, N, vocab] with `logits_to_keep=N`).
+
+        Args:
+            inputs: [B, L] token ids, with one placeholder per image, video-frame or audio soft token.
+            cache: the per-layer caches from `make_cache()`; positions continue from their offset.
+            input_embeddings: [B, L, hidden] embeddings to use instead of embedding `inputs` (from
+                `embed_inputs`); `inputs` still gives the image and video-frame blocks of the mask.
+            pixel_values, image_position_ids, input_features, input_features_mask, pixel_values_videos,
+                video_position_ids: media, embedded and scattered into the placeholders (see
+                `embed_inputs`); not together with `input_embeddings`.
+            logits_to_keep: compute logits only for the last N positions (None: all).
+        """
+        hidden = self.hidden_states(
+            inputs, cache, input_embeddings, pixel_values=pixel_values,
+            image_position_ids=image_position_ids, input_features=input_features,
+            input_features_mask=input_features_mask, pixel_values_videos=pixel_values_videos,
+            video_position_ids=video_position_ids,
+        )
+        return self.logits(hidden[:, -logits_to_keep:] if logits_to_keep else hidden)
+
+    def hidden_states(
+        self,
+        inputs: mx.array,
+        cache: list[Any] | None = None,
+        input_embeddings: mx.array | None = None,
+        *,
+        pixel_values: mx.array | None = None,
+        image_position_ids: mx.array | None = None,
+        input_features: mx.array | None = None,
+        input_features_mask: mx.array | None = None,
+        pixel_values_videos: mx.array | None = None,
+        video_position_ids: mx.array | None = None,
+    ) -> mx.array:
+        """The post-final-norm hidden state [B, L, hidden] (what the drafter reads); same arguments as the call."""
+        inputs = _as_ids(inputs)
+        media = dict(pixel_values=pixel_values, image_position_ids=image_position_ids,
+                     input_features=input_features, input_features_mask=input_features_mask,
+                     pixel_values_videos=pixel_values_videos, video_position_ids=video_position_ids)
+        if input_embeddings is None:
+            input_embeddings = self.embed_inputs(inputs, **media)
+        elif any(m is not None for m in media.values()):
+            raise ValueError("pass either input_embeddings or media (pixel_values, input_features, "
+                             "pixel_values_videos), not both")
+        elif input_embeddings.shape[:2] != inputs.shape:
             raise ValueError(
-                "pass either inputs_embeds or pixel_values/input_features/pixel_values_videos, not both"
-            )
-        elif inputs_embeds.shape[:2] != input_ids.shape:
-            raise ValueError(
-                f"inputs_embeds {inputs_embeds.shape} does not match input_ids {input_ids.shape}"
+                f"input_embeddings {input_embeddings.shape} does not match inputs {inputs.shape}"
             )
         cfg = self.config
         blocks = None
         # One token alone forms no bidirectional pair; skipping the host read keeps decoding free of syncs.
-        if cfg.text_config.use_bidirectional_attention == "vision" and input_ids.shape[1] > 1:
-            blocks = vision_block_ids(np.array(input_ids), (cfg.image_token_id, cfg.video_token_id))
-        hidden = self.language_model(inputs_embeds, cache, blocks)
-        h = hidden if not logits_to_keep else hidden[:, -logits_to_keep:]
-        logits = self.language_model.embed_tokens.as_linear(h)
-        cap = cfg.text_config.final_logit_softcapping
+        if cfg.text_config.use_bidirectional_attention == "vision" and inputs.shape[1] > 1:
+            blocks = vision_block_ids(np.array(inputs), (cfg.image_token_id, cfg.video_token_id))
+        return self.language_model(input_embeddings, cache, blocks)
+
+    def logits(self, hidden: mx.array) -> mx.array:
+        """The tied LM head and the final softcap on hidden states [B, L, hidden]."""
+        logits = self.language_model.embed_tokens.as_linear(hidden)
+        cap = self.config.text_config.final_logit_softcapping
         if cap is not None:
             logits = mx.tanh(logits / cap) * cap
-        return (logits, hidden) if return_hidden else logits
+        return logits
 
     def sanitize(self, weights: dict[str, mx.array]) -> dict[str, mx.array]:
         """Map HF, mlx-vlm and our own tensor names to this module tree; drop tensors it does not use."""
@@ -248,7 +314,7 @@ def sanitize_weights(config: ModelConfig, weights: dict[str, mx.array]) -> dict[
     shared = {i for i in range(text.num_hidden_layers) if text.is_kv_shared(i)}
     out = {}
     for name, w in weights.items():
-        name = _rename(name)
+        name = canonical_name(name)
         if name is None:
             continue
         m = re.match(
@@ -264,14 +330,13 @@ def sanitize_weights(config: ModelConfig, weights: dict[str, mx.array]) -> dict[
     return out
 
 
-def _rename(name: str) -> str | None:
-    if "rotary_emb" in name or name.startswith(("lm_head.", "model.lm_head.")):
+def canonical_name(name: str) -> str | None:
+    """This module tree's name for a tensor or module named the HF, mlx-vlm or mlx-lm way; None if unused."""
+    if "rotary_emb" in name or re.match(r"(model\.)?(language_model\.)?lm_head(\.|$)", name):
         return None  # rotary tables are recomputed; the LM head is tied to the embedding
     name = name.removeprefix("model.")
     if name.startswith("language_model.model."):  # mlx-vlm layout
         name = "language_model." + name[len("language_model.model.") :]
-    if name.startswith("language_model.lm_head."):
-        return None
     # A live transformers model's state_dict names (the saved files use the names above).
     name = name.replace("embed_vision.multimodal_embedder.", "embed_vision.")
     m = re.match(

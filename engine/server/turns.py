@@ -75,10 +75,10 @@ class TurnError(Exception):
 
 
 def _status_of(event: ev.ErrorEvent) -> int:
-    if "no model is loaded" in event.message:
+    if event.kind == "no_model":
         return 503
-    # The worker gives a traceback only for unexpected failures; a refusal (SessionError) has none.
-    return 500 if event.detail else 400
+    # An engine fault is ours; any other kind is a refusal of this request (nothing changed).
+    return 500 if event.kind == "internal" else 400
 
 
 class TurnRunner:

@@ -1,29 +1,48 @@
-"""Feed a whole conversation into a fresh session without generating it.
+"""A whole conversation as the pieces of text a fresh session feeds, message by message, without generating.
 
 Used when a conversation's cache is not at hand: reopening one whose saved cache is missing, an API
-request that arrives with earlier assistant turns, an agent that shortened its transcript. Each user
-message starts a turn (with its mark), so rollback and regenerate work as if the turns had been live.
-The text fed is the chat template's rendering, message by message; after it the session continues as
-after a closed answer. With `answer=True` the model then answers: the last user message, or the tool
-responses on the last assistant message.
+request that arrives with earlier assistant turns, an agent that shortened its transcript.
+`plan_history(messages, ...)` renders the conversation with the chat template one message at a time; each
+piece is what that message adds to the rendering (the first one also carries `<bos>` and the system turn),
+so feeding the pieces in order feeds exactly the rendered conversation. `Session.load_history` feeds them,
+starting a turn (with its mark) at each user message, so rollback and regenerate work as if the turns had
+been live. With `answer=True` the model then answers: the last user message (sent as a new turn), or the
+tool responses on the last assistant message (the rendering ends with the generation prompt).
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from dataclasses import dataclass, field
 
-from engine import protocol as ev
-from engine.inputs.prompt import encode_prompt
 from engine.inputs.template import render_chat
-from engine.inputs.video import with_soundtracks
+from engine.session.errors import SessionError
+from engine.session.messages import media_of, template_message
 
 
-def load_history(session, messages: list[dict], settings: ev.GenerationSettings,
-                 answer: bool = False) -> Iterator[ev.Event]:
-    from engine.session.session import SessionError, _media_of, _segment_of, _template_message
+@dataclass
+class HistoryPiece:
+    message: dict  # as the template takes it (no media payloads)
+    text: str  # what this message adds to the rendered conversation
+    images: list = field(default_factory=list)
+    audios: list = field(default_factory=list)
+    videos: list = field(default_factory=list)
 
-    if session.voice is not None:
-        raise SessionError("a voice turn is open; end it first")
+
+@dataclass
+class HistoryPlan:
+    pieces: list[HistoryPiece]
+    ask: dict | None = None  # the last user message, to send as a new turn after the pieces
+    continues: bool = False  # the model answers the tool responses that end the last piece
+
+
+def plan_history(messages: list[dict], *, before: list[dict], template: str, tools: list[dict] | None,
+                 enable_thinking: bool, answer: bool) -> HistoryPlan:
+    """The pieces that feed `messages` after `before` (the session's system message, if any).
+
+    System and developer messages in `messages` are dropped (the session has its own system prompt).
+    Raises `SessionError` for an empty conversation, nothing to answer, or a template that renders the
+    conversation differently turn by turn.
+    """
     messages = [m for m in messages if m.get("role") not in ("system", "developer")]
     if not messages:
         raise SessionError("the conversation to load is empty")
@@ -34,34 +53,17 @@ def load_history(session, messages: list[dict], settings: ev.GenerationSettings,
     continues = answer and not ask
     if continues and not (last["role"] == "assistant" and last.get("tool_responses")):
         raise SessionError("nothing to answer: the conversation ends with a finished answer")
-    session.reset()
-    kw = dict(template=session.template, tools=session.options.tools,
-              enable_thinking=settings.enable_thinking)
+    kw = dict(template=template, tools=tools, enable_thinking=enable_thinking)
+    fed = list(before)
     rendered = ""  # nothing is fed yet: the first piece carries <bos> and the system turn
-    total = 0
+    pieces = []
     for i, message in enumerate(messages):
-        if message["role"] == "user":
-            message = {**message, "content": with_soundtracks(message.get("content"))}
-        msg = _template_message(message)
-        is_last = i == len(messages) - 1
-        after = render_chat(session.messages + [msg],
-                            add_generation_prompt=continues and is_last, **kw)
+        msg = template_message(message)
+        after = render_chat(fed + [msg], add_generation_prompt=continues and i == len(messages) - 1, **kw)
         if not after.startswith(rendered):
             raise SessionError("the chat template renders this conversation differently turn by "
                                "turn; it cannot be loaded into a live session")
-        inputs = encode_prompt(after[len(rendered):], session.tokenizer,
-                               image_budget=session.options.image_budget,
-                               **_media_of(message.get("content") or ""))
-        total += inputs.input_ids.shape[1]
-        session._check_room(inputs.input_ids.shape[1], 0)
-        if message["role"] == "user":
-            session._begin_turn()
-        session.messages.append(msg)
-        logits = yield from session._prefill(_segment_of(inputs), want_logits=continues and is_last)
-        rendered = render_chat(session.messages, add_generation_prompt=False, **kw)
-    yield ev.Progress(stage="prefill", done=total, total=total)
-    session.answer_open = False
-    if ask:
-        yield from session.send(last["content"], settings)
-    elif continues:
-        yield from session._answer(logits, settings, continuing=True)
+        pieces.append(HistoryPiece(msg, after[len(rendered):], **media_of(message.get("content") or "")))
+        fed.append(msg)
+        rendered = render_chat(fed, add_generation_prompt=False, **kw)
+    return HistoryPlan(pieces, last if ask else None, continues)

@@ -1,45 +1,63 @@
 """A session's cache on disk, so reopening a long conversation does not prefill it again.
 
-`save_session` writes two files: `PATH` (mlx-lm's prompt-cache safetensors, with the session's
-messages and turn offsets in its metadata) and `PATH.segments.npz` (the tokens and media that were fed,
-so that rolling back past the load point can feed them again). Snapshots are not saved: after a load,
-rollback restores the nearest point by feeding segments from the start of the conversation.
+`save_session` writes two files: `PATH`, a safetensors file with each cache's rows (`cache.N.keys`,
+`cache.N.values`) and, in its metadata, the format, each cache's class and meta state, and the session's
+messages and turn offsets; and `PATH.segments.npz` (the tokens and media that were fed, so that rolling
+back past the load point can feed them again). Snapshots are not saved: after a load, rollback restores
+the nearest point by feeding segments from the start of the conversation. A file of another format
+(mlx-lm's prompt caches, an older Tandem) is refused with a clear error.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import mlx.core as mx
 import numpy as np
-from mlx_lm.models.cache import load_prompt_cache, save_prompt_cache
 
-from engine.session.marks import Mark, Segment, empty_snapshot
+from engine.decode.cache import Cache, cache_from_state
+from engine.session.errors import NotFound, SessionError
+from engine.session.marks import Mark
+from engine.session.segments import Segment
 
-FORMAT = "tandem-session-1"
-_FIELDS = ("ids", "pixel_values", "image_position_ids", "input_features", "input_features_mask",
-           "pixel_values_videos", "video_position_ids")
+FORMAT = "tandem-session-2"
+SEGMENT_FIELDS = ("ids", "pixel_values", "image_position_ids", "input_features", "input_features_mask",
+                  "pixel_values_videos", "video_position_ids")
+
+
+@dataclass
+class SavedSession:
+    """What a saved conversation brings back: its caches, what was fed, its messages and turn marks."""
+
+    cache: list[Cache]
+    offset: int
+    segments: list[Segment]
+    messages: list[dict]
+    turns: list[Mark]
+    answer_open: bool
 
 
 def save_session(session, path: str | Path) -> None:
+    """Write the session's caches, segments, messages and turn marks (see the module docstring)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "format": FORMAT,
         "offset": session.offset,
         "messages": session.messages,
-        "turns": [[m.offset, m.n_segments, m.n_messages, bool(m.meta.get("answer_open"))]
-                  for m in session.turns],
+        "turns": [[m.offset, m.n_segments, m.n_messages, m.answer_open] for m in session.turns],
         "answer_open": session.answer_open,
     }
     arrays = {}
     for i, seg in enumerate(session.segments):
-        for name in _FIELDS:
+        for name in SEGMENT_FIELDS:
             value = getattr(seg, name)
             if value is not None:
                 arrays[f"{i}.{name}"] = np.asarray(value)
     tmp = path.with_name(path.name + ".tmp.safetensors")
-    save_prompt_cache(str(tmp), session.cache, {"tandem": json.dumps(meta, default=str)})
+    save_caches(tmp, session.cache, {"tandem": json.dumps(meta, default=str)})
     seg_tmp = path.with_name(path.name + ".segments.tmp.npz")
     np.savez(seg_tmp, count=np.array(len(session.segments)), **arrays)
     seg_tmp.replace(segments_path(path))
@@ -52,29 +70,55 @@ def segments_path(path: Path) -> Path:
 
 def load_session(session, path: str | Path) -> None:
     """Replace the session's state with the saved one (the same model must be loaded)."""
+    session.restore_saved(read_session(path, session.model.make_cache()))
+
+
+def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
+    """A saved conversation, checked against `fresh` (the loaded model's caches)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no saved conversation cache at {path}")
-    cache, metadata = load_prompt_cache(str(path), return_metadata=True)
-    meta = json.loads(metadata.get("tandem", "{}"))
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a conversation cache this version can read")
-    fresh = session.model.make_cache()
-    if len(cache) != len(fresh) or any(type(a) is not type(b) for a, b in zip(cache, fresh)):
-        raise ValueError(f"{path} was saved with a different model")
+        raise NotFound(f"no saved conversation cache at {path}")
+    cache, metadata = load_caches(path)
+    meta = json.loads(metadata["tandem"])
+    if [c.layout for c in cache] != [c.layout for c in fresh]:
+        raise SessionError(f"{path} was saved with a different model")
     with np.load(segments_path(path)) as data:
         count = int(data["count"])
         segments = [
             Segment(**{name: (data[f"{i}.{name}"] if f"{i}.{name}" in data else None)
-                       for name in _FIELDS})
+                       for name in SEGMENT_FIELDS})
             for i in range(count)
         ]
-    session.reset()
-    session.cache = cache
-    session.offset = int(meta["offset"])
-    session.segments = segments
-    session.messages = meta["messages"]
-    session.answer_open = bool(meta["answer_open"])
-    session.turns = [Mark(o, s, m, meta={"answer_open": a}) for o, s, m, a in meta["turns"]]
-    if session.turns and session.turns[0].offset == 0:
-        session.turns[0].snapshot = empty_snapshot(cache)
+    turns = [Mark(o, s, m, answer_open=a) for o, s, m, a in meta["turns"]]
+    return SavedSession(cache, int(meta["offset"]), segments, meta["messages"], turns,
+                        bool(meta["answer_open"]))
+
+
+def save_caches(path: Path, caches: list, metadata: dict[str, str]) -> None:
+    """Write the caches' rows and meta states to a safetensors file, with `metadata` beside them."""
+    arrays, classes = {}, []
+    for i, c in enumerate(caches):
+        state = c.state
+        if state:
+            arrays[f"cache.{i}.keys"], arrays[f"cache.{i}.values"] = state
+        classes.append([type(c).__name__, list(c.meta_state)])
+    header = {**metadata, "format": FORMAT, "caches": json.dumps(classes)}
+    mx.save_safetensors(str(path), arrays, header)
+
+
+def load_caches(path: Path) -> tuple[list, dict[str, str]]:
+    """The caches and the metadata `save_caches` wrote; any other file is refused with a clear error."""
+    refused = SessionError(f"{path} is not a conversation cache this version of Tandem can read")
+    try:
+        arrays, metadata = mx.load(str(path), return_metadata=True)
+    except Exception as e:  # noqa: BLE001 - not safetensors at all
+        raise refused from e
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise refused
+    caches = []
+    for i, (name, meta_state) in enumerate(json.loads(metadata["caches"])):
+        state = ()
+        if f"cache.{i}.keys" in arrays:
+            state = (arrays[f"cache.{i}.keys"], arrays[f"cache.{i}.values"])
+        caches.append(cache_from_state(name, state, meta_state))
+    return caches, metadata

@@ -1,21 +1,23 @@
 """A live conversation: one KV cache that lives from turn to turn.
 
 Contract:
-- Each public method that does model work is a generator of `engine.protocol` objects (without ids; the
-  engine thread stamps them). It checks `self.cancel` between prefill chunks and between tokens.
+- Each public method that does model work is a generator of `engine.protocol` events (without ids; the
+  engine thread gives them theirs). It checks `self.cancel` between prefill chunks and between tokens.
 - A user turn feeds only the new tokens. The answer stays in the cache; the next turn continues there.
   The cache is the truth: "turn N" equals a fresh prefill of `self.token_ids()`, the tokens fed so far.
 - New text comes from the chat template: the conversation rendered with and without the new message;
   the difference is fed after closing the previous answer with `<turn|>\\n` (the Gemma 4 format).
-- Rollback and regenerate restore the cache at a mark (see `session_state`), never re-prefilling the
-  whole conversation when a snapshot is at hand. Cancel in prefill undoes the turn; cancel in decode
-  keeps the partial answer. An image block (or one video frame) is never split across prefill chunks.
+- Rollback and regenerate come back to a mark (`engine.session.marks`) through `_rewind`, the one place
+  that decides how: trim the caches when they still hold the rows, else restore a snapshot and feed the
+  segments after it again. Cancel in prefill undoes the turn; cancel in decode keeps the partial answer.
+  An image block (or one video frame) is never split across prefill chunks.
 - Context policy: a turn whose prompt does not fit (with room for at least one answer token) is
   refused with a clear error and nothing changes; past 80% of the context a warning is sent; decoding
   stops at the limit with reason "length" and a warning. Nothing is ever truncated silently.
 - Voice turns: `start_voice`, `append_audio` (complete 640-sample frames are prefilled in small batches
   while recording goes on; clips longer than the model's 30 s budget continue as a new clip in the same
   turn), `end_voice` (the partial frame is zero-padded, the closing tokens are fed) and the answer.
+- The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly.
 """
 
 from __future__ import annotations
@@ -23,40 +25,34 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import mlx.core as mx
 import numpy as np
 
 from engine import protocol as ev
+from engine.decode import cache as kv_cache
+from engine.decode.cache import Retention
 from engine.decode.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
+from engine.decode.sampling import TokenConstraint
+from engine.decode.speculative import MTPDraftSource, generate_speculative
 from engine.inputs.audio import MAX_AUDIO_TOKENS
-from engine.inputs.output_parser import OutputParser, ParseError, Text, Thinking
+from engine.inputs.output_parser import TOOL_RESPONSE, OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
 from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
 from engine.inputs.video import with_soundtracks
-from engine.session.marks import (
-    Mark,
-    Segment,
-    empty_snapshot,
-    restore_caches,
-    snapshot_caches,
-    vision_runs_end,
-)
+from engine.session.errors import Cancelled, ContextTooLong, NotFound, SessionError
+from engine.session.history import plan_history
+from engine.session.marks import Mark, drop_old_snapshots, newest_snapshot_before
+from engine.session.messages import media_of, template_message
+from engine.session.persistence import SavedSession
+from engine.session.segments import Segment, segment_of, vision_runs_end
 from engine.session.voice_buffer import VoiceBuffer
 
 CLOSE_ANSWER = "<turn|>\n"
 WARN_FRACTION = 0.8
-
-
-class SessionError(Exception):
-    """A request the session cannot carry out; the message says why, and nothing changed."""
-
-
-class Cancelled(Exception):
-    pass
 
 
 @dataclass
@@ -68,37 +64,39 @@ class SessionOptions:
     chunk_tokens: int = 256
     audio_chunk_frames: int = 25  # 1 s of audio per prefill step while recording
     max_snapshots: int = 8
+    retention: Retention = Retention()  # rows sliding caches keep beyond their window, for rollback
 
 
 class Session:
     def __init__(self, model, tokenizer, template: str, gen_config: GenerationConfig,
-                 options: SessionOptions | None = None, drafter=None) -> None:
+                 options: SessionOptions | None = None, drafter=None,
+                 cancel: threading.Event | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.template = template
         self.gen_config = gen_config
         self.options = options or SessionOptions()
         self.drafter = drafter
+        self.cancel = cancel if cancel is not None else threading.Event()
         cfg = model.config
         self.image_token_id = cfg.image_token_id
         self.video_token_id = cfg.video_token_id
         self.audio_token_id = cfg.audio_token_id
         self.boa_token_id = cfg.boa_token_id
         self.eoa_token_id = cfg.eoa_token_index
+        # The model stops at <|tool_response> to wait for tool results.
+        self.tool_response_id = tokenizer.convert_tokens_to_ids(TOOL_RESPONSE)
         limit = cfg.text_config.max_position_embeddings
         self.context_length = min(limit, self.options.context_length or limit)
-        self.cancel = threading.Event()
         self.reset()
 
     # ------------------------------------------------------------------ state
 
     def reset(self) -> None:
-        self.cache = self.model.make_cache()
+        self.cache = self.model.make_cache(self.options.retention)
         self.segments: list[Segment] = []
         self.offset = 0
-        self.messages: list[dict] = []
-        if self.options.system_prompt.strip():
-            self.messages.append({"role": "system", "content": self.options.system_prompt})
+        self.messages: list[dict] = self._system_messages()
         self.turns: list[Mark] = []  # one per user turn, taken before its tokens
         self.answer_marks: list[Mark] = []  # one per user turn, taken right after its prefill
         self.answer_open = False  # an answer is in the cache and not closed with <turn|>
@@ -107,6 +105,17 @@ class Session:
         self.prefill_seconds = 0.0
         self._voice_logits = None
         self.last_hidden = None  # post-norm hidden of the last prompt position (for the drafter)
+
+    def restore_saved(self, saved: SavedSession) -> None:
+        """Take over a conversation read from disk (`engine.session.persistence.load_session`)."""
+        self.reset()
+        self.cache, self.offset, self.segments = saved.cache, saved.offset, saved.segments
+        self.messages, self.turns, self.answer_open = saved.messages, saved.turns, saved.answer_open
+        self._hold_rollback_rows()
+
+    def _system_messages(self) -> list[dict]:
+        prompt = self.options.system_prompt
+        return [{"role": "system", "content": prompt}] if prompt.strip() else []
 
     def token_ids(self) -> np.ndarray:
         """Every token fed to the cache so far, in order."""
@@ -120,7 +129,8 @@ class Session:
 
     # ------------------------------------------------------------------ turns
 
-    def send(self, content, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
+    def send(self, content, settings: ev.GenerationSettings,
+             constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
         """Add a user message (text, images, audio, video) and generate the answer."""
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it before sending a message")
@@ -129,16 +139,16 @@ class Session:
         inputs = encode_prompt(text, self.tokenizer, image_budget=self.options.image_budget, **media)
         self._check_room(inputs.input_ids.shape[1], settings.max_tokens)
         self._begin_turn()
-        self.messages.append(_template_message(message))
+        self.messages.append(template_message(message))
         try:
-            logits = yield from self._prefill(_segment_of(inputs))
+            logits = yield from self._prefill(segment_of(inputs))
         except BaseException:
             self._undo_turn()
             raise
-        yield from self._answer(logits, settings)
+        yield from self._answer(logits, settings, constraint=constraint)
 
-    def send_tool_results(self, results: list[dict], settings: ev.GenerationSettings
-                          ) -> Iterator[ev.Event]:
+    def send_tool_results(self, results: list[dict], settings: ev.GenerationSettings,
+                          constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
         """Give the model the results of the tool calls it just made; it continues its turn."""
         if not self.awaiting_tools:
             raise SessionError("the model has not asked for any tool results")
@@ -147,41 +157,68 @@ class Session:
                                    enable_thinking=settings.enable_thinking)
         inputs = encode_prompt(text, self.tokenizer)
         self._check_room(inputs.input_ids.shape[1], settings.max_tokens)
-        before = Mark(self.offset, len(self.segments), len(self.messages),
-                      meta={"answer_open": self.answer_open})
-        before.snapshot = snapshot_caches(self.cache)
+        before = self._mark()
+        before.snapshot = kv_cache.snapshot(self.cache)
         calls, last = self.awaiting_tools, copy.deepcopy(self.messages[-1])
         self.messages[-1].setdefault("tool_responses", []).extend(responses)
         self.awaiting_tools = []
         try:
-            logits = yield from self._prefill(_segment_of(inputs))
+            logits = yield from self._prefill(segment_of(inputs))
         except BaseException:  # cancelled or failed: the model is still waiting for the results
-            self._restore(before)
+            self._rewind_at_once(before)
             self.messages[-1], self.awaiting_tools = last, calls
             raise
-        yield from self._answer(logits, settings, continuing=True)
+        yield from self._answer(logits, settings, continuing=True, constraint=constraint)
 
-    def regenerate(self, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
+    def regenerate(self, settings: ev.GenerationSettings,
+                   constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
         """Drop the last answer and generate it again from the same prompt."""
         if not self.answer_marks:
             raise SessionError("there is no answer to regenerate")
-        mark = self.answer_marks.pop()
-        self._restore(mark)
-        self.last_hidden = mark.meta.get("last_hidden")
-        yield from self._answer(mark.last_logits, settings)
+        mark = self.answer_marks[-1]
+        yield from self._rewind(mark)
+        self.answer_marks.pop()
+        self.last_hidden = mark.last_hidden
+        yield from self._answer(mark.last_logits, settings, constraint=constraint)
 
     def load_history(self, messages: list[dict], settings: ev.GenerationSettings,
-                     answer: bool = False) -> Iterator[ev.Event]:
-        """Replace the conversation with `messages`, fed without generating (see session_history)."""
-        from engine.session.history import load_history
-
-        return load_history(self, messages, settings, answer)
+                     answer: bool = False, constraint: TokenConstraint | None = None
+                     ) -> Iterator[ev.Event]:
+        """Replace the conversation with `messages`, fed without generating (see `engine.session.history`)."""
+        if self.voice is not None:
+            raise SessionError("a voice turn is open; end it first")
+        # Videos are read (and their sound placed after them) before anything changes.
+        messages = [{**m, "content": with_soundtracks(m["content"])}
+                    if m.get("role") == "user" and isinstance(m.get("content"), list) else m
+                    for m in messages]
+        plan = plan_history(messages, before=self._system_messages(), template=self.template, tools=self.options.tools,
+                            enable_thinking=settings.enable_thinking, answer=answer)
+        self.reset()
+        total, logits = 0, None
+        for i, piece in enumerate(plan.pieces):
+            inputs = encode_prompt(piece.text, self.tokenizer, images=piece.images, audios=piece.audios,
+                                   videos=piece.videos, image_budget=self.options.image_budget)
+            total += inputs.input_ids.shape[1]
+            self._check_room(inputs.input_ids.shape[1], 0)
+            if piece.message["role"] == "user":
+                self._begin_turn()
+            self.messages.append(piece.message)
+            last = i == len(plan.pieces) - 1
+            logits = yield from self._prefill(segment_of(inputs), want_logits=plan.continues and last)
+        yield ev.Progress(stage="prefill", done=total, total=total)
+        self.answer_open = False
+        if plan.ask is not None:
+            yield from self.send(plan.ask["content"], settings, constraint)
+        elif plan.continues:
+            yield from self._answer(logits, settings, continuing=True, constraint=constraint)
 
     def rollback(self, turn: int) -> Iterator[ev.Event]:
         """Return to the state just before user turn `turn` (0-based); later turns are dropped."""
         if not 0 <= turn < len(self.turns):
-            raise SessionError(f"there is no turn {turn} (the conversation has {len(self.turns)})")
-        yield from self._restore_turn(turn)
+            raise NotFound(f"there is no turn {turn} (the conversation has {len(self.turns)})")
+        yield from self._rewind(self.turns[turn])
+        del self.turns[turn:]
+        self._hold_rollback_rows()
 
     # ------------------------------------------------------------------ voice
 
@@ -204,7 +241,8 @@ class Session:
         self.voice.add(samples)
         yield from self._feed_voice(final=False)
 
-    def end_voice(self, text: str, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
+    def end_voice(self, text: str, settings: ev.GenerationSettings,
+                  constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
         if self.voice is None:
             raise SessionError("no voice turn is open")
         try:
@@ -213,7 +251,7 @@ class Session:
             self.voice = None
             self._undo_turn()
             raise
-        yield from self._answer(self._voice_logits, settings)
+        yield from self._answer(self._voice_logits, settings, constraint=constraint)
 
     def _end_voice(self, text: str, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
         yield from self._feed_voice(final=True)
@@ -256,11 +294,70 @@ class Session:
             yield from self._prefill(seg, want_logits=False)
             voice.clip_tokens += len(frames)
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ marks
+
+    def _mark(self) -> Mark:
+        return Mark(self.offset, len(self.segments), len(self.messages), answer_open=self.answer_open)
+
+    def _begin_turn(self) -> None:
+        mark = self._mark()
+        self.turns.append(mark)
+        self.awaiting_tools = []
+        self._snapshot(mark)
+        self._hold_rollback_rows()
+
+    def _undo_turn(self) -> None:
+        """Take back a turn whose prefill did not finish."""
+        self._rewind_at_once(self.turns.pop())
+        self._hold_rollback_rows()
+
+    def _snapshot(self, mark: Mark) -> None:
+        # Position 0 needs none: the caches can always be trimmed back to it.
+        mark.snapshot = kv_cache.snapshot(self.cache) if mark.offset > 0 else None
+        drop_old_snapshots(self.turns + self.answer_marks, self.options.max_snapshots)
+
+    def _hold_rollback_rows(self) -> None:
+        """Ask the sliding caches to keep the rows that trimming back to the last turn needs (bounded)."""
+        kv_cache.set_rollback_point(self.cache, self.turns[-1].offset if self.turns else None)
+
+    def _rewind(self, mark: Mark) -> Iterator[ev.Event]:
+        """Bring the session back to `mark`: cache, segments, messages, flags; later marks are dropped.
+
+        The one place that decides how the cache gets there: trim when every cache still holds the rows
+        the mark needs; else restore the newest snapshot at or before the mark (or start from position 0)
+        and feed the segments after it again, without checking for cancel.
+        """
+        if kv_cache.can_trim_to(self.cache, mark.offset):
+            kv_cache.trim_to(self.cache, mark.offset)
+            del self.segments[mark.n_segments:]
+        else:
+            base = newest_snapshot_before(self.turns + self.answer_marks + [mark], mark)
+            replay = self.segments[: mark.n_segments]
+            start = 0 if base is None else base.n_segments
+            if base is None:
+                kv_cache.trim_to(self.cache, 0)
+            else:
+                kv_cache.restore(self.cache, base.snapshot)
+            self.segments = replay[:start]
+            for seg in replay[start:]:
+                yield from self._prefill(seg, want_logits=False, check_cancel=False)
+        self.offset = mark.offset
+        del self.messages[mark.n_messages:]
+        self.turns = [m for m in self.turns if m.n_messages <= mark.n_messages]
+        self.answer_marks = [m for m in self.answer_marks if m.n_messages <= mark.n_messages]
+        self.answer_open = mark.answer_open
+        self.awaiting_tools = []
+        self.voice = None
+
+    def _rewind_at_once(self, mark: Mark) -> None:
+        for _ in self._rewind(mark):
+            pass
+
+    # ------------------------------------------------------------------ feeding
 
     def _new_turn_text(self, message: dict, enable_thinking: bool):
-        media = _media_of(message["content"])
-        msg = _template_message(message)
+        media = media_of(message["content"])
+        msg = template_message(message)
         kwargs = dict(template=self.template, tools=self.options.tools,
                       enable_thinking=enable_thinking)
         after = render_chat(self.messages + [msg], add_generation_prompt=True, **kwargs)
@@ -279,64 +376,10 @@ class Session:
     def _check_room(self, n_tokens: int, answer_budget: int) -> None:
         need = self.offset + n_tokens + min(answer_budget, 1)
         if need > self.context_length:
-            raise SessionError(
+            raise ContextTooLong(
                 f"the conversation is too long for the model's context: this turn needs "
                 f"{self.offset + n_tokens} of {self.context_length} tokens. Start a new "
                 "conversation, or edit an earlier message to go back.")
-
-    def _begin_turn(self) -> None:
-        mark = Mark(self.offset, len(self.segments), len(self.messages),
-                    meta={"answer_open": self.answer_open})
-        self.turns.append(mark)
-        self.awaiting_tools = []
-        self._snapshot(mark)
-
-    def _undo_turn(self) -> None:
-        """Take back a turn whose prefill did not finish."""
-        mark = self.turns.pop()
-        self._restore(mark)
-
-    def _snapshot(self, mark: Mark) -> None:
-        mark.snapshot = empty_snapshot(self.cache) if self.offset == 0 else snapshot_caches(self.cache)
-        marks = [m for m in self.turns + self.answer_marks if m.snapshot is not None and m.offset > 0]
-        marks.sort(key=lambda m: m.offset)
-        for old in marks[: max(0, len(marks) - self.options.max_snapshots)]:
-            old.snapshot = None
-
-    def _restore(self, mark: Mark) -> None:
-        self._restore_to_offset(mark)
-        del self.segments[mark.n_segments:]
-        del self.messages[mark.n_messages:]
-        self.answer_open = mark.meta.get("answer_open", False)
-        self.awaiting_tools = []
-        self.voice = None
-
-    def _restore_turn(self, turn: int) -> Iterator[ev.Event]:
-        target = self.turns[turn]
-        base = max((i for i in range(turn + 1) if self.turns[i].snapshot is not None), default=None)
-        replay = self.segments[: target.n_segments]
-        if base is None:
-            self.cache = self.model.make_cache()
-            self.offset, start = 0, 0
-        else:
-            self._restore_to_offset(self.turns[base])
-            start = self.turns[base].n_segments
-        self.segments = replay[:start]
-        for seg in replay[start:]:
-            yield from self._prefill(seg, want_logits=False, check_cancel=False)
-        del self.messages[target.n_messages:]
-        del self.turns[turn:]
-        self.answer_marks = [m for m in self.answer_marks if m.offset <= target.offset]
-        self.answer_open = target.meta.get("answer_open", False)
-        self.awaiting_tools = []
-        self.voice = None
-
-    def _restore_to_offset(self, mark: Mark) -> None:
-        """Only the cache and its offset; segments, messages and flags are the caller's."""
-        if mark.snapshot is None:
-            raise SessionError("no snapshot at this point")
-        restore_caches(self.cache, mark.snapshot, mark.offset)
-        self.offset = mark.offset
 
     def _feed_plain(self, ids: list[int]) -> Iterator[ev.Event]:
         yield from self._prefill(Segment(np.asarray(ids, np.int32)), want_logits=False)
@@ -346,12 +389,11 @@ class Session:
         """Feed one segment in chunks; returns the logits of its last position (or None)."""
         n = len(seg)
         media = seg.media()
-        has_media = any(v is not None for v in media.values())
         ids = mx.array(seg.ids[None])
         embeds = None
-        if has_media:
-            kw = {k: (None if v is None else mx.array(v)) for k, v in media.items()}
-            embeds = self.model.embed_inputs(ids, **kw)
+        if any(v is not None for v in media.values()):
+            embeds = self.model.embed_inputs(
+                ids, **{k: (None if v is None else mx.array(v)) for k, v in media.items()})
         step = max(1, self.options.chunk_tokens)
         start, logits = 0, None
         started = time.perf_counter()
@@ -360,19 +402,14 @@ class Session:
                 raise Cancelled()
             end = vision_runs_end(seg.ids, start, min(start + step, n),
                                   (self.image_token_id, self.video_token_id))
-            last = end == n
-            hidden = None
-            out = self.model(
-                ids[:, start:end], cache=self.cache,
-                inputs_embeds=None if embeds is None else embeds[:, start:end],
-                logits_to_keep=1, return_hidden=self.drafter is not None,
-            )
-            if self.drafter is not None:
-                out, hidden = out[0], out[1][:, -1:]
-            mx.eval([out] + [c.state for c in self.cache] + ([hidden] if hidden is not None else []))
-            if last and want_logits:
+            hidden = self.model.hidden_states(
+                ids[:, start:end], self.cache, None if embeds is None else embeds[:, start:end])
+            hidden = hidden[:, -1:]
+            out = self.model.logits(hidden)
+            mx.eval([out, hidden] + [c.state for c in self.cache])
+            if end == n and want_logits:
                 logits = out
-                self.last_hidden = hidden
+                self.last_hidden = hidden if self.drafter is not None else None
             start = end
             if n > step:
                 yield ev.Progress(stage="prefill", done=start, total=n)
@@ -381,13 +418,14 @@ class Session:
         self.prefill_seconds = time.perf_counter() - started
         return logits
 
-    def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False
-                ) -> Iterator[ev.Event]:
+    # ------------------------------------------------------------------ answering
+
+    def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False,
+                constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
         if not continuing:
-            mark = Mark(self.offset, len(self.segments), len(self.messages), last_logits=logits,
-                        meta={"last_hidden": self.last_hidden})
-            self._snapshot(mark)
+            mark = replace(self._mark(), last_logits=logits, last_hidden=self.last_hidden)
             self.answer_marks.append(mark)
+            self._snapshot(mark)
             self.messages.append({"role": "assistant", "content": ""})
         prompt_tokens = self.offset
         self.answer_open = True
@@ -398,11 +436,11 @@ class Session:
         answer, calls, fed = [], [], []
         reason = "length"
         budget = min(settings.max_tokens, self.context_length - self.offset)
-        run = ev.GenerationSettings(**{**settings.__dict__, "max_tokens": max(budget, 1)})
+        run = replace(settings, max_tokens=max(budget, 1))
         try:
-            for step in self._steps(logits, run, stats):
+            for step in self._steps(logits, run, stats, constraint):
                 if step.stop:
-                    reason = "tool_calls" if step.token == 50 else "stop"
+                    reason = "tool_calls" if step.token == self.tool_response_id else "stop"
                     break
                 fed.append(step.token)
                 detok.add_token(step.token)
@@ -441,14 +479,17 @@ class Session:
             memory_bytes=int(mx.get_active_memory()))
         yield ev.TurnFinished(reason=reason, text="".join(answer))
 
-    def _steps(self, logits, settings, stats):
+    def _steps(self, logits, settings: ev.GenerationSettings, stats: DecodeStats,
+               constraint: TokenConstraint | None = None):
+        """The decoder's steps: speculative with the drafter where it pays off, else plain."""
         wanted = drafter_pays_off() if settings.use_drafter is None else settings.use_drafter
-        if self.drafter is not None and wanted:
-            from engine.decode.speculative_session import speculative_steps
-
-            return speculative_steps(self, logits, settings, stats)
+        # A constraint decodes plainly: the drafter's proposals would have to follow the constraint too.
+        if self.drafter is not None and wanted and constraint is None:
+            return generate_speculative(
+                self.model, MTPDraftSource(self.model, self.drafter), self.cache, logits,
+                settings=settings, config=self.gen_config, stats=stats, hidden_last=self.last_hidden)
         return generate_tokens(self.model, self.cache, logits, settings=settings,
-                               config=self.gen_config, stats=stats)
+                               config=self.gen_config, stats=stats, constraint=constraint)
 
     def _parsed(self, items, answer: list, calls: list) -> Iterator[ev.Event]:
         for item in items:
@@ -464,38 +505,4 @@ class Session:
                 yield ev.ParseErrorEvent(raw=item.raw, message=item.message)
 
 
-def _media_of(content) -> dict[str, list]:
-    """The payloads of a content list by kind, as `encode_prompt` takes them."""
-    kinds = {"images": "image", "audios": "audio", "videos": "video"}
-    if isinstance(content, str):
-        return {name: [] for name in kinds}
-    return {name: [c.get(kind) for c in content if c.get("type") == kind]
-            for name, kind in kinds.items()}
-
-
-def _template_message(message: dict) -> dict:
-    """The message as the chat template needs it: media items without their payloads."""
-    out = dict(message)
-    content = message.get("content")
-    if isinstance(content, list):
-        out["content"] = [{"type": c["type"]} if c.get("type") in ("image", "audio", "video") else dict(c)
-                          for c in content]
-    return out
-
-
-def _segment_of(inputs) -> Segment:
-    def arr(x):
-        return None if x is None else np.asarray(x)
-
-    return Segment(
-        ids=np.asarray(inputs.input_ids[0], np.int32),
-        pixel_values=arr(inputs.pixel_values),
-        image_position_ids=arr(inputs.image_position_ids),
-        input_features=arr(inputs.input_features),
-        input_features_mask=arr(inputs.input_features_mask),
-        pixel_values_videos=arr(inputs.pixel_values_videos),
-        video_position_ids=arr(inputs.video_position_ids),
-    )
-
-
-__all__ = ["Session", "SessionOptions", "SessionError", "Cancelled"]
+__all__ = ["Session", "SessionOptions"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine import protocol as ev
+from engine.decode.generation import drafter_pays_off
 from engine.worker import EngineWorker
 
 GREEDY = ev.GenerationSettings(temperature=0.0, max_tokens=8, use_drafter=False)
@@ -48,6 +49,7 @@ def engine(tiny_checkpoint):
     loaded = rec.wait_for(rid, (ev.ModelLoaded, ev.ErrorEvent))
     assert isinstance(loaded, ev.ModelLoaded), loaded
     assert loaded.random_weights and loaded.context_length > 0
+    assert loaded.drafter_pays_off == drafter_pays_off()  # the app's default for the drafter
     yield worker, rec
     worker.stop()
     assert not worker.alive
@@ -76,15 +78,14 @@ def test_errors_are_events_and_the_engine_keeps_working(engine):
         worker.submit(ev.SendMessage(session_id="c2", content=[{"type": "image", "image": "/no/such.png"}],
                                      settings=GREEDY)),
     ]
-    messages = {}
-    for rid in bad[:1] + bad[2:]:
-        err = rec.wait_for(rid, ev.ErrorEvent)
-        messages[rid] = err.message
-    assert "no open conversation" in messages[bad[0]]
-    assert "no answer to regenerate" in messages[bad[2]]
-    assert "no voice turn" in messages[bad[3]]
-    assert "too long" in messages[bad[4]]
+    errors = {rid: rec.wait_for(rid, ev.ErrorEvent) for rid in bad[:1] + bad[2:]}
+    messages = {rid: e.message for rid, e in errors.items()}
+    assert "no open conversation" in messages[bad[0]] and errors[bad[0]].kind == "not_found"
+    assert "no answer to regenerate" in messages[bad[2]] and errors[bad[2]].kind == "bad_request"
+    assert "no voice turn" in messages[bad[3]] and errors[bad[3]].kind == "bad_request"
+    assert "too long" in messages[bad[4]] and errors[bad[4]].kind == "too_long"
     assert "such.png" in messages[bad[5]] or "not found" in messages[bad[5]].lower()
+    assert all(not e.detail for e in list(errors.values())[:4])  # refusals carry no traceback
     rid = worker.submit(ev.SendMessage(session_id="c2", content="ok", settings=GREEDY))
     assert isinstance(rec.wait_for(rid, (ev.TurnFinished, ev.ErrorEvent)), ev.TurnFinished)
 
@@ -128,3 +129,31 @@ def test_a_cancel_drops_answers_still_waiting_in_the_queue(engine):
     assert not [e for e in rec.of(queued) if isinstance(e, (ev.TextDelta, ev.TurnStats))]
     after = worker.submit(ev.SendMessage(session_id="q", content="three", settings=GREEDY))
     assert rec.wait_for(after, (ev.TurnFinished, ev.ErrorEvent)).reason in ("stop", "length", "tool_calls")
+
+
+def test_without_a_model_commands_fail_with_kind_no_model():
+    rec = Recorder()
+    worker = EngineWorker(rec)
+    worker.start()
+    try:
+        rid = worker.submit(ev.OpenSession(session_id="x"))
+        err = rec.wait_for(rid, ev.ErrorEvent)
+        assert err.kind == "no_model" and err.session_id == "x" and err.request_id == rid
+        rid = worker.submit(ev.SendMessage(session_id="x", content="hi"))
+        assert rec.wait_for(rid, ev.ErrorEvent).kind == "no_model"
+    finally:
+        worker.stop()
+
+
+def test_every_command_has_a_handler_and_events_are_frozen():
+    import dataclasses
+    import inspect
+
+    commands = {c for _, c in inspect.getmembers(ev, inspect.isclass)
+                if issubclass(c, ev.Command) and c not in (ev.Command, ev.SessionCommand, ev.Shutdown)}
+    assert commands == set(EngineWorker(lambda e: None).handlers)
+    assert all(issubclass(c, ev.SessionCommand) for c in commands
+               if "session_id" in {f.name for f in dataclasses.fields(c)} and c is not ev.Cancel)
+    event = ev.TextDelta(text="a")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.text = "b"

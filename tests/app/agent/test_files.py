@@ -3,7 +3,6 @@ from pathlib import Path
 import pytest
 
 from app.agent import files
-from app.agent.checkpoints import Checkpoints
 from app.agent.files import ToolError
 from app.agent.workspace import PathEscapeError, Workspace
 
@@ -87,25 +86,27 @@ def test_write_outside_or_into_git_is_refused(ws: Path):
     assert not (ws.parent / "evil.py").exists()
 
 
-def test_search_text_and_regex_respects_gitignore(ws: Path, data_dir: Path):
+def test_search_text_and_regex_respects_gitignore(ws: Path):
     (ws / ".gitignore").write_text("build/\n*.log\n")
     (ws / "build").mkdir()
     (ws / "build" / "out.py").write_text("needle = 1\n")
     (ws / "app.log").write_text("needle\n")
     (ws / "src").mkdir()
     (ws / "src" / "a.py").write_text("x = 1\nneedle = 2\n")
+    (ws / "src" / ".gitignore").write_text("gen.py\n")
+    (ws / "src" / "gen.py").write_text("needle = 3\n")
     (ws / "b.py").write_text("def needle_fn():\n    pass\n")
-    w, ck = Workspace(ws), Checkpoints(ws, data_dir)
-    hits = files.search(w, ck.visible_files("."), "needle")["matches"]
+    w = Workspace(ws)
+    hits = files.search(w, "needle")["matches"]
     assert hits == ["b.py:1: def needle_fn():", "src/a.py:2: needle = 2"]
-    regex = files.search(w, ck.visible_files("."), r"^needle\s*=", regex=True)["matches"]
+    regex = files.search(w, r"^needle\s*=", regex=True)["matches"]
     assert regex == ["src/a.py:2: needle = 2"]
-    assert files.search(w, ck.visible_files("src"), "needle", path="src")["total"] == 1
+    assert files.search(w, "needle", path="src")["total"] == 1
     with pytest.raises(ToolError, match="invalid regular expression"):
-        files.search(w, [], "(", regex=True)
+        files.search(w, "(", regex=True)
     # Plain text is not a regex: "(" is found literally.
     (ws / "c.py").write_text("f(\n")
-    assert files.search(w, ck.visible_files("."), "f(")["total"] == 1
+    assert files.search(w, "f(")["total"] == 1
 
 
 def test_a_change_is_not_applied_over_a_file_changed_meanwhile(ws: Path):
@@ -135,3 +136,36 @@ def test_diff_of_a_file_without_a_final_newline_keeps_lines_apart():
 
     diff = FileChange(Path("x.txt"), "x.txt", b"a\nb", b"a\nc").diff()
     assert "-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n" in diff
+
+
+@pytest.mark.timeout(60)  # a backtracking engine would not finish (it doubles per character)
+def test_search_time_is_linear_even_for_a_catastrophic_pattern(ws: Path):
+    (ws / "a.txt").write_text("a" * 5000 + "!\n" + "aaa\n")
+    result = files.search(Workspace(ws), r"(a+)+$", regex=True)
+    assert result["matches"] == ["a.txt:2: aaa"]
+
+
+def test_patterns_the_linear_engine_cannot_run_get_a_clear_message(ws: Path):
+    for pattern in (r"(?=x)y", r"(a)\1", r"(?<!x)y"):
+        with pytest.raises(ToolError, match="without look-around or back-references"):
+            files.search(Workspace(ws), pattern, regex=True)
+
+
+def test_a_search_stops_when_cancelled(ws: Path):
+    import threading
+
+    (ws / "a.txt").write_text("x\n")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(files.ToolStopped):
+        files.search(Workspace(ws), "x", cancel=cancel)
+
+
+def test_read_and_list_refuse_special_files_and_hide_any_dot_git(ws: Path):
+    import os
+
+    os.mkfifo(ws / "pipe")
+    (ws / ".GIT").mkdir()
+    with pytest.raises(ToolError, match="FIFO"):
+        files.read_file(Workspace(ws), "pipe")
+    assert files.list_dir(Workspace(ws))["entries"] == ["pipe"]

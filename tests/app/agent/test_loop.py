@@ -1,5 +1,7 @@
 """The loop end to end with a scripted model: real files, real commands, real checkpoints."""
 
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -10,6 +12,7 @@ from app.agent.events import (
     ApprovalNeeded,
     CheckpointMade,
     CommandOutput,
+    CommandStarted,
     ContextShortened,
     Decision,
     Finished,
@@ -17,6 +20,7 @@ from app.agent.events import (
     StepStarted,
     StopReason,
     ToolCallProposed,
+    UndoPointMade,
 )
 from app.agent.loop import AgentRun
 from app.agent.model import Reply
@@ -370,3 +374,185 @@ def test_waiting_for_the_person_does_not_count_against_the_time_limit(ws: Path, 
     limits = Limits(max_wall_s=0.4)
     result = make_run(model, ws, data_dir, decide=slow_person, mode=ApprovalMode.ASK, limits=limits)
     assert result[0].run().reason is StopReason.DONE
+
+
+# ---------------------------------------------------------------- attacks by a hostile model
+
+
+def _spy_git(tmp_path: Path, monkeypatch) -> Path:
+    """A `git` first on PATH that leaves a mark when anything runs it."""
+    spy = tmp_path / "spy-bin"
+    spy.mkdir()
+    mark = tmp_path / "git-ran"
+    (spy / "git").write_text(f"#!/bin/sh\necho \"$@\" >> {mark}\n")
+    (spy / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{spy}:{os.environ['PATH']}")
+    return mark
+
+
+def test_no_write_can_plant_a_git_config_and_undo_runs_no_git(
+    ws: Path, data_dir: Path, tmp_path: Path, monkeypatch
+):
+    subprocess.run(["git", "init", "-q", "vendored"], cwd=ws, check=True)
+    git_mark = _spy_git(tmp_path, monkeypatch)
+    evil = '[core]\n\tfsmonitor = "touch ../pwned"\n'
+    planted = [
+        "tools/.git/HEAD", "tools/.git/objects/x", "tools/.git/refs/x", "tools/.git/config",
+        ".GIT/notes", "a/b/c/.Git/config", "vendored/.git/config", "vendored/.git/hooks/pre-commit",
+        ".g\u200cit/config", "tools/\uff0egit/config", "tools/.git./config", ".git",
+    ]  # fmt: skip
+    model = ScriptedModel(
+        [calls(*(call("write_file", path=p, content=evil) for p in planted)),
+         calls(call("write_file", path="ok.txt", content="fine\n"))]
+    )  # fmt: skip
+    run, events = make_run(model, ws, data_dir, mode=ApprovalMode.AUTO_EDITS)
+    assert run.run().reason is StopReason.DONE
+    errors = [r["response"].get("error", "") for r in model.tool_results()]
+    assert all(".git folder; not writable" in e for e in errors[:-1]), errors
+    assert (ws / "ok.txt").read_text() == "fine\n"
+    assert [p.label for p in run.undo.list()] == ["Step 2", "Before the task"]  # nothing written
+    run.undo.undo_last()
+    assert not git_mark.exists() and not (ws / "pwned").exists()
+    assert not (ws / "tools").exists() and not (ws / "a").exists() and not (ws / "ok.txt").exists()
+    assert "fsmonitor" not in (ws / "vendored" / ".git" / "config").read_text()
+
+
+def test_undo_of_a_run_keeps_files_a_gitignore_edit_uncovered(ws: Path, data_dir: Path):
+    (ws / ".gitignore").write_text(".env\nbuild/\n")
+    (ws / ".env").write_text("TOKEN=mine\n")
+    (ws / "build").mkdir()
+    (ws / "build" / "model.bin").write_bytes(b"\x07" * 4096)
+    model = ScriptedModel(
+        [calls(call("write_file", path=".gitignore", content="")),
+         calls(call("run_command", command="echo > .gitignore && touch new.txt"))]
+    )  # fmt: skip
+    run, events = make_run(model, ws, data_dir)
+    run.run()
+    run.undo.undo_last()
+    run.undo.undo_last()
+    assert (ws / ".gitignore").read_text() == ".env\nbuild/\n"
+    assert (ws / ".env").read_text() == "TOKEN=mine\n"
+    assert (ws / "build" / "model.bin").read_bytes() == b"\x07" * 4096
+    assert not (ws / "new.txt").exists()
+
+
+def test_a_repo_made_by_a_command_does_not_break_later_undo(ws: Path, data_dir: Path):
+    (ws / "a.txt").write_text("a\n")
+    model = ScriptedModel(
+        [calls(call("run_command", command="git init -q sub && cargo_new=1 && git init -q .")),
+         calls(call("edit_file", path="a.txt", old_text="a", new_text="b")),
+         calls(call("write_file", path="sub/x.txt", content="x"))]
+    )  # fmt: skip
+    run, events = make_run(model, ws, data_dir)
+    assert run.run().reason is StopReason.DONE
+    assert [e.step for e in of(events, UndoPointMade)] == [0, 1, 2, 3]
+    run.undo.undo_last()
+    run.undo.undo_last()
+    assert (ws / "a.txt").read_text() == "a\n" and not (ws / "sub" / "x.txt").exists()
+
+
+def test_a_link_swapped_in_after_approval_does_not_redirect_the_write(
+    ws: Path, data_dir: Path, tmp_path: Path
+):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ws / "sub").mkdir()
+    (ws / "sub" / "f.txt").write_text("mine\n")
+
+    def swap_then_allow(event):
+        (ws / "sub").rename(ws / "sub-moved")
+        (ws / "sub").symlink_to(outside)  # as a background command could do
+        (outside / "f.txt").write_text("mine\n")
+        return Decision.allow_once()
+
+    model = ScriptedModel([calls(call("write_file", path="sub/f.txt", content="evil\n"))])
+    run, events = make_run(model, ws, data_dir, decide=swap_then_allow, mode=ApprovalMode.ASK)
+    run.run()
+    (observation,) = of(events, Observation)
+    assert not observation.ok and "outside the workspace" in observation.response["error"]
+    assert (outside / "f.txt").read_text() == "mine\n"
+
+
+def test_a_hard_link_to_an_outside_file_is_broken_not_followed(
+    ws: Path, data_dir: Path, tmp_path: Path
+):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("password = 1\n")
+    os.link(outside, ws / "link.txt")
+    model = ScriptedModel(
+        [calls(call("edit_file", path="link.txt", old_text="1", new_text="2"))]
+    )
+    run, events = make_run(model, ws, data_dir)
+    run.run()
+    (observation,) = of(events, Observation)
+    assert "hard links" in observation.response["note"]
+    assert outside.read_text() == "password = 1\n"
+    assert (ws / "link.txt").read_text() == "password = 2\n"
+    run.undo.undo_last()
+    assert (ws / "link.txt").read_text() == "password = 1\n"
+    assert outside.read_text() == "password = 1\n"
+
+
+def test_stop_ends_a_read_that_blocks(ws: Path, data_dir: Path, monkeypatch):
+    from app.agent import files
+
+    release = threading.Event()
+
+    def stuck(*args, **kwargs):
+        release.wait()  # a read that never returns (a hung network mount, say)
+        return {}
+
+    monkeypatch.setattr(files, "read_file", stuck)
+    (ws / "a.txt").write_text("a")
+    model = ScriptedModel([calls(call("read_file", path="a.txt"))])
+    run, events = make_run(model, ws, data_dir)
+    results: list = []
+    worker = threading.Thread(target=lambda: results.append(run.run()), daemon=True)
+    worker.start()
+    for _ in range(3000):
+        if of(events, ToolCallProposed):
+            break
+        time.sleep(0.01)
+    run.stop()
+    worker.join(30)  # not a speed check: without the fix the run never ends
+    release.set()
+    assert not worker.is_alive() and results[0].reason is StopReason.STOPPED
+
+
+def test_a_fifo_is_refused_by_every_file_tool(ws: Path, data_dir: Path):
+    os.mkfifo(ws / "pipe")
+    model = ScriptedModel(
+        [calls(call("read_file", path="pipe"), call("write_file", path="pipe", content="x"),
+               call("edit_file", path="pipe", old_text="a", new_text="b"),
+               call("search", pattern="x"))]
+    )  # fmt: skip
+    run, events = make_run(model, ws, data_dir)
+    assert run.run().reason is StopReason.DONE
+    read, write, edit, search = model.tool_results()
+    for result in (read, write, edit):
+        assert "FIFO" in result["response"]["error"]
+    assert search["response"]["total"] == 0
+
+
+def test_the_result_says_what_happened(ws: Path, data_dir: Path):
+    quiet = make_run(ScriptedModel([Reply(text="Hello.")]), ws, data_dir)[0].run()
+    assert quiet.tools_used == 0 and quiet.files_changed == ()
+    assert quiet.what_happened == "No tool was used and no file changed."
+    busy = make_run(
+        ScriptedModel([calls(call("list_dir"), call("write_file", path="d/a.txt", content="a"))]),
+        ws, data_dir,
+    )[0].run()  # fmt: skip
+    assert busy.tools_used == 2 and busy.files_changed == ("d", "d/a.txt")
+    assert busy.what_happened == "2 tool calls made and 2 files changed."
+
+
+def test_unconfined_commands_are_said_plainly(ws: Path, data_dir: Path):
+    model = ScriptedModel([calls(call("run_command", command="echo hi"))])
+    run, events = make_run(model, ws, data_dir, decide=lambda e: Decision.allow_once(),
+                           mode=ApprovalMode.ASK)  # fmt: skip
+    result = run.run()
+    (asked,) = of(events, ApprovalNeeded)
+    (started,) = of(events, CommandStarted)
+    assert asked.note.startswith("Commands run without a sandbox")
+    assert not started.sandboxed and started.note == asked.note
+    assert result.notes[0] == asked.note

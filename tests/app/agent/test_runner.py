@@ -105,14 +105,116 @@ def test_empty_command_is_refused(ws: Path):
         CommandRunner(ws, use_sandbox=False).run("  ", 1)
 
 
-def test_macos_commands_run_under_sandbox_exec(ws: Path):
-    argv = CommandRunner(ws, use_sandbox=True).argv("make test")
+def _alive_with(token: str) -> list[int]:
+    """Processes on this machine whose command line holds `token`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if token.encode() in f.read() and not _dead(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_commands_see_no_secrets_and_get_the_workspace_virtualenv(ws: Path, monkeypatch):
+    monkeypatch.setenv("MY_API_TOKEN", "t0ken")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws")
+    monkeypatch.setenv("DATABASE_PASSWORD", "pw")
+    monkeypatch.setenv("UNRELATED_APP_SETTING", "x")
+    (ws / ".venv" / "bin").mkdir(parents=True)
+    (ws / ".venv" / "bin" / "python").write_text("#!/bin/sh\n")
+    result = CommandRunner(ws, use_sandbox=False).run("env", 10)
+    env = dict(line.split("=", 1) for line in result.output.splitlines() if "=" in line)
+    assert not {"MY_API_TOKEN", "AWS_SECRET_ACCESS_KEY", "DATABASE_PASSWORD"} & set(env)
+    assert "UNRELATED_APP_SETTING" not in env  # an allow-list, not only a deny-list
+    assert env["PATH"].startswith(f"{ws.resolve() / '.venv' / 'bin'}:")
+    assert env["VIRTUAL_ENV"] == str(ws.resolve() / ".venv") and env["HOME"]
+
+
+needs_bwrap = pytest.mark.skipif(
+    not sandbox.Sandbox.detect().confined or sys.platform == "darwin",
+    reason="bubblewrap is not available here",
+)
+
+
+@needs_bwrap
+def test_in_bubblewrap_only_the_workspace_and_temp_are_writable(ws: Path, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("private key")
+    (home / ".netrc").write_text("machine x password y")
+    (home / "notes.txt").write_text("visible")
+    monkeypatch.setenv("HOME", str(home))
+    (ws / ".git").mkdir()
+    (ws / "sub" / ".Git").mkdir(parents=True)
+    outside = tmp_path / "outside.txt"
+    runner = CommandRunner(ws)
+    assert runner.sandbox.kind == "bwrap" and runner.note == ""
+    result = runner.run(
+        f"echo ok > inside.txt; echo bad > {outside}; echo bad > .git/config; "
+        "echo bad > sub/.Git/config; echo t > /tmp/t && echo tmp-ok; "
+        f"cat {home}/.ssh/id_rsa {home}/.netrc; cat {home}/notes.txt",
+        20,
+    )
+    assert (ws / "inside.txt").read_text() == "ok\n"
+    assert not outside.exists() and not (ws / ".git" / "config").exists()
+    assert not (ws / "sub" / ".Git" / "config").exists()
+    assert "tmp-ok" in result.output and "visible" in result.output
+    assert "private key" not in result.output and "password" not in result.output
+    assert (runner.temp_dir / "t").exists()  # the run's own /tmp
+    runner.close()
+    assert not runner.temp_dir.exists()
+
+
+@needs_bwrap
+def test_in_bubblewrap_a_setsid_daemon_dies_with_the_command(ws: Path):
+    token = f"3{os.getpid()}.25"
+    result = CommandRunner(ws, kill_grace_s=0.2).run(
+        f"setsid sh -c 'sleep {token}' > /dev/null 2>&1 < /dev/null & echo started", 10
+    )
+    assert "started" in result.output
+    deadline = time.monotonic() + 3
+    while _alive_with(f"sleep {token}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    leftover = _alive_with(f"sleep {token}")
+    for pid in leftover:
+        os.kill(pid, 9)
+    assert leftover == []
+
+
+@needs_bwrap
+def test_in_bubblewrap_a_timeout_ends_every_process(ws: Path):
+    token = f"4{os.getpid()}.5"
+    result = CommandRunner(ws, kill_grace_s=0.2).run(f"sleep {token} & sleep {token}", 1)
+    assert result.timed_out and result.exit_code is None
+    deadline = time.monotonic() + 3
+    while _alive_with(f"sleep {token}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    leftover = _alive_with(f"sleep {token}")
+    for pid in leftover:
+        os.kill(pid, 9)
+    assert leftover == []
+
+
+def test_without_a_sandbox_the_runner_says_so(ws: Path, monkeypatch):
+    monkeypatch.setattr(sandbox, "_detected", None)
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    monkeypatch.setattr(sandbox.sys, "platform", "linux")
+    runner = CommandRunner(ws)
+    assert not runner.sandbox.confined
+    assert runner.note.startswith("Commands run without a sandbox on this system")
+    assert runner.run("echo hi", 10).output == "hi\n"
+    assert CommandRunner(ws, use_sandbox=False).note == sandbox.UNCONFINED_NOTE
+
+
+def test_on_macos_commands_run_under_sandbox_exec(ws: Path):
+    box = sandbox.Sandbox("sandbox-exec", sandbox.SANDBOX_EXEC)
+    policy = sandbox.Policy(ws, ws.parent / "tmp", Path.home())
+    argv, env = box.wrap(["/bin/sh", "-c", "make test"], policy, {"PATH": "/usr/bin"})
     assert argv[0] == sandbox.SANDBOX_EXEC and argv[1] == "-p"
     assert f"WORKSPACE={os.path.realpath(ws)}" in argv
-    assert argv[-3:] == ["/bin/sh", "-c", "make test"]
-    profile = argv[2]
-    assert "(deny file-write*)" in profile and '(subpath (param "WORKSPACE"))' in profile
-
-
-def test_sandbox_is_on_by_default_only_on_macos(ws: Path):
-    assert CommandRunner(ws).use_sandbox is (sys.platform == "darwin")
+    assert argv[-3:] == ["/bin/sh", "-c", "make test"] and env == {"PATH": "/usr/bin"}
+    assert argv[2] == sandbox.profile_text()

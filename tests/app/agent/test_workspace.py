@@ -1,9 +1,10 @@
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
 
-from app.agent.workspace import PathEscapeError, Workspace
+from app.agent.workspace import PathEscapeError, Workspace, fold_name, is_git_name
 
 
 def test_relative_and_absolute_paths_inside_resolve(ws: Path):
@@ -54,3 +55,35 @@ def test_bad_input_gets_a_clear_error(ws: Path, tmp_path: Path):
         Workspace(ws).resolve(3)  # type: ignore[arg-type]
     with pytest.raises(NotADirectoryError, match="does not exist"):
         Workspace(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".git/config", "tools/.git/config", "a/b/c/d/.git/hooks/pre-commit", ".GIT/notes",
+        "sub/.Git/HEAD", ".gIT", ".g\u200cit/config", "\ufeff.git/x", ".git./config", ".git /x",
+        "\uff0egit/config", ".gi\u0307t/x", unicodedata.normalize("NFD", ".gìt/x"),
+    ],
+)  # fmt: skip
+def test_any_dot_git_at_any_depth_in_any_form_is_not_writable(ws: Path, path: str):
+    with pytest.raises(PathEscapeError, match=r"\.git folder"):
+        Workspace(ws).resolve(path, for_write=True)
+
+
+def test_names_that_only_look_like_dot_git_are_fine(ws: Path):
+    w = Workspace(ws)
+    for path in (".github/workflows/ci.yml", ".gitignore", ".gitattributes", "git/x", "my.git"):
+        assert w.resolve(path, for_write=True) == ws.resolve() / path
+
+
+def test_a_link_to_a_dot_git_folder_is_not_a_way_in(ws: Path):
+    (ws / "sub" / ".git").mkdir(parents=True)
+    (ws / "innocent").symlink_to(ws / "sub" / ".git")
+    with pytest.raises(PathEscapeError, match=r"\.git folder"):
+        Workspace(ws).resolve("innocent/config", for_write=True)
+
+
+def test_fold_name_compares_as_a_mac_file_system_does():
+    assert is_git_name(".GIT") and is_git_name(unicodedata.normalize("NFC", ".git"))
+    assert fold_name("Ä") == fold_name(unicodedata.normalize("NFD", "ä"))
+    assert not is_git_name(".gitx") and not is_git_name("git")

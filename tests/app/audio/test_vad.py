@@ -1,4 +1,4 @@
-"""VoiceActivityDetector on synthetic signals: where turns start and end, pre-roll, chunking."""
+"""VoiceActivityDetector with the energy scorer on synthetic signals: turn starts and ends, pre-roll, chunking."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from synthetic_speech import RATE
 from synthetic_speech import noise as _noise
 from synthetic_speech import voice as _voice
 
-from app.audio.vad import FRAME, SpeechEnded, SpeechStarted, VoiceActivityDetector
+from app.audio.energy_scorer import FRAME, EnergyScorer
+from app.audio.vad import SpeechEnded, SpeechStarted, VoiceActivityDetector
 
 
 def _feed_in_chunks(vad: VoiceActivityDetector, signal: np.ndarray, sizes: list[int]) -> list:
@@ -121,4 +122,35 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         VoiceActivityDetector(pre_roll_s=-1)
     with pytest.raises(ValueError, match="hold_db"):
-        VoiceActivityDetector(onset_db=6, hold_db=12)
+        EnergyScorer(onset_db=6, hold_db=12)
+
+
+class _Scripted:
+    """A scorer that returns a fixed list of scores, one per 100-sample frame."""
+
+    name, frame, onset, hold, lag_s = "scripted", 100, 0.5, 0.3, 0.0
+
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = iter(scores)
+
+    def score(self, frame: np.ndarray) -> float:
+        assert frame.shape == (self.frame,)
+        return next(self.scores)
+
+
+def test_any_scorer_drives_the_turn_with_its_own_frame_and_hysteresis() -> None:
+    # 2 frames to start (min_speech 0.0125 s = 2 frames of 100), 0.4 holds, 3 quiet frames end it
+    scores = [0.1, 0.6, 0.6, 0.4, 0.4, 0.2, 0.6, 0.1, 0.1, 0.1, 0.9]
+    vad = VoiceActivityDetector(
+        silence_s=300 / RATE, pre_roll_s=0, min_speech_s=0.0125, scorer=_Scripted(scores)
+    )
+    events = vad.feed(np.zeros(100 * len(scores), np.float32))
+    assert [(type(e).__name__, getattr(e, "start", None) or getattr(e, "end", None)) for e in events] == [
+        ("SpeechStarted", 100),
+        ("SpeechEnded", 1_000),
+    ]
+    assert events[1].speech_end == 700
+    with pytest.raises(ValueError, match="hold"):
+        bad = _Scripted([])
+        bad.hold = 0.9
+        VoiceActivityDetector(scorer=bad)

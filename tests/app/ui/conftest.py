@@ -8,9 +8,9 @@ import pytest
 from fake_engine import FakeEngineWorker
 from PySide6.QtCore import QSettings
 
-from app.bridge import EngineBridge
-from app.settings import Key, Settings
 from app.store import Store
+from app.ui.engine_bridge import EngineBridge
+from app.ui.settings import Key, Settings
 
 
 @pytest.fixture

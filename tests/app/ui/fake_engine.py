@@ -4,7 +4,8 @@ It runs its own thread, reads commands from a queue and answers with the real `e
 events, calling `on_event` on that thread as the real worker does. Answers come from `replies`
 (used in order, then an echo), streamed word by word with `token_delay` seconds between words;
 `prefill_delay` makes it sleep before the first word (a long prefill); `media_error` makes every
-`PrepareMedia` fail (images that pass the app's checks but not the engine's). As in the real
+`PrepareMedia` fail (images that pass the app's checks but not the engine's); `text_only` loads a model
+without vision and audio (ModelLoaded.has_vision/has_audio False). As in the real
 engine, `OpenSession` fails until a model is loaded; `LoadModel("missing")` fails. `Cancel` takes effect
 between words, like the real engine's check between decode steps. Every command is kept in
 `commands` for tests to inspect.
@@ -32,6 +33,8 @@ class FakeEngineWorker:
         tool_call: tuple[str, dict] | None = None,
         random_weights: bool = True,
         media_error: str = "",
+        text_only: bool = False,
+        drafter_pays_off: bool = False,
     ) -> None:
         self._on_event = on_event
         self.replies = list(replies or [])
@@ -41,6 +44,8 @@ class FakeEngineWorker:
         self.tool_call = tool_call
         self.random_weights = random_weights
         self.media_error = media_error  # when set, every PrepareMedia fails with this message
+        self.text_only = text_only
+        self.drafter_pays_off = drafter_pays_off  # what ModelLoaded says about this "device"
         self.commands: list[ev.Command] = []
         self.sessions: dict[str, list] = {}  # session_id -> user turn contents
         self.model_path = ""  # sessions need a model, as in the real engine
@@ -96,7 +101,9 @@ class FakeEngineWorker:
         self._emit(ev.ModelLoaded(request_id=c.request_id, name=c.path.rstrip("/").split("/")[-1],
                                   path=c.path, random_weights=self.random_weights,
                                   has_drafter=c.drafter_path is not None, context_length=8192,
-                                  memory_bytes=123 * 2**20))
+                                  memory_bytes=123 * 2**20, has_vision=not self.text_only,
+                                  has_audio=not self.text_only,
+                                  drafter_pays_off=self.drafter_pays_off))
 
     def _on_OpenSession(self, c: ev.OpenSession) -> None:
         if not self.model_path:

@@ -30,10 +30,10 @@ def main() -> None:
     app = QApplication([])
     app.setStyle("Fusion")
 
-    from app.bridge import EngineBridge
-    from app.settings import Key, Settings
     from app.store import Store
+    from app.ui.engine_bridge import EngineBridge
     from app.ui.main_window import MainWindow
+    from app.ui.settings import Key, Settings
     from engine.checkpoint import make_checkpoint
     from engine.worker import EngineWorker
 

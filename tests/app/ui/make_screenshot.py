@@ -56,10 +56,10 @@ def main() -> None:
 
     from fake_engine import FakeEngineWorker
 
-    from app.bridge import EngineBridge
-    from app.settings import Key, Settings
     from app.store import Store
+    from app.ui.engine_bridge import EngineBridge
     from app.ui.main_window import MainWindow
+    from app.ui.settings import Key, Settings
 
     data = Path(tempfile.mkdtemp(prefix="tandem-shot-"))
     store = Store(data)

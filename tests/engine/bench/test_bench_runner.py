@@ -36,11 +36,13 @@ def test_fill_cache_adds_positions():
     import mlx.core as mx
     from mlx_lm.models.cache import KVCache, RotatingKVCache
 
-    caches = [KVCache(), RotatingKVCache(max_size=8)]
+    from engine.decode.cache import FullCache, SlidingCache
+
+    caches = [KVCache(), RotatingKVCache(max_size=8), FullCache(), SlidingCache(8)]  # the peer's and ours
     for c in caches:
         c.update_and_fetch(mx.zeros((1, 2, 1, 4)), mx.zeros((1, 2, 1, 4)))
     common.fill_cache(caches, 20)
-    assert [c.offset for c in caches] == [21, 21]
+    assert [c.offset for c in caches] == [21, 21, 21, 21]
     assert common.tokens_per_second([0.0, 0.5, 1.0, 1.5]) == 2.0
 
 

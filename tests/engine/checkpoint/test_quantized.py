@@ -42,13 +42,14 @@ def test_names_dtypes_and_shapes(quantized):
         else:
             expected[name] = (mx.float32, spec.shape)
     assert {k: (v.dtype, tuple(v.shape)) for k, v in t.items()} == expected
-    # Spot checks of the rule: decoder projections and the embedding are packed; the rest stays float.
+    # Spot checks of mlx-vlm 0.7.10's rule: decoder projections, the embedding and the audio projection are
+    # packed; the vision embedder and image projection (paths naming "vision") and the rest stay float.
     assert t["language_model.model.embed_tokens.weight"].dtype == mx.uint32
     assert t["language_model.model.layers.2.self_attn.o_proj.weight"].dtype == mx.uint32
+    assert t["embed_audio.embedding_projection.weight"].dtype == mx.uint32
     for name in (
         "vision_embedder.patch_dense.weight",
         "embed_vision.embedding_projection.weight",
-        "embed_audio.embedding_projection.weight",
         "language_model.model.layers.0.layer_scalar",
         "language_model.model.layers.0.self_attn.q_norm.weight",
     ):

@@ -128,3 +128,47 @@ def test_pipeline_is_transformers_gemma_pipeline():
         ids = ours.encode(text, add_special_tokens=False).ids
         assert ids == ref.encode(text, add_special_tokens=False).ids, text
         assert ours.decode(ids) == ref.decode(ids)
+
+
+PROSE = (
+    "The model manager lists the builds of the model with their download size and the memory they need, "
+    "recommends the one that fits this computer, and downloads it together with its drafter. An interrupted "
+    "download resumes where it stopped, and every failure is explained in a plain sentence."
+)
+CODE = (
+    "def load_everything(path, drafter_path=None, dtype=None):\n"
+    "    folder = resolve_path(path)\n"
+    "    model = load_model(folder, dtype=dtype)\n"
+    "    for name, value in sorted(config.items()):\n"
+    "        if isinstance(value, dict):\n"
+    "            return {key: value for key in value}\n"
+)
+
+
+def test_real_vocab_compresses_english_and_code_like_a_real_tokenizer():
+    """Trained merges: under 1.4 tokens per English word, and code at more than three bytes a token."""
+    t = build_tokenizer(SHAPES["12b"])
+    prose = t.encode(PROSE).ids
+    assert len(prose) < 1.4 * len(PROSE.split())  # real tokenizers: about 1.3 per English word
+    assert len(t.encode(CODE).ids) < len(CODE.encode()) / 3
+    assert [t.id_to_token(i) for i in t.encode(" the model").ids] == ["▁the", "▁model"]
+    assert t.decode(t.encode(PROSE + CODE).ids) == PROSE + CODE
+
+
+def test_shipped_merges_are_what_the_training_script_makes():
+    """BPE is greedy: a shorter training gives the first merges of the shipped one (same Python)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from engine.checkpoint.tokenizer import MERGES_FILE
+
+    shipped = json.loads(MERGES_FILE.read_text(encoding="utf-8"))
+    if shipped["python"] != sys.version.split()[0]:
+        pytest.skip(f"the merges were trained on Python {shipped['python']}'s standard library")
+    script = Path(__file__).resolve().parents[3] / "scripts" / "train_demo_tokenizer.py"
+    spec = importlib.util.spec_from_file_location("train_demo_tokenizer", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    short = module.train(600)
+    assert short["merges"] == shipped["merges"][: len(short["merges"])]

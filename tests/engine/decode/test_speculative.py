@@ -13,27 +13,27 @@ all, some or none of their drafts.
 
 from __future__ import annotations
 
-import copy
-
 import mlx.core as mx
 import numpy as np
 import pytest
 
 from engine.loading import load_model
-from engine.model.drafter import load_drafter
+from engine.loading import load_drafter
 from engine.protocol import GenerationSettings
 from engine.decode.generation import DecodeStats, GenerationConfig, generate_tokens
+from engine.decode.cache import CacheTransaction, FullCache, Retention, SlidingCache
+from engine.decode.sampling import Sampler
 from engine.decode.speculative import (
-    CacheTransaction,
     MTPDraftSource,
-    Sampling,
     SpeculativeStats,
-    _verify_ids,
     generate_speculative,
     speculative_generate_step,
+    verify_ids,
 )
 
 N_TOKENS = 64
+# Sliding caches that evict within these short tests: 9 slack rows (the longest verify), growth in 4s.
+SMALL = Retention(slack=9, max_retain=9, step=4)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +70,9 @@ def _image_audio_prompt(model, seed: int) -> dict:
 
 
 def _prefill(model, cache, prompt: dict) -> tuple[int, mx.array]:
-    logits, hidden = model(prompt["input_ids"], cache=cache, **{k: v for k, v in prompt.items() if k != "input_ids"},
-                           return_hidden=True)
-    return int(mx.argmax(logits[0, -1]).item()), hidden[:, -1]
+    hidden = model.hidden_states(prompt["input_ids"], cache,
+                                 **{k: v for k, v in prompt.items() if k != "input_ids"})
+    return int(mx.argmax(model.logits(hidden)[0, -1]).item()), hidden[:, -1]
 
 
 def _plain_greedy(model, cache, first: int, n: int) -> list[int]:
@@ -86,12 +86,7 @@ def _plain_greedy(model, cache, first: int, n: int) -> list[int]:
 
 def _clone(cache: list) -> list:
     """Independent copies (MLX writes in place through the array objects a cache holds)."""
-    out = []
-    for c in cache:
-        d = copy.copy(c)
-        d.state = tuple(mx.array(x) if isinstance(x, mx.array) else x for x in c.state)
-        out.append(d)
-    return out
+    return [type(c).from_state(tuple(mx.array(x) for x in c.state), c.meta_state) for c in cache]
 
 
 def assert_same_cache(model, a: list, b: list, probe: int = 77) -> None:
@@ -107,7 +102,7 @@ class OracleSource:
     def __init__(self, reference: list[int], start: int) -> None:
         self.reference, self.start = reference, start
 
-    def propose(self, token, hidden, cache, num_draft, sampling):
+    def propose(self, token, hidden, cache, num_draft, sampler):
         i = cache[0].offset - self.start  # index of `token` in the reference
         drafts = []
         for j in range(i + 1, i + 1 + num_draft):
@@ -135,7 +130,7 @@ def test_greedy_matches_plain(pair, case, source):
         _PLAIN[case] = (_plain_greedy(model, ref_cache, first, N_TOKENS), ref_cache)
     reference, ref_cache = _PLAIN[case]
 
-    cache = model.make_cache()
+    cache = model.make_cache(SMALL)
     first, hidden = _prefill(model, cache, prompt)
     start = cache[0].offset
     draft = MTPDraftSource(model, drafter) if source == "mtp" else OracleSource(reference, start)
@@ -166,7 +161,7 @@ def test_second_turn_after_cancel(pair, source):
         _PLAIN["two-turns"] = (ref1, _plain_greedy(model, ref_cache, first2, N_TOKENS), ref_cache)
     ref1, ref2, ref_cache = _PLAIN["two-turns"]
 
-    cache = model.make_cache()
+    cache = model.make_cache(SMALL)
     first, hidden = _prefill(model, cache, turn1)
     start = cache[0].offset
     draft = MTPDraftSource(model, drafter) if source == "mtp" else OracleSource(ref1, start)
@@ -205,15 +200,17 @@ def test_stop_token_is_yielded_but_not_fed(pair):
 
 
 def test_transaction_commit_and_abort_past_window(pair):
-    """Rolling back a rotating cache that has wrapped (in-place decode steps) and then seen a concat forward."""
+    """A K+1-token forward on sliding caches long past their window (rows evicted) commits and aborts exactly."""
     model, _ = pair
     W = _window(model)
     prompt = _text_prompt(2 * W + 3, 5)
-    base = model.make_cache()
+    base = model.make_cache(SMALL)
     first, _ = _prefill(model, base, prompt)
-    _plain_greedy(model, base, first, W + 2)  # single-token steps: the sliding buffers wrap
-    fed = [11, 12, 13, 14, 15]
-    for keep in (0, 2, 5):
+    _plain_greedy(model, base, first, 3 * W + 2)  # single-token steps: old rows are evicted
+    sliding = [c for c in base if isinstance(c, SlidingCache)]
+    assert sliding and all(not c.can_trim_to(W) for c in sliding)
+    fed = [11, 12, 13, 14, 15, 16, 17, 18, 19]
+    for keep in (0, 2, 9):
         cache = _clone(base)
         tx = CacheTransaction(cache)
         mx.eval(model(mx.array([fed]), cache=cache))
@@ -239,7 +236,7 @@ def test_adaptive_draft_length(pair):
     reference = _plain_greedy(model, ref_cache, first, 40)
 
     class Perfect(OracleSource):
-        def propose(self, token, hidden, cache, num_draft, sampling):
+        def propose(self, token, hidden, cache, num_draft, sampler):
             i = cache[0].offset - self.start
             ids = [self.reference[j] if j < len(self.reference) else 0 for j in range(i + 1, i + 1 + num_draft)]
             return mx.array(ids, dtype=mx.int32), mx.zeros((num_draft, 512))
@@ -250,11 +247,6 @@ def test_adaptive_draft_length(pair):
     _run(speculative_generate_step(first, model, Perfect(reference, cache[0].offset), cache, hidden,
                                    max_tokens=40, num_draft=1, max_draft=6, stats=stats))
     assert stats.accepted == stats.drafted and stats.rounds <= 9  # K: 1, 3, 5, 6, 6, ...
-
-
-def _restore(cache: list, saved: list) -> None:
-    for c, s in zip(cache, saved):
-        c.state = tuple(mx.array(x) if isinstance(x, mx.array) else x for x in s)
 
 
 class NoisySource:
@@ -271,7 +263,7 @@ class NoisySource:
         q[ranked[7]] += 0.7
         self.q = q / q.sum()
 
-    def propose(self, token, hidden, cache, num_draft, sampling):
+    def propose(self, token, hidden, cache, num_draft, sampler):
         lq = mx.log(mx.array(self.q, dtype=mx.float32))[None]
         return mx.random.categorical(lq).astype(mx.int32), lq
 
@@ -292,11 +284,11 @@ def test_sampled_first_token_follows_target_distribution(pair, source, trials):
     target's support, accepted at p-value > 0.001. The noisy source's own law q fails the same test (power).
     """
     model, drafter = pair
-    sampling = Sampling(temperature=0.8, top_k=8)
+    sampler = Sampler(temperature=0.8, top_k=8)
     cache = model.make_cache()
     first, hidden = _prefill(model, cache, _text_prompt(2 * _window(model) + 1, 7))
-    saved = [c.state for c in cache]
-    lp = sampling.logprobs(model(mx.array([[first]]), cache=_clone(cache))[0, -1])
+    saved = _clone(cache)
+    lp = sampler.logprobs(model(mx.array([[first]]), cache=_clone(cache))[0, -1])
     p = np.exp(np.array(lp, dtype=np.float64))
     support = np.flatnonzero(p > 0)
     assert len(support) == 8
@@ -306,8 +298,8 @@ def test_sampled_first_token_follows_target_distribution(pair, source, trials):
     counts = np.zeros(p.shape[0])
     stats = SpeculativeStats()
     for _ in range(trials):
-        _restore(cache, saved)
-        gen = speculative_generate_step(first, model, draft, cache, hidden, sampling=sampling, max_tokens=2,
+        cache = _clone(saved)
+        gen = speculative_generate_step(first, model, draft, cache, hidden, sampler=sampler, max_tokens=2,
                                         num_draft=1, adaptive=False, stats=stats)
         assert next(gen)[0] == first
         counts[next(gen)[0]] += 1
@@ -358,41 +350,22 @@ def test_verify_forward_equals_one_by_one_decoding_on_image_placeholders(pair):
     _prefill(model, base, _text_prompt(5, 9))
     drafts = mx.array([img, img, img, 40], dtype=mx.int32)
     cache = _clone(base)
-    batched = model(_verify_ids(model, 33, drafts), cache=cache)[0]
+    batched = model(verify_ids(model, 33, drafts), cache=cache)[0]
     cache = _clone(base)
     single = [model(mx.array([[t]]), cache=cache)[0, -1] for t in [33, img, img, img, 40]]
     np.testing.assert_allclose(np.array(batched), np.array(mx.stack(single)), rtol=1e-4, atol=1e-4)
 
 
-def test_sampling_law_is_mlx_lm_sampler_law():
-    """`Sampling.logprobs` is the law mlx-lm's `make_sampler` draws from (so rejection sampling targets it)."""
-    from mlx_lm.sample_utils import make_sampler
-
-    rng = np.random.default_rng(10)
-    logits = mx.array(rng.standard_normal((1, 64)).astype(np.float32) * 2)
-    logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
-    for kw in ({"top_k": 6}, {"top_p": 0.7}, {"min_p": 0.1}):
-        sampling = Sampling(temperature=0.7, **kw)
-        p = np.exp(np.array(sampling.logprobs(logits)[0], dtype=np.float64))
-        mx.random.seed(3)
-        draws = np.array(make_sampler(temp=0.7, **kw)(mx.broadcast_to(logprobs, (4000, 64))))
-        counts = np.bincount(draws, minlength=64)
-        support = np.flatnonzero(p > 0)
-        assert counts[support].sum() == 4000
-        assert _chi2_pvalue(counts[support], p[support]) > 1e-3
-
-
-def test_shared_kv_takes_the_newest_sliding_entries_from_a_wrapped_ring():
-    """A rotating cache larger than the drafter's window, wrapped by single-token writes: newest entries only."""
-    from mlx_lm.models.cache import KVCache, RotatingKVCache
-
+def test_shared_kv_takes_the_newest_sliding_entries_in_order():
+    """A sliding cache holding more rows than the drafter's window (some evicted): the newest, oldest first."""
     from engine.decode.speculative import shared_kv
 
-    ring, full = RotatingKVCache(max_size=5), KVCache()
+    sliding, full = SlidingCache(5, Retention(slack=2, step=2)), FullCache()
     for pos in range(12):
         kv = mx.full((1, 1, 1, 2), float(pos))
-        ring.update_and_fetch(kv, kv)
+        sliding.update_and_fetch(kv, kv)
         full.update_and_fetch(kv, kv)
-    kv = shared_kv([ring, full], sliding_index=0, full_index=1, sliding_entries=3)
-    assert sorted(np.array(kv["sliding_attention"][0])[0, 0, :, 0].tolist()) == [9.0, 10.0, 11.0]
+    assert sliding.size() < 12
+    kv = shared_kv([sliding, full], sliding_index=0, full_index=1, sliding_entries=3)
+    assert np.array(kv["sliding_attention"][0])[0, 0, :, 0].tolist() == [9.0, 10.0, 11.0]
     assert np.array(kv["full_attention"][1])[0, 0, :, 0].tolist() == [float(p) for p in range(12)]

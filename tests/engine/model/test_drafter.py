@@ -13,7 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 import mlx.core as mx  # noqa: E402
 
-from engine.model.drafter import Drafter, draft_geometry, load_drafter  # noqa: E402
+from engine.loading import load_drafter  # noqa: E402
+from engine.model.drafter import Drafter, draft_geometry  # noqa: E402
 
 HIDDEN, BACKBONE, VOCAB, WINDOW, KV_LEN = 32, 64, 512, 4, 10
 SLIDING_KV = (2, 16)  # (kv heads, head_dim) of the target's last sliding layer

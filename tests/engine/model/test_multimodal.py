@@ -94,7 +94,7 @@ def test_embed_once_then_forward_equals_direct_call(loaded):
         ids, input_features=mx.array(frames), input_features_mask=mx.array(mask)
     )
     direct = model(ids, input_features=mx.array(frames), input_features_mask=mx.array(mask))
-    assert mx.allclose(model(ids, inputs_embeds=embeds), direct, atol=1e-6)
+    assert mx.allclose(model(ids, input_embeddings=embeds), direct, atol=1e-6)
 
 
 def test_placeholder_count_mismatch_is_a_clear_error(loaded):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import mlx.core as mx
 import pytest
 import torch
-from hf_reference import rel_err, text_ids
+from hf_reference import WINDOW, rel_err, text_ids
 
 from engine.model.config import FULL, SLIDING
 
@@ -57,8 +57,10 @@ def test_full_layers_use_global_head_dim_and_kv_heads(loaded):
 def test_logits_to_keep_and_hidden(loaded):
     ref, model, _ = loaded("T1")
     ids = mx.array(text_ids(9, seed=4))
-    full, hidden = model(ids, return_hidden=True)
+    hidden = model.hidden_states(ids)
+    full = model.logits(hidden)
     last = model(ids, logits_to_keep=1)
+    assert mx.allclose(full, model(ids), atol=1e-6)
     assert last.shape == (1, 1, 512) and hidden.shape == (1, 9, 64)
     assert mx.allclose(last[:, 0], full[:, -1], atol=1e-6)
     with torch.no_grad():
@@ -90,3 +92,42 @@ def test_wrong_cache_list_is_a_clear_error(loaded):
     _, model, _ = loaded("T4")
     with pytest.raises(ValueError, match="expected 4 caches"):
         model(mx.array(text_ids(3)), cache=model.make_cache() + model.make_cache()[:2])
+
+
+def _argmax_loop(model, ids: mx.array, n: int) -> list[int]:
+    cache = model.make_cache()
+    logits = model(ids, cache=cache)
+    out = []
+    for _ in range(n):
+        out.append(int(mx.argmax(logits[0, -1]).item()))
+        logits = model(mx.array([[out[-1]]]), cache=cache)
+    return out
+
+
+@pytest.mark.parametrize("name", ["T1", "T4"])  # not "all" mode: its attention depends on the chunking
+def test_mlx_lm_generation_drives_the_model(loaded, name):
+    """The model keeps mlx-lm's contract: its generate_step and speculative_generate_step (which trims the
+    caches after rejected drafts) run it unchanged, past the sliding window, with chunked prefill."""
+    from mlx_lm.generate import generate_step, speculative_generate_step
+
+    _, model, _ = loaded(name)
+    ids = mx.array(text_ids(5 * WINDOW + 3, seed=11))
+    expected = _argmax_loop(model, ids, 12)
+    plain = [t for t, _ in generate_step(ids[0], model, max_tokens=12, prefill_step_size=5)]
+    assert plain == expected
+    # Another random model drafts: most drafts are rejected, and mlx-lm trims both models' caches.
+    _, other, _ = loaded("T2")
+    spec = [t for t, _, _ in speculative_generate_step(ids[0], model, other, max_tokens=12,
+                                                        num_draft_tokens=3, prefill_step_size=5)]
+    assert spec == expected
+
+
+def test_input_embeddings_follow_the_mlx_lm_contract(loaded):
+    _, model, _ = loaded("T1")
+    ids = mx.array(text_ids(9, seed=5))
+    embeds = model.embed_inputs(ids)
+    assert mx.allclose(model(ids, None, embeds), model(ids), atol=1e-6)
+    with pytest.raises(ValueError, match="not both"):
+        model(ids, None, embeds, input_features=mx.zeros((1, 1, 640)))
+    with pytest.raises(ValueError, match="does not match"):
+        model(ids, None, embeds[:, :4])

@@ -4,6 +4,7 @@ engine does."""
 
 import queue
 import threading
+from dataclasses import replace
 
 from engine import protocol as ev
 
@@ -36,7 +37,5 @@ class ScriptedWorker:
     def _run(self):
         while (command := self._queue.get()) is not None:
             for template in self.replies.get(type(command).__name__, []):
-                event = type(template)(**template.__dict__)
-                event.request_id = command.request_id
-                event.session_id = getattr(command, "session_id", "") or ""
-                self.on_event(event)
+                session_id = command.session_id if isinstance(command, ev.SessionCommand) else ""
+                self.on_event(replace(template, request_id=command.request_id, session_id=session_id))

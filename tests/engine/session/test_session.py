@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 
 from engine import protocol as ev
+from engine.decode import cache as kv_cache
+from engine.decode.cache import Retention
 from engine.decode.generation import GenerationConfig, generate_tokens
 from engine.session import Cancelled, Session, SessionError, SessionOptions
-from engine.worker import load_everything
+from engine.loading import load_everything
 
 from session_invariants import (
     GREEDY,
@@ -27,6 +29,11 @@ def loaded(tiny_checkpoint):
 def new_session(loaded, **options) -> Session:
     opts = SessionOptions(chunk_tokens=5, audio_chunk_frames=3, **options)
     return Session(loaded.model, loaded.tokenizer, loaded.template, loaded.gen_config, opts)
+
+
+# Sliding caches (window 8 on the tiny shape) that evict after a few tokens, so that going back to a mark
+# cannot trim and must restore a snapshot or feed segments again.
+EVICTING = Retention(slack=2, max_retain=2, step=2)
 
 
 def last_answer_ids(session) -> list[int]:
@@ -71,11 +78,17 @@ def test_audio_streamed_in_random_chunks_equals_one_shot(loaded):
     assert_kept_cache_matches_fresh(streamed)
 
 
-@pytest.mark.parametrize("max_snapshots", [8, 1])
-def test_rollback_equals_fresh_prefill_of_earlier_turns(loaded, max_snapshots):
-    s = new_session(loaded, max_snapshots=max_snapshots)
+@pytest.mark.parametrize("retention,max_snapshots,trims", [
+    (Retention(), 8, True),  # the caches still hold the rows: a trim
+    (EVICTING, 8, False),  # rows evicted: the turn's snapshot
+    (EVICTING, 1, False),  # and its snapshot dropped too: feed the segments again from position 0
+])
+def test_rollback_equals_fresh_prefill_of_earlier_turns(loaded, retention, max_snapshots, trims):
+    s = new_session(loaded, max_snapshots=max_snapshots, retention=retention)
     for text in ["one", "two two", "three three three"]:
         run(s.send(text, GREEDY))
+    assert kv_cache.can_trim_to(s.cache, s.turns[1].offset) == trims
+    assert (s.turns[1].snapshot is not None) == (max_snapshots > 1)
     run(s.rollback(1))
     assert s.user_turns == 1 and [m["role"] for m in s.messages] == ["user", "assistant"]
     run(s.send("two, edited", GREEDY))
@@ -88,10 +101,12 @@ def test_rollback_equals_fresh_prefill_of_earlier_turns(loaded, max_snapshots):
     assert_kept_cache_matches_fresh(s)
 
 
-def test_regenerate_restores_the_prompt_and_answers_again(loaded):
-    s = new_session(loaded)
+@pytest.mark.parametrize("retention,max_snapshots", [(Retention(), 8), (EVICTING, 8), (EVICTING, 0)])
+def test_regenerate_restores_the_prompt_and_answers_again(loaded, retention, max_snapshots):
+    s = new_session(loaded, retention=retention, max_snapshots=max_snapshots)
     run(s.send("Hi", GREEDY))
     first = last_answer_ids(s)
+    assert kv_cache.can_trim_to(s.cache, s.answer_marks[-1].offset) == (retention == Retention())
     offset_before = s.answer_marks[-1].offset
     run(s.regenerate(GREEDY))
     assert last_answer_ids(s) == first  # greedy: the same answer
@@ -100,8 +115,9 @@ def test_regenerate_restores_the_prompt_and_answers_again(loaded):
     assert_kept_cache_matches_fresh(s)
 
 
-def test_cancel_in_prefill_undoes_the_turn(loaded):
-    s = new_session(loaded)
+@pytest.mark.parametrize("retention", [Retention(), EVICTING])
+def test_cancel_in_prefill_undoes_the_turn(loaded, retention):
+    s = new_session(loaded, retention=retention)
     run(s.send("A first turn.", GREEDY))
     ids_before, messages_before = s.token_ids().tolist(), list(s.messages)
     gen = s.send("a long second message " * 5, GREEDY)
@@ -134,25 +150,6 @@ def test_cancel_in_decode_keeps_the_partial_answer(loaded):
     assert_kept_cache_matches_fresh(s)
 
 
-def test_saved_cache_gives_the_same_next_turn(loaded, tmp_path):
-    from engine.session.persistence import load_session, save_session
-
-    s = new_session(loaded)
-    run(s.send("Remember the number 7.", GREEDY))
-    run(s.send("And 8.", GREEDY))
-    save_session(s, tmp_path / "conv.safetensors")
-    reopened = new_session(loaded)
-    load_session(reopened, tmp_path / "conv.safetensors")
-    assert reopened.token_ids().tolist() == s.token_ids().tolist()
-    run(s.send("Which numbers?", GREEDY))
-    run(reopened.send("Which numbers?", GREEDY))
-    assert_close(s.answer_marks[-1].last_logits[:, -1],
-                 reopened.answer_marks[-1].last_logits[:, -1])
-    run(reopened.rollback(1))  # going back past the load point feeds saved segments again
-    run(reopened.send("And 9.", GREEDY))
-    assert_kept_cache_matches_fresh(reopened)
-
-
 def test_bad_requests_are_clear_errors_and_change_nothing(loaded):
     s = new_session(loaded, context_length=60)
     with pytest.raises(SessionError, match="no answer to regenerate"):
@@ -171,7 +168,7 @@ def scripted_steps(session, text: str, stop_token: int):
     """Make the session 'generate' `text` then `stop_token`, feeding each token like real decoding."""
     from engine.decode.generation import Step
 
-    def steps(logits, settings, stats):
+    def steps(logits, settings, stats, constraint=None):
         for tok in session.tokenizer.encode(text, add_special_tokens=False):
             session.model(mx.array([[tok]]), cache=session.cache)
             stats.generated += 1
@@ -278,6 +275,19 @@ def test_a_first_voice_turn_with_thinking_matches_the_same_turn_sent_at_once(loa
                      thinking))
     assert streamed.token_ids().tolist() == at_once.token_ids().tolist()
     assert "<|think|>" in loaded.tokenizer.decode(streamed.token_ids().tolist())
+
+
+def test_the_last_turn_stays_cheap_to_go_back_to(loaded):
+    """The sliding caches keep the rows that trimming back to the last turn needs (within max_retain)."""
+    s = new_session(loaded, retention=Retention(slack=2, max_retain=10_000, step=2))
+    for text in ["one one one", "two two two", "three three three"]:
+        run(s.send(text, GREEDY))
+    assert kv_cache.can_trim_to(s.cache, s.turns[-1].offset)
+    assert kv_cache.can_trim_to(s.cache, s.answer_marks[-1].offset)
+    assert not kv_cache.can_trim_to(s.cache, s.turns[1].offset)  # older rows were let go
+    run(s.rollback(2))
+    run(s.send("three, edited", GREEDY))
+    assert_kept_cache_matches_fresh(s)
 
 
 @pytest.fixture(scope="module")

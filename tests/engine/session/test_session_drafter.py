@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from engine import protocol as ev
+from engine.decode.cache import Retention
 from engine.session import Session, SessionOptions
-from engine.worker import load_everything
+from engine.loading import load_everything
 
 from session_invariants import assert_kept_cache_matches_fresh, run
 
@@ -20,16 +21,18 @@ def loaded(tiny_checkpoint_with_drafter):
     return out
 
 
-def session(loaded):
+def session(loaded, retention: Retention = Retention()):
     return Session(loaded.model, loaded.tokenizer, loaded.template, loaded.gen_config,
-                   SessionOptions(chunk_tokens=7), drafter=loaded.drafter)
+                   SessionOptions(chunk_tokens=7, retention=retention), drafter=loaded.drafter)
 
 
 def turn_stats(events):
     return [e for e in events if isinstance(e, ev.TurnStats)][0]
 
 
-def test_drafted_turns_equal_plain_turns_with_media_and_past_the_window(loaded, tmp_path):
+# Sliding caches that evict: verify rounds past the window must still roll back exactly.
+@pytest.mark.parametrize("retention", [Retention(), Retention(slack=9, max_retain=9, step=4)])
+def test_drafted_turns_equal_plain_turns_with_media_and_past_the_window(loaded, tmp_path, retention):
     from PIL import Image
 
     image = tmp_path / "img.png"
@@ -41,7 +44,7 @@ def test_drafted_turns_equal_plain_turns_with_media_and_past_the_window(loaded, 
          {"type": "text", "text": "What is this?"}],
         "And a third turn.",
     ]
-    drafted, plain = session(loaded), session(loaded)
+    drafted, plain = session(loaded, retention), session(loaded)
     for content in turns:
         events = run(drafted.send(content, SPEC))
         stats = turn_stats(events)
@@ -69,3 +72,29 @@ def test_regenerate_and_cancel_with_the_drafter(loaded):
     run(s.send("Three.", PLAIN))
     assert_kept_cache_matches_fresh(s)
     del ref
+
+
+class OnlyTokens:
+    """A constraint that allows a few tokens and the end of the turn, and hears every token."""
+
+    def __init__(self, vocab: int, allowed: list[int]) -> None:
+        self.mask = np.isin(np.arange(vocab), allowed)
+        self.heard: list[int] = []
+
+    def allowed(self):
+        return self.mask
+
+    def advance(self, token: int) -> None:
+        self.heard.append(token)
+
+
+def test_a_constraint_decodes_plainly_and_is_followed(loaded):
+    """Constrained decoding runs plain decoding even when the drafter is asked for, and obeys the mask."""
+    s = session(loaded)
+    words = loaded.tokenizer.encode(" yes no", add_special_tokens=False)
+    constraint = OnlyTokens(loaded.model.config.text_config.vocab_size, words)
+    events = run(s.send("Answer yes or no.", SPEC, constraint=constraint))
+    stats = turn_stats(events)
+    assert stats.drafted == 0 and stats.generated_tokens == len(constraint.heard) == SPEC.max_tokens
+    assert set(s.segments[-1].ids.tolist()) <= set(words) and constraint.heard == s.segments[-1].ids.tolist()
+    assert_kept_cache_matches_fresh(s)

@@ -1,0 +1,1 @@
+"""The coding agent mode: its view, timeline, approvals, diffs and the Qt glue around app.agent."""

@@ -1,0 +1,1 @@
+"""Choosing and configuring the model: the model manager and the settings dialog."""

@@ -1,0 +1,1 @@
+"""Voice in the window: the microphone controller, level meter, device picker, playable clips."""

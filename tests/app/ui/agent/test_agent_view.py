@@ -1,0 +1,349 @@
+"""The coding agent's view driven by a scripted model: real files, commands and checkpoints, no weights."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, QTimer
+
+from app.agent import ApprovalMode, Reply, ScriptedModel, StopReason
+from app.agent.scripted import call, calls
+from app.store import Store
+from app.ui.agent.controller import AgentController
+from app.ui.agent.model_source import SingleModel
+from app.ui.agent.view import AgentView
+from app.ui.settings import Key, Settings
+
+PY = sys.executable
+
+
+class SlowModel(ScriptedModel):
+    """A scripted model that takes `delay` seconds per reply, as a real one does."""
+
+    delay: float = 0.0
+
+    def _next(self) -> Reply:
+        time.sleep(self.delay)
+        return super()._next()
+
+
+def open_agent(qtbot, tmp_path: Path, model, mode=ApprovalMode.FULL_AUTO, max_steps=10):
+    """An AgentView on `model`, with a workspace folder (returned) and its own data folder."""
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    ws = tmp_path / "project"
+    ws.mkdir(exist_ok=True)
+    settings = Settings(QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat))
+    settings.set_value(Key.AGENT_APPROVAL_MODE, mode.value)
+    settings.set_value(Key.AGENT_MAX_STEPS, max_steps)
+    store = Store(data)
+    controller = AgentController(data, SingleModel(model), use_sandbox=False, kill_grace_s=0.2)
+    view = AgentView(settings, store, controller)
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.show()
+    view.set_workspace(ws)
+    view.confirm = lambda title, text: True
+    return view, ws
+
+
+def run_task(qtbot, view, text="do it", timeout=15000):
+    view.composer.edit.setPlainText(text)
+    assert view.start()
+
+
+def wait_finished(qtbot, view, timeout=15000):
+    qtbot.waitUntil(lambda: view.finished is not None, timeout=timeout)
+    return view.finished
+
+
+def test_a_run_shows_its_steps_and_the_finish_reason(qtbot, tmp_path):
+    model = ScriptedModel(
+        [
+            calls(call("list_dir", path="."), text="Let me look at the project."),
+            calls(call("read_file", path="notes.txt")),
+            Reply(text="The notes say **hello**."),
+        ]
+    )
+    view, ws = open_agent(qtbot, tmp_path, model)
+    (ws / "notes.txt").write_text("hello\n")
+    run_task(qtbot, view, "What do the notes say?")
+    assert view.timeline.task_label.text() == "What do the notes say?"
+    assert not view.composer.text  # the task moved from the box to the column
+    finished = wait_finished(qtbot, view)
+    assert finished.reason is StopReason.DONE
+    assert sorted(view.steps) == [1, 2, 3]
+    assert view.steps[1].text == "Let me look at the project."
+    first, second = view.cards.values()
+    assert first.title.text() == "List ." and second.title.text() == "Read notes.txt"
+    assert second.observation.ok and "hello" in second.result_body.text()
+    assert not second.result_open  # observations are collapsed until opened
+    second.result_toggle.click()
+    assert second.result_open
+    assert view.timeline.finish_title.text() == "Finished"
+    assert view.timeline.finish_banner.isVisibleTo(view)
+    assert "Step 3 of 10" in view.header.limits_label.text()
+    assert not view.header.stop_button.isVisibleTo(view)
+
+
+def test_approve_shows_the_diff_then_writes(qtbot, tmp_path):
+    model = ScriptedModel([calls(call("write_file", path="app.py", content="print('hi')\n"))])
+    view, ws = open_agent(qtbot, tmp_path, model, mode=ApprovalMode.ASK)
+    run_task(qtbot, view)
+    qtbot.waitUntil(lambda: any(c.approval for c in view.cards.values()), timeout=10000)
+    card = next(iter(view.cards.values()))
+    assert view.header.state_label.text() == "Waiting for you"
+    assert "+print('hi')" in card.diff_view.diff and card.caption.text() == "+1 −0"
+    assert not (ws / "app.py").exists()  # nothing is written before the person says so
+    card.approval.approve_button.click()
+    assert wait_finished(qtbot, view).reason is StopReason.DONE
+    assert (ws / "app.py").read_text() == "print('hi')\n"
+    assert card.approval.verdict.text() == "✓ Approved"
+
+
+def test_deny_sends_the_message_back_to_the_model(qtbot, tmp_path):
+    model = ScriptedModel(
+        [
+            calls(call("edit_file", path="a.txt", old_text="one", new_text="two")),
+            Reply(text="Understood, leaving it."),
+        ]
+    )
+    view, ws = open_agent(qtbot, tmp_path, model, mode=ApprovalMode.ASK)
+    (ws / "a.txt").write_text("one\n")
+    run_task(qtbot, view)
+    qtbot.waitUntil(lambda: any(c.approval for c in view.cards.values()), timeout=10000)
+    card = next(iter(view.cards.values()))
+    assert "-one" in card.diff_view.diff and "+two" in card.diff_view.diff
+    card.approval.message_edit.setText("keep it as one, it is a name")
+    card.approval.deny_button.click()
+    wait_finished(qtbot, view)
+    seen = model.tool_results()[0]["response"]
+    assert seen["user_message"] == "keep it as one, it is a name"
+    assert (ws / "a.txt").read_text() == "one\n"
+    assert "keep it as one" in card.approval.verdict.text()
+    assert card.error_label.isVisibleTo(view)
+
+
+def test_command_output_streams_into_the_view(qtbot, tmp_path):
+    script = (
+        "import time\nfor i in range(3):\n    print('line', i, flush=True)\n    time.sleep(0.4)\n"
+    )
+    model = ScriptedModel([calls(call("run_command", command=f"{PY} -u slow.py"))])
+    view, ws = open_agent(qtbot, tmp_path, model)
+    (ws / "slow.py").write_text(script)
+    run_task(qtbot, view)
+    qtbot.waitUntil(
+        lambda: (
+            1 in view.cards
+            and view.cards[1].output_view is not None
+            and "line 0" in view.cards[1].output_view.text
+        ),
+        timeout=10000,
+    )
+    card = view.cards[1]
+    assert card.observation is None  # still running: the output came before the result
+    wait_finished(qtbot, view)
+    assert [ln for ln in card.output_view.text.splitlines()] == ["line 0", "line 1", "line 2"]
+    assert card.caption.text() == "exit 0"
+
+
+def test_stop_kills_the_command_and_says_so(qtbot, tmp_path):
+    model = ScriptedModel([calls(call("run_command", command="echo started; sleep 30"))])
+    view, _ = open_agent(qtbot, tmp_path, model)
+    run_task(qtbot, view)
+    qtbot.waitUntil(
+        lambda: (
+            1 in view.cards
+            and view.cards[1].output_view is not None
+            and "started" in view.cards[1].output_view.text
+        ),
+        timeout=10000,
+    )
+    began = time.monotonic()
+    view.header.stop_button.click()
+    finished = wait_finished(qtbot, view, timeout=10000)
+    assert time.monotonic() - began < 5
+    assert finished.reason is StopReason.STOPPED
+    assert view.timeline.finish_title.text() == "Stopped by you"
+    assert view.header.state_label.text() == "Ready"
+
+
+def test_undo_restores_the_exact_bytes(qtbot, tmp_path):
+    original = b"line one\r\n\x00\xff binary tail"
+    model = ScriptedModel(
+        [
+            calls(call("write_file", path="data.bin", content="overwritten\n")),
+            calls(call("write_file", path="new.txt", content="new\n")),
+        ]
+    )
+    view, ws = open_agent(qtbot, tmp_path, model)
+    (ws / "data.bin").write_bytes(original)
+    run_task(qtbot, view)
+    wait_finished(qtbot, view)
+    qtbot.waitUntil(
+        lambda: len(view.checkpoints) == 3 and view.header.undo_button.isEnabled(), timeout=10000
+    )
+    assert (ws / "new.txt").exists()
+    view.header.undo_button.click()  # the confirmation is answered yes by the fixture
+    qtbot.waitUntil(
+        lambda: not (ws / "new.txt").exists() and len(view.checkpoints) == 2, timeout=10000
+    )
+    assert (ws / "data.bin").read_bytes() == b"overwritten\n"
+    before_task = view.header.checkpoint_menu.actions()[-1]
+    assert before_task.text().startswith("Before the task")
+    before_task.trigger()
+    qtbot.waitUntil(lambda: len(view.checkpoints) == 1, timeout=10000)
+    assert (ws / "data.bin").read_bytes() == original
+    assert not view.header.undo_button.isEnabled()
+
+
+def test_a_declined_confirmation_changes_nothing(qtbot, tmp_path):
+    model = ScriptedModel([calls(call("write_file", path="a.txt", content="agent\n"))])
+    view, ws = open_agent(qtbot, tmp_path, model)
+    run_task(qtbot, view)
+    wait_finished(qtbot, view)
+    qtbot.waitUntil(lambda: view.header.undo_button.isEnabled(), timeout=10000)
+    view.confirm = lambda title, text: False
+    view.header.undo_button.click()
+    qtbot.wait(200)
+    assert (ws / "a.txt").read_text() == "agent\n"
+
+
+def test_no_folder_no_start(qtbot, tmp_path):
+    view, _ = open_agent(qtbot, tmp_path, ScriptedModel([]))
+    view.workspace = None
+    view.composer.edit.setPlainText("do something")
+    assert not view.start()
+    assert "Open a folder" in view.composer.error_label.text()
+
+
+def test_a_dropped_screenshot_goes_with_the_task(qtbot, tmp_path):
+    from PIL import Image
+
+    shot = tmp_path / "screen.png"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(shot)
+    model = ScriptedModel([Reply(text="The header is red.")])
+    view, _ = open_agent(qtbot, tmp_path, model)
+    view.composer.files_offered.emit([str(shot)])
+    assert len(view.composer.chips) == 1
+    run_task(qtbot, view, "why does this screen look wrong?")
+    wait_finished(qtbot, view)
+    kind, task = model.received[0]
+    assert kind == "begin" and task[0]["type"] == "image" and Path(task[0]["image"]).exists()
+    assert task[1] == {"type": "text", "text": "why does this screen look wrong?"}
+
+
+def test_the_gui_stays_responsive_while_the_run_works(qtbot, tmp_path):
+    model = SlowModel([calls(call("run_command", command="sleep 0.6")), Reply(text="ok")])
+    model.delay = 0.6
+    view, _ = open_agent(qtbot, tmp_path, model)
+    ticks: list[float] = []
+    heartbeat = QTimer()
+    heartbeat.setInterval(10)
+    heartbeat.timeout.connect(lambda: ticks.append(time.monotonic()))
+    heartbeat.start()
+    busy_from = time.monotonic()
+    run_task(qtbot, view)
+    wait_finished(qtbot, view)
+    heartbeat.stop()
+    during = [t for t in ticks if t >= busy_from]
+    assert len(during) >= 20  # ~180 expected over ~1.8 s; a blocked GUI thread gives ~0
+    gaps = [b - a for a, b in itertools.pairwise(during)]
+    assert max(gaps) < 0.4  # each reply and the command take 0.6 s in one piece
+
+
+@pytest.mark.parametrize("mode", list(ApprovalMode))
+def test_the_mode_is_remembered(qtbot, tmp_path, mode):
+    view, _ = open_agent(qtbot, tmp_path, ScriptedModel([]), mode=mode)
+    assert view.mode is mode
+
+
+def test_stop_while_an_approval_waits(qtbot, tmp_path):
+    model = ScriptedModel([calls(call("write_file", path="a.txt", content="x\n"))])
+    view, ws = open_agent(qtbot, tmp_path, model, mode=ApprovalMode.ASK)
+    run_task(qtbot, view)
+    qtbot.waitUntil(lambda: 1 in view.cards and view.cards[1].approval is not None, timeout=10000)
+    view.stop()
+    assert wait_finished(qtbot, view).reason is StopReason.STOPPED
+    assert view.cards[1].approval.verdict.text() == "Not answered: the run ended first."
+    assert not (ws / "a.txt").exists()
+
+
+def test_the_window_has_the_agent_view_and_gives_it_drops_and_esc(qtbot, open_window, tmp_path):
+    from PIL import Image
+    from PySide6.QtGui import QKeySequence
+    from test_window_attachments import drop_files
+
+    window, _ = open_window()
+    agent_action = next(a for a in window.view_menu.actions() if a.text() == "Coding Agent")
+    assert agent_action.shortcut() == QKeySequence("Ctrl+2")
+    agent_action.trigger()
+    view = window.agent_view
+    assert window.modes.currentWidget() is view
+    shot = tmp_path / "screen.png"
+    Image.new("RGB", (40, 30), (0, 90, 200)).save(shot)
+    drop_files(window, [shot])  # anywhere in the window while the agent is shown
+    assert len(view.composer.chips) == 1 and not window.composer.chips
+    window.agent_controller.models = SingleModel(
+        ScriptedModel([calls(call("run_command", command="echo started; sleep 30"))])
+    )
+    window.agent_controller.use_sandbox = False
+    (tmp_path / "project").mkdir()
+    view.set_workspace(tmp_path / "project")
+    view.header.mode_box.setCurrentIndex(
+        view.header.mode_box.findData(ApprovalMode.FULL_AUTO.value)
+    )
+    run_task(qtbot, view)
+    qtbot.waitUntil(
+        lambda: (
+            1 in view.cards
+            and view.cards[1].output_view is not None
+            and "started" in view.cards[1].output_view.text
+        ),
+        timeout=10000,
+    )
+    window.stop_action.trigger()  # Esc
+    assert wait_finished(qtbot, view).reason is StopReason.STOPPED
+
+
+def test_a_run_that_cannot_start_says_why(qtbot, tmp_path):
+    view, _ = open_agent(qtbot, tmp_path, ScriptedModel([]))
+    view.set_workspace(tmp_path)  # holds the app's data folder, where checkpoints are kept
+    run_task(qtbot, view)
+    finished = wait_finished(qtbot, view)
+    assert finished.reason is StopReason.ERROR
+    assert view.timeline.finish_title.text() == "The run failed"
+    assert "outside the workspace" in view.timeline.finish_detail.text()
+
+
+def test_checkpoints_of_earlier_runs_can_be_undone_later(qtbot, tmp_path):
+    model = ScriptedModel([calls(call("write_file", path="a.txt", content="agent\n"))])
+    view, ws = open_agent(qtbot, tmp_path, model)
+    (ws / "a.txt").write_text("mine\n")
+    run_task(qtbot, view)
+    wait_finished(qtbot, view)
+    view.close()
+    again, _ = open_agent(qtbot, tmp_path, ScriptedModel([]))  # as after a restart
+    assert again.workspace == ws.resolve()
+    qtbot.waitUntil(lambda: again.header.undo_button.isEnabled(), timeout=10000)
+    again.header.undo_button.click()
+    qtbot.waitUntil(lambda: len(again.checkpoints) == 1, timeout=10000)  # listed after the undo
+    assert (ws / "a.txt").read_text() == "mine\n"
+
+
+def test_the_reply_shows_while_it_is_written(qtbot, tmp_path):
+    model = SlowModel([Reply(text="Hello there.")])
+    model.delay = 0.5
+    view, _ = open_agent(qtbot, tmp_path, model)
+    view.show_partial("ignored: no run", "text")
+    run_task(qtbot, view)
+    qtbot.waitUntil(lambda: 1 in view.steps, timeout=5000)
+    view.show_partial("Hel", "text")
+    view.show_partial("lo", "text")
+    assert view.steps[1].text == "Hello" and view.steps[1].status.text() == "Writing…"
+    wait_finished(qtbot, view)
+    assert view.steps[1].text == "Hello there."  # the whole reply replaces the preview

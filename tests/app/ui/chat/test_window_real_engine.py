@@ -1,0 +1,75 @@
+"""The window on the real engine thread and a tiny random-weight checkpoint (no fake)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from app.store import Store
+from app.ui.engine_bridge import EngineBridge
+from app.ui.settings import Key, Settings
+
+pytest.importorskip("mlx.core")
+
+
+def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tiny_checkpoint,
+                                                                        data_dir, tmp_path):
+    from PIL import Image
+    from test_window_attachments import drop_files
+
+    from app.ui.main_window import MainWindow
+    from engine.worker import EngineWorker
+
+    def open_window():
+        store = Store(data_dir)
+        settings = Settings(QSettings(str(data_dir / "s.ini"), QSettings.Format.IniFormat))
+        settings.set_value(Key.MODEL_PATH, str(tiny_checkpoint))
+        settings.set_value(Key.MAX_TOKENS, 6)
+        settings.set_value(Key.TEMPERATURE, 0.0)
+        bridge = EngineBridge(EngineWorker)
+        window = MainWindow(store, settings, bridge)
+        qtbot.addWidget(window)
+        window.show()
+        window.start()
+        return window, bridge, store
+
+    window, bridge, store = open_window()
+    try:
+        qtbot.waitUntil(lambda: window.status_line.random_badge.isVisibleTo(window), timeout=60000)
+        image = tmp_path / "dot.png"
+        Image.new("RGB", (96, 96), (255, 0, 0)).save(image)
+        drop_files(window.composer, [image])  # a real QDropEvent
+        qtbot.waitUntil(lambda: window.composer.chips and window.composer.chips[0].status == "ready",
+                        timeout=30000)
+        window.composer.edit.setPlainText("What colour?")
+        window.composer.submit()
+        qtbot.waitUntil(lambda: window.chat_view.last().role == "assistant"
+                        and window.chat_view.last().finish_reason in ("stop", "length"), timeout=60000)
+        answer = window.chat_view.last()
+        assert not answer.error_label.isVisibleTo(window), answer.error_label.text()
+        conv_id = window.controller.current_id
+        saved = store.messages(conv_id)
+        assert [m.role for m in saved] == ["user", "assistant"]
+        assert saved[1].stats.get("generated_tokens", 0) > 0
+        qtbot.waitUntil(lambda: store.session_cache_path(conv_id).exists(), timeout=30000)
+    finally:
+        window.close()
+        bridge.stop()
+        store.close()
+
+    again, bridge2, store2 = open_window()
+    try:
+        errors = []
+        bridge2.error_raised.connect(lambda e: errors.append(e.message))
+        qtbot.waitUntil(lambda: again.status_line.random_badge.isVisibleTo(again), timeout=60000)
+        assert again.controller.current_id == conv_id
+        again.composer.edit.setPlainText("And now?")
+        again.composer.submit()
+        qtbot.waitUntil(lambda: again.chat_view.last().role == "assistant"
+                        and again.chat_view.last().finish_reason in ("stop", "length"), timeout=60000)
+        assert errors == []
+        assert len(store2.messages(conv_id)) == 4
+    finally:
+        again.close()
+        bridge2.stop()
+        store2.close()

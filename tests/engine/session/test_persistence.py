@@ -1,0 +1,73 @@
+"""engine.session.persistence: a saved session gives the same next turn; other files are refused clearly."""
+
+import mlx.core as mx
+import pytest
+
+from engine.decode.cache import Retention, SlidingCache
+from engine.session import NotFound, Session, SessionError, SessionOptions
+from engine.session.persistence import load_session, read_session, save_session
+from engine.worker import load_everything
+
+from session_invariants import GREEDY, assert_close, assert_kept_cache_matches_fresh, run
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_checkpoint):
+    return load_everything(str(tiny_checkpoint))
+
+
+def new_session(loaded, **options) -> Session:
+    opts = SessionOptions(chunk_tokens=5, **options)
+    return Session(loaded.model, loaded.tokenizer, loaded.template, loaded.gen_config, opts)
+
+
+@pytest.mark.parametrize("retention", [Retention(), Retention(slack=2, max_retain=2, step=2)])
+def test_saved_cache_gives_the_same_next_turn(loaded, tmp_path, retention):
+    s = new_session(loaded, retention=retention)
+    run(s.send("Remember the number 7.", GREEDY))
+    run(s.send("And 8.", GREEDY))
+    save_session(s, tmp_path / "conv.safetensors")
+    reopened = new_session(loaded)
+    load_session(reopened, tmp_path / "conv.safetensors")
+    assert reopened.token_ids().tolist() == s.token_ids().tolist()
+    assert reopened.messages == s.messages and reopened.offset == s.offset
+    assert [(m.offset, m.n_segments, m.n_messages, m.answer_open) for m in reopened.turns] == [
+        (m.offset, m.n_segments, m.n_messages, m.answer_open) for m in s.turns]
+    assert [c.size() for c in reopened.cache] == [c.size() for c in s.cache]
+    run(s.send("Which numbers?", GREEDY))
+    run(reopened.send("Which numbers?", GREEDY))
+    assert_close(s.answer_marks[-1].last_logits[:, -1],
+                 reopened.answer_marks[-1].last_logits[:, -1])
+    run(reopened.rollback(1))  # going back past the load point feeds saved segments again
+    run(reopened.send("And 9.", GREEDY))
+    assert_kept_cache_matches_fresh(reopened)
+
+
+def test_other_files_are_refused_with_a_clear_error(loaded, tmp_path):
+    from mlx_lm.models.cache import KVCache, save_prompt_cache
+
+    s = new_session(loaded)
+    with pytest.raises(NotFound, match="no saved conversation cache"):
+        load_session(s, tmp_path / "missing.safetensors")
+    mlx_lm_file = tmp_path / "mlx-lm.safetensors"
+    cache = KVCache()
+    cache.update_and_fetch(mx.zeros((1, 1, 2, 4)), mx.zeros((1, 1, 2, 4)))
+    save_prompt_cache(str(mlx_lm_file), [cache], {"tandem": "{}"})
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a safetensors file at all")
+    for path in (mlx_lm_file, junk):
+        with pytest.raises(SessionError, match="not a conversation cache this version of Tandem can read"):
+            load_session(s, path)
+    run(s.send("Still fine.", GREEDY))
+
+
+def test_a_cache_of_another_model_is_refused(loaded, tmp_path):
+    s = new_session(loaded)
+    run(s.send("Hi.", GREEDY))
+    save_session(s, tmp_path / "conv.safetensors")
+    fresh = loaded.model.make_cache()
+    assert read_session(tmp_path / "conv.safetensors", fresh).offset == s.offset
+    wider = [SlidingCache(c.window + 1) if isinstance(c, SlidingCache) else c for c in fresh]
+    for other in (fresh[:-1], wider):
+        with pytest.raises(SessionError, match="different model"):
+            read_session(tmp_path / "conv.safetensors", other)
