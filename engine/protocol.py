@@ -42,6 +42,10 @@ class GenerationSettings:
     # costs about K+1 decode steps, so drafting slows decoding there (docs/benchmarks.md).
     use_drafter: bool | None = None
     seed: int | None = None
+    # Constrained decoding as plain data (`engine.decode.grammar`): {"type": "json_schema", "schema":
+    # {...}}, {"type": "json_object"} or {"type": "tool_call", "tools": [...], "name": optional}.
+    # Left out of the hash (a dict is not hashable); equality still compares it.
+    constraint: dict | None = field(default=None, hash=False)
 
 
 # ---------------------------------------------------------------- commands
@@ -76,6 +80,7 @@ class OpenSession(SessionCommand):
     tools: list[dict] | None = None
     image_budget: int = 280
     context_length: int | None = None  # None: the model's own limit
+    kv_bits: int | None = None  # 8 or 4: quantized keys and values in the full-attention layers
 
 
 @dataclass
@@ -156,6 +161,17 @@ class Regenerate(SessionCommand):
 
 
 @dataclass
+class WriteTitle(Command):
+    """Write a short title for conversation `conversation_id` from `text` (its first exchange), in
+    the background: the engine runs it only when no other command waits, in a throwaway session,
+    and any other command stops it at once (then: TurnFinished "cancelled"). Answered by
+    TitleWritten. Not a SessionCommand: the conversation's own session is left as it is."""
+
+    conversation_id: str
+    text: str
+
+
+@dataclass
 class Cancel(Command):
     """Stop the running prefill or generation of this session (or any, if None)."""
 
@@ -191,6 +207,13 @@ class Event:
 
 
 @dataclass(frozen=True)
+class TitleWritten(Event):
+    """The title a WriteTitle asked for ("" when the model wrote none)."""
+
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class ModelLoaded(Event):
     """A model is ready. `has_vision` / `has_audio` are False for a text-only build (no images / audio)."""
 
@@ -203,6 +226,7 @@ class ModelLoaded(Event):
     context_length: int = 0
     memory_bytes: int = 0
     drafter_pays_off: bool = False  # drafting is faster on this device (a GPU): use_drafter default
+    memory_note: str = ""  # macOS: what the GPU's wired-memory limit means and how to raise it
 
 
 @dataclass(frozen=True)
@@ -269,6 +293,24 @@ class ContextWarning(Event):
 @dataclass(frozen=True)
 class SessionSaved(Event):
     path: str = ""
+
+
+@dataclass(frozen=True)
+class SessionEvicted(Event):
+    """An idle conversation's caches were written to disk and dropped to stay within the memory budget;
+    the next command for it reads them back (`engine.session_budget`)."""
+
+    bytes_freed: int = 0
+    path: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SessionReloaded(Event):
+    """A conversation moved to disk was read back before its command ran."""
+
+    seconds: float = 0.0
+    message: str = ""
 
 
 ERROR_KINDS = ("no_model", "bad_request", "too_long", "not_found", "internal")

@@ -5,7 +5,8 @@ in `EngineWorker.handlers` (command class -> method), and reports through `on_ev
 the engine thread with events that carry the command's ids. `submit` never blocks. `Cancel` acts at
 once: it sets the flag that the running prefill or generation checks between chunks and tokens. An
 exception in a command becomes an `ErrorEvent` with its kind (a `SessionError`'s, else "internal"); the
-thread goes on serving the next command.
+thread goes on serving the next command. `WriteTitle` is background work: it runs only when no other
+command waits, and any other command submitted stops it (`engine.title`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import mlx.core as mx
 from engine import protocol as ev
 from engine.loading import LoadedModel, load_everything
 from engine.session import Cancelled, NotFound, SessionError
+from engine.admission import wired_limit_note
+from engine.session_budget import SessionBudget, default_limit
 
 EventCallback = Callable[[ev.Event], None]
 Handler = Callable[[Any], Iterator[ev.Event]]
@@ -35,8 +38,13 @@ ANSWERING = (ev.SendMessage, ev.SendToolResults, ev.Regenerate, ev.EndVoiceTurn,
 
 
 class EngineWorker:
-    def __init__(self, on_event: EventCallback) -> None:
+    def __init__(self, on_event: EventCallback, memory_budget: int | None = None,
+                 eviction_folder: str | Path | None = None) -> None:
+        """`memory_budget`: bytes of conversation caches kept in memory (None: from the machine's memory and
+        the model's size); idle conversations beyond it go to `eviction_folder` (`engine.session_budget`)."""
         self.on_event = on_event
+        self.memory_budget, self.eviction_folder = memory_budget, eviction_folder
+        self.budget: SessionBudget | None = None
         self.commands: queue.SimpleQueue[ev.Command | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="tandem-engine", daemon=True)
         self.loaded: LoadedModel | None = None
@@ -46,6 +54,7 @@ class EngineWorker:
         # session_id (or "*") -> request id of the latest Cancel: answers asked for before it are dropped
         self.cancelled_before: dict[str, int] = {}
         self.busy = threading.Event()
+        self.title_cancel = threading.Event()  # set by any command but a WriteTitle (engine.title)
         self.handlers: dict[type[ev.Command], Handler] = {
             ev.LoadModel: self._load_model,
             ev.OpenSession: self._open_session,
@@ -62,6 +71,7 @@ class EngineWorker:
             ev.Cancel: self._cancel,
             ev.SaveSession: self._save_session,
             ev.LoadSession: self._load_session,
+            ev.WriteTitle: self._write_title,
         }
 
     # ------------------------------------------------------------ public API
@@ -70,6 +80,8 @@ class EngineWorker:
         self.thread.start()
 
     def submit(self, command: ev.Command) -> int:
+        if not isinstance(command, ev.WriteTitle):
+            self.title_cancel.set()  # a title is background work: anything else comes first
         if isinstance(command, ev.Cancel):
             self.cancelled_before[command.session_id or "*"] = command.request_id
             for sid, flag in list(self.cancel_flags.items()):
@@ -98,6 +110,11 @@ class EngineWorker:
                 command = self.commands.get()
                 if command is None or isinstance(command, ev.Shutdown):
                     return
+                if isinstance(command, ev.WriteTitle):
+                    self.title_cancel.clear()  # a command submitted from now on stops it
+                    if not self.commands.empty():
+                        self.commands.put(command)  # only when idle: after what waits
+                        continue
                 self.busy.set()
                 try:
                     self._dispatch(command)
@@ -130,8 +147,14 @@ class EngineWorker:
         if sid and not isinstance(command, ev.Cancel) and sid in self.cancel_flags:
             self.cancel_flags[sid].clear()
         try:
+            if self.budget is not None and sid:
+                for event in self.budget.ensure_loaded(sid, self.sessions):
+                    self._emit(event, command)
             for event in handler(command):
                 self._emit(event, command)
+            if self.budget is not None:
+                for event in self.budget.enforce(self.sessions, keep=sid):
+                    self._emit(event, command)
         except Cancelled:
             self._emit(ev.TurnFinished(reason="cancelled"), command)
         except SessionError as e:
@@ -154,6 +177,11 @@ class EngineWorker:
         yield ev.Progress(stage="load", done=0, total=1)
         self.loaded = load_everything(c.path, c.drafter_path, c.dtype)
         self.sessions.clear()
+        if self.budget is not None:
+            self.budget.forget_all()
+        limit = self.memory_budget
+        self.budget = SessionBudget(default_limit(int(mx.get_active_memory())) if limit is None else limit,
+                                    self.eviction_folder)
         info = self.loaded
         yield ev.Progress(stage="load", done=1, total=1)
         yield ev.ModelLoaded(
@@ -162,7 +190,15 @@ class EngineWorker:
             context_length=info.model.config.text_config.max_position_embeddings,
             memory_bytes=int(mx.get_active_memory()),
             drafter_pays_off=drafter_pays_off(),
+            memory_note=wired_limit_note(),
         )
+
+    def _write_title(self, c: ev.WriteTitle):
+        from engine.title import write_title
+
+        if self.loaded is None:
+            raise NoModelLoaded("no model is loaded yet")
+        return write_title(self.loaded, c.text, self.title_cancel)
 
     def _open_session(self, c: ev.OpenSession):
         from engine.session import Session, SessionOptions
@@ -171,7 +207,8 @@ class EngineWorker:
             raise NoModelLoaded("no model is loaded yet")
         flag = self.cancel_flags.setdefault(c.session_id, threading.Event())
         opts = SessionOptions(system_prompt=c.system_prompt, tools=c.tools,
-                              image_budget=c.image_budget, context_length=c.context_length)
+                              image_budget=c.image_budget, context_length=c.context_length,
+                              kv_bits=c.kv_bits)
         m = self.loaded
         self.sessions[c.session_id] = Session(m.model, m.tokenizer, m.template, m.gen_config, opts,
                                               drafter=m.drafter, cancel=flag)
@@ -179,6 +216,8 @@ class EngineWorker:
 
     def _close_session(self, c: ev.CloseSession):
         self.sessions.pop(c.session_id, None)
+        if self.budget is not None:
+            self.budget.forget(c.session_id)
         self.cancel_flags.pop(c.session_id, None)
         self.media.pop(c.session_id, None)
         return iter(())

@@ -20,7 +20,8 @@ Modules: loop (the steps), executor (one call), tools (declarations and checks),
 tools), workspace_io (reads and writes that follow no link), walk (.gitignore-aware walk), runner
 (commands), sandbox (the sandbox policy for bubblewrap and sandbox-exec), workspace (paths),
 permissions (modes), undo and undo_store (undo points), context (budget), guards (loop breaker,
-format hints), control (limits, stop, approvals across threads).
+format hints), control (limits, stop, approvals across threads), run_record (a run's events as
+JSON records, to keep it and show it again).
 """
 
 from app.agent.control import Limits

@@ -21,6 +21,7 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -29,11 +30,23 @@ from typing import Protocol
 import numpy as np
 
 from app.chat.history import message_content, messages_to_replay
-from app.store import Attachment, Conversation, Message, Store
+from app.chat.model_titles import ModelTitles
+from app.store import Attachment, Conversation, Message, Store, VariantPlace
 from engine import protocol as ev
+
+log = logging.getLogger(__name__)
 
 Submit = Callable[[ev.Command], int]
 MEDIA_KINDS = frozenset({"image", "audio"})  # what a full model takes; a text-only build neither
+
+
+def as_sentence(message: str) -> str:
+    """An engine's message as a sentence: capitalised, ending in a full stop."""
+    text = " ".join(message.split()).strip()
+    if not text:
+        return "Something went wrong in the engine. Try again; if it happens again, restart Tandem."
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
 
 
 class ModelState(str, Enum):
@@ -104,6 +117,8 @@ class ChatCore:
         self._had_model = False
         self._preparing: dict[int, Attachment] = {}  # PrepareMedia request_id -> attachment
         self._opening: dict[int, str] = {}  # OpenSession request_id -> conversation id
+        self._voice_session: str | None = None  # the conversation of the open voice turn
+        self.titles = ModelTitles(store, submit)  # written by the model after the first answer
         self._handlers: dict[type, Callable] = {
             ev.ModelLoaded: self._on_model_loaded,
             ev.Progress: self._on_progress,
@@ -113,12 +128,28 @@ class ChatCore:
             ev.TurnStats: self._on_stats,
             ev.TurnFinished: self._on_turn_finished,
             ev.ErrorEvent: self._on_error,
+            ev.TitleWritten: self._on_title,
         }
 
     # ------------------------------------------------------------ conversations
 
     def conversations(self, query: str = "") -> list[Conversation]:
-        return self.store.conversations(query)
+        """Newest first, without chats that have no message yet (one made for an attachment
+        being prepared is listed once its message is sent)."""
+        empty = self.store.empty_chats()
+        return [c for c in self.store.conversations(query) if c.id not in empty]
+
+    def discard_if_empty(self, conversation_id: str | None) -> bool:
+        """Delete `conversation_id` (and close its engine session) when it is a chat with no
+        message and no answer being written: nothing of it is left behind. True when deleted."""
+        if conversation_id is None or conversation_id in self.pending:
+            return False
+        if conversation_id == self._voice_session:
+            return False  # its spoken first message is on its way
+        if conversation_id not in self.store.empty_chats():
+            return False
+        self.delete(conversation_id)
+        return True
 
     def new_conversation(self) -> None:
         """Nothing is stored until the first message (or attachment) of the new conversation."""
@@ -258,7 +289,7 @@ class ChatCore:
             return False
         self._require_model()
         self._ensure_session(conversation_id)
-        self.store.delete_messages_from(conversation_id, answer_position)
+        self.store.set_aside_from(conversation_id, answer_position)  # kept as an earlier version
         self.listener.messages_removed(conversation_id, answer_position)
         rid = self.submit(
             ev.Regenerate(
@@ -275,11 +306,33 @@ class ChatCore:
         found = [m for m in self.store.messages(self.current_id) if m.position == position]
         return found[0] if found and found[0].role == "user" else None
 
+    def variant_places(self) -> dict[int, VariantPlace]:
+        """The open conversation's positions with other versions, and which one is shown."""
+        return self.store.variant_places(self.current_id) if self.current_id else {}
+
+    def switch_variant(self, position: int, index: int) -> list[Message] | None:
+        """Make version `index` of the open conversation's tail at `position` the live one, in the
+        store and in the engine (whose session is fed the conversation again, without generating);
+        its messages now, or None when nothing changed (an answer is being written, no such
+        version)."""
+        conversation_id = self.current_id
+        if conversation_id is None or conversation_id in self.pending:
+            return None
+        if not self.store.switch_variant(conversation_id, position, index):
+            return None
+        # The saved KV cache holds the other version: the session is rebuilt from the store.
+        self.store.session_cache_path(conversation_id).unlink(missing_ok=True)
+        self.opened.discard(conversation_id)
+        if self.accepts_sessions():
+            self._ensure_session(conversation_id)
+        self.listener.conversations_changed()
+        return self.store.messages(conversation_id)
+
     def _roll_back(self, conversation_id: str, position: int) -> None:
         messages = self.store.messages(conversation_id)
         turn = sum(1 for m in messages if m.role == "user" and m.position < position)
         self.submit(ev.Rollback(session_id=conversation_id, turn=turn))
-        self.store.delete_messages_from(conversation_id, position)
+        self.store.set_aside_from(conversation_id, position)  # the old branch stays reachable
         self.listener.messages_removed(conversation_id, position)
 
     def stop(self) -> None:
@@ -313,6 +366,7 @@ class ChatCore:
                 session_id=session_id, settings=self.preferences.generation_settings()
             )
         )
+        self._voice_session = session_id
         return session_id
 
     def append_voice(self, session_id: str, samples: np.ndarray) -> None:
@@ -320,6 +374,7 @@ class ChatCore:
 
     def finish_voice_turn(self, session_id: str, recording: Attachment, text: str = "") -> None:
         """Store the turn as a user message with its recording, then ask for the answer."""
+        self._voice_session = None
         self.add_user_message(session_id, text, [recording])
         rid = self.submit(
             ev.EndVoiceTurn(
@@ -330,6 +385,7 @@ class ChatCore:
 
     def cancel_voice_turn(self, session_id: str) -> None:
         """Forget the turn: the engine's half-fed audio is rolled back to before it."""
+        self._voice_session = None
         turns = sum(1 for m in self.store.messages(session_id) if m.role == "user")
         self.submit(ev.Cancel(session_id=session_id))
         self.submit(ev.Rollback(session_id=session_id, turn=turns))
@@ -350,6 +406,7 @@ class ChatCore:
             self.opened.clear()  # a replaced model starts with no sessions
         self._had_model = True
         self.model_state = ModelState.READY
+        self.titles.enabled = not event.random_weights
         self.media_kinds = frozenset(
             kind for kind, ok in (("image", event.has_vision), ("audio", event.has_audio)) if ok)
 
@@ -376,7 +433,9 @@ class ChatCore:
             self.listener.tool_call_received(event.session_id, event.name, event.arguments)
 
     def _on_parse_error(self, event: ev.ParseErrorEvent) -> None:
-        if self._answer_for(event) is not None:
+        answer = self._answer_for(event)
+        if answer is not None:  # stored with the calls, so its card is there when reopened
+            answer.tool_calls.append({"unparsed": event.raw, "error": event.message})
             self.listener.parse_error_received(event.session_id, event.raw, event.message)
 
     def _on_stats(self, event: ev.TurnStats) -> None:
@@ -384,9 +443,14 @@ class ChatCore:
         if answer is not None:
             answer.stats = asdict(event)
 
+    def _on_title(self, event: ev.TitleWritten) -> None:
+        if self.titles.title_written(event):
+            self.listener.conversations_changed()
+
     def _on_turn_finished(self, event: ev.TurnFinished) -> None:
         answer = self._answer_for(event)
         if answer is None:
+            self.titles.forget(event.request_id)  # a title stopped for other work
             return
         del self.pending[event.session_id]
         answer.text = answer.text or event.text
@@ -406,10 +470,14 @@ class ChatCore:
                     path=str(self.store.session_cache_path(event.session_id)),
                 )
             )
+            self.titles.after_answer(event.session_id)  # the engine writes it when idle
         self.listener.answer_finished(event.session_id, answer, event.reason)
         self.listener.conversations_changed()
 
     def _on_error(self, event: ev.ErrorEvent) -> None:
+        if self.titles.forget(event.request_id):
+            log.info("No title was written: %s", event.message)  # the fallback title stays
+            return
         if event.request_id == self._load_request and self.model_state == ModelState.LOADING:
             self.model_state = ModelState.FAILED
             self.listener.model_failed(event.message)
@@ -417,17 +485,16 @@ class ChatCore:
         failed_open = self._opening.pop(event.request_id, None)
         if failed_open is not None:
             self.opened.discard(failed_open)  # the next send opens it again
+        if event.detail:  # a traceback: for a bug report, never for the person
+            log.warning("The engine failed: %s\n%s", event.message, event.detail)
         attachment = self._preparing.pop(event.request_id, None)
         if attachment is not None:
             self.listener.attachment_failed(
-                attachment,
-                f"Could not use {attachment.filename}: {event.message}. {event.detail}".strip(),
+                attachment, f"Could not use {attachment.filename}. {as_sentence(event.message)}"
             )
             return
         if self._answer_for(event) is not None:
             del self.pending[event.session_id]
-            self.listener.answer_failed(
-                event.session_id, f"{event.message}. {event.detail}".strip(" .")
-            )
+            self.listener.answer_failed(event.session_id, as_sentence(event.message))
             return
-        self.listener.engine_failed(f"{event.message} {event.detail}".strip())
+        self.listener.engine_failed(as_sentence(event.message))

@@ -17,8 +17,7 @@ import numpy as np
 
 from app.audio import SAMPLE_RATE
 from app.chat.core import ChatCore, TurnRefused
-
-RECORDING_NAME = "Voice message.wav"
+from app.store import RECORDING_NAME
 
 
 class VoiceTurn:

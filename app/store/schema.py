@@ -9,6 +9,25 @@ from __future__ import annotations
 
 import sqlite3
 
+from app.store.variants import MESSAGE_VARIANTS
+
+# Agent runs are conversations too: their kind, their folder and mode, and their events as JSON
+# records (app.agent.run_record). Written to apply after any other migration, in any order.
+AGENT_RUNS = """
+    ALTER TABLE conversations ADD COLUMN kind TEXT NOT NULL DEFAULT 'chat';
+    CREATE TABLE agent_runs (
+        conversation_id TEXT PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
+        workspace TEXT NOT NULL,
+        mode TEXT NOT NULL
+    );
+    CREATE TABLE agent_records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX agent_records_by_run ON agent_records(conversation_id, id);
+"""
+
 MIGRATIONS: list[str] = [
     # 0 -> 1: conversations, messages and their attachments.
     """
@@ -45,6 +64,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE messages ADD COLUMN finish_reason TEXT NOT NULL DEFAULT '';
     ALTER TABLE messages ADD COLUMN stats TEXT NOT NULL DEFAULT '{}';
     """,
+    AGENT_RUNS,  # 2 -> 3 (its number may change: nothing depends on it)
+    MESSAGE_VARIANTS,  # 3 -> 4: the other versions of a regenerated or edited tail (same)
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,11 +1,14 @@
 """Conversations on disk: one SQLite database (WAL) and a folder of content-addressed attachment files.
 
 Layout under the data folder `root`:
-    tandem.sqlite3              conversations, messages, attachment rows (see schema.py)
+    tandem.sqlite3              conversations, messages, attachment rows, agent runs (schema.py)
     attachments/ab/<sha256>.png the bytes of every attached file, named by their SHA-256
     sessions/<id>.safetensors   the engine's saved KV cache of a conversation, when present
 
 Every write commits before the method returns, so when the UI shows a message as sent, it is on disk.
+A conversation is a chat or an agent run (`Conversation.kind`). An agent run's task is its first
+message; its folder and approval mode are an `AgentRunInfo`, and what happened in it is a list of
+JSON records (`add_agent_records`, `agent_records`; their shape is app.agent.run_record's).
 The store is used from one thread (the GUI's). It imports no Qt.
 """
 
@@ -23,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from app.store.schema import migrate
+from app.store.titles import DEFAULT_TITLE, first_message_title
+from app.store.variants import MAX_VARIANTS, VariantPlace, read_tail, tail_json
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic"}
 AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".oga", ".aiff", ".aif"}  # what engine.inputs.audio decodes
@@ -55,6 +60,19 @@ class Conversation:
     title: str
     created_at: float
     updated_at: float
+    kind: str = "chat"  # or AGENT_RUN
+
+
+AGENT_RUN = "agent"
+
+
+@dataclass(frozen=True)
+class AgentRunInfo:
+    """Where an agent run worked, and in which approval mode (an app.agent.ApprovalMode value)."""
+
+    conversation_id: str
+    workspace: str
+    mode: str
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,7 @@ class Message:
 class Store:
     """The conversation database and attachment folder under `root` (created if missing)."""
 
-    DEFAULT_TITLE = "New chat"
+    DEFAULT_TITLE = DEFAULT_TITLE
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -95,13 +113,7 @@ class Store:
     # ------------------------------------------------------------ conversations
 
     def create_conversation(self, title: str = DEFAULT_TITLE) -> Conversation:
-        now = time.time()
-        conv = Conversation(uuid.uuid4().hex, title, now, now)
-        self._conn.execute(
-            "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (conv.id, conv.title, now, now),
-        )
-        return conv
+        return self._insert_conversation(title, "chat")
 
     def conversation(self, conversation_id: str) -> Conversation | None:
         row = self._conn.execute(
@@ -122,6 +134,13 @@ class Store:
                 (like,),
             )
         return [_conversation(r) for r in rows]
+
+    def empty_chats(self) -> set[str]:
+        """The ids of chats with no message yet (one made for an attachment being prepared)."""
+        rows = self._conn.execute(
+            "SELECT id FROM conversations c WHERE c.kind = 'chat' AND NOT EXISTS ("
+            " SELECT 1 FROM messages m WHERE m.conversation_id = c.id)")
+        return {row[0] for row in rows}
 
     def rename_conversation(self, conversation_id: str, title: str) -> None:
         title = title.strip()
@@ -155,37 +174,10 @@ class Store:
             raise ValueError(f"Unknown message role {role!r}; expected 'user' or 'assistant'.")
         attachments = tuple(attachments)
         tool_calls = tuple(tool_calls)
-        now = time.time()
         with self._transaction():
-            if self.conversation(conversation_id) is None:
-                raise KeyError(f"No conversation with id {conversation_id!r}.")
-            position = self._conn.execute(
-                "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
-                (conversation_id,),
-            ).fetchone()[0]
-            cur = self._conn.execute(
-                "INSERT INTO messages (conversation_id, position, role, content, created_at,"
-                " thinking, tool_calls, finish_reason, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, position, role, content, now, thinking,
-                 json.dumps(list(tool_calls)), finish_reason, json.dumps(stats or {})),
-            )
-            message_id = int(cur.lastrowid)
-            for a in attachments:
-                self._conn.execute(
-                    "INSERT INTO attachments (message_id, kind, sha256, suffix, filename)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (message_id, a.kind, a.sha256, a.suffix, a.filename),
-                )
-            self._conn.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
-            )
-            if role == "user" and position == 0:
-                self._conn.execute(
-                    "UPDATE conversations SET title = ? WHERE id = ? AND title = ?",
-                    (_title_from(content, attachments), conversation_id, self.DEFAULT_TITLE),
-                )
-        return Message(message_id, conversation_id, position, role, content, attachments,
-                       thinking, tool_calls, finish_reason, dict(stats or {}))
+            message = self._insert_message(conversation_id, role, content, attachments,
+                                           thinking, tool_calls, finish_reason, stats or {})
+        return message
 
     def messages(self, conversation_id: str) -> list[Message]:
         rows = self._conn.execute(
@@ -194,11 +186,174 @@ class Store:
         return [self._message(r) for r in rows]
 
     def delete_messages_from(self, conversation_id: str, position: int) -> None:
-        """Remove the message at `position` and every later one (rollback, regenerate)."""
-        self._conn.execute(
-            "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
-            (conversation_id, position),
+        """Remove the message at `position` and every later one, and their other versions."""
+        with self._transaction():
+            self._conn.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+                (conversation_id, position),
+            )
+            self._conn.execute(
+                "DELETE FROM message_variants WHERE conversation_id = ? AND position >= ?",
+                (conversation_id, position),
+            )
+
+    # ------------------------------------------------------------ other versions of a tail
+
+    def set_aside_from(self, conversation_id: str, position: int) -> None:
+        """Keep the messages from `position` on as another version of the tail there, and remove
+        them from the conversation: the next message at `position` starts a new version
+        (regenerate, edit). Nothing is kept when there is nothing at `position`."""
+        with self._transaction():
+            if not self._tail_rows(conversation_id, position):
+                return
+            live = self._live_row(conversation_id, position)
+            if live is None:
+                self._conn.execute(
+                    "INSERT INTO message_variants (conversation_id, position, ordinal, tail)"
+                    " VALUES (?, ?, 0, ?)",
+                    (conversation_id, position, self._take_tail(conversation_id, position)))
+            else:
+                self._conn.execute("UPDATE message_variants SET tail = ? WHERE id = ?",
+                                   (self._take_tail(conversation_id, position), live))
+            self._conn.execute(
+                "INSERT INTO message_variants (conversation_id, position, ordinal, tail)"
+                " SELECT ?, ?, COALESCE(MAX(ordinal) + 1, 0), NULL FROM message_variants"
+                " WHERE conversation_id = ? AND position = ?",
+                (conversation_id, position, conversation_id, position))
+            self._drop_oldest(conversation_id, position)
+
+    def variant_places(self, conversation_id: str) -> dict[int, VariantPlace]:
+        """For each position with other versions: which one is live, of how many."""
+        places: dict[int, VariantPlace] = {}
+        rows = self._conn.execute(
+            "SELECT position, tail FROM message_variants WHERE conversation_id = ?"
+            " ORDER BY position, ordinal", (conversation_id,))
+        counts: dict[int, list] = {}
+        for row in rows:
+            counts.setdefault(row["position"], []).append(row["tail"] is None)
+        for position, live_flags in counts.items():
+            if True in live_flags:
+                places[position] = VariantPlace(live_flags.index(True) + 1, len(live_flags))
+        return places
+
+    def switch_variant(self, conversation_id: str, position: int, index: int) -> bool:
+        """Make version `index` (1-based) of the tail at `position` the live one; the live one is
+        kept in its place. False (and nothing changed) when there is no such version."""
+        with self._transaction():
+            rows = self._conn.execute(
+                "SELECT id, tail FROM message_variants WHERE conversation_id = ? AND position = ?"
+                " ORDER BY ordinal", (conversation_id, position)).fetchall()
+            live = self._live_row(conversation_id, position)
+            if live is None or not 1 <= index <= len(rows) or rows[index - 1]["tail"] is None:
+                return False
+            chosen = rows[index - 1]
+            self._conn.execute("UPDATE message_variants SET tail = ? WHERE id = ?",
+                               (self._take_tail(conversation_id, position), live))
+            messages, deeper = read_tail(chosen["tail"])
+            for m in messages:
+                attachments = tuple(
+                    Attachment(a["kind"], a["sha256"], a["suffix"], a["filename"],
+                               self.blob_path(a["sha256"], a["suffix"]))
+                    for a in m["attachments"])
+                self._insert_message(conversation_id, m["role"], m["content"], attachments,
+                                     m["thinking"], tuple(m["tool_calls"]), m["finish_reason"],
+                                     m["stats"])
+            for row in deeper:
+                self._conn.execute(
+                    "INSERT INTO message_variants (conversation_id, position, ordinal, tail)"
+                    " VALUES (?, ?, ?, ?)",
+                    (conversation_id, row["position"], row["ordinal"], row["tail"]))
+            self._conn.execute("UPDATE message_variants SET tail = NULL WHERE id = ?",
+                               (chosen["id"],))
+        return True
+
+    def _tail_rows(self, conversation_id: str, position: int) -> list[sqlite3.Row]:
+        return self._conn.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? AND position >= ? ORDER BY position",
+            (conversation_id, position)).fetchall()
+
+    def _live_row(self, conversation_id: str, position: int) -> int | None:
+        row = self._conn.execute(
+            "SELECT id FROM message_variants WHERE conversation_id = ? AND position = ?"
+            " AND tail IS NULL", (conversation_id, position)).fetchone()
+        return row["id"] if row else None
+
+    def _take_tail(self, conversation_id: str, position: int) -> str:
+        """The live tail from `position` as JSON, with the variant rows below it; both are
+        removed from the tables (inside the caller's transaction)."""
+        messages = []
+        for row in self._tail_rows(conversation_id, position):
+            m = self._message(row)
+            messages.append({
+                "role": m.role, "content": m.content, "thinking": m.thinking,
+                "tool_calls": list(m.tool_calls), "finish_reason": m.finish_reason,
+                "stats": m.stats,
+                "attachments": [{"kind": a.kind, "sha256": a.sha256, "suffix": a.suffix,
+                                 "filename": a.filename} for a in m.attachments],
+            })
+        deeper = [dict(row) for row in self._conn.execute(
+            "SELECT position, ordinal, tail FROM message_variants"
+            " WHERE conversation_id = ? AND position > ? ORDER BY position, ordinal",
+            (conversation_id, position))]
+        self._conn.execute("DELETE FROM message_variants WHERE conversation_id = ? AND position > ?",
+                           (conversation_id, position))
+        self._conn.execute("DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+                           (conversation_id, position))
+        return tail_json(messages, deeper)
+
+    def _drop_oldest(self, conversation_id: str, position: int) -> None:
+        """Keep at most MAX_VARIANTS versions at `position`: memory and disk are a budget."""
+        rows = self._conn.execute(
+            "SELECT id FROM message_variants WHERE conversation_id = ? AND position = ?"
+            " AND tail IS NOT NULL ORDER BY ordinal", (conversation_id, position)).fetchall()
+        for row in rows[:max(0, len(rows) - (MAX_VARIANTS - 1))]:
+            self._conn.execute("DELETE FROM message_variants WHERE id = ?", (row["id"],))
+
+    # ------------------------------------------------------------ agent runs
+
+    def create_agent_run(self, task: str, attachments: Iterable[Attachment], workspace: str,
+                         mode: str) -> Conversation:
+        """Store a new agent run: its task (the first message, which names it), folder and mode."""
+        with self._transaction():
+            conv = self._insert_conversation(self.DEFAULT_TITLE, AGENT_RUN)
+            self._insert_message(conv.id, "user", task, tuple(attachments), "", (), "", {})
+            self._conn.execute(
+                "INSERT INTO agent_runs (conversation_id, workspace, mode) VALUES (?, ?, ?)",
+                (conv.id, workspace, mode),
+            )
+        return self.conversation(conv.id)
+
+    def agent_run(self, conversation_id: str) -> AgentRunInfo | None:
+        row = self._conn.execute(
+            "SELECT * FROM agent_runs WHERE conversation_id = ?", (conversation_id,)
+        ).fetchone()
+        return AgentRunInfo(row["conversation_id"], row["workspace"], row["mode"]) if row else None
+
+    def add_agent_records(self, conversation_id: str, records: Iterable[dict]) -> None:
+        """Append records to an agent run, all or none (on disk when this returns).
+
+        Raises:
+            KeyError: there is no such agent run (it was deleted).
+        """
+        rows = [(conversation_id, json.dumps(r, ensure_ascii=False, default=str)) for r in records]
+        with self._transaction():
+            if self.agent_run(conversation_id) is None:
+                raise KeyError(f"No agent run with id {conversation_id!r}.")
+            self._conn.executemany(
+                "INSERT INTO agent_records (conversation_id, record) VALUES (?, ?)", rows
+            )
+            self._conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?",
+                (time.time(), conversation_id),
+            )
+
+    def agent_records(self, conversation_id: str) -> list[dict]:
+        """An agent run's records in the order they were added."""
+        rows = self._conn.execute(
+            "SELECT record FROM agent_records WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
         )
+        return [json.loads(row["record"]) for row in rows]
 
     # ------------------------------------------------------------ files
 
@@ -255,6 +410,52 @@ class Store:
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)
 
+    def _insert_conversation(self, title: str, kind: str) -> Conversation:
+        now = time.time()
+        conv = Conversation(uuid.uuid4().hex, title, now, now, kind)
+        self._conn.execute(
+            "INSERT INTO conversations (id, title, created_at, updated_at, kind)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (conv.id, conv.title, now, now, kind),
+        )
+        return conv
+
+    def _insert_message(self, conversation_id: str, role: str, content: str,
+                        attachments: tuple[Attachment, ...], thinking: str,
+                        tool_calls: tuple[dict, ...], finish_reason: str,
+                        stats: dict[str, Any]) -> Message:
+        """Add a message inside the caller's transaction."""
+        now = time.time()
+        if self.conversation(conversation_id) is None:
+            raise KeyError(f"No conversation with id {conversation_id!r}.")
+        position = self._conn.execute(
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
+            (conversation_id,),
+        ).fetchone()[0]
+        cur = self._conn.execute(
+            "INSERT INTO messages (conversation_id, position, role, content, created_at,"
+            " thinking, tool_calls, finish_reason, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, position, role, content, now, thinking,
+             json.dumps(list(tool_calls)), finish_reason, json.dumps(stats)),
+        )
+        message_id = int(cur.lastrowid)
+        for a in attachments:
+            self._conn.execute(
+                "INSERT INTO attachments (message_id, kind, sha256, suffix, filename)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (message_id, a.kind, a.sha256, a.suffix, a.filename),
+            )
+        self._conn.execute(
+            "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+        )
+        if role == "user" and position == 0:
+            self._conn.execute(
+                "UPDATE conversations SET title = ? WHERE id = ? AND title = ?",
+                (first_message_title(content, attachments), conversation_id, DEFAULT_TITLE),
+            )
+        return Message(message_id, conversation_id, position, role, content, attachments,
+                       thinking, tool_calls, finish_reason, dict(stats))
+
     def _message(self, row: sqlite3.Row) -> Message:
         atts = tuple(
             Attachment(a["kind"], a["sha256"], a["suffix"], a["filename"],
@@ -280,13 +481,4 @@ class _Transaction:
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
-    return Conversation(row["id"], row["title"], row["created_at"], row["updated_at"])
-
-
-def _title_from(content: str, attachments: tuple[Attachment, ...]) -> str:
-    line = " ".join(content.split())
-    if not line and attachments:
-        line = attachments[0].filename
-    if len(line) > 48:
-        line = line[:47].rstrip() + "…"
-    return line or Store.DEFAULT_TITLE
+    return Conversation(row["id"], row["title"], row["created_at"], row["updated_at"], row["kind"])

@@ -7,6 +7,10 @@ microphone, push-to-talk, hands-free, barge-in); a spoken turn goes through `win
 (`app.chat.VoiceTurn`: start, append samples, finish). The chat's rules are
 `window.controller.core` (`app.chat.ChatCore`); `window.controller` wires it to the widgets.
 
+The sidebar lists chats and agent runs together: a click opens a chat in the chat view and an
+agent run in the agent view (`open_conversation`), switching the mode as needed, and the row
+highlighted is the conversation the mode shown has open.
+
 On start the window asks the engine to load the configured model. With none configured it uses the
 demo checkpoint (random weights, generated once into the data folder) and says so in the status line.
 Size, layout and the open conversation are restored from settings.
@@ -14,6 +18,7 @@ Size, layout and the open conversation are restored from settings.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,21 +33,25 @@ from PySide6.QtWidgets import (
 )
 
 from app.chat import VoiceTurn
-from app.store import Store
+from app.store import AGENT_RUN, Store
 from app.ui.agent.controller import AgentController
 from app.ui.agent.model_source import EngineModelSource
 from app.ui.agent.view import AgentView
 from app.ui.chat.composer import Composer
 from app.ui.chat.controller import ConversationController
+from app.ui.chat.notice_banner import NoticeBanner
 from app.ui.chat.sidebar import Sidebar
 from app.ui.chat.view import ChatView
 from app.ui.engine_bridge import EngineBridge
+from app.ui.model.texts import demo_failure_text, load_failure_text
 from app.ui.settings import Key, Settings
 from app.ui.status_bar import StatusLine
 from app.ui.tasks import Tasks
 from app.ui.voice.controller import VoiceController
 from app.ui.widgets.theme import style_sheet
 from engine import protocol as ev
+
+log = logging.getLogger(__name__)
 
 DEMO_FOLDER = "models/tandem-demo-tiny"
 
@@ -73,11 +82,13 @@ class MainWindow(QMainWindow):
         self.sidebar.setMinimumWidth(180)
         self.chat_view = ChatView()
         self.composer = Composer()
+        self.banner = NoticeBanner()  # a model that could not be loaded or made, and what to do
         chat_page = QWidget()
         chat_page.setObjectName("ChatArea")
         chat_layout = QVBoxLayout(chat_page)
         chat_layout.setContentsMargins(0, 0, 0, 0)
         chat_layout.setSpacing(0)
+        chat_layout.addWidget(self.banner)
         chat_layout.addWidget(self.chat_view, 1)
         chat_layout.addWidget(self.composer)
         self.modes = QStackedWidget()
@@ -104,7 +115,13 @@ class MainWindow(QMainWindow):
         self.agent_view = AgentView(settings, store, self.agent_controller)
         agent_models.text_streamed.connect(self.agent_view.show_partial)
         self.add_mode_view("agent", self.agent_view, "Coding Agent")
+        self._wire_sidebar()
         bridge.model_loaded.connect(self._on_model_loaded)
+        self.controller.model_load_failed.connect(self._on_model_failed)
+        self.chat_view.get_model_requested.connect(self.open_model_manager)
+        self.chat_view.column_placed.connect(self.composer.align_to_column)  # one column, one edge
+        bridge.turn_finished.connect(self.status_line.request_ended)  # a stopped prefill, too
+        bridge.error_raised.connect(self.status_line.request_ended)
         self._build_menus()
         self._apply_theme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
@@ -133,6 +150,39 @@ class MainWindow(QMainWindow):
         self.modes.setCurrentWidget(self._mode_pages[name])
         for other, action in self._mode_actions.items():
             action.setChecked(other == name)
+        self.controller.refresh_sidebar()  # its highlighted row is the mode's conversation
+
+    # ------------------------------------------------------------ the sidebar: chats and agent runs
+
+    def _wire_sidebar(self) -> None:
+        self.controller.sidebar_selection = self._sidebar_selection
+        self.sidebar.conversation_selected.connect(self.open_conversation)
+        self.sidebar.new_requested.connect(lambda: self.show_mode("chat"))
+        self.sidebar.delete_requested.connect(self.agent_view.forget_run)  # after the store's
+        self.agent_view.run_shown.connect(self._agent_run_shown)
+        self.agent_view.runs_changed.connect(self.controller.refresh_sidebar)
+
+    def open_conversation(self, conversation_id: str) -> None:
+        """Open a chat in the chat view or an agent run in the agent view, and show that mode."""
+        conversation = self.store.conversation(conversation_id)
+        if conversation is None:
+            return
+        if conversation.kind == AGENT_RUN:
+            if self.agent_view.open_run(conversation_id):
+                self.show_mode("agent")
+        else:
+            self.controller.open_conversation(conversation_id)
+            self.show_mode("chat")
+
+    def _sidebar_selection(self) -> str | None:
+        if self.modes.currentWidget() is self.agent_view:
+            return self.agent_view.shown_id or None
+        return self.controller.core.current_id
+
+    def _agent_run_shown(self, conversation_id: str) -> None:
+        if conversation_id:
+            self.settings.set_value(Key.LAST_CONVERSATION, conversation_id)
+        self.controller.refresh_sidebar()
 
     # ------------------------------------------------------------ engine and model
 
@@ -150,12 +200,12 @@ class MainWindow(QMainWindow):
         if (demo / "config.json").exists():
             self._load_demo(str(demo))
             return
-        self.status_line.set_loading("Creating the demo checkpoint (random weights)…")
+        self.banner.dismiss()
+        self.status_line.set_loading("Creating the demo model (random weights)…")
         self._tasks.run_in_background(
             lambda: self._make_demo(demo),
             on_done=lambda _: self._load_demo(str(demo)),
-            on_failure=lambda exc: self.status_line.set_loading(
-                f"Could not create the demo checkpoint: {exc}"),
+            on_failure=lambda exc: self._on_demo_failed(demo, exc),
             name="demo-checkpoint",
         )
 
@@ -170,6 +220,8 @@ class MainWindow(QMainWindow):
         drafter = self.settings.value(Key.DRAFTER_PATH) or None
         if self.settings.is_set(Key.USE_DRAFTER) and not self.settings.value(Key.USE_DRAFTER):
             drafter = None  # turned off by the person (the device's default is known after loading)
+        self.banner.dismiss()
+        self.setWindowTitle("Tandem")  # says "demo model" again only once the demo model is in
         self.status_line.set_loading(f"Loading {Path(path).name or path}…")
         self.controller.load_model(ev.LoadModel(path=path, drafter_path=drafter))
 
@@ -177,13 +229,35 @@ class MainWindow(QMainWindow):
         self.settings.set_default(Key.USE_DRAFTER, event.drafter_pays_off)
         demo = event.random_weights
         self.setWindowTitle("Tandem — demo model (random weights)" if demo else "Tandem")
+        self.chat_view.set_demo_model(demo)
+        self.banner.dismiss()
+
+    def _on_model_failed(self, engine_message: str) -> None:
+        """A load failed: the status line says so in three words, the banner says why and what next."""
+        path = self.settings.value(Key.MODEL_PATH)
+        self.setWindowTitle("Tandem — no model loaded")
+        self.status_line.set_loading("No model loaded")
+        log.warning("The model at %s did not load: %s", path, engine_message)  # for bug reports
+        self.chat_view.set_demo_model(False)
+        actions = [("Manage Models…", self.open_model_manager), ("Settings…", self.open_settings)]
+        if Path(path) != self.demo_path():
+            actions.append(("Use the Demo Model", lambda: self._use_model("")))
+        self.banner.show_notice("The model could not be loaded", load_failure_text(path), actions)
+
+    def _on_demo_failed(self, folder: Path, error: BaseException) -> None:
+        log.warning("The demo model could not be made in %s: %s", folder, error)
+        self.setWindowTitle("Tandem — no model loaded")
+        self.status_line.set_loading("No model loaded")
+        self.banner.show_notice("The demo model could not be made", demo_failure_text(folder),
+                                [("Try Again", self.load_model),
+                                 ("Manage Models…", self.open_model_manager)])
 
     # ------------------------------------------------------------ menus and shortcuts
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.new_action = self._action(file_menu, "New Chat", QKeySequence.StandardKey.New,
-                                       self.controller.new_conversation)
+                                       self.sidebar.new_requested.emit)  # as its button does
         self.settings_action = self._action(file_menu, "Settings…", QKeySequence.StandardKey.Preferences,
                                             self.open_settings)
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -197,6 +271,9 @@ class MainWindow(QMainWindow):
         self.stop_action = self._action(chat_menu, "Stop", QKeySequence(Qt.Key.Key_Escape),
                                         self._escape)
         self._action(chat_menu, "Regenerate", QKeySequence("Ctrl+R"), self.controller.regenerate)
+        chat_menu.addSeparator()
+        self.export_action = self._action(chat_menu, "Export as Markdown…", QKeySequence("Ctrl+Shift+E"),
+                                          lambda: self.controller.export())
         self.view_menu = self.menuBar().addMenu("&View")
         for action in self._mode_actions.values():
             self.view_menu.addAction(action)
@@ -281,8 +358,8 @@ class MainWindow(QMainWindow):
         if splitter:
             self.splitter.restoreState(splitter)
         last = self.settings.value(Key.LAST_CONVERSATION)
-        if last and self.store.conversation(last) is not None:
-            self.controller.open_conversation(last)
+        if last:
+            self.open_conversation(last)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set_value(Key.WINDOW_GEOMETRY, self.saveGeometry())

@@ -1,5 +1,8 @@
 """The status line: model name, a "random weights" badge, memory, speed of the last answer,
-drafter acceptance, and a progress bar for loading and long prefills."""
+drafter acceptance, and a progress bar for loading and long prefills.
+
+The bar goes when its work is done, and also when the request it shows ends another way (stopped
+or failed before its last step: `request_ended`), so it never stays behind half full."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class StatusLine(QStatusBar):
         self.progress.setMaximumHeight(12)
         self.progress.setTextVisible(False)
         self.progress.setVisible(False)
+        self._progress_request = -1  # the request whose progress the bar shows
         self.addWidget(self.model_label)
         self.addWidget(self.random_badge)
         self.addWidget(self.progress)
@@ -63,7 +67,13 @@ class StatusLine(QStatusBar):
         else:
             self.drafter_label.setText("")
 
+    def request_ended(self, event: ev.TurnFinished | ev.ErrorEvent) -> None:
+        """A request ended (finished, stopped or failed): its progress is over."""
+        if event.request_id == self._progress_request:
+            self.progress.setVisible(False)
+
     def show_progress(self, event: ev.Progress) -> None:
+        self._progress_request = event.request_id
         if event.total <= 0 or event.done >= event.total:
             self.progress.setVisible(False)
             return

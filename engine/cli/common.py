@@ -31,6 +31,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system", default="", help="system prompt")
     parser.add_argument("--image-budget", type=int, default=280, choices=[70, 140, 280, 560, 1120])
     parser.add_argument("--stats", action="store_true", help="print timing to stderr")
+    parser.add_argument("--kv-bits", type=int, choices=[8, 4], default=None,
+                        help="quantize the full-attention layers' KV cache (long contexts)")
 
 
 def settings_from(args: argparse.Namespace) -> ev.GenerationSettings:
@@ -49,7 +51,8 @@ def open_session(args: argparse.Namespace):
     loaded = load_everything(args.model, args.drafter, args.dtype)
     if loaded.random_weights:
         print("tandem: this checkpoint has RANDOM weights; its answers are noise", file=sys.stderr)
-    opts = SessionOptions(system_prompt=args.system, image_budget=args.image_budget)
+    opts = SessionOptions(system_prompt=args.system, image_budget=args.image_budget,
+                          kv_bits=args.kv_bits)
     drafter = None if args.drafter_mode == "off" else loaded.drafter
     return Session(loaded.model, loaded.tokenizer, loaded.template, loaded.gen_config, opts,
                    drafter=drafter)

@@ -10,15 +10,22 @@ needs: `can_trim_to(offset)`, `set_rollback_point(offset)`, `snapshot()`/`restor
 - `SlidingCache(window, retention)`: for sliding-window layers, where a query sees `window` keys, itself
   included, so the next query needs the `window - 1` rows before `offset`. Rows stay in temporal order
   (no ring buffer). Besides those rows it keeps `retention.slack` older rows (so `trim(n)` works for any
-  n <= slack, e.g. a speculative verify or a prefill chunk) and, when the session sets a rollback point,
-  the rows a trim back to that point needs, up to `retention.max_retain` rows (default: one window).
-  Older rows are evicted when the buffer is full, which happens every `retention.step` rows or more,
-  never per token; so a sliding cache holds at most `window - 1 + max_retain + 2 * step` rows besides
-  the newest update's.
+  n <= slack, e.g. a speculative verify) and, when the session sets a rollback point, the rows a trim
+  back to that point needs: while the point is at most `retention.max_retain` rows back (default: one
+  window) they stay in the buffer; when it falls further back, the `window - 1` rows before it are
+  copied once into a pinned block and the rows in between are evicted. So trimming back to the
+  rollback point (the start of the last turn, or of the running command) always works, and the rows
+  kept beyond the live window are at most `max(max_retain, window - 1) + slack`, plus the buffer's free
+  room (less than `2 * step` rows): at most about one window, and typically the length of the last
+  turn. Older rows are evicted when the buffer is full, every `retention.step` rows or more, never per
+  token. `overhead_bytes` says what is held beyond the live rows.
 
 `update_and_fetch(keys, values)` returns, in temporal order, the rows the L new queries may see: all of
 them for a full cache, the last `window - 1 + L` for a sliding one (slices of the buffer, no copy).
 `engine.model.masks` builds the masks for exactly these rows.
+
+`live_bytes(caches)` / `overhead_bytes(caches)`: the bytes of the rows the next query needs, and the
+bytes held beyond them (retained and pinned rows, free buffer room); the memory benchmark reports both.
 
 `CacheTransaction(caches)` undoes what forwards feed: it remembers the offsets; `commit(keep)` keeps the
 first `keep` tokens fed since, `abort()` drops them (both are trims). Functions over a list of caches
@@ -40,15 +47,17 @@ class Retention:
     """How many rows a sliding cache keeps beyond the `window - 1` the next query needs.
 
     Args:
-        slack: always kept: at least the longest transaction (a prefill chunk of 256, a speculative
-            verify of up to 9 tokens, the closing tokens of a voice turn).
-        max_retain: the most kept for a rollback point (None: one window).
-        step: rows the buffer grows by; eviction happens at most once per `step` rows fed.
+        slack: always kept: at least the longest `CacheTransaction` (a speculative verify of up to 9
+            tokens). Going back further uses the rollback point (set at each command and turn).
+        max_retain: the most rows kept in the buffer for a rollback point (None: one window); past that
+            the rows the point needs are pinned (`window - 1` rows, copied once).
+        step: rows the buffer grows by; eviction happens at most once per `step` rows fed (a smaller
+            step wastes less room and copies the held rows more often).
     """
 
-    slack: int = 256
+    slack: int = 16
     max_retain: int | None = None
-    step: int = STEP
+    step: int = 64
 
 
 class Cache(Protocol):
@@ -127,7 +136,13 @@ class FullCache:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held, the buffer's free room included."""
         return 0 if self._keys is None else self._keys.nbytes + self._values.nbytes
+
+    @property
+    def live_bytes(self) -> int:
+        """Bytes of the rows a query sees (every position so far)."""
+        return 0 if self._keys is None else self.nbytes * self.offset // self._keys.shape[2]
 
     @property
     def state(self) -> tuple[mx.array, ...]:
@@ -176,6 +191,75 @@ class FullCache:
         self.offset = state.offset
 
 
+class QuantizedFullCache(FullCache):
+    """A full-attention layer's rows quantized to `bits` (8 or 4) per value in groups of `group_size`
+    (`mx.quantize`: a scale and a bias per group), for long contexts. `update_and_fetch` returns the rows
+    dequantized (to the dtype they came in), so the attention path is unchanged; the dequantized copy lives
+    only for the layer's forward. Rollback is the same as a full cache's (trims move the offset back).
+    """
+
+    def __init__(self, bits: int = 8, group_size: int = 64) -> None:
+        super().__init__()
+        if bits not in (4, 8):
+            raise ValueError(f"a quantized KV cache holds 4 or 8 bits per value, not {bits}")
+        self.bits, self.group_size = bits, group_size
+        self._parts: list[mx.array] | None = None  # keys' (packed, scales, biases), then values'
+        self._dtype = mx.bfloat16
+
+    def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+        prev, n = self.offset, keys.shape[2]
+        self._dtype = keys.dtype
+        if self._parts is None and keys.shape[-1] % self.group_size:
+            self.group_size = 32  # narrow heads (test shapes)
+        new = [*mx.quantize(keys, self.group_size, self.bits), *mx.quantize(values, self.group_size, self.bits)]
+        if self._parts is None or prev + n > self._parts[0].shape[2]:
+            self._parts = [_grown(None if self._parts is None else old, part, 0, prev, n)
+                           for old, part in zip(self._parts or [None] * 6, new)]
+        for buffer, part in zip(self._parts, new):
+            buffer[..., prev : prev + n, :] = part
+        self.offset = prev + n
+        return self.last_rows()
+
+    def last_rows(self, n: int | None = None) -> tuple[mx.array, mx.array]:
+        start = 0 if n is None else max(self.offset - n, 0)
+        p = [x[..., start : self.offset, :] for x in self._parts]
+        keys = mx.dequantize(p[0], p[1], p[2], self.group_size, self.bits).astype(self._dtype)
+        values = mx.dequantize(p[3], p[4], p[5], self.group_size, self.bits).astype(self._dtype)
+        return keys, values
+
+    @property
+    def layout(self) -> tuple:
+        return ("full", self.bits, self.group_size)
+
+    def empty(self) -> bool:
+        return self._parts is None
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self._parts is None else sum(x.nbytes for x in self._parts)
+
+    @property
+    def live_bytes(self) -> int:
+        return 0 if self._parts is None else self.nbytes * self.offset // self._parts[0].shape[2]
+
+    @property
+    def state(self) -> tuple[mx.array, ...]:
+        return () if self._parts is None else tuple(x[..., : self.offset, :] for x in self._parts)
+
+    @state.setter
+    def state(self, v: tuple[mx.array, ...]) -> None:
+        self._parts = list(v) if v else None
+
+    @property
+    def meta_state(self) -> tuple[str, ...]:
+        return (str(self.offset), str(self.bits), str(self.group_size), str(self._dtype).split(".")[-1])
+
+    @meta_state.setter
+    def meta_state(self, v: Sequence[str]) -> None:
+        self.offset, self.bits, self.group_size = int(v[0]), int(v[1]), int(v[2])
+        self._dtype = getattr(mx, v[3])
+
+
 class SlidingCache:
     """A sliding-window layer's rows in temporal order, with retained rows for cheap rollback (module docstring).
 
@@ -195,11 +279,14 @@ class SlidingCache:
         self._keys: mx.array | None = None
         self._values: mx.array | None = None
         self._rollback_point: int | None = None
+        self._pinned: CacheState | None = None  # the rows a trim back to the rollback point needs
 
     def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
         n = keys.shape[2]
         held = self.offset - self._start
         if self._keys is None or held + n > self._keys.shape[2]:
+            if self._keys is not None:
+                self._pin_if_evicted()
             cut = 0 if self._keys is None else max(self._first_kept() - self._start, 0)
             self._keys = _grown(self._keys, keys, cut, held - cut, n, self.step)
             self._values = _grown(self._values, values, cut, held - cut, n, self.step)
@@ -214,9 +301,23 @@ class SlidingCache:
         """The oldest row that must survive an eviction now."""
         needed = self.offset - (self.window - 1)  # the next query's first key
         first = needed - self.slack
-        if self._rollback_point is not None:
+        if self._rollback_point is not None and self._pinned is None:
             first = min(first, self._rollback_point - (self.window - 1))
         return max(first, needed - self.max_retain, 0)
+
+    def _pin_if_evicted(self) -> None:
+        """Copy the rows the rollback point needs when the eviction about to happen would drop them."""
+        point = self._rollback_point
+        if point is None or self._pinned is not None or not 0 < point <= self.offset:
+            return
+        first = max(point - (self.window - 1), 0)
+        needed = self.offset - (self.window - 1)
+        if first >= needed - self.max_retain or first < self._start:
+            return  # still kept in the buffer, or already gone
+        keys = mx.contiguous(self._keys[..., first - self._start : point - self._start, :])
+        values = mx.contiguous(self._values[..., first - self._start : point - self._start, :])
+        mx.eval(keys, values)
+        self._pinned = CacheState(point, keys, values)
 
     def last_rows(self, n: int | None = None) -> tuple[mx.array, mx.array]:
         """The newest `n` rows held (all with None) in temporal order, as slices of the buffer."""
@@ -231,7 +332,7 @@ class SlidingCache:
 
     # -- mlx-lm's protocol
     def size(self) -> int:
-        """Rows held (window, slack and retained rows)."""
+        """Rows held in the buffer (window, slack and retained rows; the pinned block aside)."""
         return self.offset - self._start
 
     def empty(self) -> bool:
@@ -239,7 +340,18 @@ class SlidingCache:
 
     @property
     def nbytes(self) -> int:
-        return 0 if self._keys is None else self._keys.nbytes + self._values.nbytes
+        """Bytes held: the buffer (with its free room) and the pinned block."""
+        held = 0 if self._keys is None else self._keys.nbytes + self._values.nbytes
+        return held + (0 if self._pinned is None else self._pinned.nbytes)
+
+    @property
+    def live_bytes(self) -> int:
+        """Bytes of the rows the next query needs (`window - 1` at most)."""
+        if self._keys is None:
+            return 0
+        keys = self._keys
+        row = keys.shape[0] * keys.shape[1] * keys.shape[3] * keys.dtype.size * 2
+        return min(self.offset, self.window - 1, self.size()) * row
 
     @property
     def state(self) -> tuple[mx.array, ...]:
@@ -280,19 +392,50 @@ class SlidingCache:
                              f"evicted (it holds positions {self._start} to {self.offset})")
         if target == 0:
             self._start = 0
+        elif not self._holds(target):  # the pinned block has them
+            pinned, self._pinned = self._pinned, None
+            self.restore(pinned)
+            return n
         self.offset = target
+        pinned = self._pinned
+        if pinned is not None and (pinned.offset > target or self._holds(pinned.offset)):
+            self._pinned = None  # past the offset, or held by the buffer again
         return n
 
     # -- rollback
+    def _holds(self, offset: int) -> bool:
+        return self._start <= max(offset - (self.window - 1), 0)
+
     def can_trim_to(self, offset: int) -> bool:
-        """Whether the rows a query at `offset` sees are all still held."""
+        """Whether the rows a query at `offset` sees are all still held (in the buffer or pinned)."""
         if not 0 <= offset <= self.offset:
             return False
-        return offset == 0 or self._start <= max(offset - (self.window - 1), 0)
+        pinned = self._pinned is not None and self._pinned.offset == offset
+        return offset == 0 or self._holds(offset) or pinned
 
     def set_rollback_point(self, offset: int | None) -> None:
-        """Keep the rows a trim back to `offset` needs, within `max_retain` rows; None releases them."""
+        """Keep what a trim back to `offset` needs (module docstring); None releases it."""
+        if self._pinned is not None and self._pinned.offset != offset:
+            self._pinned = None
         self._rollback_point = offset
+
+    @property
+    def pinned_offset(self) -> int | None:
+        """The rollback point whose rows are pinned apart from the buffer, if any."""
+        return None if self._pinned is None else self._pinned.offset
+
+    @property
+    def pinned(self) -> CacheState | None:
+        """The pinned rows (to save them with the cache)."""
+        return self._pinned
+
+    def pin(self, state: CacheState) -> None:
+        """Take back pinned rows saved with this cache (`pinned`)."""
+        self._pinned = state
+
+    @property
+    def rollback_point(self) -> int | None:
+        return self._rollback_point
 
     def snapshot(self) -> CacheState:
         """Copies of the rows the next query needs (at most `window - 1`), detached from the buffer."""
@@ -305,6 +448,7 @@ class SlidingCache:
 
     def restore(self, state: CacheState) -> None:
         """The cache as it was at `state`: its rows, nothing retained before them."""
+        self._pinned = None
         if state.keys is None:
             if state.offset:
                 raise ValueError("a sliding cache snapshot past position 0 has no rows")
@@ -317,7 +461,8 @@ class SlidingCache:
         self.offset, self._start = state.offset, state.offset - rows
 
 
-CACHE_CLASSES = {"FullCache": FullCache, "SlidingCache": SlidingCache}
+CACHE_CLASSES = {"FullCache": FullCache, "QuantizedFullCache": QuantizedFullCache,
+                 "SlidingCache": SlidingCache}
 
 
 def cache_from_state(name: str, state: tuple[mx.array, ...], meta_state: Sequence[str]) -> Cache:
@@ -330,8 +475,25 @@ def cache_from_state(name: str, state: tuple[mx.array, ...], meta_state: Sequenc
 # ---------------------------------------------------------------- lists of caches
 
 
+def live_bytes(caches: Sequence[Cache]) -> int:
+    """Bytes of the rows the next query needs, over all caches."""
+    return sum(c.live_bytes for c in caches)
+
+
+def overhead_bytes(caches: Sequence[Cache]) -> int:
+    """Bytes the caches hold beyond the live rows: retained and pinned rows, and free buffer room."""
+    return sum(c.nbytes - c.live_bytes for c in caches)
+
+
 def can_trim_to(caches: Sequence[Cache], offset: int) -> bool:
     return all(c.can_trim_to(offset) for c in caches)
+
+
+def nearest_trim_point(caches: Sequence[Cache], offset: int) -> int:
+    """The latest offset at or before `offset` that every cache can trim back to (a pinned rollback
+    point, else 0); going back further than the caches hold starts there and feeds the rest again."""
+    points = {offset, 0} | {p for c in caches if (p := getattr(c, "pinned_offset", None)) is not None}
+    return max(p for p in points if p <= offset and can_trim_to(caches, p))
 
 
 def trim_to(caches: Sequence[Cache], offset: int) -> None:

@@ -25,7 +25,7 @@ import mlx.core as mx
 import numpy as np
 from mlx import nn
 
-from engine.decode.cache import FullCache, Retention, SlidingCache
+from engine.decode.cache import FullCache, QuantizedFullCache, Retention, SlidingCache
 
 from .audio import AudioEmbedder
 from .config import FULL, ModelConfig
@@ -107,13 +107,18 @@ class Model(nn.Module):
         """Index into make_cache()'s list of the last cache-owning layer of `layer_type`."""
         return self.language_model.last_layer_of_type(layer_type)
 
-    def make_cache(self, retention: Retention = Retention()) -> list[Any]:
-        """One cache per layer that owns keys and values; `retention` sizes the sliding caches' extra rows."""
+    def make_cache(self, retention: Retention = Retention(), kv_bits: int | None = None) -> list[Any]:
+        """One cache per layer that owns keys and values; `retention` sizes the sliding caches' extra rows;
+        `kv_bits` (8 or 4) quantizes the full-attention layers' keys and values (long contexts)."""
         text = self.config.text_config
         # In "all" mode a sliding query sees `window` past keys besides itself (|q - k| <= window).
         window = text.window + 1 if text.use_bidirectional_attention == "all" else text.window
+
+        def full() -> Any:
+            return FullCache() if kv_bits is None else QuantizedFullCache(kv_bits)
+
         return [
-            FullCache() if text.layer_types[i] == FULL else SlidingCache(window, retention)
+            full() if text.layer_types[i] == FULL else SlidingCache(window, retention)
             for i in self.language_model.cache_layers()
         ]
 

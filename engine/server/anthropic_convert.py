@@ -1,16 +1,20 @@
-"""Anthropic Messages bodies to `TurnRequest`s, and turn outputs to the Messages response shape.
+"""Anthropic Messages bodies to `ChatRequest`s, and turn outputs to the Messages response shape.
 
 Contract (https://docs.anthropic.com/en/api/messages):
-- `system` is a string or text blocks. `messages` alternate user/assistant; content is a string or
-  blocks: `text`, `image` (source `base64`, or `url` naming a local file: remote URLs are refused)
-  and `tool_result` in user messages; `text`, `tool_use` (and `thinking`, which the chat template
-  drops from history anyway) in assistant messages.
-- A user message of `tool_result` blocks answers the previous assistant message's `tool_use`
-  blocks by id and becomes one tool-results turn. Text beside tool results in one user message is
-  refused (400): Gemma continues its own turn after tool results, so a user turn cannot follow
-  them before the model has answered.
-- `tools` (`name`, `description`, `input_schema`) become function declarations; `tool_choice`
-  "auto" and "none" are accepted. `thinking: {"type": "enabled"}` turns thinking on.
+- `system` is a string or text blocks. `messages` are user, assistant and (mid-conversation)
+  system messages; content is a string or blocks: `text`, `image` (source `base64`, or `url` naming a
+  local file: remote URLs are refused) and `tool_result` in user messages; `text`, `tool_use` (and
+  `thinking`, which the chat template drops from history anyway) in assistant messages. Where system
+  messages and text beside tool results go is `conversation`'s contract.
+- A `tool_result` answers a `tool_use` of the assistant message before it by id. Its content is text;
+  an image or other block in it reaches the model as a short placeholder ("[image omitted]").
+- `tools` with an `input_schema` become function declarations; server tools (a `type` such as
+  "web_search_20250305") are ignored with a note. `tool_choice`: auto, none, any (a call is forced),
+  tool (that tool is called). `output_config.format` (or `output_format`) of type json_schema is
+  enforced by constrained decoding.
+- `thinking.type`: "enabled" and "adaptive" turn thinking on, "disabled" (or none) off.
+- Unknown fields (`cache_control`, `context_management`, `metadata`, `output_config.effort`, ...)
+  are accepted and ignored.
 - Usage: `input_tokens` is the part of the prompt prefilled for this request,
   `cache_read_input_tokens` the part served from a kept cache (their sum is the whole prompt).
 """
@@ -21,17 +25,16 @@ import secrets
 from typing import Any
 
 from engine.server import fields as f
-from engine.server.items import (
-    RequestError,
-    SessionKey,
-    ToolResultsTurn,
-    ConversationItem,
-    TurnRequest,
-    UserTurn,
-    assistant_turn,
-    canonical_json,
+from engine.server.conversation import (
+    Call,
+    ChatRequest,
+    Message,
+    Part,
+    Tool,
+    image_part,
+    text_part,
 )
-from engine.server.media import image_ref
+from engine.server.items import RequestError
 from engine.server.turns import Usage
 
 STOP_REASONS = {
@@ -42,63 +45,102 @@ STOP_REASONS = {
     "cancelled": "end_turn",
 }
 MAX_STOP_SEQUENCES = 16
+THINKING_TYPES = {"enabled": True, "adaptive": True, "disabled": False}
 
 
-def parse_request(body: Any, allow_files: bool = True) -> TurnRequest:
+def parse_request(body: Any, allow_files: bool = True, counting: bool = False) -> ChatRequest:
+    """The request; with `counting` (count_tokens), `max_tokens` is not required."""
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
     model = f.get(body, "model", str, "")
     max_tokens = f.positive_int(body, "max_tokens")
-    if max_tokens is None:
+    if max_tokens is None and not counting:
         raise RequestError("'max_tokens' is required", "max_tokens")
     messages = f.get(body, "messages", list, required=True)
-    thinking = f.get(body, "thinking", dict, {}).get("type") == "enabled"
-    system = _system(body.get("system"))
-    tools = _tools(body)
-    turns = _messages(messages, allow_files)
-    key = SessionKey(system, canonical_json(tools) if tools else "", thinking)
-    top_k = f.positive_int(body, "top_k")
-    settings = f.generation_settings(body, max_tokens, thinking, top_k)
-    stop = f.string_list(body, "stop_sequences", MAX_STOP_SEQUENCES, 256)
-    return TurnRequest(key, turns, settings, stop, model, f.get(body, "stream", bool, False))
+    thinking = _thinking(body)
+    notes: list[str] = []
+    system = _system(body.get("system"), "system")
+    out = [Message("system", "system", parts=[text_part(system)])] if system else []
+    for i, m in enumerate(messages):
+        out.extend(_message(m, f"messages[{i}]", allow_files))
+    return ChatRequest(
+        messages=out,
+        settings=f.generation_settings(body, max_tokens, thinking, f.positive_int(body, "top_k")),
+        tools=_tools(body, notes),
+        tool_choice=_tool_choice(body),
+        output_format=_output_format(body),
+        format_field="output_config.format",
+        stop=f.string_list(body, "stop_sequences", MAX_STOP_SEQUENCES, 256),
+        model=model,
+        stream=f.get(body, "stream", bool, False),
+        notes=notes,
+    )
 
 
-def _system(value: Any) -> str:
+def _thinking(body: dict) -> bool:
+    thinking = f.get(body, "thinking", dict, {})
+    kind = thinking.get("type", "disabled")
+    if kind not in THINKING_TYPES:
+        raise RequestError("'thinking.type' must be enabled, adaptive or disabled", "thinking.type")
+    return THINKING_TYPES[kind]
+
+
+def _system(value: Any, where: str) -> str:
     if value is None or isinstance(value, str):
         return (value or "").strip()
     if isinstance(value, list):
         texts = []
         for i, block in enumerate(value):
             if not isinstance(block, dict) or block.get("type") != "text":
-                raise RequestError(f"'system[{i}]' must be a text block", f"system[{i}]")
-            texts.append(f.get(block, "text", str, required=True, where=f"system[{i}]"))
+                raise RequestError(f"'{where}[{i}]' must be a text block", f"{where}[{i}]")
+            texts.append(f.get(block, "text", str, required=True, where=f"{where}[{i}]"))
         return "\n\n".join(t.strip() for t in texts if t.strip())
-    raise RequestError("'system' must be a string or an array of text blocks", "system")
+    raise RequestError(f"'{where}' must be a string or an array of text blocks", where)
 
 
-def _tools(body: dict) -> list[dict]:
-    tools = f.get(body, "tools", list, [])
-    choice = f.get(body, "tool_choice", dict, {"type": "auto"})
-    if choice.get("type") not in ("auto", "none"):
-        raise RequestError(
-            '\'tool_choice.type\' must be "auto" or "none": the model decides '
-            "itself whether to call a tool",
-            "tool_choice",
-        )
+def _tools(body: dict, notes: list[str]) -> list[Tool]:
     out = []
-    for i, tool in enumerate(tools):
+    for i, tool in enumerate(f.get(body, "tools", list, [])):
         where = f"tools[{i}]"
         if not isinstance(tool, dict):
             raise RequestError(f"'{where}' must be an object", where)
-        name = f.get(tool, "name", str, required=True, where=where)
-        fn = {
-            "name": name,
-            "parameters": f.get(tool, "input_schema", dict, required=True, where=where),
-        }
-        if tool.get("description"):
-            fn["description"] = f.get(tool, "description", str, where=where)
-        out.append({"type": "function", "function": fn})
-    return [] if choice.get("type") == "none" else out
+        if tool.get("type") not in (None, "custom") and "input_schema" not in tool:
+            notes.append(f"ignored server tool {tool.get('type')!r}: only client tools are run")
+            continue
+        out.append(Tool(
+            name=f.get(tool, "name", str, required=True, where=where),
+            description=f.get(tool, "description", str, "", where=where),
+            parameters=f.get(tool, "input_schema", dict, required=True, where=where),
+        ))
+    return out
+
+
+def _tool_choice(body: dict) -> str:
+    choice = f.get(body, "tool_choice", dict, {"type": "auto"})
+    kind = choice.get("type")
+    if kind in ("auto", "none"):
+        return kind
+    if kind == "any":
+        return "required"
+    if kind == "tool":
+        return f.get(choice, "name", str, required=True, where="tool_choice")
+    raise RequestError("'tool_choice.type' must be auto, none, any or tool", "tool_choice.type")
+
+
+def _output_format(body: dict) -> dict | None:
+    config = f.get(body, "output_config", dict, {})
+    where = "output_config.format"
+    value = config.get("format")
+    if value is None:
+        value, where = body.get("output_format"), "output_format"
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") != "json_schema":
+        raise RequestError(f"'{where}' must be an object of type json_schema", where)
+    schema = value.get("schema")
+    if not isinstance(schema, dict):
+        raise RequestError(f"'{where}.schema' must be a JSON schema object", f"{where}.schema")
+    return {"type": "json_schema", "schema": schema}
 
 
 def _blocks(content: Any, where: str) -> list[dict]:
@@ -114,103 +156,71 @@ def _blocks(content: Any, where: str) -> list[dict]:
     return content
 
 
-def _messages(messages: list, allow_files: bool) -> list[ConversationItem]:
-    turns: list[ConversationItem] = []
-    call_names: dict[str, str] = {}
-    for i, m in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(m, dict):
-            raise RequestError(f"'{where}' must be an object", where)
-        role = m.get("role")
-        blocks = _blocks(m.get("content"), f"{where}.content")
-        if role == "assistant":
-            texts, calls = [], []
-            call_names = {}
-            for j, b in enumerate(blocks):
-                bw = f"{where}.content[{j}]"
-                if b["type"] == "text":
-                    texts.append(f.get(b, "text", str, required=True, where=bw))
-                elif b["type"] == "tool_use":
-                    name = f.get(b, "name", str, required=True, where=bw)
-                    calls.append((name, f.get(b, "input", dict, {}, where=bw)))
-                    call_names[f.get(b, "id", str, required=True, where=bw)] = name
-                elif b["type"] not in ("thinking", "redacted_thinking"):
-                    raise RequestError(
-                        f"'{bw}.type' {b['type']!r} is not supported in an assistant message",
-                        f"{bw}.type",
-                    )
-            turns.append(assistant_turn("".join(texts), calls))
-        elif role == "user":
-            results = [b for b in blocks if b["type"] == "tool_result"]
-            if results and len(results) != len(blocks):
+def _message(m: Any, where: str, allow_files: bool) -> list[Message]:
+    if not isinstance(m, dict):
+        raise RequestError(f"'{where}' must be an object", where)
+    role = m.get("role")
+    if role == "system":
+        return [Message("system", where, parts=[text_part(_system(m.get("content"),
+                                                                  f"{where}.content"))])]
+    blocks = _blocks(m.get("content"), f"{where}.content")
+    if role == "assistant":
+        texts, calls = [], []
+        for j, b in enumerate(blocks):
+            bw = f"{where}.content[{j}]"
+            if b["type"] == "text":
+                texts.append(f.get(b, "text", str, required=True, where=bw))
+            elif b["type"] == "tool_use":
+                calls.append(Call(f.get(b, "name", str, required=True, where=bw),
+                                  f.get(b, "input", dict, {}, where=bw),
+                                  f.get(b, "id", str, required=True, where=bw)))
+            elif b["type"] not in ("thinking", "redacted_thinking"):
                 raise RequestError(
-                    f"'{where}': text or media beside tool_result blocks is not "
-                    "supported; send them in the next user message",
-                    where,
+                    f"'{bw}.type' {b['type']!r} is not supported in an assistant message",
+                    f"{bw}.type",
                 )
-            if results:
-                turns.append(
-                    ToolResultsTurn(
-                        tuple(
-                            _tool_result(b, f"{where}.content[{j}]", call_names)
-                            for j, b in enumerate(results)
-                        )
-                    )
-                )
-            else:
-                turns.append(_user_turn(blocks, f"{where}.content", allow_files))
-        else:
-            raise RequestError(
-                f"'{where}.role' must be user or assistant, got {role!r}", f"{where}.role"
-            )
-    return turns
+        return [Message("assistant", where, text="".join(texts), calls=calls)]
+    if role == "user":
+        # Tool results first: they answer the calls; what the client adds beside them follows.
+        results = [Message("tool", f"{where}.content[{j}].tool_use_id",
+                           call_id=f.get(b, "tool_use_id", str, required=True,
+                                         where=f"{where}.content[{j}]"),
+                           result=_tool_result(b, f"{where}.content[{j}]"))
+                   for j, b in enumerate(blocks) if b["type"] == "tool_result"]
+        rest = [(j, b) for j, b in enumerate(blocks) if b["type"] != "tool_result"]
+        parts = [_user_part(b, f"{where}.content[{j}]", allow_files) for j, b in rest]
+        return results + ([Message("user", where, parts=parts)] if parts else [])
+    raise RequestError(
+        f"'{where}.role' must be user, assistant or system, got {role!r}", f"{where}.role"
+    )
 
 
-def _tool_result(block: dict, where: str, call_names: dict[str, str]) -> tuple[str, str]:
-    use_id = f.get(block, "tool_use_id", str, required=True, where=where)
-    if use_id not in call_names:
-        raise RequestError(
-            f"'{where}.tool_use_id' {use_id!r} answers no tool_use of the "
-            "assistant message before it",
-            f"{where}.tool_use_id",
-        )
+def _tool_result(block: dict, where: str) -> Any:
     content = block.get("content", "")
     if isinstance(content, list):
         parts = []
         for k, b in enumerate(content):
-            if not isinstance(b, dict) or b.get("type") != "text":
-                raise RequestError(
-                    f"'{where}.content[{k}]': only text is supported in tool results",
-                    f"{where}.content[{k}]",
-                )
-            parts.append(f.get(b, "text", str, required=True, where=f"{where}.content[{k}]"))
+            if isinstance(b, dict) and b.get("type") == "text":
+                parts.append(f.get(b, "text", str, required=True, where=f"{where}.content[{k}]"))
+            elif isinstance(b, dict) and isinstance(b.get("type"), str):
+                parts.append(f"[{b['type']} omitted]")
+            else:
+                raise RequestError(f"'{where}.content[{k}]' must be a content block",
+                                   f"{where}.content[{k}]")
         content = "".join(parts)
     elif not isinstance(content, str):
-        raise RequestError(f"'{where}.content' must be a string or text blocks", f"{where}.content")
-    response: Any = {"error": content} if block.get("is_error") else content
-    return call_names[use_id], canonical_json(response)
+        raise RequestError(f"'{where}.content' must be a string or blocks", f"{where}.content")
+    return {"error": content} if block.get("is_error") else content
 
 
-def _user_turn(blocks: list[dict], where: str, allow_files: bool) -> UserTurn:
-    key, loaders = [], []
-    for j, b in enumerate(blocks):
-        bw = f"{where}[{j}]"
-        if b["type"] == "text":
-            text = f.get(b, "text", str, required=True, where=bw)
-            key.append(("text", text))
-            loaders.append(lambda t=text: {"type": "text", "text": t})
-        elif b["type"] == "image":
-            digest, load = image_ref(_image_url(b, bw), f"{bw}.source", allow_files)
-            key.append(("image", digest))
-            loaders.append(lambda load=load: {"type": "image", "image": load()})
-        else:
-            raise RequestError(
-                f"'{bw}.type' must be text, image or tool_result, got {b['type']!r}", f"{bw}.type"
-            )
-    if len(key) == 1 and key[0][0] == "text":
-        text = key[0][1]
-        return UserTurn((("text", text.strip()),), lambda: text)
-    return UserTurn(tuple(key), lambda: [load() for load in loaders])
+def _user_part(block: dict, where: str, allow_files: bool) -> Part:
+    if block["type"] == "text":
+        return text_part(f.get(block, "text", str, required=True, where=where))
+    if block["type"] == "image":
+        return image_part(_image_url(block, where), f"{where}.source", allow_files)
+    raise RequestError(
+        f"'{where}.type' must be text, image or tool_result, got {block['type']!r}", f"{where}.type"
+    )
 
 
 def _image_url(block: dict, where: str) -> str:

@@ -1,37 +1,44 @@
-"""The ASGI app: routes of both APIs, API-key check, body size limit, errors in each API's shape.
+"""The ASGI app: routes of the three APIs, API-key check, errors in each API's shape.
 
 Contract:
-- `create_app(bridge, config)` builds a FastAPI app over an `EventRouter`; the app owns the
-  `SessionPool` and `TurnRunner` (`app.state.pool`, `app.state.runner`).
+- `create_app(router, config)` builds a FastAPI app over an `EventRouter`; the app owns the
+  `SessionPool`, the `TurnRunner` and the `ResponseStore` (`app.state.pool`, `.runner`,
+  `.responses`). Routes: `openai_routes` (Chat Completions, models), `anthropic_routes` (Messages,
+  count_tokens), `responses_routes` (Responses).
 - With `config.api_key` set, every `/v1/` request must carry it as `Authorization: Bearer KEY`
   (OpenAI clients) or `x-api-key: KEY` (Anthropic clients); otherwise 401.
-- Bodies over `config.max_body_bytes` get 413 (checked on Content-Length and while reading);
-  a body that is not a JSON object, or a field that is wrong, gets 400 naming the field.
-- Errors use OpenAI's shape (`{"error": {"message", "type", "param", "code"}}`) and, under
-  `/v1/messages`, Anthropic's (`{"type": "error", "error": {"type", "message"}}`). An unexpected
-  failure in one request is a 500 for that request only.
+- Bodies over `config.max_body_bytes` get 413; a body that is not a JSON object, or a field that is
+  wrong, gets 400 naming the field. Unknown routes get 404 and wrong methods 405, in the shape of
+  the API the path belongs to (`errors`). An unexpected failure in one request is a 500 for that
+  request only.
+- Streamed answers send something at least every `config.keepalive_s` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
-import json
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
+from engine import protocol as ev
+from engine.server import anthropic_routes, openai_routes, responses_routes
+from engine.server.errors import (
+    TurnError,
+    anthropic_message,
+    error_response,
+    is_anthropic_path,
+    openai_code,
+)
 from engine.server.event_router import EventRouter
 from engine.server.items import RequestError
 from engine.server.pool import SessionPool
-from engine.server.turns import TurnError, TurnRunner
-
-DISCONNECT_POLL_S = 0.25
+from engine.server.response_store import ResponseStore
+from engine.server.turns import TurnRunner
+from engine.server.worker_view import cache_bytes_of
 
 
 @dataclass
@@ -41,97 +48,9 @@ class ServerConfig:
     max_sessions: int = 4
     max_cache_bytes: int = 8 << 30
     allow_files: bool = True  # image_url may name a local file
-
-
-OPENAI_TYPES = {
-    400: "invalid_request_error",
-    401: "invalid_request_error",
-    404: "invalid_request_error",
-    409: "invalid_request_error",
-    413: "invalid_request_error",
-    500: "server_error",
-    503: "server_error",
-}
-ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    404: "not_found_error",
-    409: "invalid_request_error",
-    413: "request_too_large",
-    500: "api_error",
-    503: "overloaded_error",
-}
-
-
-def error_response(
-    path: str, status: int, message: str, param: str | None = None, code: str | None = None
-) -> JSONResponse:
-    if path.startswith("/v1/messages"):
-        body: dict[str, Any] = {
-            "type": "error",
-            "error": {"type": ANTHROPIC_TYPES.get(status, "api_error"), "message": message},
-        }
-    else:
-        body = {
-            "error": {
-                "message": message,
-                "type": OPENAI_TYPES.get(status, "server_error"),
-                "param": param,
-                "code": code,
-            }
-        }
-    return JSONResponse(body, status_code=status)
-
-
-async def read_json(request: Request, limit: int) -> Any:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise RequestError(
-            f"the request body is {int(length)} bytes; the limit is {limit}", status=413
-        )
-    chunks, size = [], 0
-    async for piece in request.stream():
-        size += len(piece)
-        if size > limit:
-            raise RequestError(f"the request body is over the limit of {limit} bytes", status=413)
-        chunks.append(piece)
-    try:
-        return json.loads(b"".join(chunks))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RequestError(f"the request body is not valid JSON: {e}") from e
-
-
-async def watched(outs: AsyncIterator, request: Request) -> AsyncIterator:
-    """Items of `outs` until the client disconnects; then `outs` is closed (which aborts its turn).
-
-    The connection is checked every `DISCONNECT_POLL_S`, also while items keep coming."""
-    it = outs.__aiter__()
-    step: asyncio.Future | None = None
-    loop = asyncio.get_running_loop()
-    checked = loop.time()
-    try:
-        while True:
-            step = asyncio.ensure_future(it.__anext__())
-            while True:
-                left = checked + DISCONNECT_POLL_S - loop.time()
-                if left > 0:
-                    await asyncio.wait({step}, timeout=left)
-                if step.done() and loop.time() < checked + DISCONNECT_POLL_S:
-                    break
-                checked = loop.time()
-                if await request.is_disconnected():
-                    return
-            try:
-                item = step.result()
-            except StopAsyncIteration:
-                return
-            yield item
-    finally:
-        if step is not None and not step.done():
-            step.cancel()  # raises inside `outs`, whose cleanup aborts the turn
-            with contextlib.suppress(BaseException):
-                await step
-        await it.aclose()
+    keepalive_s: float = 5.0  # the most time a stream goes without sending anything
+    max_stored_responses: int = 256
+    max_stored_bytes: int = 256 << 20
 
 
 class KeyCheck:
@@ -158,30 +77,28 @@ class KeyCheck:
         return given is not None and hmac.compare_digest(given, self.key)
 
 
-def create_app(bridge: EventRouter, config: ServerConfig | None = None) -> FastAPI:
-    from engine.server import anthropic_routes, openai_routes
-    from engine.server.worker_view import cache_bytes_of
-
+def create_app(router: EventRouter, config: ServerConfig | None = None) -> FastAPI:
     config = config or ServerConfig()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        bridge.loop = asyncio.get_running_loop()
+        router.loop = asyncio.get_running_loop()
         yield
-        bridge.loop = None
+        router.loop = None
 
     app = FastAPI(
         title="Tandem", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     pool = SessionPool(
-        close=lambda sid: bridge.submit(_close(sid)),
-        measure=lambda sid: cache_bytes_of(bridge.worker, sid),
+        close=lambda sid: router.submit(ev.CloseSession(session_id=sid)),
+        measure=lambda sid: cache_bytes_of(router.worker, sid),
         max_sessions=config.max_sessions,
         max_bytes=config.max_cache_bytes,
     )
-    bridge.on_model_loaded.append(pool.clear)
-    app.state.bridge, app.state.config, app.state.pool = bridge, config, pool
-    app.state.runner = TurnRunner(bridge, pool)
+    router.on_model_loaded.append(pool.clear)
+    app.state.router, app.state.config, app.state.pool = router, config, pool
+    app.state.runner = TurnRunner(router, pool)
+    app.state.responses = ResponseStore(config.max_stored_responses, config.max_stored_bytes)
 
     if config.api_key:
         app.add_middleware(KeyCheck, key=config.api_key)
@@ -189,26 +106,33 @@ def create_app(bridge: EventRouter, config: ServerConfig | None = None) -> FastA
     @app.exception_handler(RequestError)
     async def on_request_error(request: Request, e: RequestError):
         code = {409: "conversation_busy", 413: "request_too_large"}.get(e.status)
+        if e.param == "previous_response_id":
+            code = "previous_response_not_found"
         return error_response(request.url.path, e.status, str(e), e.param, code)
 
     @app.exception_handler(TurnError)
     async def on_turn_error(request: Request, e: TurnError):
-        return error_response(request.url.path, e.status, str(e))
+        path = request.url.path
+        message = anthropic_message(e) if is_anthropic_path(path) else str(e)
+        return error_response(path, e.status, message, code=openai_code(e.status, e.kind))
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, e: HTTPException):
+        what = f"{request.method} {request.url.path}"
+        message = {404: f"there is no route {what} on this server",
+                   405: f"the method of {what} is not allowed here"}.get(e.status_code, e.detail)
+        return error_response(request.url.path, e.status_code, str(message),
+                              headers=getattr(e, "headers", None))
 
     @app.get("/health")
     async def health():
         return {
-            "status": "ok" if bridge.engine_alive else "engine stopped",
-            "model": bridge.model_name,
+            "status": "ok" if router.engine_alive else "engine stopped",
+            "model": router.model_name,
             "kept_sessions": len(pool.entries),
         }
 
     openai_routes.add_routes(app)
     anthropic_routes.add_routes(app)
+    responses_routes.add_routes(app)
     return app
-
-
-def _close(session_id: str):
-    from engine.protocol import CloseSession
-
-    return CloseSession(session_id=session_id)

@@ -51,18 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-tokens", type=int, default=8)
     args = p.parse_args(argv)
 
-    bridge, loaded = EventRouter(), threading.Event()
+    router, loaded = EventRouter(), threading.Event()
 
     def on_event(event):
         if isinstance(event, (ev.ModelLoaded, ev.ErrorEvent)) and not event.session_id:
             loaded.set()
-        bridge.on_event(event)
+        router.on_event(event)
 
     worker = EngineWorker(on_event)
     worker.start()
     worker.submit(ev.LoadModel(path=args.model))
     loaded.wait()
-    handle = start_server(worker, "127.0.0.1", 0, None, bridge=bridge)
+    handle = start_server(worker, "127.0.0.1", 0, None, router=router)
     client = openai.OpenAI(base_url=handle.url + "/v1", api_key="none", max_retries=0)
     fresh, extend, rows = [], [], []
     try:
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         handle.stop()
         worker.stop()
     out = {
-        "model": bridge.model_name,
+        "model": router.model_name,
         "words": args.words,
         "runs": rows,
         "fresh_ttft_median_s": round(statistics.median(fresh), 4),

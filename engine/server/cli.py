@@ -1,4 +1,4 @@
-"""`tandem serve`: the OpenAI- and Anthropic-compatible API on a local port, with its own engine.
+"""`tandem serve`: the OpenAI- (Chat Completions, Responses) and Anthropic-compatible API on a local port, with its own engine.
 
 It loads the model on a new engine thread, then serves until interrupted. It binds to 127.0.0.1
 unless told otherwise; any other address needs an API key (`--api-key` or `TANDEM_API_KEY`).
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     except ServerError as e:
         print(f"tandem serve: {e}", file=sys.stderr)
         return 2
-    bridge = EventRouter()
+    router = EventRouter()
     loaded: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
     load = ev.LoadModel(path=args.model)
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             event, (ev.ModelLoaded, ev.ErrorEvent)
         ):
             loaded.put(event)
-        bridge.on_event(event)
+        router.on_event(event)
 
     worker = EngineWorker(on_event)
     worker.start()
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             args.api_key,
             model_name=result.name,
             config=config,
-            bridge=bridge,
+            router=router,
         )
     except ServerError as e:
         print(f"tandem serve: {e}", file=sys.stderr)

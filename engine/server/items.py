@@ -8,6 +8,8 @@ Contract:
   assistant's answer text (trimmed, as the chat template trims it) and its tool calls, tool results.
   `UserTurn.build()` decodes the media lazily, so a long history is hashed, not decoded.
 - `TurnRequest` is one parsed request: key, turns, generation settings and stop strings.
+- `template_messages(turns)` gives turns as the chat template's messages (tool results go on the
+  assistant message that asked for them), for feeding a history the server holds no session for.
 - `RequestError` is a client error (HTTP 400) whose message says what is wrong and where.
 """
 
@@ -105,3 +107,20 @@ class TurnRequest:
                     "assistant message with tool calls",
                     "messages",
                 )
+
+
+def template_messages(turns: list[ConversationItem]) -> list[dict]:
+    """Turns as the chat template's messages; decodes the media of user turns."""
+    out: list[dict] = []
+    for t in turns:
+        if isinstance(t, UserTurn):
+            out.append({"role": "user", "content": t.build()})
+        elif isinstance(t, AssistantTurn):
+            msg: dict = {"role": "assistant", "content": t.text}
+            if t.calls:
+                msg["tool_calls"] = [{"function": {"name": n, "arguments": json.loads(a)}}
+                                     for n, a in t.calls]
+            out.append(msg)
+        elif isinstance(t, ToolResultsTurn) and out and out[-1]["role"] == "assistant":
+            out[-1].setdefault("tool_responses", []).extend(t.engine_results())
+    return out

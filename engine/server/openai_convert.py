@@ -1,13 +1,15 @@
-"""OpenAI Chat Completions bodies to `TurnRequest`s, and turn outputs to OpenAI's response shapes.
+"""OpenAI Chat Completions bodies to `ChatRequest`s, and turn outputs to OpenAI's response shapes.
 
 Contract (https://platform.openai.com/docs/api-reference/chat):
-- Messages: leading `system`/`developer` messages form the system prompt (joined by a blank line);
-  `user` content is a string or parts `text`, `image_url` (data URL, file URL or absolute path) and
-  `input_audio` (base64 wav/mp3/flac/ogg) and `video_url` (engine.server.video_parts); `assistant` messages carry `content` and `tool_calls`;
-  consecutive `tool` messages answer the previous assistant message's calls by `tool_call_id` and
-  become one tool-results turn (Gemma's `<|tool_response>` inside the model's turn).
-- `tools` (type "function") go to the session as declarations; `tool_choice` "auto" and "none"
-  are accepted ("none" declares no tools), others are refused: the engine cannot force a call.
+- Messages: `system`/`developer` messages anywhere (see `conversation` for where they go); `user`
+  content is a string or parts `text`, `image_url` (data URL, file URL or absolute path),
+  `input_audio` (base64 wav/mp3/flac/ogg) and `video_url`/`input_video` (see
+  `engine.server.video_parts`); `assistant` messages carry `content` and `tool_calls`;
+  `tool` messages answer those calls by `tool_call_id`.
+- `tools` of type "function" are declared; other tool types are ignored with a note.
+  `tool_choice`: "auto", "none", "required" or `{"type": "function", "function": {"name"}}`
+  (the last two by constrained decoding). `response_format`: "text", "json_object" or
+  "json_schema" (`json_schema.schema`), enforced by constrained decoding.
 - Thinking is on with `reasoning_effort` other than "none"/"minimal" or
   `chat_template_kwargs.enable_thinking`; thinking text comes back as `reasoning_content`.
 - `prompt_tokens` is the conversation's whole prompt; `prompt_tokens_details.cached_tokens` is the
@@ -22,18 +24,18 @@ import time
 from typing import Any
 
 from engine.server import fields as f
-from engine.server.items import (
-    RequestError,
-    SessionKey,
-    ToolResultsTurn,
-    ConversationItem,
-    TurnRequest,
-    UserTurn,
-    assistant_turn,
-    canonical_json,
+from engine.server.conversation import (
+    Call,
+    ChatRequest,
+    Message,
+    Part,
+    Tool,
+    audio_part,
+    image_part,
+    text_part,
 )
-from engine.server.media import audio_ref, image_ref
-from engine.server.video_parts import VIDEO_PART_TYPES, video_ref
+from engine.server.items import RequestError
+from engine.server.video_parts import VIDEO_PART_TYPES, video_part
 from engine.server.stops import MAX_STOP_CHARS, MAX_STOPS
 from engine.server.turns import Done, Usage
 
@@ -46,7 +48,7 @@ FINISH = {
 }
 
 
-def parse_request(body: Any, allow_files: bool = True) -> TurnRequest:
+def parse_request(body: Any, allow_files: bool = True) -> ChatRequest:
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
     model = f.get(body, "model", str, "")
@@ -54,14 +56,20 @@ def parse_request(body: Any, allow_files: bool = True) -> TurnRequest:
     if f.get(body, "n", int, 1) != 1:
         raise RequestError("'n' must be 1: this server generates one choice", "n")
     thinking = _thinking(body)
-    tools = _tools(body)
-    system, turns = _messages(messages, allow_files)
-    key = SessionKey(system, canonical_json(tools) if tools else "", thinking)
+    notes: list[str] = []
+    tools = _tools(body, notes)
     max_tokens = f.positive_int(body, "max_completion_tokens") or f.positive_int(body, "max_tokens")
-    settings = f.generation_settings(body, max_tokens, thinking)
-    stop = f.string_list(body, "stop", MAX_STOPS, MAX_STOP_CHARS)
-    stream = f.get(body, "stream", bool, False)
-    return TurnRequest(key, turns, settings, stop, model, stream)
+    return ChatRequest(
+        messages=[_message(m, f"messages[{i}]", allow_files) for i, m in enumerate(messages)],
+        settings=f.generation_settings(body, max_tokens, thinking),
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice"), notes),
+        output_format=response_format(body.get("response_format"), "response_format"),
+        stop=f.string_list(body, "stop", MAX_STOPS, MAX_STOP_CHARS),
+        model=model,
+        stream=f.get(body, "stream", bool, False),
+        notes=notes,
+    )
 
 
 def include_usage(body: dict) -> bool:
@@ -77,25 +85,59 @@ def _thinking(body: dict) -> bool:
     return effort is not None and effort not in ("none", "minimal")
 
 
-def _tools(body: dict) -> list[dict]:
-    tools = f.get(body, "tools", list, [])
-    choice = body.get("tool_choice", "auto")
-    if choice not in ("auto", "none"):
-        raise RequestError(
-            '\'tool_choice\' must be "auto" or "none": the model decides itself '
-            "whether to call a tool",
-            "tool_choice",
-        )
+def _tools(body: dict, notes: list[str]) -> list[Tool]:
     out = []
-    for i, tool in enumerate(tools):
+    for i, tool in enumerate(f.get(body, "tools", list, [])):
         where = f"tools[{i}]"
-        if not isinstance(tool, dict) or tool.get("type") != "function":
-            raise RequestError(f"'{where}' must be an object with type \"function\"", where)
+        if not isinstance(tool, dict):
+            raise RequestError(f"'{where}' must be an object", where)
+        if tool.get("type") != "function":
+            notes.append(f"ignored tool of type {tool.get('type')!r}: only functions are run")
+            continue
         fn = f.get(tool, "function", dict, required=True, where=where)
-        f.get(fn, "name", str, required=True, where=f"{where}.function")
-        f.get(fn, "parameters", dict, where=f"{where}.function")
-        out.append({"type": "function", "function": fn})
-    return [] if choice == "none" else out
+        out.append(Tool(
+            name=f.get(fn, "name", str, required=True, where=f"{where}.function"),
+            description=f.get(fn, "description", str, "", where=f"{where}.function"),
+            parameters=f.get(fn, "parameters", dict, where=f"{where}.function"),
+        ))
+    return out
+
+
+def _tool_choice(choice: Any, notes: list[str]) -> str:
+    if choice is None:
+        return "auto"
+    if choice in ("auto", "none", "required"):
+        return choice
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        fn = f.get(choice, "function", dict, required=True, where="tool_choice")
+        return f.get(fn, "name", str, required=True, where="tool_choice.function")
+    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        notes.append("tool_choice 'allowed_tools' is served as 'auto'")
+        return "auto"
+    raise RequestError(
+        "'tool_choice' must be \"auto\", \"none\", \"required\" or a function to call",
+        "tool_choice")
+
+
+def response_format(value: Any, where: str) -> dict | None:
+    """Chat's `response_format` (and, with `where` "text.format", Responses' flat one)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RequestError(f"'{where}' must be an object", where)
+    kind = value.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        holder = value if "schema" in value else f.get(value, "json_schema", dict, required=True,
+                                                       where=where)
+        schema = holder.get("schema")
+        if not isinstance(schema, (dict, bool)):
+            raise RequestError(f"'{where}' needs a JSON schema object in 'schema'", where)
+        return {"type": "json_schema", "schema": schema}
+    raise RequestError(f"'{where}.type' must be text, json_object or json_schema", f"{where}.type")
 
 
 def _text_of(content: Any, where: str) -> str:
@@ -106,75 +148,48 @@ def _text_of(content: Any, where: str) -> str:
     if isinstance(content, list):
         texts = []
         for j, part in enumerate(content):
-            if not isinstance(part, dict) or part.get("type") != "text":
+            if not isinstance(part, dict) or part.get("type") not in ("text", "refusal"):
                 raise RequestError(f"'{where}[{j}]' must be a text part here", f"{where}[{j}]")
-            texts.append(f.get(part, "text", str, required=True, where=f"{where}[{j}]"))
+            key = part["type"]
+            texts.append(f.get(part, key, str, required=True, where=f"{where}[{j}]"))
         return "".join(texts)
     raise RequestError(f"'{where}' must be a string or an array of text parts", where)
 
 
-def _messages(messages: list, allow_files: bool) -> tuple[str, list[ConversationItem]]:
-    system: list[str] = []
-    turns: list[ConversationItem] = []
-    call_names: dict[str, str] = {}
-    pending: list[tuple[str, str]] = []
-
-    def flush_tools() -> None:
-        if pending:
-            turns.append(ToolResultsTurn(tuple(pending)))
-            pending.clear()
-
-    for i, m in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(m, dict):
-            raise RequestError(f"'{where}' must be an object", where)
-        role = m.get("role")
-        if role != "tool":
-            flush_tools()
-        if role in ("system", "developer"):
-            if turns:
-                raise RequestError(
-                    f"'{where}': system messages must come before the conversation", where
-                )
-            system.append(_text_of(m.get("content"), f"{where}.content").strip())
-        elif role == "user":
-            turns.append(_user_turn(m.get("content"), f"{where}.content", allow_files))
-        elif role == "assistant":
-            calls = []
-            call_names = {}
-            for j, c in enumerate(f.get(m, "tool_calls", list, [], where)):
-                cw = f"{where}.tool_calls[{j}]"
-                fn = (
-                    f.get(c, "function", dict, required=True, where=cw)
-                    if isinstance(c, dict)
-                    else None
-                )
-                if fn is None:
-                    raise RequestError(f"'{cw}' must be an object", cw)
-                name = f.get(fn, "name", str, required=True, where=f"{cw}.function")
-                calls.append((name, _arguments(fn.get("arguments"), f"{cw}.function.arguments")))
-                call_names[str(c.get("id", ""))] = name
-            turns.append(assistant_turn(_text_of(m.get("content"), f"{where}.content"), calls))
-        elif role == "tool":
-            call_id = f.get(m, "tool_call_id", str, required=True, where=where)
-            if call_id not in call_names:
-                raise RequestError(
-                    f"'{where}.tool_call_id' {call_id!r} answers no tool call of the "
-                    "assistant message before it",
-                    f"{where}.tool_call_id",
-                )
-            text = _text_of(m.get("content"), f"{where}.content")
-            pending.append((call_names[call_id], canonical_json(text)))
-        else:
-            raise RequestError(
-                f"'{where}.role' must be system, developer, user, assistant or tool, got {role!r}",
-                f"{where}.role",
-            )
-    flush_tools()
-    return "\n\n".join(s for s in system if s), turns
+def _message(m: Any, where: str, allow_files: bool) -> Message:
+    if not isinstance(m, dict):
+        raise RequestError(f"'{where}' must be an object", where)
+    role = m.get("role")
+    if role in ("system", "developer"):
+        return Message("system", where, parts=[text_part(_text_of(m.get("content"),
+                                                                   f"{where}.content"))])
+    if role == "user":
+        return Message("user", where, parts=_user_parts(m.get("content"), f"{where}.content",
+                                                        allow_files))
+    if role == "assistant":
+        calls = []
+        for j, c in enumerate(f.get(m, "tool_calls", list, [], where)):
+            cw = f"{where}.tool_calls[{j}]"
+            if not isinstance(c, dict):
+                raise RequestError(f"'{cw}' must be an object", cw)
+            fn = f.get(c, "function", dict, required=True, where=cw)
+            name = f.get(fn, "name", str, required=True, where=f"{cw}.function")
+            calls.append(Call(name, arguments(fn.get("arguments"), f"{cw}.function.arguments"),
+                              str(c.get("id", ""))))
+        return Message("assistant", where, text=_text_of(m.get("content"), f"{where}.content"),
+                       calls=calls)
+    if role == "tool":
+        return Message("tool", f"{where}.tool_call_id",
+                       call_id=f.get(m, "tool_call_id", str, required=True, where=where),
+                       result=_text_of(m.get("content"), f"{where}.content"))
+    raise RequestError(
+        f"'{where}.role' must be system, developer, user, assistant or tool, got {role!r}",
+        f"{where}.role",
+    )
 
 
-def _arguments(raw: Any, where: str) -> dict:
+def arguments(raw: Any, where: str) -> dict:
+    """Tool-call arguments given as a JSON object or the JSON text of one."""
     if isinstance(raw, dict):
         return raw
     try:
@@ -186,47 +201,31 @@ def _arguments(raw: Any, where: str) -> dict:
     return value
 
 
-def _user_turn(content: Any, where: str, allow_files: bool) -> UserTurn:
+def _user_parts(content: Any, where: str, allow_files: bool) -> list[Part]:
     if isinstance(content, str):
-        return UserTurn((("text", content.strip()),), lambda: content)
+        return [text_part(content)]
     if not isinstance(content, list) or not content:
         raise RequestError(f"'{where}' must be a string or a non-empty array of parts", where)
-    key, loaders = [], []
+    parts = []
     for j, part in enumerate(content):
         pw = f"{where}[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            text = f.get(part, "text", str, required=True, where=pw)
-            key.append(("text", text))
-            loaders.append(lambda t=text: {"type": "text", "text": t})
+            parts.append(text_part(f.get(part, "text", str, required=True, where=pw)))
         elif kind == "image_url":
             ref = f.get(part, "image_url", dict, required=True, where=pw)
-            digest, load = image_ref(ref.get("url"), f"{pw}.image_url.url", allow_files)
-            key.append(("image", digest))
-            loaders.append(lambda load=load: {"type": "image", "image": load()})
+            parts.append(image_part(ref.get("url"), f"{pw}.image_url.url", allow_files))
         elif kind == "input_audio":
             ref = f.get(part, "input_audio", dict, required=True, where=pw)
-            digest, load = audio_ref(ref.get("data"), ref.get("format"), f"{pw}.input_audio")
-            key.append(("audio", digest))
-            loaders.append(lambda load=load: [{"type": "audio", "audio": c} for c in load()])
+            parts.append(audio_part(ref.get("data"), ref.get("format"), f"{pw}.input_audio"))
         elif kind in VIDEO_PART_TYPES:
-            digest, load = video_ref(part, pw, allow_files)
-            key.append(("video", digest))
-            loaders.append(load)
+            parts.append(video_part(part, pw, allow_files))
         else:
             raise RequestError(
                 f"'{pw}.type' must be text, image_url, input_audio or video_url, got {kind!r}",
                 f"{pw}.type",
             )
-    return UserTurn(tuple(key), lambda: _flatten(loaders))
-
-
-def _flatten(loaders: list) -> list[dict]:
-    out: list[dict] = []
-    for load in loaders:
-        item = load()
-        out.extend(item if isinstance(item, list) else [item])
-    return out
+    return parts
 
 
 # ---------------------------------------------------------------- responses

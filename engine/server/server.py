@@ -48,12 +48,12 @@ class ServerHandle:
         self,
         server: uvicorn.Server,
         thread: threading.Thread,
-        bridge: EventRouter,
+        router: EventRouter,
         host: str,
         port: int,
         app,
     ) -> None:
-        self.server, self.thread, self.bridge = server, thread, bridge
+        self.server, self.thread, self.router = server, thread, router
         self.host, self.port, self.app = host, port, app
 
     @property
@@ -61,7 +61,7 @@ class ServerHandle:
         return f"http://{self.host}:{self.port}"
 
     def on_event(self, event) -> None:
-        self.bridge.on_event(event)
+        self.router.on_event(event)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True
@@ -88,14 +88,14 @@ def start_server(
     api_key: str | None = None,
     model_name: str = "",
     config: ServerConfig | None = None,
-    bridge: EventRouter | None = None,
+    router: EventRouter | None = None,
 ) -> ServerHandle:
     config = config or ServerConfig()
     config.api_key = api_key or config.api_key
     check_host(host, config.api_key)
-    bridge = bridge or EventRouter(model_name=model_name)
-    bridge.attach(worker)
-    app = create_app(bridge, config)
+    router = router or EventRouter(model_name=model_name)
+    router.attach(worker)
+    app = create_app(router, config)
     sock = bind(host, port)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
@@ -108,4 +108,4 @@ def start_server(
         thread.join(0.02)
     if not server.started:
         raise ServerError("the server did not start")
-    return ServerHandle(server, thread, bridge, host, sock.getsockname()[1], app)
+    return ServerHandle(server, thread, router, host, sock.getsockname()[1], app)

@@ -4,8 +4,8 @@ Contract:
 - `TurnRunner.start(request)` checks the request's shape, decodes the new turn's media (off the
   event loop), plans it on the `SessionPool` and submits the commands: `OpenSession` for a fresh
   conversation, `Rollback` to go back to an earlier user turn, then `SendMessage` or
-  `SendToolResults`. It returns a `TurnRun` whose `outputs()` yields `TextOut`, `ToolCallOut` and
-  finally one `Done`, or raises `TurnError` for an engine error.
+  `SendToolResults`. It returns a `TurnRun` whose `outputs()` yields `PrefillOut` (prefill progress),
+  `TextOut`, `ToolCallOut` and finally one `Done`, or raises `TurnError` for an engine error.
 - The pool entry is settled when the engine finishes the turn, whether or not anyone still reads:
   the kept conversation becomes the request's turns plus the answer the cache holds (the whole
   answer, even past a stop string), or stays as it was when the engine refused the turn.
@@ -20,19 +20,20 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from engine import protocol as ev
+from engine.server.errors import TurnError
 from engine.server.event_router import EventRouter
 from engine.server.items import (
-    AssistantTurn,
+    ConversationItem,
     RequestError,
     ToolResultsTurn,
     TurnRequest,
     UserTurn,
     assistant_turn,
+    template_messages,
 )
 from engine.server.pool import Plan, SessionPool
 from engine.server.stops import StopMatcher
@@ -48,6 +49,18 @@ class TextOut:
 class ToolCallOut:
     name: str
     arguments: dict
+
+
+@dataclass
+class PrefillOut:
+    """Prefill progress of the turn's prompt, in tokens."""
+
+    done: int
+    total: int
+
+
+def is_progress(out) -> bool:
+    return isinstance(out, PrefillOut)
 
 
 @dataclass
@@ -68,12 +81,6 @@ class Done:
     stop_sequence: str | None = None
 
 
-class TurnError(Exception):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def _status_of(event: ev.ErrorEvent) -> int:
     if event.kind == "no_model":
         return 503
@@ -82,8 +89,8 @@ def _status_of(event: ev.ErrorEvent) -> int:
 
 
 class TurnRunner:
-    def __init__(self, bridge: EventRouter, pool: SessionPool) -> None:
-        self.bridge = bridge
+    def __init__(self, router: EventRouter, pool: SessionPool) -> None:
+        self.router = router
         self.pool = pool
 
     async def start(self, request: TurnRequest) -> TurnRun:
@@ -92,13 +99,13 @@ class TurnRunner:
         content = None
         if isinstance(new, UserTurn):
             content = await asyncio.to_thread(new.build)
-        if not self.bridge.engine_alive:
+        if not self.router.engine_alive:
             raise TurnError("the engine is not running", 503)
         plan = self.pool.plan(request.key, request.turns)
         history = None
         if plan.kind == "history":
             try:
-                history = await asyncio.to_thread(history_messages, request.turns)
+                history = await asyncio.to_thread(template_messages, request.turns)
             except BaseException:
                 self.pool.discard(plan.entry)
                 raise
@@ -109,7 +116,7 @@ class TurnRunner:
 
 class TurnRun:
     def __init__(self, runner: TurnRunner, plan: Plan, request: TurnRequest) -> None:
-        self.bridge = runner.bridge
+        self.router = runner.router
         self.pool = runner.pool
         self.plan = plan
         self.request = request
@@ -119,6 +126,7 @@ class TurnRun:
         self.stats: ev.TurnStats | None = None
         self.calls: list[tuple[str, dict]] = []
         self.answer_seen = False
+        self.conversation: list[ConversationItem] | None = None  # what the cache holds, once done
         self.finished = False
         self.aborted = False
         self._cancel_delay = 0.05
@@ -150,7 +158,7 @@ class TurnRun:
                 self.final_rid = load.request_id
                 for c in commands:
                     self.rids.append(c.request_id)
-                    self.bridge.submit(c, self.on_event)
+                    self.router.submit(c, self.on_event)
                 return
         if isinstance(self.plan.new_turn, ToolResultsTurn):
             final: ev.Command = ev.SendToolResults(
@@ -162,7 +170,7 @@ class TurnRun:
         self.final_rid = final.request_id
         for c in commands:
             self.rids.append(c.request_id)
-            self.bridge.submit(c, self.on_event)
+            self.router.submit(c, self.on_event)
 
     # ------------------------------------------------------------ events (loop thread)
 
@@ -171,6 +179,9 @@ class TurnRun:
             return
         if isinstance(event, ev.ErrorEvent):
             self._settle_error(event)
+            self.queue.put_nowait(event)
+            return
+        if isinstance(event, ev.Progress) and event.stage == "prefill":
             self.queue.put_nowait(event)
             return
         if event.request_id != self.final_rid:
@@ -201,6 +212,7 @@ class TurnRun:
         new = self.plan.new_turn
         if self.stats is not None:  # the answer (maybe partial) is in the cache
             entry.turns = base + [new, assistant_turn(event.text, self.calls)]
+            self.conversation = list(entry.turns)
             entry.user_offsets = offsets + (
                 [self.plan.start_offset] if isinstance(new, UserTurn) else []
             )
@@ -240,7 +252,7 @@ class TurnRun:
     def _close(self) -> None:
         self.finished = True
         for rid in self.rids:
-            self.bridge.forget(rid)
+            self.router.forget(rid)
 
     # ------------------------------------------------------------ cancel
 
@@ -251,9 +263,9 @@ class TurnRun:
         self._cancel_tick()
 
     def _cancel_tick(self) -> None:
-        if self.finished or not self.bridge.engine_alive:
+        if self.finished or not self.router.engine_alive:
             return
-        self.bridge.submit(ev.Cancel(session_id=self.plan.entry.session_id))
+        self.router.submit(ev.Cancel(session_id=self.plan.entry.session_id))
         asyncio.get_running_loop().call_later(self._cancel_delay, self._cancel_tick)
         self._cancel_delay = min(self._cancel_delay * 2, 2.0)
 
@@ -269,14 +281,17 @@ class TurnRun:
             cached_tokens=self.plan.start_offset,
         )
 
-    async def outputs(self) -> AsyncIterator[TextOut | ToolCallOut | Done]:
+    async def outputs(self) -> AsyncIterator[PrefillOut | TextOut | ToolCallOut | Done]:
         stops = StopMatcher(self.request.stop)
         hit: str | None = None
         try:
             while True:
                 event = await self.queue.get()
                 if isinstance(event, ev.ErrorEvent):
-                    raise TurnError(event.message, _status_of(event))
+                    raise TurnError(event.message, _status_of(event), event.kind)
+                if isinstance(event, ev.Progress):
+                    yield PrefillOut(event.done, event.total)
+                    continue
                 if isinstance(event, ev.TurnFinished):
                     rest = "" if hit else stops.flush()
                     if rest:
@@ -303,6 +318,8 @@ class TurnRun:
 
 __all__ = [
     "Done",
+    "PrefillOut",
+    "is_progress",
     "RequestError",
     "TextOut",
     "ToolCallOut",
@@ -311,20 +328,3 @@ __all__ = [
     "TurnRunner",
     "Usage",
 ]
-
-
-def history_messages(turns: list) -> list[dict]:
-    """Turns as the chat template's messages (tool results go on the assistant message that asked)."""
-    out: list[dict] = []
-    for t in turns:
-        if isinstance(t, UserTurn):
-            out.append({"role": "user", "content": t.build()})
-        elif isinstance(t, AssistantTurn):
-            msg: dict = {"role": "assistant", "content": t.text}
-            if t.calls:
-                msg["tool_calls"] = [{"function": {"name": n, "arguments": json.loads(a)}}
-                                     for n, a in t.calls]
-            out.append(msg)
-        elif isinstance(t, ToolResultsTurn) and out and out[-1]["role"] == "assistant":
-            out[-1].setdefault("tool_responses", []).extend(t.engine_results())
-    return out

@@ -8,6 +8,7 @@ Contract:
   (MP4, MOV, WebM, MKV, AVI inside), a `file://` URL or an absolute path (only when the server
   allows local files). Remote `http(s)` URLs are refused: the server never fetches anything.
 - An optional `"sound": false` on the part (or in `video_url`) sends the pictures without the sound.
+- `video_part(part, where, allow_files)` gives the part as a `conversation.Part` of kind "video".
 - `video_ref(part, where, allow_files)` returns a digest (the same video in a later request gives
   the same digest, so a kept conversation is recognised) and a loader that reads the video with
   `engine.inputs.video` and gives the content items: the video, then its sound as audio clips
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from engine.server.conversation import Part
 from engine.server.items import RequestError
 
 VIDEO_PART_TYPES = ("video_url", "input_video")
@@ -59,6 +61,13 @@ def video_ref(part: dict, where: str, allow_files: bool = True) -> tuple[str, Ca
     st = Path(path).stat()
     digest = hashlib.sha256(f"{path}|{st.st_size}|{st.st_mtime_ns}{tag}".encode()).hexdigest()
     return digest, lambda: _load(path, sound, where)
+
+
+def video_part(part: dict, where: str, allow_files: bool = True) -> Part:
+    """A video part of a user message; its size counts the data URL it holds."""
+    digest, load = video_ref(part, where, allow_files)
+    url, _ = _url_and_sound(part, where)
+    return Part("video", digest=digest, load=load, size=len(url))
 
 
 def _local_path(url: str, where: str, allow_files: bool) -> str:

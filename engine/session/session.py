@@ -17,7 +17,10 @@ Contract:
 - Voice turns: `start_voice`, `append_audio` (complete 640-sample frames are prefilled in small batches
   while recording goes on; clips longer than the model's 30 s budget continue as a new clip in the same
   turn), `end_voice` (the partial frame is zero-padded, the closing tokens are fed) and the answer.
-- The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly.
+- The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly;
+  without one, `settings.constraint` (plain data, `engine.decode.grammar`) builds one.
+- Special tokens other than the output parser's (`engine.inputs.special_tokens`) stay in the cache but
+  never become answer text.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import mlx.core as mx
 import numpy as np
 
 from engine import protocol as ev
+from engine.admission import memory_shortfall
 from engine.decode import cache as kv_cache
 from engine.decode.cache import Retention
 from engine.decode.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
@@ -40,6 +44,7 @@ from engine.decode.speculative import MTPDraftSource, generate_speculative
 from engine.inputs.audio import MAX_AUDIO_TOKENS
 from engine.inputs.output_parser import TOOL_RESPONSE, OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
+from engine.inputs.special_tokens import hidden_token_ids
 from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
 from engine.inputs.video import with_soundtracks
@@ -63,8 +68,9 @@ class SessionOptions:
     context_length: int | None = None
     chunk_tokens: int = 256
     audio_chunk_frames: int = 25  # 1 s of audio per prefill step while recording
-    max_snapshots: int = 8
+    max_snapshots: int = 0  # marks that keep a copy of the sliding rows (window - 1 each); 0: none
     retention: Retention = Retention()  # rows sliding caches keep beyond their window, for rollback
+    kv_bits: int | None = None  # 8 or 4: the full-attention layers' keys and values quantized
 
 
 class Session:
@@ -93,7 +99,7 @@ class Session:
     # ------------------------------------------------------------------ state
 
     def reset(self) -> None:
-        self.cache = self.model.make_cache(self.options.retention)
+        self.cache = self.model.make_cache(self.options.retention, kv_bits=self.options.kv_bits)
         self.segments: list[Segment] = []
         self.offset = 0
         self.messages: list[dict] = self._system_messages()
@@ -134,6 +140,7 @@ class Session:
         """Add a user message (text, images, audio, video) and generate the answer."""
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it before sending a message")
+        constraint = self._constraint(settings, constraint)
         message = {"role": "user", "content": with_soundtracks(content)}
         text, media = self._new_turn_text(message, settings.enable_thinking)
         inputs = encode_prompt(text, self.tokenizer, image_budget=self.options.image_budget, **media)
@@ -152,6 +159,7 @@ class Session:
         """Give the model the results of the tool calls it just made; it continues its turn."""
         if not self.awaiting_tools:
             raise SessionError("the model has not asked for any tool results")
+        constraint = self._constraint(settings, constraint)
         responses = [{"name": r["name"], "response": r["response"]} for r in results]
         text = render_tool_results(responses, template=self.template,
                                    enable_thinking=settings.enable_thinking)
@@ -175,6 +183,7 @@ class Session:
         """Drop the last answer and generate it again from the same prompt."""
         if not self.answer_marks:
             raise SessionError("there is no answer to regenerate")
+        constraint = self._constraint(settings, constraint)
         mark = self.answer_marks[-1]
         yield from self._rewind(mark)
         self.answer_marks.pop()
@@ -313,7 +322,8 @@ class Session:
 
     def _snapshot(self, mark: Mark) -> None:
         # Position 0 needs none: the caches can always be trimmed back to it.
-        mark.snapshot = kv_cache.snapshot(self.cache) if mark.offset > 0 else None
+        mark.snapshot = (kv_cache.snapshot(self.cache)
+                         if mark.offset > 0 and self.options.max_snapshots > 0 else None)
         drop_old_snapshots(self.turns + self.answer_marks, self.options.max_snapshots)
 
     def _hold_rollback_rows(self) -> None:
@@ -331,12 +341,17 @@ class Session:
             kv_cache.trim_to(self.cache, mark.offset)
             del self.segments[mark.n_segments:]
         else:
-            base = newest_snapshot_before(self.turns + self.answer_marks + [mark], mark)
+            marks = self.turns + self.answer_marks + [mark]
+            base = newest_snapshot_before(marks, mark)
             replay = self.segments[: mark.n_segments]
-            start = 0 if base is None else base.n_segments
-            if base is None:
-                kv_cache.trim_to(self.cache, 0)
+            point = kv_cache.nearest_trim_point(self.cache, mark.offset)  # e.g. the pinned last turn
+            at_point = [m for m in marks if m.offset == point and m.n_messages <= mark.n_messages]
+            if base is None or (at_point and base.offset <= point):
+                point = point if at_point else 0
+                start = at_point[0].n_segments if at_point else 0
+                kv_cache.trim_to(self.cache, point)
             else:
+                start = base.n_segments
                 kv_cache.restore(self.cache, base.snapshot)
             self.segments = replay[:start]
             for seg in replay[start:]:
@@ -374,6 +389,9 @@ class Session:
         return list(encode_prompt(text, self.tokenizer).input_ids[0])
 
     def _check_room(self, n_tokens: int, answer_budget: int) -> None:
+        shortfall = memory_shortfall(self.model, self.cache, n_tokens, self.options.chunk_tokens)
+        if shortfall:  # it would not fit in memory (engine.admission)
+            raise ContextTooLong(shortfall)
         need = self.offset + n_tokens + min(answer_budget, 1)
         if need > self.context_length:
             raise ContextTooLong(
@@ -420,8 +438,25 @@ class Session:
 
     # ------------------------------------------------------------------ answering
 
+    def _constraint(self, settings: ev.GenerationSettings, given: TokenConstraint | None = None
+                    ) -> TokenConstraint | None:
+        """`given`, else the constraint `settings.constraint` asks for (built before the turn changes
+        anything, so a spec that cannot be enforced is refused with nothing changed)."""
+        if given is not None or settings.constraint is None:
+            return given
+        from engine.decode.grammar import ConstraintError, build_constraint
+
+        try:
+            return build_constraint(settings.constraint, self.tokenizer,
+                                    self.model.config.text_config.vocab_size,
+                                    settings.enable_thinking)
+        except ConstraintError as e:
+            raise SessionError(str(e)) from e
+
     def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False,
                 constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
+        constraint = self._constraint(settings, constraint)
+        hidden = hidden_token_ids(self.tokenizer)
         if not continuing:
             mark = replace(self._mark(), last_logits=logits, last_hidden=self.last_hidden)
             self.answer_marks.append(mark)
@@ -443,7 +478,8 @@ class Session:
                     reason = "tool_calls" if step.token == self.tool_response_id else "stop"
                     break
                 fed.append(step.token)
-                detok.add_token(step.token)
+                if step.token not in hidden:  # control tokens never become answer text
+                    detok.add_token(step.token)
                 yield from self._parsed(parser.feed(detok.last_segment), answer, calls)
                 if self.cancel.is_set():
                     reason = "cancelled"

@@ -1,8 +1,9 @@
 """The inline question for one write or command: Approve, Approve for this task, or Deny.
 
 Shown under the tool call that waits. The person may type a message before denying; it goes back
-to the model with the denial. Once answered, the buttons give way to one line that says what was
-decided, so the step keeps a record of it. `decided` carries the call id and the `Decision`.
+to the model with the denial. A command that would run without a sandbox says so under the
+question (`ApprovalNeeded.note`). Once answered, the buttons give way to one line that says what
+was decided, so the step keeps a record of it. `decided` carries the call id and the `Decision`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class ApprovalBar(QFrame):
         self.deny_button.clicked.connect(
             lambda: self.decide(Decision.deny(self.message_edit.text().strip()))
         )
+        self.note_label = QLabel("⚠ " + request.note if request.note else "")
+        self.note_label.setObjectName("ApprovalNote")
+        self.note_label.setWordWrap(True)
+        self.note_label.setVisible(bool(request.note))
         self.verdict = QLabel()
         self.verdict.setObjectName("ApprovalVerdict")
         self.verdict.setWordWrap(True)
@@ -73,8 +78,9 @@ class ApprovalBar(QFrame):
         row.addWidget(self.approve_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
-        layout.setSpacing(0)
+        layout.setSpacing(4)
         layout.addWidget(self.controls)
+        layout.addWidget(self.note_label)
         layout.addWidget(self.verdict)
 
     @property
@@ -102,6 +108,7 @@ class ApprovalBar(QFrame):
             text = "✕ Denied" + (f" — “{decision.message}”" if decision.message else "")
             state = "denied"
         self.controls.setVisible(False)
+        self.note_label.setVisible(False)  # the card keeps it once the command starts
         self.layout().setContentsMargins(0, 0, 0, 0)  # a record now, not a question
         self.verdict.setText(text)
         self.verdict.setProperty("state", state)

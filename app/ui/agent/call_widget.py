@@ -1,10 +1,13 @@
 """One tool call of an agent step, as a card: what it does, its diff or command output, the
 approval question when it waits, and its result (collapsed, errors shown in one line).
 
-The card is fed by the view in the order the run's events come: `ToolCallProposed` builds it,
-then `show_approval` (ApprovalNeeded), `append_output` (CommandOutput) and `set_observation`
+The card is fed by the timeline in the order the run's events come: `ToolCallProposed` builds it,
+then `show_approval` (ApprovalNeeded), `show_command_started` (CommandStarted: a command that runs
+without a sandbox says so on its card), `append_output` (CommandOutput) and `set_observation`
 (Observation). Edits that were not asked about (auto modes) show a diff built from the call's own
 arguments, labelled as such, since the run only sends the exact diff with an approval request.
+A call the model wrote badly is not a failure of the run: the model is shown the expected form and
+goes on, and the card says that in a note (`FORMAT_HINT_NOTE`), not as an error.
 """
 
 from __future__ import annotations
@@ -17,17 +20,27 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from app.agent.events import ApprovalNeeded, Observation
+from app.agent.events import ApprovalNeeded, CommandStarted, Observation
 from app.ui.agent.approval_bar import ApprovalBar
 from app.ui.agent.command_output_view import CommandOutputView
 from app.ui.agent.diff_view import DiffView
 from app.ui.widgets.markdown import MONO
 
 RESULT_CHARS_SHOWN = 6_000  # a whole file read back is long; the model got it, the card needs less
+FORMAT_HINT_NOTE = (
+    "The model wrote this call in a form that could not be read. It was shown the expected form, "
+    "and the run went on."
+)
+WRONG_CALL_NOTE = (
+    "This call could not be carried out as written ({error}). The model was shown the expected "
+    "form, and the run went on."
+)
 
 
 def describe(name: str, arguments: dict[str, Any]) -> str:
     """One plain line for a call: "Read calc.py (lines 1–20)", "Run pytest -q"."""
+    if "unparsed" in arguments:  # labelled with the tool it seems to name, but not read
+        return "A tool call that could not be read"
     path = str(arguments.get("path") or ".")
     if name == "list_dir":
         return f"List {path}"
@@ -46,8 +59,6 @@ def describe(name: str, arguments: dict[str, Any]) -> str:
         return f"Edit {path}"
     if name == "run_command":
         return f"Run  {arguments.get('command', '')}"
-    if "unparsed" in arguments:
-        return "A tool call that could not be read"
     return f"{name or 'unknown tool'}"
 
 
@@ -124,6 +135,11 @@ class AgentCallWidget(QFrame):
         self.result_body.setWordWrap(True)
         self.result_body.setStyleSheet(f"font-family: {MONO}; font-size: 11px;")
         self.result_body.setVisible(False)
+        self.note_label = QLabel()
+        self.note_label.setObjectName("CallNote")
+        self.note_label.setWordWrap(True)
+        self.note_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note_label.setVisible(False)
         self._body = QVBoxLayout()
         self._body.setContentsMargins(22, 0, 0, 0)
         self._body.setSpacing(6)
@@ -132,6 +148,7 @@ class AgentCallWidget(QFrame):
         layout.setSpacing(6)
         layout.addLayout(header)
         layout.addLayout(self._body)
+        self._body.addWidget(self.note_label)
         self._body.addWidget(self.error_label)
         self._body.addWidget(self.result_body)
         if "unparsed" in arguments:
@@ -149,11 +166,19 @@ class AgentCallWidget(QFrame):
             self._set_diff(request.diff, planned=False)
         self.approval = ApprovalBar(request)
         self.approval.decided.connect(self.decided)
-        before = self.output_view if self.output_view is not None else self.error_label
+        before = self.output_view if self.output_view is not None else self.note_label
         self._body.insertWidget(self._body.indexOf(before), self.approval)
         self.approval.show()
         self._set_state("●", "waiting")
         return self.approval
+
+    def show_command_started(self, started: CommandStarted) -> None:
+        """The command starts now; one that runs unconfined says so on the card."""
+        if not started.sandboxed and started.note:
+            self.note_label.setText("⚠ " + started.note)
+            self.note_label.setProperty("tone", "warning")
+            self._repolish(self.note_label)
+            self.note_label.setVisible(True)
 
     def append_output(self, chunk: str) -> None:
         if self.output_view is None:
@@ -165,9 +190,20 @@ class AgentCallWidget(QFrame):
     def set_observation(self, observation: Observation) -> None:
         self.observation = observation
         response = observation.response
-        self._set_state("✓" if observation.ok else "✕", "ok" if observation.ok else "failed")
         error = response.get("error")
-        if error:
+        if observation.format_hint:
+            self._set_state("?", "hint")
+            unread = "unparsed" in self.arguments or not error
+            self.note_label.setText(
+                FORMAT_HINT_NOTE if unread else WRONG_CALL_NOTE.format(error=str(error).rstrip("."))
+            )
+            self.note_label.setProperty("tone", "hint")
+            self._repolish(self.note_label)
+            self.note_label.setVisible(True)
+        else:
+            ok = observation.ok
+            self._set_state("✓" if ok else "✕", "ok" if ok else "failed")
+        if error and not observation.format_hint:
             extra = response.get("user_message") or response.get("hint")
             self.error_label.setText(str(error) + (f"\n{extra}" if extra else ""))
             self.error_label.setVisible(True)
@@ -221,15 +257,19 @@ class AgentCallWidget(QFrame):
         self._insert(label)
 
     def _insert(self, widget: QWidget, visible: bool = True) -> None:
-        """Put a body widget before the error line and result (they stay last)."""
-        self._body.insertWidget(self._body.indexOf(self.error_label), widget)
+        """Put a body widget before the note, the error line and the result (they stay last)."""
+        self._body.insertWidget(self._body.indexOf(self.note_label), widget)
         widget.setVisible(visible)  # now, not when the layout gets to it
 
     def _set_state(self, mark: str, state: str) -> None:
         self.state_label.setText(mark)
         self.state_label.setProperty("state", state)
-        self.state_label.style().unpolish(self.state_label)
-        self.state_label.style().polish(self.state_label)
+        self._repolish(self.state_label)
+
+    @staticmethod
+    def _repolish(label: QLabel) -> None:
+        label.style().unpolish(label)
+        label.style().polish(label)
 
     def _show_result(self, opened: bool) -> None:
         self.result_toggle.setArrowType(

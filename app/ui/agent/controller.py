@@ -8,11 +8,13 @@ deleted QObject. Approvals go back with `decide`; `stop` ends the run from any s
 (`undo_last`, `restore`) and `list_checkpoints` run on a worker thread too and answer with
 `checkpoints_listed`, `checkpoint_restored` or `undo_failed`; they are refused while a run is
 going, since restoring under a run that still writes would mix both. The model comes from a
-`ModelSource` (app.ui.agent.model_source).
+`ModelSource` (app.ui.agent.model_source). A run that cannot start ends at once with a `Finished`
+whose message says why in a sentence (`start_failure`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -29,12 +31,55 @@ from app.agent import (
     Limits,
     StopReason,
     Undone,
+    UndoError,
     UndoPoint,
     UndoPoints,
 )
 from app.agent.runner import KILL_GRACE_S
 from app.ui.agent.model_source import ModelSource
 from app.ui.tasks import Tasks
+
+log = logging.getLogger(__name__)
+
+
+def start_failure(exc: Exception, workspace: Path, data_dir: Path) -> str:
+    """Why a run could not start, as a sentence that says what to do."""
+    if not workspace.is_dir():
+        return (
+            f"The run could not start: the folder {workspace.name} is no longer there. "
+            "Open it again, or choose another folder."
+        )
+    if data_dir.resolve().is_relative_to(workspace.resolve()):
+        return (
+            f"The run could not start: {workspace.name} holds Tandem's own data folder, where "
+            "the undo copies are kept. Choose a folder that does not contain it."
+        )
+    if isinstance(exc, PermissionError):
+        return (
+            "The run could not start: Tandem is not allowed to read the folder or to write its "
+            f"undo copies in {data_dir}. Check the folders' permissions."
+        )
+    if isinstance(exc, OSError):
+        return (
+            "The run could not start: a file could not be read or written"
+            + (f" ({exc.strerror.lower()})." if exc.strerror else ".")
+        )
+    return (
+        "The run could not start because of an unexpected problem. Try again; if it keeps "
+        "happening, restart Tandem."
+    )
+
+
+def undo_failure(exc: Exception) -> str:
+    """Why an undo did not happen, as a sentence (undo leaves the files as they were)."""
+    if isinstance(exc, UndoError):
+        reason = str(exc).strip().rstrip(".") or "it could not be done"
+        return f"Undo did not happen: {reason}. The files are as they were."
+    if isinstance(exc, OSError):
+        what = f" ({exc.strerror.lower()})" if exc.strerror else ""
+        return f"Undo did not happen: a file could not be read or written{what}. " \
+            "The files are as they were."
+    return "Undo did not happen because of an unexpected problem. The files are as they were."
 
 
 class AgentController(QObject):
@@ -43,7 +88,7 @@ class AgentController(QObject):
     run_finished = Signal(object)  # Finished
     checkpoints_listed = Signal(list)  # [UndoPoint], newest first
     checkpoint_restored = Signal(object)  # Undone: the files are now as they were there
-    undo_failed = Signal(str)
+    undo_failed = Signal(str)  # a sentence for the person
 
     def __init__(
         self,
@@ -123,7 +168,8 @@ class AgentController(QObject):
                 kill_grace_s=self.kill_grace_s,
             )
         except Exception as exc:  # noqa: BLE001 - shown to the person as the run's end
-            self._post(Finished(StopReason.ERROR, f"The run could not start: {exc}", 0))
+            log.warning("an agent run could not start", exc_info=exc)
+            self._post(Finished(StopReason.ERROR, start_failure(exc, workspace, self.data_dir), 0))
             return
         with self._lock:
             self._run = run
@@ -170,7 +216,8 @@ class AgentController(QObject):
             try:
                 restored, error = restore(UndoPoints(workspace, self.data_dir)), ""
             except Exception as exc:  # noqa: BLE001 - undo's message goes to the person
-                restored, error = None, str(exc)
+                log.warning("an undo failed", exc_info=exc)
+                restored, error = None, undo_failure(exc)
             try:
                 listed = UndoPoints(workspace, self.data_dir).list()
             except Exception:  # noqa: BLE001 - the failure itself is reported above

@@ -8,6 +8,7 @@ the Checkpoints menu); the view calls `show_workspace`, `show_state`, `show_chec
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from pathlib import Path
 
@@ -32,12 +33,24 @@ MODES = [
     (ApprovalMode.AUTO_EDITS, "Auto-approve edits"),
     (ApprovalMode.FULL_AUTO, "Full auto"),
 ]
+
+
+class RunState(str, enum.Enum):
+    """What the agent is doing; the value is the label's `state` property (the style sheet's)."""
+
+    IDLE = "idle"
+    NO_FOLDER = "no_folder"
+    RUNNING = "running"
+    WAITING = "waiting"
+    STOPPING = "stopping"
+
+
 STATES = {
-    "idle": "Ready",
-    "no_folder": "No folder",
-    "running": "Running",
-    "waiting": "Waiting for you",
-    "stopping": "Stopping…",
+    RunState.IDLE: "Ready",
+    RunState.NO_FOLDER: "No folder",
+    RunState.RUNNING: "Running",
+    RunState.WAITING: "Waiting for you",
+    RunState.STOPPING: "Stopping…",
 }
 
 
@@ -127,10 +140,9 @@ class AgentHeader(QFrame):
         self.workspace_path.setText(shown)
         self.workspace_path.setToolTip(str(path))
 
-    def show_state(self, state: str) -> None:
-        """One of STATES: idle, no_folder, running, waiting or stopping."""
+    def show_state(self, state: RunState) -> None:
         self.state_label.setText(STATES[state])
-        self.state_label.setProperty("state", state)
+        self.state_label.setProperty("state", state.value)
         self.state_label.style().unpolish(self.state_label)
         self.state_label.style().polish(self.state_label)
 

@@ -63,6 +63,10 @@ def agent_style_sheet(palette: QPalette) -> str:
     #CallState[state="ok"] {{ color: {green}; }}
     #CallState[state="failed"] {{ color: {red}; }}
     #CallState[state="waiting"] {{ color: {orange}; }}
+    #CallState[state="hint"] {{ color: {orange}; }}
+    #CallNote {{ font-size: 11px; color: {muted}; }}
+    #CallNote[tone="hint"] {{ font-style: italic; }}
+    #CallNote[tone="warning"], #ApprovalNote, #FinishNote {{ color: {orange}; font-size: 11px; }}
     #CallError {{ color: {red}; font-size: 12px; }}
     #CallResult {{ color: {muted}; }}
     #ResultToggle {{ border: none; color: {muted}; font-size: 11px; }}

@@ -12,7 +12,7 @@ from PySide6.QtCore import QBuffer, QIODevice
 from PySide6.QtGui import QImage
 
 from app.chat import MEDIA_KINDS
-from app.store import Attachment, Store, kind_of
+from app.store import PASTED_IMAGE_NAME, Attachment, Store, kind_of
 
 
 def not_accepted(kind: str, name: str) -> str:
@@ -39,8 +39,9 @@ def check_attachable(path: str | Path, accepted: frozenset[str] = MEDIA_KINDS) -
         try:
             with Image.open(path) as im:
                 im.verify()  # reads the whole file: catches truncated and corrupt images
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ValueError(f"{path.name} is not a readable image ({exc}).") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise ValueError(f"{path.name} is not a readable image: it is damaged, cut short or "
+                             f"in a format Tandem cannot open.") from None
     return kind
 
 
@@ -52,8 +53,11 @@ def import_files(store: Store, paths: list[str], kinds: frozenset[str] = MEDIA_K
         try:
             check_attachable(path, kinds)
             accepted.append(store.import_file(path))
-        except (ValueError, OSError) as exc:
+        except ValueError as exc:  # ours: already a sentence
             errors.append(str(exc))
+        except OSError:
+            errors.append(f"{Path(path).name} could not be copied into Tandem: check that the file "
+                          f"can be read and that the disk has free space.")
     return accepted, errors
 
 
@@ -63,4 +67,4 @@ def import_image(store: Store, image: QImage) -> Attachment:
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     if image.isNull() or not image.save(buffer, "PNG"):
         raise ValueError("The pasted image could not be read.")
-    return store.import_bytes(bytes(buffer.data()), ".png", "Pasted image.png")
+    return store.import_bytes(bytes(buffer.data()), ".png", PASTED_IMAGE_NAME)

@@ -107,6 +107,7 @@ class Composer(QWidget):
         inner.addLayout(buttons)
 
         layout = QVBoxLayout(self)
+        self._column: tuple[int, int] | None = None  # the message column's (left, width)
         layout.setContentsMargins(24, 6, 24, 14)
         layout.setSpacing(4)
         layout.addWidget(self.edit_banner)
@@ -131,6 +132,24 @@ class Composer(QWidget):
     @property
     def editing_position(self) -> int | None:
         return self._editing
+
+    def align_to_column(self, left: int, width: int) -> None:
+        """Line up with the message column: `left` and `width` in this widget's coordinates."""
+        self._column = (left, width)
+        self._apply_column()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._apply_column()
+
+    def _apply_column(self) -> None:
+        if self._column is None:
+            return
+        left, width = self._column
+        right = max(0, self.width() - left - width)
+        margins = self.layout().contentsMargins()
+        if (margins.left(), margins.right()) != (left, right):
+            self.layout().setContentsMargins(left, margins.top(), right, margins.bottom())
 
     def set_generating(self, generating: bool) -> None:
         self._generating = generating

@@ -5,7 +5,8 @@ event from the bridge, passes the widgets' requests to it, and shows what it rep
 core's `ChatListener`): messages in the chat view, the answer being written, the conversation
 list, errors in the composer or the status line. The answer being written in the open
 conversation has a `MessageWidget`; switching conversations drops it, reopening makes a new one
-from what has arrived so far.
+from what has arrived so far. The window decides what a click in the sidebar opens (a chat here, an
+agent run in the agent view) and which row is highlighted (`sidebar_selection`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from app.chat import ChatCore, ModelState, PendingAnswer, TurnRefused
 from app.store import Attachment, Message, Store
 from app.ui.chat.attachment_intake import import_files, import_image, not_accepted
 from app.ui.chat.composer import Composer
+from app.ui.chat.export_dialog import export_with_dialog
 from app.ui.chat.message_widget import MessageWidget
 from app.ui.chat.sidebar import Sidebar
 from app.ui.chat.view import ChatView
@@ -35,6 +37,7 @@ def answer_meta(stats: dict) -> str:
 class ConversationController(QObject):
     conversation_changed = Signal(str)  # "" for a new, not yet stored conversation
     busy_changed = Signal(bool)
+    model_load_failed = Signal(str)  # what the engine said; the window says why and what to do
 
     def __init__(
         self,
@@ -58,17 +61,20 @@ class ConversationController(QObject):
         self.core = ChatCore(store, bridge.submit, settings, self)
         self._answer_widgets: dict[str, MessageWidget] = {}  # shown answers being written
         self._search = ""
+        self.sidebar_selection = lambda: self.core.current_id  # the window points it elsewhere
 
         composer.send_requested.connect(self.send)
         composer.stop_requested.connect(self.stop)
         composer.files_offered.connect(self.attach_files)
         composer.image_pasted.connect(self.attach_image)
+        composer.attachment_removed.connect(self._attachment_removed)
         chat_view.edit_requested.connect(self.start_edit)
         chat_view.regenerate_requested.connect(self.regenerate)
-        sidebar.conversation_selected.connect(self.open_conversation)
+        chat_view.variant_requested.connect(self.switch_variant)
         sidebar.new_requested.connect(self.new_conversation)
         sidebar.rename_requested.connect(self.rename)
         sidebar.delete_requested.connect(self.delete)
+        sidebar.export_requested.connect(self.export)
         sidebar.search_changed.connect(self.search)
         bridge.event_received.connect(self.core.handle)  # before the typed signals below
         bridge.model_loaded.connect(status.show_model)
@@ -95,7 +101,8 @@ class ConversationController(QObject):
     # ------------------------------------------------------------ requests from the widgets
 
     def refresh_sidebar(self) -> None:
-        self.sidebar.set_conversations(self.core.conversations(self._search), self.core.current_id)
+        listed = self.core.conversations(self._search)
+        self.sidebar.set_conversations(listed, self.sidebar_selection())
 
     def search(self, query: str) -> None:
         self._search = query
@@ -103,6 +110,7 @@ class ConversationController(QObject):
 
     def new_conversation(self) -> None:
         self.composer.cancel_edit()
+        self.core.discard_if_empty(self.core.current_id)
         self.core.new_conversation()
         self._clear_view()
         self.refresh_sidebar()
@@ -111,6 +119,8 @@ class ConversationController(QObject):
         self.conversation_changed.emit("")
 
     def open_conversation(self, conversation_id: str) -> None:
+        if conversation_id != self.core.current_id:
+            self.core.discard_if_empty(self.core.current_id)
         messages = self.core.open_conversation(conversation_id)
         if messages is None:
             return
@@ -124,6 +134,7 @@ class ConversationController(QObject):
         self.settings.set_value(Key.LAST_CONVERSATION, conversation_id)
         self.refresh_sidebar()
         self._sync_busy()
+        self._show_variants()
         self.conversation_changed.emit(conversation_id)
 
     def rename(self, conversation_id: str, title: str) -> None:
@@ -137,6 +148,14 @@ class ConversationController(QObject):
             self.new_conversation()
         else:
             self.refresh_sidebar()
+
+    def export(self, conversation_id: str | None = None) -> None:
+        """Ask where, then write the conversation (the open one by default) as Markdown."""
+        conversation_id = conversation_id or self.core.current_id
+        if conversation_id is None or conversation_id in self.store.empty_chats():
+            self.status.showMessage("Open a conversation to export it.", 6000)
+            return
+        export_with_dialog(self.store, conversation_id, self.chat_view.window())
 
     def load_model(self, command: ev.LoadModel) -> None:
         self.core.load_model(command)
@@ -156,6 +175,11 @@ class ConversationController(QObject):
             self._add_attachment(import_image(self.store, image))
         except ValueError as exc:
             self.composer.show_error(str(exc))
+
+    def _attachment_removed(self, _attachment: Attachment) -> None:
+        """The last chip of a conversation not yet started went: so does the conversation."""
+        if not self.composer.attachments and self.core.discard_if_empty(self.core.current_id):
+            self.refresh_sidebar()
 
     def _add_attachment(self, attachment: Attachment) -> None:
         self.composer.add_attachment(attachment)
@@ -186,6 +210,22 @@ class ConversationController(QObject):
             self.core.regenerate(last.position)
         except TurnRefused as exc:
             self.status.showMessage(str(exc), 8000)
+
+    def switch_variant(self, position: int, index: int) -> None:
+        """Show version `index` of the tail at `position` (the store and the engine follow)."""
+        self.composer.cancel_edit()
+        messages = self.core.switch_variant(position, index)
+        if messages is None:
+            return
+        self.chat_view.remove_from(position)
+        for message in messages:
+            if message.position >= position:
+                self.chat_view.add_message(_message_widget(message))
+        self._sync_busy()
+        self._show_variants()
+
+    def _show_variants(self) -> None:
+        self.chat_view.set_variants(self.core.variant_places())
 
     def start_edit(self, position: int) -> None:
         message = self.core.user_message(position)
@@ -229,10 +269,12 @@ class ConversationController(QObject):
     def user_message_added(self, conversation_id: str, message: Message) -> None:
         if conversation_id == self.core.current_id:
             self.chat_view.add_message(_message_widget(message))
+            self._show_variants()
 
     def answer_started(self, conversation_id: str) -> None:
         if conversation_id == self.core.current_id:
             self._add_answer_widget(conversation_id)
+            self._show_variants()
         self._sync_busy()
 
     def answer_streamed(self, conversation_id: str, text: str, channel: str) -> None:
@@ -276,7 +318,7 @@ class ConversationController(QObject):
         self.composer.show_error(message)
 
     def model_failed(self, message: str) -> None:
-        self.status.set_loading(f"Could not load the model: {message}")
+        self.model_load_failed.emit(message)
 
     def engine_failed(self, message: str) -> None:
         self.status.showMessage(message, 10000)
@@ -290,6 +332,9 @@ def _message_widget(message: Message) -> MessageWidget:
     else:
         widget.set_answer(message.content, message.thinking)
         for call in message.tool_calls:
-            widget.add_tool_call(call.get("name", ""), call.get("arguments", {}))
+            if "unparsed" in call:  # a call that could not be read, kept with its message
+                widget.add_parse_error(call["unparsed"], call.get("error", ""))
+            else:
+                widget.add_tool_call(call.get("name", ""), call.get("arguments", {}))
         widget.finish(message.finish_reason, answer_meta(message.stats))
     return widget

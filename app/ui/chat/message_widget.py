@@ -15,8 +15,9 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPalette, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.store import Attachment
+from app.store import Attachment, VariantPlace
 from app.ui.chat.tool_call_card import ToolCallCard
+from app.ui.chat.variant_switcher import VariantSwitcher
 from app.ui.widgets.icons import icon
 from app.ui.widgets.markdown import plain_to_html
 from app.ui.widgets.markdown_view import MarkdownView
@@ -30,6 +31,7 @@ BUBBLE_TEXT_WIDTH = 440
 class MessageWidget(QWidget):
     edit_requested = Signal(int)  # position of this user message
     regenerate_requested = Signal()
+    variant_requested = Signal(int, int)  # this message's position, the version asked for
 
     def __init__(self, role: str, position: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,6 +54,8 @@ class MessageWidget(QWidget):
         actions = QHBoxLayout(self.actions)
         actions.setContentsMargins(0, 0, 0, 0)
         actions.setSpacing(2)
+        self.variants = VariantSwitcher()
+        self.variants.chosen.connect(lambda index: self.variant_requested.emit(self.position, index))
         if role == "user":
             self._build_user(outer, actions)
         else:
@@ -78,6 +82,7 @@ class MessageWidget(QWidget):
         row.addWidget(self.bubble)
         outer.addLayout(row)
         actions.addStretch(1)
+        actions.addWidget(self.variants)
         self.edit_button = QPushButton("Edit")
         self.edit_button.setToolTip("Edit this message and answer again from here")
         self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self.position))
@@ -114,6 +119,7 @@ class MessageWidget(QWidget):
         outer.addWidget(self.error_label)
         self.meta_label = QLabel()
         self.meta_label.setObjectName("MessageMeta")
+        actions.addWidget(self.variants)
         actions.addWidget(self.meta_label)
         actions.addStretch(1)
         self.copy_button = QPushButton("Copy")
@@ -166,6 +172,12 @@ class MessageWidget(QWidget):
         notes = {"cancelled": "Stopped", "length": "Reached the token limit", "error": "Failed"}
         self.meta_label.setText("  ·  ".join(p for p in (notes.get(reason, ""), meta) if p))
         self.actions.setVisible(True)
+
+    def set_variant(self, place: VariantPlace | None, enabled: bool = True) -> None:
+        """Show "< i/n >" when this message has other versions; `enabled` False while an
+        answer is being written."""
+        self.variants.set_place(place)
+        self.variants.setEnabled(enabled)
 
     def set_regenerate_visible(self, visible: bool) -> None:
         self.regenerate_button.setVisible(visible)

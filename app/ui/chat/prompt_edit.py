@@ -8,6 +8,8 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 MAX_VISIBLE_LINES = 10
+PLACEHOLDER = "Message Tandem…   (Shift+Return for a new line)"
+SHORT_PLACEHOLDER = "Message Tandem…"  # when the long one does not fit on one line
 
 
 class PromptEdit(QPlainTextEdit):
@@ -17,7 +19,8 @@ class PromptEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("PromptEdit")
-        self.setPlaceholderText("Message Tandem…   (Shift+Return for a new line)")
+        self.setPlaceholderText(PLACEHOLDER)
+        self.setToolTip("Return sends; Shift+Return starts a new line")
         self.setTabChangesFocus(True)
         self.document().setDocumentMargin(6)
         self.textChanged.connect(self._fit_height)
@@ -40,6 +43,14 @@ class PromptEdit(QPlainTextEdit):
             self.media_received.emit(source)
             return
         self.insertPlainText(source.text())  # rich text from a web page arrives as plain text
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        room = self.viewport().width() - 2 * int(self.document().documentMargin()) - 4
+        fits = self.fontMetrics().horizontalAdvance(PLACEHOLDER) <= room
+        text = PLACEHOLDER if fits else SHORT_PLACEHOLDER
+        if self.placeholderText() != text:
+            self.setPlaceholderText(text)
 
     def _fit_height(self) -> None:
         line = self.fontMetrics().lineSpacing()

@@ -1,9 +1,12 @@
-"""The list of conversations: new, search, rename (double-click or context menu), delete with
-confirmation. It shows what it is given; the owner does the storing and emits nothing to disk."""
+"""The list of conversations: new, search, rename (double-click, F2 or Return, or the context menu),
+delete with a confirmation that names the conversation (context menu, Delete or Backspace), export a
+chat as Markdown (context menu). Chats and agent runs are listed together, each kind with its own
+icon. It shows what it is given; the owner does the storing and emits nothing to disk."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -17,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.store import Conversation
+from app.store import AGENT_RUN, Conversation
+from app.ui.widgets.icons import icon
 
 
 class Sidebar(QWidget):
@@ -25,6 +29,7 @@ class Sidebar(QWidget):
     new_requested = Signal()
     rename_requested = Signal(str, str)  # id, new title
     delete_requested = Signal(str)
+    export_requested = Signal(str)
     search_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -46,7 +51,11 @@ class Sidebar(QWidget):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.currentItemChanged.connect(self._current_changed)
+        # A double-click renames any row, selected or not; the edit triggers stay off so that the
+        # dialog (with its Cancel) is the one way to rename.
+        self.list.setEditTriggers(QListWidget.EditTrigger.NoEditTriggers)
         self.list.itemDoubleClicked.connect(lambda item: self.ask_rename(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.installEventFilter(self)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.search, 1)
@@ -57,26 +66,45 @@ class Sidebar(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.new_button)
         self._updating = False
-        # Tests replace these to answer the dialogs.
-        self.confirm_delete = self._confirm_delete
-        self.ask_title = self._ask_title
 
     def set_conversations(self, conversations: list[Conversation], current: str | None) -> None:
         self._updating = True
+        palette = self.palette()
+        icons = {
+            "chat": icon("chat", palette.color(QPalette.ColorRole.PlaceholderText)),
+            AGENT_RUN: icon("agent", palette.color(QPalette.ColorRole.Highlight)),
+        }
         try:
-            self.list.clear()
-            for conv in conversations:
-                item = QListWidgetItem(conv.title)
-                item.setData(Qt.ItemDataRole.UserRole, conv.id)
-                item.setToolTip(conv.title)
-                self.list.addItem(item)
+            if self.ids() != [conv.id for conv in conversations]:
+                # Rebuilt only when the rows change: a click that opens a conversation refreshes
+                # the list, and a rebuilt list would lose the row under a double-click.
+                self.list.clear()
+                for conv in conversations:
+                    item = QListWidgetItem()
+                    item.setData(Qt.ItemDataRole.UserRole, conv.id)
+                    self.list.addItem(item)
+            for row, conv in enumerate(conversations):
+                item = self.list.item(row)
+                item.setIcon(icons.get(conv.kind, icons["chat"]))
+                item.setText(conv.title)
+                item.setData(Qt.ItemDataRole.UserRole + 1, conv.kind)
+                item.setToolTip(
+                    f"Coding agent: {conv.title}" if conv.kind == AGENT_RUN else conv.title
+                )
                 if conv.id == current:
                     self.list.setCurrentItem(item)
+            if current is None or current not in self.ids():
+                self.list.setCurrentItem(None)
         finally:
             self._updating = False
 
     def ids(self) -> list[str]:
         return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+
+    def kinds(self) -> list[str]:
+        """Each row's kind: "chat" or app.store.AGENT_RUN."""
+        rows = range(self.list.count())
+        return [self.list.item(i).data(Qt.ItemDataRole.UserRole + 1) for i in rows]
 
     def titles(self) -> list[str]:
         return [self.list.item(i).text() for i in range(self.list.count())]
@@ -89,13 +117,13 @@ class Sidebar(QWidget):
         item = self._item(conversation_id)
         if item is None:
             return
-        title = self.ask_title(item.text())
+        title = self._ask_title(item.text())
         if title is not None and title.strip():
             self.rename_requested.emit(conversation_id, title.strip())
 
     def ask_delete(self, conversation_id: str) -> None:
         item = self._item(conversation_id)
-        if item is not None and self.confirm_delete(item.text()):
+        if item is not None and self._confirm_delete(item.text()):
             self.delete_requested.emit(conversation_id)
 
     def _item(self, conversation_id: str) -> QListWidgetItem | None:
@@ -103,6 +131,21 @@ class Sidebar(QWidget):
             if self.list.item(i).data(Qt.ItemDataRole.UserRole) == conversation_id:
                 return self.list.item(i)
         return None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        """Keys on the list, as in Finder: F2 or Return renames, Delete or Backspace deletes."""
+        if watched is self.list and event.type() == QEvent.Type.KeyPress:
+            item = self.list.currentItem()
+            key = event.key()
+            if item is not None:
+                conv_id = item.data(Qt.ItemDataRole.UserRole)
+                if key in (Qt.Key.Key_F2, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                    self.ask_rename(conv_id)
+                    return True
+                if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+                    self.ask_delete(conv_id)
+                    return True
+        return super().eventFilter(watched, event)
 
     def _current_changed(self, item: QListWidgetItem | None, _previous) -> None:
         if item is not None and not self._updating:
@@ -115,16 +158,21 @@ class Sidebar(QWidget):
         conv_id = item.data(Qt.ItemDataRole.UserRole)
         menu = QMenu(self)
         menu.addAction("Rename…", lambda: self.ask_rename(conv_id))
+        if item.data(Qt.ItemDataRole.UserRole + 1) != AGENT_RUN:
+            menu.addAction("Export as Markdown…", lambda: self.export_requested.emit(conv_id))
         menu.addAction("Delete…", lambda: self.ask_delete(conv_id))
         menu.exec(self.list.viewport().mapToGlobal(pos))
 
     def _confirm_delete(self, title: str) -> bool:
-        answer = QMessageBox.question(
-            self, "Delete conversation",
-            f"Delete “{title}”? Its messages and attachments cannot be recovered.",
-            QMessageBox.StandardButton.Delete | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Delete
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete conversation",
+                          f"Delete “{title}”?", QMessageBox.StandardButton.NoButton, self)
+        box.setInformativeText("Its messages and attachments are deleted and cannot be recovered.")
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        return box.clickedButton() is delete
 
     def _ask_title(self, current: str) -> str | None:
         title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=current)

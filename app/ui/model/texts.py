@@ -74,3 +74,30 @@ def check_requirements(choice: Release, free_disk: int, memory: int) -> list[str
             f"{format_bytes(usable_memory(memory))}."
         )
     return problems
+
+
+NEXT_STEPS = ("Choose another model in Settings, download one in Model ▸ Manage Models, or go back "
+              "to the demo model.")
+
+
+def load_failure_text(path: str) -> str:
+    """Why a model at `path` may not have loaded, in words, and what to do next."""
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        if "/" in path and not path.startswith(("/", "~", ".")) and path.count("/") == 1:
+            why = (f"“{path}” is not a folder on this Mac, and Tandem could not open it as a "
+                   f"Hugging Face model.")
+        else:
+            why = f"There is no model at {path}: the folder does not exist (it may have been moved)."
+    elif not (folder / "config.json").exists():
+        why = f"The folder {path} has no model in it (there is no config.json)."
+    else:
+        why = (f"The model in {path} could not be opened: it may be incomplete, damaged, or not a "
+               f"Gemma 4 checkpoint.")
+    return f"{why} {NEXT_STEPS}"
+
+
+def demo_failure_text(folder: Path) -> str:
+    return (f"On first run Tandem makes a small demo model (random weights) in {folder}, and that "
+            f"failed. Check that the disk has free space and the folder can be written, then try "
+            f"again; or download the real model in Model ▸ Manage Models.")

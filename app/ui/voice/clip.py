@@ -91,8 +91,9 @@ class VoiceClip(QFrame):
             sd.play(np.asarray(samples), int(rate))
         except MicrophoneError as exc:
             self.error = exc.message.replace("cannot record", "cannot play audio")
-        except Exception as exc:  # noqa: BLE001 - no output device, an unreadable file: said, not raised
-            self.error = f"The recording could not be played: {exc}"
+        except Exception:  # noqa: BLE001 - no output device, an unreadable file: said, not raised
+            self.error = ("The recording could not be played: there is no sound output, or the "
+                          "file can no longer be read.")
         else:
             self.error = ""
             VoiceClip._playing = self

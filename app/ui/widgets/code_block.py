@@ -1,10 +1,47 @@
-"""A highlighted code block with its language and a Copy button that puts the raw code on the clipboard."""
+"""A highlighted code block with its language and a Copy button that puts the raw code on the clipboard.
+Code is not wrapped: a line wider than the column scrolls sideways inside the block."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class SidewaysScroller(QScrollArea):
+    """Scrolls its widget sideways only; as tall as the widget plus the bar when the bar shows."""
+
+    def __init__(self, widget: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidgetResizable(True)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setWidget(widget)
+        # The block's own background shows through (setWidget turns the widget's fill on).
+        widget.setAutoFillBackground(False)
+        self.viewport().setAutoFillBackground(False)
+        self.setStyleSheet("QScrollArea { background: transparent; }")
+        self.fit_height()
+
+    def fit_height(self) -> None:
+        hint = self.widget().sizeHint()
+        bar = self.horizontalScrollBar().sizeHint().height() if hint.width() > self.width() else 0
+        self.setFixedHeight(hint.height() + bar)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self.fit_height()
 
 
 class CodeBlock(QFrame):
@@ -34,7 +71,9 @@ class CodeBlock(QFrame):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(header)
-        layout.addWidget(self.body)
+        self.scroller = SidewaysScroller(self.body)
+        self.scroller.setObjectName("CodeScroller")
+        layout.addWidget(self.scroller)
 
     @property
     def code(self) -> str:
@@ -46,6 +85,7 @@ class CodeBlock(QFrame):
         self._code = code
         self.language_label.setText(language or "code")
         self.body.setText(highlighted_html)
+        self.scroller.fit_height()
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self._code)

@@ -1,5 +1,6 @@
 """Small vector icons drawn with QPainter, tinted to the palette, so no image files or emoji fonts
-are needed (the composer's attach, microphone, send and stop buttons, audio attachments)."""
+are needed (the composer's attach, microphone, send and stop buttons, audio attachments, and the
+sidebar's chats and agent runs)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ def icon(name: str, color: QColor) -> QIcon:
         for i, h in enumerate((8, 18, 26, 14, 22, 10)):
             x = 7 + i * 5.2
             p.drawLine(QPointF(x, c - h / 2), QPointF(x, c + h / 2))
+    elif name == "chat":  # a speech bubble
+        bubble = QPainterPath()
+        bubble.addRoundedRect(QRectF(7, 9, 26, 18), 6, 6)
+        tail = QPainterPath(QPointF(13, 26.5))
+        tail.lineTo(QPointF(11, 33))
+        tail.lineTo(QPointF(19, 26.5))
+        p.drawPath(bubble.united(tail))
+    elif name == "agent":  # a terminal prompt: >_
+        p.drawLine(QPointF(9, 12), QPointF(18, c))
+        p.drawLine(QPointF(18, c), QPointF(9, 28))
+        p.drawLine(QPointF(21, 29), QPointF(32, 29))
     elif name == "stop":
         p.setBrush(color)
         p.drawRoundedRect(QRectF(c - 6, c - 6, 12, 12), 2.5, 2.5)

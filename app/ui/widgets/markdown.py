@@ -9,6 +9,7 @@ runs to the end of the text, so partial answers render as they will when finishe
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
@@ -20,6 +21,32 @@ from pygments.util import ClassNotFound
 MONO = "'SF Mono', Menlo, Monaco, 'DejaVu Sans Mono', monospace"
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+
+# A QLabel wraps only where a line may break, so a long unbroken run (a URL, a hash, "xxxx…") would
+# be clipped at the column's edge: such runs get zero-width break chances every BREAK_EVERY chars.
+BREAK_EVERY = 16
+_LONG_RUN = re.compile(r"\S{%d,}" % (2 * BREAK_EVERY))
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def breakable(text: str) -> str:
+    """`text` with zero-width break chances inside runs of 32+ non-space characters."""
+    def split(match: re.Match) -> str:
+        run = match.group(0)
+        return ZERO_WIDTH_SPACE.join(run[i:i + BREAK_EVERY] for i in range(0, len(run), BREAK_EVERY))
+    return _LONG_RUN.sub(split, text)
+
+
+def _render_text(_renderer, tokens, idx, _options, _env) -> str:
+    return html.escape(breakable(tokens[idx].content), quote=False)
+
+
+def _render_code_inline(_renderer, tokens, idx, _options, _env) -> str:
+    return f"<code>{html.escape(breakable(tokens[idx].content), quote=False)}</code>"
+
+
+_md.add_render_rule("text", _render_text)
+_md.add_render_rule("code_inline", _render_code_inline)
 
 
 @dataclass(frozen=True)
@@ -80,4 +107,4 @@ def _style_prose(rendered: str, dark: bool) -> str:
 
 def plain_to_html(text: str) -> str:
     """User text shown as typed: escaped, line breaks kept."""
-    return html.escape(text).replace("\n", "<br>")
+    return html.escape(breakable(text)).replace("\n", "<br>")

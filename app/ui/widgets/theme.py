@@ -40,6 +40,11 @@ def style_sheet(palette: QPalette) -> str:
     #NewChatButton {{ border: 1px solid {border}; border-radius: 7px; padding: 5px 10px; }}
     #ChatArea, #ChatScroll, #ChatContainer {{ background: {chat_bg.name()}; border: none; }}
     #EmptyState {{ color: {muted}; font-size: 15px; }}
+    #GetModelButton {{ background: {accent.name()}; color: white; border: none; border-radius: 7px;
+                       padding: 6px 14px; font-weight: bold; }}
+    #NoticeBanner {{ background: {_rgba(QColor("#ff9f0a"), 0.16)}; border: none;
+                     border-bottom: 1px solid {_rgba(QColor("#ff9f0a"), 0.5)}; }}
+    #NoticeTitle {{ font-weight: bold; }}
     #UserBubble {{ background: {_rgba(accent, 0.85)}; border-radius: 16px; }}
     #UserBubble QLabel {{ color: white; }}
     #MessageMeta {{ color: {muted}; font-size: 11px; }}

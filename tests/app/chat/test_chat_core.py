@@ -6,7 +6,7 @@ import pytest
 from chat_fakes import answer, make_chat
 
 from app.chat import ModelState, TurnRefused
-from app.store import Store
+from app.store import Store, VariantPlace
 from engine import protocol as ev
 
 
@@ -142,17 +142,18 @@ def test_a_failed_answer_is_said_and_not_stored(store):
     conv, rid = chat.current_id, engine.commands[-1].request_id
     chat.handle(
         ev.ErrorEvent(
-            session_id=conv, request_id=rid, message="Too long", detail="the context is full"
+            session_id=conv, request_id=rid, message="Too long",
+            detail='Traceback (most recent call last):\n  File "engine/worker.py"',
         )
     )
-    assert listener.named("answer_failed") == [(conv, "Too long. the context is full")]
+    assert listener.named("answer_failed") == [(conv, "Too long.")]  # the detail is a traceback
     assert [m.role for m in store.messages(conv)] == ["user"] and not chat.answering
 
 
 def test_an_error_of_nothing_shown_goes_to_engine_failed(store):
     chat, _, listener = make_chat(store)
     chat.handle(ev.ErrorEvent(session_id="gone", request_id=999, message="Odd", detail="thing"))
-    assert listener.named("engine_failed") == [("Odd thing",)]
+    assert listener.named("engine_failed") == [("Odd.",)]
 
 
 @pytest.mark.parametrize(("position", "turn"), [(0, 0), (2, 1)])
@@ -264,7 +265,7 @@ def test_an_attachment_is_prepared_while_the_person_writes(store, tmp_path):
         )
     )
     assert listener.named("attachment_failed") == [
-        (attachment, "Could not use photo.png: Cannot read image. truncated")
+        (attachment, "Could not use photo.png. Cannot read image.")
     ]
     chat.send("what is it?", [attachment])
     assert engine.of_type(ev.SendMessage)[0].content == [
@@ -303,3 +304,82 @@ def test_a_text_only_model_takes_no_media(store):
     chat.handle(ev.ModelLoaded(request_id=engine.commands[-1].request_id, has_vision=False,
                                has_audio=False))
     assert chat.media_kinds == frozenset()
+
+
+def test_switching_versions_feeds_the_engine_the_stored_conversation(store):
+    chat, engine, listener = make_chat(store)
+    chat.send("q")
+    answer(chat, engine, "one")
+    conv = chat.current_id
+    cache = store.session_cache_path(conv)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(b"the KV cache of the live version")
+    chat.regenerate(1)
+    answer(chat, engine, "two")
+    assert chat.variant_places() == {1: VariantPlace(2, 2)}
+    before = len(engine.commands)
+    messages = chat.switch_variant(1, 1)
+    assert [m.content for m in messages] == ["q", "one"]
+    opened, history = engine.commands[before:]
+    assert isinstance(opened, ev.OpenSession) and opened.session_id == conv
+    assert isinstance(history, ev.LoadHistory) and not history.answer
+    assert history.messages == [{"role": "user", "content": "q"},
+                                {"role": "assistant", "content": "one"}]
+    assert not cache.exists()  # it held the other version
+    assert chat.switch_variant(1, 1) is None and len(engine.commands) == before + 2
+    chat.send("more")  # answering: no switching until it ends
+    assert chat.switch_variant(1, 2) is None
+    assert [m.content for m in store.messages(conv)] == ["q", "one", "more"]
+
+
+def real_model(chat, engine):
+    chat.load_model(ev.LoadModel(path="models/real"))
+    chat.handle(ev.ModelLoaded(request_id=engine.commands[-1].request_id, name="real"))
+
+
+def test_the_model_titles_the_first_answer_unless_the_person_named_it_first(store):
+    chat, engine, listener = make_chat(store)
+    real_model(chat, engine)
+    chat.send("Where to in April?")
+    answer(chat, engine, "Kyoto.")
+    [asked] = engine.of_type(ev.WriteTitle)
+    conv = chat.current_id
+    assert asked.text == "User: Where to in April?\n\nAssistant: Kyoto."
+    chat.handle(ev.TitleWritten(request_id=asked.request_id, title="Spring trip"))
+    assert store.conversation(conv).title == "Spring trip"
+
+    chat.new_conversation()
+    chat.send("hello")
+    answer(chat, engine, "Hi.")
+    second = engine.of_type(ev.WriteTitle)[-1]
+    chat.rename(chat.current_id, "Mine")  # before the title came back
+    chat.handle(ev.TitleWritten(request_id=second.request_id, title="Greeting"))
+    assert store.conversation(chat.current_id).title == "Mine"
+
+    chat.new_conversation()
+    chat.send("busy")
+    answer(chat, engine, "One.")
+    third = engine.of_type(ev.WriteTitle)[-1]
+    chat.handle(ev.TurnFinished(request_id=third.request_id, reason="cancelled"))  # stopped
+    assert store.conversation(chat.current_id).title == "busy"  # the fallback stays...
+    chat.send("next")
+    answer(chat, engine, "Two.")
+    fourth = engine.of_type(ev.WriteTitle)[-1]
+    assert fourth.request_id != third.request_id  # ...and it is asked again after the next answer
+    assert fourth.text == "User: busy\n\nAssistant: One."
+    chat.send("again")  # while it is on its way, no second one
+    answer(chat, engine, "Three.")
+    assert engine.of_type(ev.WriteTitle)[-1] is fourth
+    chat.handle(ev.TitleWritten(request_id=fourth.request_id, title="Busy day"))
+    chat.send("last")
+    answer(chat, engine, "Four.")
+    assert engine.of_type(ev.WriteTitle)[-1] is fourth  # titled: nothing more
+    assert store.conversation(chat.current_id).title == "Busy day"
+
+
+def test_a_demo_model_asks_for_no_titles(store):
+    chat, engine, _ = make_chat(store)
+    chat.handle(ev.ModelLoaded(request_id=engine.commands[0].request_id, random_weights=True))
+    chat.send("q")
+    answer(chat, engine, "noise")
+    assert engine.of_type(ev.WriteTitle) == []

@@ -62,3 +62,32 @@ def test_a_cancelled_turn_rolls_back_and_stores_nothing(store):
     assert store.messages(chat.current_id) == []
     voice.finish()  # nothing open: no effect
     assert not engine.of_type(ev.EndVoiceTurn)
+
+
+def test_a_spoken_first_turn_is_titled_with_its_length(store):
+    chat, _, _ = make_chat(store)
+    voice = VoiceTurn(chat, [].append)
+    voice.start()
+    voice.append(np.zeros(16000 * 8 + 3000, np.float32))  # 8.2 s
+    voice.finish()
+    assert store.conversation(chat.current_id).title == "Voice message · 0:08"
+    chat.new_conversation()
+    voice.start()
+    voice.append(np.zeros(16000 * 75, np.float32))
+    voice.finish("what is this song?")  # words, when there are any, make the title
+    assert store.conversation(chat.current_id).title == "what is this song?"
+
+
+def test_leaving_a_new_conversation_while_speaking_keeps_it(store):
+    chat, _, _ = make_chat(store)
+    voice = VoiceTurn(chat, [].append)
+    voice.start()
+    conv = chat.current_id
+    assert not chat.discard_if_empty(conv)  # the spoken first message is on its way
+    chat.new_conversation()
+    voice.append(np.zeros(1600, np.float32))
+    voice.finish()
+    assert [m.role for m in store.messages(conv)] == ["user"]
+    voice.start()
+    voice.cancel()
+    assert chat.discard_if_empty(chat.current_id)  # a cancelled turn leaves nothing behind

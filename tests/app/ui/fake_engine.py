@@ -9,6 +9,9 @@ without vision and audio (ModelLoaded.has_vision/has_audio False). As in the rea
 engine, `OpenSession` fails until a model is loaded; `LoadModel("missing")` fails. `Cancel` takes effect
 between words, like the real engine's check between decode steps. Every command is kept in
 `commands` for tests to inspect.
+`parse_error` ends each answer with a call that could not be read (a `ParseErrorEvent`, that raw text).
+`prefill_progress` makes each answer start with a long prefill that reports Progress (1 of 4) and
+waits for a Cancel (then the turn ends "cancelled", as the real engine's does) or 10 s.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class FakeEngineWorker:
         prefill_delay: float = 0.0,
         thinking: str = "",
         tool_call: tuple[str, dict] | None = None,
+        parse_error: str = "",
+        prefill_progress: bool = False,
         random_weights: bool = True,
         media_error: str = "",
         text_only: bool = False,
@@ -42,11 +47,15 @@ class FakeEngineWorker:
         self.prefill_delay = prefill_delay
         self.thinking = thinking
         self.tool_call = tool_call
+        self.parse_error = parse_error
+        self.prefill_progress = prefill_progress
         self.random_weights = random_weights
         self.media_error = media_error  # when set, every PrepareMedia fails with this message
         self.text_only = text_only
         self.drafter_pays_off = drafter_pays_off  # what ModelLoaded says about this "device"
         self.commands: list[ev.Command] = []
+        self.histories: dict[str, list] = {}  # session_id -> the last LoadHistory's messages
+        self.fail_paths: set[str] = set()  # LoadModel fails on these (and on "missing")
         self.sessions: dict[str, list] = {}  # session_id -> user turn contents
         self.model_path = ""  # sessions need a model, as in the real engine
         self.voice_samples = 0  # samples of the open voice turn
@@ -93,7 +102,7 @@ class FakeEngineWorker:
         self._on_event(event)
 
     def _on_LoadModel(self, c: ev.LoadModel) -> None:
-        if c.path == "missing":
+        if c.path == "missing" or c.path in self.fail_paths:
             self._emit(ev.ErrorEvent(request_id=c.request_id, message=f"no model at {c.path}"))
             return
         self.model_path = c.path
@@ -165,6 +174,15 @@ class FakeEngineWorker:
         Path(c.path).write_text(repr(self.sessions.get(c.session_id)))
         self._emit(ev.SessionSaved(session_id=c.session_id, request_id=c.request_id, path=c.path))
 
+    def _on_LoadHistory(self, c: ev.LoadHistory) -> None:
+        """The session becomes the given turns; `histories` keeps what was fed, answers too."""
+        self.sessions[c.session_id] = [m["content"] for m in c.messages if m["role"] == "user"]
+        self.histories[c.session_id] = [(m["role"], m["content"]) for m in c.messages]
+
+    def _on_WriteTitle(self, c: ev.WriteTitle) -> None:
+        asked = c.text.split("\n")[0].removeprefix("User: ")
+        self._emit(ev.TitleWritten(request_id=c.request_id, title=f"Model title for {asked}"))
+
     def _on_LoadSession(self, c: ev.LoadSession) -> None:
         self.sessions[c.session_id] = ["(restored)"]
 
@@ -177,6 +195,15 @@ class FakeEngineWorker:
         try:
             if self.prefill_delay:
                 time.sleep(self.prefill_delay)
+            if self.prefill_progress:
+                self._emit(ev.Progress(session_id=session_id, request_id=request_id,
+                                       stage="prefill", done=1, total=4))
+                if self._cancel.wait(10):
+                    self._emit(ev.TurnFinished(session_id=session_id, request_id=request_id,
+                                               reason="cancelled"))
+                    return
+                self._emit(ev.Progress(session_id=session_id, request_id=request_id,
+                                       stage="prefill", done=4, total=4))
             text = self.replies.pop(0) if self.replies else "Echo: " + _text_of(content)
             if self.thinking:
                 self._emit(ev.TextDelta(session_id=session_id, request_id=request_id,
@@ -194,6 +221,10 @@ class FakeEngineWorker:
                 name, args = self.tool_call
                 self._emit(ev.ToolCallEvent(session_id=session_id, request_id=request_id,
                                             name=name, arguments=args))
+            if reason == "stop" and self.parse_error:
+                self._emit(ev.ParseErrorEvent(session_id=session_id, request_id=request_id,
+                                              raw=self.parse_error,
+                                              message="This tool call could not be read"))
             self._emit(ev.TurnStats(session_id=session_id, request_id=request_id, prompt_tokens=12,
                                     generated_tokens=len(sent.split()),
                                     decode_tokens_per_second=42.5, drafted=10, accepted=7))

@@ -60,6 +60,7 @@ def main() -> None:
         lambda: window.controller.attach_files([str(chart)]),
         lambda: window.controller.send("What does this chart show?"),
         lambda: window.controller.send("And which bar is the highest?"),
+        lambda: window.controller.regenerate(),  # the earlier answer is kept: "< 2/2 >"
         lambda: window.composer.edit.setPlainText("Thanks! One more question…"),
     ])
 

@@ -50,8 +50,17 @@ def test_demo_generation_failure_is_shown(qtbot, open_window):
         raise OSError("disk full")
 
     window, engine = open_window(model=None, make_demo=broken)
-    qtbot.waitUntil(lambda: "disk full" in window.status_line.model_label.text(), timeout=3000)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=3000)
     assert not engine.of_type(ev.LoadModel)
+    assert window.banner.title_label.text() == "The demo model could not be made"
+    assert "free space" in window.banner.text_label.text()
+    assert "disk full" not in window.banner.text_label.text()  # a sentence, not the library's text
+    assert window.status_line.model_label.text() == "No model loaded"
+    assert "demo" not in window.windowTitle()
+    window._make_demo = lambda path: (path.mkdir(parents=True), (path / "config.json").write_text("{}"))
+    window.banner.button("Try Again").click()
+    qtbot.waitUntil(lambda: window.status_line.random_badge.isVisibleTo(window), timeout=3000)
+    assert not window.banner.isVisible() and len(engine.of_type(ev.LoadModel)) == 1
 
 
 def test_real_weights_have_no_badge_and_drafter_rate_shows(qtbot, open_window):
@@ -95,9 +104,66 @@ def test_sending_before_the_model_is_ready_fails_clearly_then_recovers(qtbot, op
 
 def test_a_model_that_fails_to_load_is_reported(qtbot, open_window):
     window, _ = open_window(model="missing")  # the fake cannot load it
-    qtbot.waitUntil(lambda: "Could not load" in window.status_line.model_label.text(), timeout=3000)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=3000)
     window.controller.send("hello")
     assert "could not be loaded" in window.composer.error_label.text()
+
+
+def test_a_failed_load_from_settings_shows_a_banner_with_what_to_do(qtbot, open_window, tmp_path):
+    """Demo model in, then Settings points at a folder that is gone: the banner says so and what to
+    do; the status line stays one short line with room for the rest; the title stops saying demo."""
+    from dialogs import answer_dialog
+
+    window, engine = open_window(model=None)
+    qtbot.waitUntil(lambda: "demo model" in window.windowTitle(), timeout=3000)
+    gone = tmp_path / "gone"  # the fake engine fails on "missing"; the words come from the path
+    engine.fail_paths = {str(gone)}
+    answer_dialog(lambda dialog: (dialog.model_path.setText(str(gone)), dialog.accept()))
+    window.settings_action.trigger()
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=3000)
+    assert window.banner.title_label.text() == "The model could not be loaded"
+    text = window.banner.text_label.text()
+    assert f"There is no model at {gone}" in text and "Manage Models" in text
+    assert window.status_line.model_label.text() == "No model loaded"
+    assert not window.status_line.random_badge.isVisibleTo(window)
+    assert window.windowTitle() == "Tandem — no model loaded"
+    assert [b.text() for b in window.banner.buttons()] == [
+        "Manage Models…", "Settings…", "Use the Demo Model"]
+    assert not window.chat_view.get_model_button.isVisibleTo(window)
+    window.controller.send("hello")
+    assert "could not be loaded" in window.composer.error_label.text()
+    window.banner.button("Use the Demo Model").click()
+    qtbot.waitUntil(lambda: "demo model" in window.windowTitle(), timeout=3000)
+    assert not window.banner.isVisible()
+    assert engine.of_type(ev.LoadModel)[-1].path == str(window.demo_path())
+
+
+def test_the_demo_models_empty_view_says_what_it_is_and_offers_the_model(qtbot, open_window):
+    from dialogs import answer_dialog
+
+    window, _ = open_window(model=None)
+    qtbot.waitUntil(lambda: window.chat_view.get_model_button.isVisible(), timeout=3000)
+    assert "random weights" in window.chat_view.empty_text.text()
+    assert "noise" in window.chat_view.empty_text.text()
+    for size in ((1000, 700), (660, 480)):
+        window.resize(*size)
+        QApplication.processEvents()
+        label = window.chat_view.empty_text
+        assert label.height() >= label.heightForWidth(label.width())  # all of it shows
+    seen = answer_dialog(lambda dialog: dialog.reject())
+    window.chat_view.get_model_button.click()
+    assert seen == ["ModelManagerDialog"]
+    window.controller.send("hi")
+    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
+    assert not window.chat_view.empty_state.isVisible()
+
+
+def test_real_weights_keep_the_plain_empty_view(qtbot, open_window):
+    window, _ = open_window(random_weights=False)
+    qtbot.waitUntil(lambda: window.windowTitle() == "Tandem"
+                    and window.controller.model_state is ModelState.READY, timeout=3000)
+    assert not window.chat_view.get_model_button.isVisible()
+    assert window.chat_view.empty_text.text().startswith("Ask anything")
 
 
 def test_the_engine_says_whether_the_drafter_pays_off(qtbot, open_window):

@@ -92,24 +92,60 @@ def test_eviction_keeps_the_window_and_the_slack_and_stays_bounded():
     assert not c.can_trim_to(c.offset - slack - window)
 
 
-def test_a_rollback_point_keeps_its_rows_up_to_max_retain():
+def test_a_rollback_point_keeps_its_rows_up_to_max_retain_then_pins_them():
     window, step = 8, 4
     c = SlidingCache(window, Retention(slack=2, max_retain=30, step=step))
     feed_one_by_one(c, 0, 100)
     c.set_rollback_point(100)
     feed_one_by_one(c, 100, 25)
-    assert c.can_trim_to(100)  # 25 tokens back: within max_retain
+    assert c.can_trim_to(100) and c.pinned_offset is None  # 25 tokens back: in the buffer
     c.trim(25)
     assert c.offset == 100 and feed(c, 100, 1) == [93, 94, 95, 96, 97, 98, 99, 100]
     feed_one_by_one(c, 101, 100)  # now the point is 100 tokens back: beyond max_retain
-    assert not c.can_trim_to(100)
-    assert c.size() <= window - 1 + 30 + 2 * step
-    with pytest.raises(ValueError, match="evicted"):
-        c.trim(100)
-    assert c.offset == 201
-    c.set_rollback_point(None)
-    feed_one_by_one(c, 201, 50)
+    assert c.pinned_offset == 100  # the window - 1 rows before it were copied once
+    assert c.size() <= window - 1 + 2 + 2 * step  # and the buffer let the rows in between go
+    assert c.can_trim_to(100) and not c.can_trim_to(101) and not c.can_trim_to(99)
+    c.trim(101)
+    assert c.offset == 100 and c.pinned_offset is None
+    assert feed(c, 100, 2) == [93, 94, 95, 96, 97, 98, 99, 100, 101]
+    feed_one_by_one(c, 102, 100)
+    assert c.pinned_offset == 100
+    c.set_rollback_point(None)  # released: the pinned rows go
+    assert c.pinned_offset is None and not c.can_trim_to(100)
+    feed_one_by_one(c, 202, 50)
     assert c.size() <= window - 1 + 2 + 2 * step
+
+
+def test_a_new_rollback_point_drops_the_old_pinned_rows():
+    c = SlidingCache(8, Retention(slack=2, max_retain=4, step=4))
+    feed_one_by_one(c, 0, 50)
+    c.set_rollback_point(50)
+    feed_one_by_one(c, 50, 30)
+    assert c.pinned_offset == 50
+    c.set_rollback_point(80)
+    assert c.pinned_offset is None and c.can_trim_to(80) and not c.can_trim_to(50)
+    c.set_rollback_point(50)  # a point whose rows are gone stays out of reach
+    feed_one_by_one(c, 80, 30)
+    assert c.pinned_offset is None and not c.can_trim_to(50)
+
+
+def test_overhead_beyond_the_live_rows_stays_within_one_window():
+    """Whatever the rollback point, what a sliding cache holds beyond the live rows stays about one window."""
+    window, step, slack = 64, 8, 4
+    c = SlidingCache(window, Retention(slack=slack, step=step))
+    row = 2 * 3 * 4 * 2  # heads x dim x float32 x (K and V)
+    worst = 0
+    feed_one_by_one(c, 0, 100)
+    c.set_rollback_point(100)
+    for p in range(100, 400):
+        feed(c, p, 1)
+        worst = max(worst, c.nbytes - c.live_bytes)
+        assert c.can_trim_to(100)
+    assert c.live_bytes == (window - 1) * row
+    assert worst <= (window - 1 + slack + 2 * step) * row
+    c.set_rollback_point(None)
+    feed_one_by_one(c, 400, 2 * step)
+    assert c.nbytes - c.live_bytes <= (slack + 2 * step) * row
 
 
 def test_trim_to_zero_always_works_and_the_cache_starts_over():

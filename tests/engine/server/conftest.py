@@ -67,7 +67,7 @@ class SpyWorker(EngineWorker):
 
 @pytest.fixture(scope="session")
 def served(tiny_checkpoint):
-    bridge = EventRouter()
+    router = EventRouter()
     loaded = threading.Event()
 
     events: list = []
@@ -76,7 +76,7 @@ def served(tiny_checkpoint):
         events.append(event)
         if isinstance(event, ev.ModelLoaded):
             loaded.set()
-        bridge.on_event(event)
+        router.on_event(event)
 
     seen: list = []
     worker = SpyWorker(on_event, seen)
@@ -85,7 +85,7 @@ def served(tiny_checkpoint):
     assert loaded.wait(120), "the tiny model did not load"
     config = ServerConfig(max_body_bytes=BODY_LIMIT)
     handle = start_server(
-        worker, "127.0.0.1", 0, API_KEY, model_name="tiny", config=config, bridge=bridge
+        worker, "127.0.0.1", 0, API_KEY, model_name="tiny", config=config, router=router
     )
     yield Served(handle, worker, seen, events)
     handle.stop()

@@ -4,18 +4,21 @@ engine does."""
 
 import queue
 import threading
+import time
 from dataclasses import replace
 
 from engine import protocol as ev
 
 
 class ScriptedWorker:
-    """`replies[type(command).__name__]` is a list of events to send for that command kind."""
+    """`replies[type(command).__name__]` is a list of events to send for that command kind; a number
+    in the list is a pause of that many seconds (a slow prefill)."""
 
     def __init__(self, on_event, replies: dict[str, list[ev.Event]]):
         self.on_event = on_event
         self.replies = replies
         self.commands: list[ev.Command] = []
+        self.sent: list[tuple[float, ev.Event]] = []  # (time.monotonic(), event) as sent
         self.sessions: dict = {}
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -37,5 +40,10 @@ class ScriptedWorker:
     def _run(self):
         while (command := self._queue.get()) is not None:
             for template in self.replies.get(type(command).__name__, []):
+                if isinstance(template, (int, float)):
+                    time.sleep(template)
+                    continue
                 session_id = command.session_id if isinstance(command, ev.SessionCommand) else ""
-                self.on_event(replace(template, request_id=command.request_id, session_id=session_id))
+                event = replace(template, request_id=command.request_id, session_id=session_id)
+                self.sent.append((time.monotonic(), event))
+                self.on_event(event)

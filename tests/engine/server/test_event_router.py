@@ -21,24 +21,24 @@ class Worker:
 
 def test_events_go_to_their_handler_on_the_loop_thread():
     async def scenario():
-        bridge = EventRouter(Worker())
-        bridge.loop = asyncio.get_running_loop()
+        router = EventRouter(Worker())
+        router.loop = asyncio.get_running_loop()
         got, loaded = [], []
-        bridge.on_model_loaded.append(lambda: loaded.append(bridge.model_name))
+        router.on_model_loaded.append(lambda: loaded.append(router.model_name))
         command = ev.SendMessage(session_id="api-1", content="hi")
-        bridge.submit(command, lambda e: got.append((e, threading.current_thread())))
+        router.submit(command, lambda e: got.append((e, threading.current_thread())))
 
         def engine_thread():
-            bridge.on_event(ev.TextDelta(request_id=command.request_id, text="a"))
-            bridge.on_event(ev.TextDelta(request_id=999_999, text="not ours"))
-            bridge.on_event(ev.ModelLoaded(name="new model"))
+            router.on_event(ev.TextDelta(request_id=command.request_id, text="a"))
+            router.on_event(ev.TextDelta(request_id=999_999, text="not ours"))
+            router.on_event(ev.ModelLoaded(name="new model"))
 
         t = threading.Thread(target=engine_thread)
         t.start()
         t.join()
         await asyncio.sleep(0.05)
-        bridge.forget(command.request_id)
-        bridge.on_event(ev.TextDelta(request_id=command.request_id, text="late"))
+        router.forget(command.request_id)
+        router.on_event(ev.TextDelta(request_id=command.request_id, text="late"))
         await asyncio.sleep(0.05)
         return got, loaded
 
@@ -49,6 +49,6 @@ def test_events_go_to_their_handler_on_the_loop_thread():
 
 
 def test_events_before_the_server_runs_are_dropped_quietly():
-    bridge = EventRouter(Worker())
-    bridge.on_event(ev.ModelLoaded(name="m"))  # no loop yet: no error
-    assert bridge.model_name == "m" and bridge.engine_alive
+    router = EventRouter(Worker())
+    router.on_event(ev.ModelLoaded(name="m"))  # no loop yet: no error
+    assert router.model_name == "m" and router.engine_alive

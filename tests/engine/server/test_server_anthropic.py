@@ -41,6 +41,7 @@ def test_streamed_message_follows_the_published_event_sequence(client):
     whole = create(client, messages, max_tokens=10)
     events = list(create(client, messages, max_tokens=10, stream=True))
     types = [e.type for e in events]
+    # (the SDK drops `ping` events)
     assert types[0] == "message_start" and types[-2:] == ["message_delta", "message_stop"]
     assert types[1] == "content_block_start" and types[-3] == "content_block_stop"
     assert set(types[2:-3]) == {"content_block_delta"}
@@ -110,7 +111,7 @@ def test_errors_in_anthropic_shape(served, client):
                     }
                 ],
             },
-            "beside tool_result",
+            "answers the tool call 't', which is not an unanswered call",
         ),
         (
             {
@@ -118,10 +119,56 @@ def test_errors_in_anthropic_shape(served, client):
                 "tool_choice": {"type": "any"},
                 "messages": [{"role": "user", "content": "hi"}],
             },
-            "tool_choice",
+            "no tool is declared",
+        ),
+        (
+            {"max_tokens": 5, "thinking": {"type": "sometimes"},
+             "messages": [{"role": "user", "content": "hi"}]},
+            "'thinking.type' must be enabled, adaptive or disabled",
         ),
     ]:
         status, reply = post(served.base, "/v1/messages", body, headers)
         assert status == 400, reply
         assert reply["type"] == "error" and reply["error"]["type"] == "invalid_request_error"
         assert words in reply["error"]["message"]
+
+
+def test_count_tokens_is_the_prompt_a_fresh_request_feeds(client, served):
+    import base64
+
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                         "data": base64.b64encode(png_bytes()).decode()}}
+    tools = [{"name": "read", "description": "Read a file",
+              "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}}]
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "Look"}, image]},
+        {"role": "assistant", "content": "A red square."},
+        {"role": "user", "content": "Count tokens, please."},
+        {"role": "system", "content": "Be exact."},
+    ]
+    kw = {"system": "You count.", "tools": tools, "thinking": {"type": "adaptive"}}
+    counted = client.messages.count_tokens(model="tiny", messages=messages, **kw)
+    served.pool.clear()  # nothing kept: the request is fed whole
+    m = create(client, messages, **kw)
+    assert m.usage.cache_read_input_tokens == 0
+    assert counted.input_tokens == m.usage.input_tokens > 280 // 4
+
+
+def test_a_system_message_in_messages_and_adaptive_thinking(client, served):
+    mark = served.mark()
+    create(client, [{"role": "user", "content": "Hi"},
+                    {"role": "system", "content": "Reply in one word."}],
+           thinking={"type": "adaptive"})
+    sent = served.since(mark)
+    assert sent[-1].content[-1] == {"type": "text", "text": "\n\nReply in one word."}
+    assert sent[-1].settings.enable_thinking and sent[0].system_prompt == ""
+
+
+def test_tool_choice_any_gives_a_tool_use(client):
+    tools = [{"name": "pick", "input_schema": {"type": "object", "properties": {
+        "n": {"type": "integer", "minimum": 1, "maximum": 3}}, "required": ["n"]}}]
+    # Greedy, so the random model's run is the same on every machine.
+    m = create(client, [{"role": "user", "content": "Pick"}], max_tokens=60, tools=tools,
+               tool_choice={"type": "any"})
+    assert m.stop_reason == "tool_use" and m.content[-1].type == "tool_use"
+    assert m.content[-1].name == "pick" and 1 <= m.content[-1].input["n"] <= 3

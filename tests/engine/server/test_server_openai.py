@@ -341,3 +341,57 @@ def test_a_client_that_hangs_up_on_a_plain_request_cancels_it(served):
     send = next(c for c in served.since(mark) if isinstance(c, ev.SendMessage))
     assert served.wait_finished(send.request_id).reason == "cancelled"
     assert served.stats_of(send.request_id).generated_tokens < 2000
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 8},
+        "score": {"type": "integer", "minimum": 0, "maximum": 10},
+        "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 2},
+    },
+    "required": ["name", "score"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_json_schema_response_format_gives_json_the_schema_accepts(client, seed):
+    import json
+
+    import jsonschema
+
+    r = chat(client, [{"role": "user", "content": "Rate it"}], temperature=1.0, seed=seed,
+             max_tokens=150, response_format={"type": "json_schema", "json_schema": {
+                 "name": "rating", "schema": SCHEMA, "strict": True}})
+    assert r.choices[0].finish_reason == "stop"
+    jsonschema.validate(json.loads(r.choices[0].message.content), SCHEMA)
+
+
+def test_tool_choice_required_gives_a_parsed_tool_call(client, served):
+    import json
+
+    import jsonschema
+
+    tools = [{"type": "function", "function": {"name": "rate", "parameters": SCHEMA}},
+             {"type": "function", "function": {"name": "skip", "parameters": {
+                 "type": "object", "properties": {}}}}]
+    r = chat(client, [{"role": "user", "content": "Rate it"}], temperature=1.0, seed=2,
+             max_tokens=150, tools=tools, tool_choice={"type": "function", "function": {
+                 "name": "rate"}})
+    assert r.choices[0].finish_reason == "tool_calls"
+    calls = r.choices[0].message.tool_calls
+    assert [c.function.name for c in calls] == ["rate"]
+    jsonschema.validate(json.loads(calls[0].function.arguments), SCHEMA)
+    r = chat(client, [{"role": "user", "content": "Something"}], temperature=1.0, seed=3,
+             max_tokens=150, tools=tools, tool_choice="required")
+    assert r.choices[0].finish_reason == "tool_calls" and r.choices[0].message.tool_calls
+
+
+def test_a_system_message_after_the_first_turn_is_accepted(client, served):
+    mark = served.mark()
+    chat(client, [{"role": "user", "content": "Hi"},
+                  {"role": "system", "content": "Answer briefly."}])
+    send = served.since(mark)[-1]
+    assert send.content == [{"type": "text", "text": "Hi"},
+                            {"type": "text", "text": "\n\nAnswer briefly."}]

@@ -177,3 +177,40 @@ def test_tool_results_for_a_conversation_no_session_holds_are_fed_with_their_his
     assert load.messages[1]["tool_calls"] == [{"function": {"name": "f", "arguments": {}}}]
     assert load.messages[1]["tool_responses"][0]["name"] == "f"
     assert r.choices[0].message.content
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_function_call_round_trip_on_the_stored_response(scripted, stream):
+    handle, worker = scripted
+    client = openai.OpenAI(base_url=handle.url + "/v1", api_key=KEY, max_retries=0)
+    tools = [{"type": "function", **TOOL}]
+    if stream:
+        with client.responses.stream(model="m", input="Weather in Paris?", tools=tools) as s:
+            types = [e.type for e in s]
+            r = s.get_final_response()
+        assert "response.function_call_arguments.done" in types
+    else:
+        r = client.responses.create(model="m", input="Weather in Paris?", tools=tools)
+    assert r.output_text == "Let me look."
+    call = [o for o in r.output if o.type == "function_call"][0]
+    assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris", "days": 2}
+    r2 = client.responses.create(
+        model="m", previous_response_id=r.id, tools=tools,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
+    assert kinds(worker) == ["OpenSession", "SendMessage", "SendToolResults"]
+    assert worker.commands[-1].results == [{"name": "get_weather", "response": "sunny"}]
+    assert worker.commands[-1].session_id == worker.commands[0].session_id
+    assert r2.output_text == "It is sunny." and r2.usage.input_tokens_details.cached_tokens == 29
+
+
+def test_responses_round_trip_with_the_whole_history_and_no_store(scripted):
+    handle, worker = scripted
+    client = openai.OpenAI(base_url=handle.url + "/v1", api_key=KEY, max_retries=0)
+    tools = [{"type": "function", **TOOL}]
+    ask = [{"role": "user", "content": "Weather in Paris?"}]
+    r = client.responses.create(model="m", input=ask, tools=tools, store=False)
+    history = ask + [o.model_dump(exclude_none=True) for o in r.output]
+    call = r.output[-1]
+    client.responses.create(model="m", tools=tools, store=False, input=history + [
+        {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
+    assert kinds(worker) == ["OpenSession", "SendMessage", "SendToolResults"]

@@ -11,6 +11,7 @@ import pytest
 
 from engine.inputs.video import VideoInputs
 from engine.server import openai_convert as oc
+from engine.server.conversation import turn_request
 from engine.server.items import RequestError
 from engine.server.video_parts import video_ref
 
@@ -125,7 +126,7 @@ def test_the_chat_converter_takes_video_parts(clip):
             }
         ]
     }
-    turn = oc.parse_request(body).turns[0]
+    turn = turn_request(oc.parse_request(body)).turns[0]
     assert turn.key[0] == ("text", "What moves?") and turn.key[1][0] == "video"
     assert [i["type"] for i in turn.build()] == ["text", "video", "audio"]
     body["messages"][0]["content"][1] = {"type": "video", "video": "x"}

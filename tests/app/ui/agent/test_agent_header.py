@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.agent import ApprovalMode, UndoPoint
-from app.ui.agent.header import STATES, AgentHeader
+from app.ui.agent.header import STATES, AgentHeader, RunState
 
 
 def test_mode_state_and_folder_are_shown(qtbot):
@@ -15,9 +15,11 @@ def test_mode_state_and_folder_are_shown(qtbot):
     assert header.mode is ApprovalMode.FULL_AUTO
     header.set_mode("no such mode")
     assert header.mode is ApprovalMode.ASK  # the first, safest one
+    assert set(STATES) == set(RunState)  # every state has its words
     for state, text in STATES.items():
         header.show_state(state)
-        assert header.state_label.text() == text and header.state_label.property("state") == state
+        assert header.state_label.text() == text
+        assert header.state_label.property("state") == state.value
     header.show_workspace(Path.home() / "code" / "project")
     assert header.workspace_name.text() == "project"
     assert header.workspace_path.text() == str(Path("~") / "code" / "project")

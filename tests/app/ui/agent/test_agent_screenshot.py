@@ -1,9 +1,11 @@
-"""The window in coding-agent mode with a realistic run waiting for an approval, rendered to a PNG.
+"""The window in coding-agent mode after a realistic run that fixed a bug, rendered to a PNG.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/app/ui/agent/test_agent_screenshot.py docs/agent-screenshot.png
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x1000x24" \
+        .venv/bin/python tests/app/ui/agent/test_agent_screenshot.py docs/agent-screenshot.png
 
-The model is scripted (no weights); the files, the command and its output, and the diff are real.
-As a test, it checks that the picture has the diff and the approval buttons in it.
+The model's answers are scripted (no weights); the files, the commands (in the sandbox where the
+system has one) and their output, the approvals, the diff, the edit and its undo point are real.
+As a test, it checks that the run changed the file, ended green, and is listed in the sidebar.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from app.agent import Reply, ScriptedModel
@@ -52,12 +54,19 @@ def script() -> ScriptedModel:
                 ],
                 finish_reason="tool_calls",
             ),
+            Reply(
+                text="Now the tests again:",
+                tool_calls=[call("run_command", command="python3 test_calc.py")],
+                finish_reason="tool_calls",
+            ),
+            Reply(text="Fixed: `add` returned `a - b`; it now returns `a + b`, and both tests pass."),
         ]
     )
 
 
-def render(out: Path, root: Path, qtbot=None) -> QImage:
-    """Open the window on `root`, run the scripted task to its edit approval, save the picture."""
+def render(out: Path, root: Path, qtbot=None):
+    """Open the window on `root`, run the scripted task to its end (approving each step), save
+    the picture; returns it with the window's agent view as it was then."""
     from fake_engine import FakeEngineWorker
 
     from app.agent import ApprovalMode
@@ -86,9 +95,9 @@ def render(out: Path, root: Path, qtbot=None) -> QImage:
     window = MainWindow(store, settings, bridge)
     if qtbot is not None:
         qtbot.addWidget(window)
-    window.resize(1180, 960)
+    window.menuBar().hide()  # on macOS the menu bar lives at the top of the screen
+    window.resize(1180, 1000)
     window.agent_controller.models = SingleModel(script())
-    window.agent_controller.use_sandbox = False
     window.show()
     window.start()
     window.show_mode("agent")
@@ -108,24 +117,29 @@ def render(out: Path, root: Path, qtbot=None) -> QImage:
             time.sleep(0.01)
 
     assert view.start()
-    wait_until(lambda: 1 in view.cards and view.cards[1].approval is not None)
-    view.cards[1].approval.approve_button.click()  # the command
-    wait_until(lambda: 3 in view.cards and view.cards[3].approval is not None)
-    wait_until(lambda: view.cards[1].observation is not None)
+    for call_id in (1, 3, 4):  # the tests, the edit, the tests again
+        wait_until(lambda: call_id in view.cards and view.cards[call_id].approval is not None)
+        view.cards[call_id].approval.approve_button.click()
+    wait_until(lambda: view.finished is not None)
+    wait_until(lambda: view.header.undo_button.isEnabled())
     for _ in range(30):
         app.processEvents()
     image = window.grab().toImage()
     image.save(str(out))
-    view.stop()
-    wait_until(lambda: view.finished is not None)
+    result = (image, view.finished, (ws / "calc.py").read_text(), window.sidebar.kinds())
     window.close()
     bridge.stop()
     store.close()
-    return image
+    return result
 
 
-def test_the_agent_screenshot_shows_the_diff_and_the_question(qtbot, tmp_path):
-    image = render(tmp_path / "agent.png", tmp_path, qtbot)
+def test_the_agent_screenshot_shows_a_run_that_fixed_the_bug(qtbot, tmp_path):
+    from app.agent import StopReason
+    from app.store import AGENT_RUN
+
+    image, finished, calc, kinds = render(tmp_path / "agent.png", tmp_path, qtbot)
+    assert finished.reason is StopReason.DONE and finished.files_changed == ("calc.py",)
+    assert "return a + b" in calc and kinds[0] == AGENT_RUN
     assert image.width() >= 1000 and (tmp_path / "agent.png").stat().st_size > 20_000
     accent_green = [
         image.pixelColor(x, y)

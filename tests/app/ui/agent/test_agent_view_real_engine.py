@@ -13,10 +13,11 @@ from app.ui.settings import Key, Settings
 mx = pytest.importorskip("mlx.core")
 
 CALL = '<|tool_call>call:list_dir{path:<|"|>.<|"|>}<tool_call|>'
+UNREADABLE_CALL = '<|tool_call>call:list_dir{path:<|"|>.<tool_call|>'  # the string never ends
 
 
-def scripted_first_answer(on_event):
-    """The real engine, except that each session's first answer is CALL fed through the model.
+def scripted_first_answer(on_event, call: str = CALL):
+    """The real engine, except that each session's first answer is `call` fed through the model.
 
     Random weights never make a tool call; this makes one, so the rest (parsing, the card, the
     tool's result going back and the next real answer) runs for real.
@@ -31,7 +32,7 @@ def scripted_first_answer(on_event):
 
             def steps(logits, settings, stats, constraint=None):
                 del session._steps  # only the first answer is scripted
-                for tok in session.tokenizer.encode(CALL, add_special_tokens=False):
+                for tok in session.tokenizer.encode(call, add_special_tokens=False):
                     session.model(mx.array([[tok]]), cache=session.cache)
                     stats.generated += 1
                     yield Step(tok)
@@ -43,7 +44,7 @@ def scripted_first_answer(on_event):
     return Worker(on_event)
 
 
-@pytest.mark.parametrize("worker", ["plain", "tool_call"])
+@pytest.mark.parametrize("worker", ["plain", "tool_call", "unreadable_call"])
 def test_the_view_drives_the_real_engine_to_a_visible_finish(
     qtbot, tiny_checkpoint, tmp_path, worker
 ):
@@ -62,7 +63,12 @@ def test_the_view_drives_the_real_engine_to_a_visible_finish(
     settings.set_value(Key.AGENT_MAX_TOKENS, 8)
     settings.set_value(Key.TEMPERATURE, 0.0)
     settings.set_value(Key.AGENT_MAX_STEPS, 2)
-    bridge = EngineBridge(EngineWorker if worker == "plain" else scripted_first_answer)
+    factories = {
+        "plain": EngineWorker,
+        "tool_call": scripted_first_answer,
+        "unreadable_call": lambda on_event: scripted_first_answer(on_event, UNREADABLE_CALL),
+    }
+    bridge = EngineBridge(factories[worker])
     store = Store(data)
     try:
         bridge.start()
@@ -108,6 +114,12 @@ def test_the_view_drives_the_real_engine_to_a_visible_finish(
             assert card.title.text() == "List ."
             assert card.observation.ok and "hello.txt" in card.result_body.text()
             assert finished.steps == 2 or finished.reason is StopReason.STEP_LIMIT
+        if worker == "unreadable_call":  # the format hint went back and the run went on
+            card = view.cards[1]
+            assert card.title.text() == "A tool call that could not be read"
+            assert card.observation.format_hint and "the run went on" in card.note_label.text()
+            assert finished.steps == 2, finished.message
+            assert 2 in view.steps and view.steps[2].replied
     finally:
         bridge.stop()
         store.close()

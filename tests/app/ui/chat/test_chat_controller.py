@@ -109,4 +109,4 @@ def test_an_image_the_engine_refuses_loses_its_chip(qtbot, chat, tmp_path):
     controller, engine = chat(media_error="The image is too large")
     controller.attach_files([str(image)])
     qtbot.waitUntil(lambda: not controller.composer.chips, timeout=3000)
-    assert "Could not use red.png: The image is too large" in controller.composer.error_label.text()
+    assert "Could not use red.png. The image is too large." in controller.composer.error_label.text()

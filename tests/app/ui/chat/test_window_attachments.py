@@ -142,8 +142,9 @@ def test_audio_file_and_removing_a_chip(qtbot, open_window, tmp_path):
 def test_check_attachable_explains_refusals(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as refused:
         check_attachable(path)
+    assert "cannot identify" not in str(refused.value)  # PIL's words stay out
     with pytest.raises(ValueError, match="does not exist"):
         check_attachable(tmp_path / "missing.png")
 
@@ -166,3 +167,48 @@ def test_a_text_only_model_refuses_images_and_audio_with_a_sentence(qtbot, open_
     window.composer.offer_mime(QGuiApplication.clipboard().mimeData())
     assert window.composer.chips == []
     assert window.composer.error_label.text().startswith("The pasted image cannot be attached")
+
+
+def test_an_image_alone_titles_its_conversation_and_a_removed_one_leaves_nothing(
+        qtbot, open_window, tmp_path):
+    window, engine = open_window(replies=["A red box."])
+    drop_files(window.composer, [png(tmp_path / "photo.png")])
+    conv_id = window.controller.current_id
+    assert conv_id is not None  # made at once, so the engine prepares the image while one types
+    assert window.sidebar.titles() == []  # but not listed as an empty "New chat"
+    window.composer.chips[0].remove_button.click()
+    assert window.store.conversations() == [] and window.controller.current_id is None
+    assert [c.session_id for c in engine.of_type(ev.CloseSession)] == [conv_id]
+
+    drop_files(window.composer, [png(tmp_path / "photo.png")])
+    window.new_action.trigger()  # leaving it empty for a new chat leaves nothing behind either
+    assert window.store.conversations() == []
+
+    drop_files(window.composer, [png(tmp_path / "photo.png")])
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)  # sent without a word
+    qtbot.waitUntil(lambda: window.chat_view.last().finish_reason == "stop", timeout=3000)
+    assert window.sidebar.titles() == ["Image · photo.png"]
+
+    window.new_action.trigger()
+    image = QImage(24, 16, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.green)
+    QGuiApplication.clipboard().setImage(image)
+    window.composer.edit.setFocus()
+    window.composer.edit.paste()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(window.sidebar.titles()) == 2, timeout=3000)
+    assert window.sidebar.titles() == ["Pasted image", "Image · photo.png"]
+
+
+def test_a_file_that_cannot_be_copied_is_said_in_words(qtbot, open_window, tmp_path, monkeypatch):
+    window, _ = open_window()
+    image = png(tmp_path / "photo.png")
+
+    def unreadable(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied", str(image))
+
+    monkeypatch.setattr("shutil.copyfile", unreadable)  # the disk, not the dialog, fails
+    window.controller.attach_files([str(image)])
+    text = window.composer.error_label.text()
+    assert "photo.png could not be copied into Tandem" in text and "Errno" not in text
+    assert window.composer.chips == []

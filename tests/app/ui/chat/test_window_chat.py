@@ -8,6 +8,7 @@ import time
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from engine import protocol as ev
 
@@ -247,3 +248,139 @@ def test_reopen_without_a_saved_cache_feeds_the_stored_turns(qtbot, open_window)
     assert history.messages == [{"role": "user", "content": "Capital of France?"},
                                 {"role": "assistant", "content": "Paris."}]
     assert engine2.commands.index(history) < engine2.commands.index(engine2.of_type(ev.SendMessage)[0])
+
+
+def test_long_unbroken_lines_wrap_or_scroll_and_are_never_clipped(qtbot, open_window):
+    word = "x" * 300
+    code = "print('" + "y" * 400 + "')"
+    window, _ = open_window(replies=[f"See {word} here.\n\n```python\n{code}\n```\n"])
+    send(qtbot, window, "z" * 250)  # the person's own long line, too
+    answer = wait_answer(qtbot, window)
+    QApplication.processEvents()
+    column = window.chat_view.column.width()
+    user = window.chat_view.messages[0]
+    for widget in (user, answer):
+        assert widget.width() <= column
+    label = user.text_label
+    assert label.minimumSizeHint().width() <= label.width() <= column
+    assert label.heightForWidth(label.width()) > 2 * label.fontMetrics().height()  # it wrapped
+    [prose] = [w for w in answer.markdown_view.findChildren(QLabel) if w.objectName() == "Prose"]
+    assert prose.minimumSizeHint().width() <= prose.width() <= column
+    assert prose.heightForWidth(prose.width()) > 2 * prose.fontMetrics().height()
+    [block] = answer.markdown_view.code_blocks()
+    assert block.width() <= column
+    bar = block.scroller.horizontalScrollBar()
+    assert bar.maximum() > 0 and bar.isVisible()  # the long code line scrolls sideways
+    assert block.scroller.height() >= block.body.height() + bar.height()  # and shows whole
+    assert block.code == code  # copies without break marks
+
+
+def test_the_composer_lines_up_with_the_message_column_and_its_placeholder_fits(qtbot, open_window):
+    from PySide6.QtWidgets import QFrame
+
+    window, _ = open_window(size=(1400, 800))
+    frame = window.composer.findChild(QFrame, "ComposerFrame")
+    edit = window.composer.edit
+
+    def check() -> None:
+        for _ in range(3):  # the resize, then the layouts it asks for
+            QApplication.processEvents()
+        column = window.chat_view.column
+        left = column.mapTo(window, column.rect().topLeft()).x()
+        assert abs(frame.mapTo(window, frame.rect().topLeft()).x() - left) <= 1
+        assert abs(frame.width() - column.width()) <= 1
+        room = edit.viewport().width() - 2 * edit.document().documentMargin()
+        assert edit.fontMetrics().horizontalAdvance(edit.placeholderText()) <= room
+
+    for width in (1400, 1000, 700, 640):
+        window.resize(width, 800)
+        check()
+    window.splitter.setSizes([420, 220])  # a wide sidebar: the narrowest chat
+    check()
+    assert edit.placeholderText() == "Message Tandem…"
+    for i in range(12):  # enough messages for the scroll bar, which narrows the column's room
+        conv = window.controller.core.ensure_conversation()
+        window.controller.core.add_user_message(conv, f"line {i}\n" * 4)
+    for width in (1400, 900, 640):
+        window.resize(width, 600)
+        check()
+    assert window.chat_view.verticalScrollBar().isVisible()
+
+
+def test_regenerate_keeps_the_earlier_answers_to_move_between(qtbot, open_window):
+    window, engine = open_window(replies=["first answer", "second answer", "third answer", "next"])
+    send(qtbot, window, "question")
+    wait_answer(qtbot, window).regenerate_button.click()
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "second answer", timeout=3000)
+    wait_answer(qtbot, window).regenerate_button.click()
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "third answer", timeout=3000)
+    answer = wait_answer(qtbot, window)
+    switcher = answer.variants
+    assert switcher.isVisibleTo(window) and switcher.label.text() == "3/3"
+    assert not switcher.next_button.isEnabled()
+
+    switcher.previous_button.click()
+    shown = window.chat_view.last()
+    assert shown.answer == "second answer" and shown.variants.label.text() == "2/3"
+    conv = window.controller.current_id
+    assert [m.content for m in window.store.messages(conv)] == ["question", "second answer"]
+    # The engine's session now holds that answer: fed again from the store, nothing generated.
+    assert engine.of_type(ev.OpenSession)[-1].session_id == conv
+    qtbot.waitUntil(lambda: engine.histories.get(conv) == [
+        ("user", "question"), ("assistant", "second answer")], timeout=2000)
+    assert len(engine.of_type(ev.SendMessage)) == 1 and len(engine.of_type(ev.Regenerate)) == 2
+    shown.variants.previous_button.click()
+    assert window.chat_view.last().answer == "first answer"
+    assert not window.chat_view.last().variants.previous_button.isEnabled()
+
+    send(qtbot, window, "and then?")  # the conversation goes on from the version shown
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "next", timeout=3000)
+    wait_answer(qtbot, window)
+    assert [m.content for m in window.store.messages(conv)] == [
+        "question", "first answer", "and then?", "next"]
+    window.controller.open_conversation(conv)  # stored: reopened, it still has its versions
+    assert window.chat_view.messages[1].variants.label.text() == "1/3"
+
+
+def test_editing_keeps_the_old_branch_reachable(qtbot, open_window):
+    window, engine = open_window(replies=["a1", "a2", "a3"])
+    send(qtbot, window, "q1")
+    wait_answer(qtbot, window)
+    send(qtbot, window, "q2")
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "a2", timeout=3000)
+    wait_answer(qtbot, window)
+    window.chat_view.messages[0].edit_button.click()
+    window.composer.edit.selectAll()
+    qtbot.keyClicks(window.composer.edit, "q1 edited")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "a3", timeout=3000)
+    wait_answer(qtbot, window)
+    edited = window.chat_view.messages[0]
+    assert edited.text == "q1 edited" and edited.variants.label.text() == "2/2"
+
+    edited.variants.previous_button.click()
+    assert [(w.role, w.text if w.role == "user" else w.answer)
+            for w in window.chat_view.messages] == [
+        ("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")]
+    assert window.chat_view.messages[0].variants.label.text() == "1/2"
+    conv = window.controller.current_id
+    qtbot.waitUntil(lambda: engine.sessions.get(conv) == ["q1", "q2"], timeout=2000)
+    window.chat_view.messages[0].variants.next_button.click()
+    assert [m.content for m in window.store.messages(conv)] == ["q1 edited", "a3"]
+
+
+def test_versions_cannot_be_switched_while_an_answer_is_written(qtbot, open_window):
+    window, engine = open_window(replies=["one", "two", "a long answer " * 40], token_delay=0.01)
+    send(qtbot, window, "q")
+    wait_answer(qtbot, window).regenerate_button.click()
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "two", timeout=3000)
+    wait_answer(qtbot, window)
+    send(qtbot, window, "more")
+    qtbot.waitUntil(lambda: window.controller.core.answering, timeout=3000)
+    answer = window.chat_view.messages[1]
+    assert answer.variants.isVisibleTo(window) and not answer.variants.isEnabled()
+    window.controller.switch_variant(1, 1)  # refused while the answer streams: nothing changes
+    assert [m.content for m in window.store.messages(window.controller.current_id)][:2] == ["q", "two"]
+    window.stop_action.trigger()
+    wait_answer(qtbot, window, reason="cancelled")
+    assert answer.variants.isEnabled()

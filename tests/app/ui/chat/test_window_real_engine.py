@@ -73,3 +73,47 @@ def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tin
         again.close()
         bridge2.stop()
         store2.close()
+
+
+def test_real_engine_holds_the_version_switched_to(qtbot, tiny_checkpoint, data_dir):
+    """Regenerate, go back to the first answer: the engine's session is fed it again (no error),
+    and the conversation goes on from it."""
+    from app.ui.main_window import MainWindow
+    from engine.worker import EngineWorker
+
+    store = Store(data_dir)
+    settings = Settings(QSettings(str(data_dir / "s.ini"), QSettings.Format.IniFormat))
+    settings.set_value(Key.MODEL_PATH, str(tiny_checkpoint))
+    settings.set_value(Key.MAX_TOKENS, 4)
+    bridge = EngineBridge(EngineWorker)
+    window = MainWindow(store, settings, bridge)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    errors = []
+    bridge.error_raised.connect(lambda e: errors.append(e.message))
+
+    def answered(count: int) -> bool:
+        last = window.chat_view.last()
+        stored = store.messages(window.controller.current_id) if window.controller.current_id else []
+        return (last is not None and last.role == "assistant" and last.finish_reason != ""
+                and len(stored) == count)
+
+    try:
+        qtbot.waitUntil(lambda: window.status_line.random_badge.isVisibleTo(window), timeout=60000)
+        window.controller.send("Hello")
+        qtbot.waitUntil(lambda: answered(2), timeout=60000)
+        first = store.messages(window.controller.current_id)[1].content
+        window.chat_view.last().regenerate_button.click()
+        qtbot.waitUntil(lambda: answered(2) and window.chat_view.last().variants.isVisible(),
+                        timeout=60000)
+        window.chat_view.last().variants.previous_button.click()
+        assert store.messages(window.controller.current_id)[1].content == first
+        window.controller.send("And then?")
+        qtbot.waitUntil(lambda: answered(4), timeout=60000)
+        assert errors == []
+        assert window.chat_view.messages[1].variants.label.text() == "1/2"
+    finally:
+        window.close()
+        bridge.stop()
+        store.close()
