@@ -343,3 +343,24 @@ def test_a_bad_video_is_a_clear_error_and_changes_nothing(loaded, tmp_path):
     assert (s.offset, len(s.segments), s.messages, s.user_turns) == before
     run(s.send("Still here?", GREEDY))
     assert_kept_cache_matches_fresh(s)
+
+
+def test_loaded_history_reads_its_videos_first_with_their_sound(loaded, small_clip, tmp_path):
+    """A video in an earlier turn is fed with its sound after it; a bad one changes nothing."""
+    s = new_session(loaded)
+    run(s.send("Hello.", GREEDY))
+    before = (s.offset, len(s.segments), [dict(m) for m in s.messages], s.user_turns)
+    bad = tmp_path / "notes.mov"
+    bad.write_text("not a video")
+    history = [{"role": "user", "content": [{"type": "video", "video": str(bad)}]},
+               {"role": "assistant", "content": "A square moves."}]
+    from engine.inputs.video import VideoError
+
+    with pytest.raises(VideoError, match="is not a video Tandem can read"):
+        run(s.load_history(history, GREEDY))
+    assert (s.offset, len(s.segments), s.messages, s.user_turns) == before
+    history[0]["content"] = [{"type": "video", "video": str(small_clip)}, {"type": "text", "text": "What?"}]
+    run(s.load_history(history + [{"role": "user", "content": "And then?"}], GREEDY, answer=True))
+    assert [c["type"] for c in s.messages[0]["content"]] == ["video", "audio", "text"]
+    assert s.segments[0].pixel_values_videos.shape[0] == 8 and s.segments[0].input_features.shape[0] == 1
+    assert_kept_cache_matches_fresh(s)
