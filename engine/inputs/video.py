@@ -169,6 +169,17 @@ def _open(source: VideoSource, name: str) -> Any:
         ) from e
 
 
+def open_video(source: VideoSource) -> tuple[Any, Any, str]:
+    """(open container, its video stream, the name errors use); raises `VideoError` as `read_video`."""
+    name = _describe(source)
+    container = _open(source, name)
+    try:
+        return container, _video_stream(container, name), name
+    except VideoError:
+        container.close()
+        raise
+
+
 def _video_stream(container: Any, name: str) -> Any:
     formats = set(container.format.name.split(","))
     if formats & STILL_FORMATS or any(f.endswith("_pipe") for f in formats):

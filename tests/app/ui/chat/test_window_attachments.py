@@ -135,7 +135,7 @@ def test_audio_file_and_removing_a_chip(qtbot, open_window, tmp_path):
 
 
 @pytest.mark.parametrize("name,content,message", [
-    ("notes.txt", b"hello", "not an image or audio"),
+    ("notes.txt", b"hello", "not an image, audio or video"),
     ("empty.png", b"", "is empty"),
     ("garbage.jpg", b"\x00" * 64, "not a readable image"),
 ])
