@@ -15,7 +15,7 @@ pytest.importorskip("mlx.core")
 def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tiny_checkpoint,
                                                                         data_dir, tmp_path):
     from PIL import Image
-    from test_window_attachments import drop_files
+    from media_drops import drop_files
 
     from app.ui.main_window import MainWindow
     from engine.worker import EngineWorker

@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import av
-import numpy as np
+from media_drops import clip, drop_files
 from PySide6.QtCore import Qt
-from test_window_attachments import drop_files
 
 from engine import protocol as ev
-
-
-def clip(path: Path, frames: int = 12, fps: int = 10, sound_seconds: float = 0.0) -> Path:
-    """A small MP4 (moving grey levels), with a sine soundtrack when `sound_seconds` > 0."""
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("mpeg4", rate=fps)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        audio = out.add_stream("aac", rate=16000) if sound_seconds else None
-        for i in range(frames):
-            rgb = np.full((48, 64, 3), (i * 20) % 256, np.uint8)
-            for packet in video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
-        if audio is not None:
-            n = int(sound_seconds * 16000)
-            wave = (0.1 * np.sin(np.arange(n) * 0.05)).astype(np.float32).reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(wave, format="fltp", layout="mono")
-            frame.sample_rate = 16000
-            for packet in audio.encode(frame):
-                out.mux(packet)
-            for packet in audio.encode():
-                out.mux(packet)
-    return path
 
 
 def test_a_dropped_clip_gets_a_chip_and_reaches_the_engine_as_video(qtbot, open_window, tmp_path):
