@@ -3,7 +3,7 @@
 Contract:
 - `probe_video(path, thumbnail_px=64)` reads the video stream's packets once (no decoding but the
   first frame) and returns `VideoProbe`: duration in seconds, frame count, the sound's length (0 when
-  there is none), a small RGB thumbnail of the first frame (uint8 [h, w, 3], longest side
+  there is none), a small upright RGB thumbnail of the first frame (uint8 [h, w, 3], longest side
   `thumbnail_px`), and `sampling`: what `read_video`'s defaults will give the model, as a sentence
   ("32 frames from 2:03, sound 2:00 of 2:03"); `is_cut` says whether that is less than the clip.
 - Raises `VideoError` with a sentence for a file that is missing, empty, not a video, or has no frames.
@@ -68,9 +68,10 @@ def probe_video(path: str | os.PathLike, thumbnail_px: int = 64) -> VideoProbe:
             frame = next(iter(container.decode(stream)), None)
             if frame is not None:
                 scale = thumbnail_px / max(frame.width, frame.height)
-                thumbnail = np.ascontiguousarray(frame.to_ndarray(
-                    format="rgb24", width=max(1, round(frame.width * scale)),
-                    height=max(1, round(frame.height * scale))))
+                rgb = frame.to_ndarray(format="rgb24", width=max(1, round(frame.width * scale)),
+                                       height=max(1, round(frame.height * scale)))
+                turns = int(round((frame.rotation or 0) / 90)) % 4  # upright, as read_video shows it
+                thumbnail = np.ascontiguousarray(np.rot90(rgb, turns))
         except Exception:  # noqa: BLE001 - a chip without a picture is still fine
             thumbnail = None
     return VideoProbe(duration, frames.count, sound, thumbnail)

@@ -25,6 +25,7 @@ def test_a_short_clip_is_taken_whole(video_clips):
     probe, whole = probe_video(path), read_video(path)
     assert probe.total_frames == len(whole.timestamps) == 12
     assert not probe.is_cut and probe.sampling == f"all 12 frames of {probe.duration:.1f} s, no sound"
+    assert probe.thumbnail.shape[:2] == (64, 38)  # turned upright: a 160x96 picture shown rotated 90°
 
 
 def test_a_long_clip_with_long_sound_says_what_is_kept(tmp_path):
