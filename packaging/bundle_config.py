@@ -45,6 +45,12 @@ AUDIO_TYPES = {
     "org.xiph.flac": ["flac"],
     "org.xiph.ogg-audio": ["ogg", "oga"],
 }
+VIDEO_TYPES = {  # what engine.inputs.video reads and the window attaches (app.store.store.VIDEO_SUFFIXES)
+    "com.apple.quicktime-movie": ["mov"],
+    "public.mpeg-4": ["mp4"],
+    "com.apple.m4v-video": ["m4v"],
+    "org.webmproject.webm": ["webm"],
+}
 
 # Never in the bundle: test-only and benchmark-only packages, and GUI toolkits Tandem does not use.
 EXCLUDES = [
@@ -58,7 +64,8 @@ EXCLUDES = [
     "accelerate", "datasets", "pyarrow", "onnx", "timm", "torchcodec",
     # onnxruntime runs the voice detector; its model-conversion tools are not needed
     "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
-    "cv2", "av", "decord", "librosa", "numba", "llvmlite", "cryptography", "OpenSSL",
+    # PyAV ("av") stays: it decodes the videos people attach
+    "cv2", "decord", "librosa", "numba", "llvmlite", "cryptography", "OpenSSL",
 ]
 
 # Distribution metadata transformers' hook copies for every package it knows of; these are not
@@ -177,6 +184,7 @@ def info_plist(version: str | None = None, minimum_macos: str = MINIMUM_MACOS) -
         "CFBundleDocumentTypes": [
             _document_type("Image", IMAGE_TYPES),
             _document_type("Audio", AUDIO_TYPES),
+            _document_type("Video", VIDEO_TYPES),
         ],
     }
 

@@ -13,7 +13,8 @@ stops with CONTEXT_FULL. The task and the model's own calls are never changed.
 
 Media in the task (an image, a voice recording) is not rendered to text: each item counts as
 MEDIA_ITEM_TOKENS, the default image budget (an audio clip is 25 tokens a second, so a 10 s clip
-is about as much).
+is about as much). A video (a screen recording) counts VIDEO_ITEM_TOKENS, the most the engine makes
+of one: 32 frames of 70 soft tokens with their timestamps and markers, and 2 minutes of sound.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ KEEP_RECENT_STEPS = 2
 SHORTENED = "[shortened to save context: read the file or run the command again for all of it]"
 DROPPED = "[dropped to save context]"
 MEDIA_ITEM_TOKENS = 280
+VIDEO_ITEM_TOKENS = 32 * (70 + 8) + 120 * 25
 
 TokenCounter = Callable[[str], int]
 
@@ -69,13 +71,13 @@ class Transcript:
 
     def tokens(self, count: TokenCounter) -> int:
         media = sum(
-            1
+            VIDEO_ITEM_TOKENS if item.get("type") == "video" else MEDIA_ITEM_TOKENS
             for m in self.messages
             if isinstance(m["content"], list)
             for item in m["content"]
             if item.get("type") != "text"
         )
-        return count(self.render()) + media * MEDIA_ITEM_TOKENS
+        return count(self.render()) + media
 
     def fit(self, budget: int, count: TokenCounter, keep_recent: int = KEEP_RECENT_STEPS) -> bool:
         """Shorten old observations by the module's rule until the prompt fits; True if it fits."""

@@ -50,7 +50,7 @@ class AgentModel(Protocol):
         Args:
             system_prompt: the agent's instructions.
             tools: JSON-schema function declarations, {"type": "function", "function": {...}}.
-            task: the person's request: text, or content items (text, image, audio) as in chat.
+            task: the person's request: text, or content items (text, image, audio, video) as in chat.
         """
         ...
 

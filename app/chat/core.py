@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 Submit = Callable[[ev.Command], int]
 # Events only an accepted command sends (an engine that sends no Accepted still shows acceptance by them).
 ANSWER_EVENTS = (ev.TextDelta, ev.ToolCallEvent, ev.ParseErrorEvent, ev.TurnStats)
-MEDIA_KINDS = frozenset({"image", "audio"})  # what a full model takes; a text-only build neither
+MEDIA_KINDS = frozenset({"image", "audio", "video"})  # what a full model takes; a text-only build none
 
 
 def as_sentence(message: str) -> str:
@@ -258,6 +258,8 @@ class ChatCore:
         if not self.accepts_sessions():
             return  # it is prepared with the message instead
         kind = attachment.kind
+        if kind == "video":
+            return  # a video is read (frames and sound) with the message
         rid = self.submit(
             ev.PrepareMedia(session_id=session_id, item={"type": kind, kind: str(attachment.path)})
         )
@@ -439,7 +441,8 @@ class ChatCore:
         self.model_state = ModelState.READY
         self.titles.enabled = not event.random_weights
         self.media_kinds = frozenset(
-            kind for kind, ok in (("image", event.has_vision), ("audio", event.has_audio)) if ok)
+            kind for kind, ok in (("image", event.has_vision), ("audio", event.has_audio),
+                                  ("video", event.has_vision)) if ok)
 
     def _on_progress(self, event: ev.Progress) -> None:
         attachment = self._preparing.get(event.request_id)

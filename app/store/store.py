@@ -31,15 +31,18 @@ from app.store.variants import MAX_VARIANTS, VariantPlace, read_tail, tail_json
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic"}
 AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".oga", ".aiff", ".aif"}  # what engine.inputs.audio decodes
+VIDEO_SUFFIXES = {".mov", ".mp4", ".webm", ".m4v"}  # screen recordings and phone clips (engine.inputs.video)
 
 
 def kind_of(path: str | Path) -> str:
-    """"image", "audio" or "" for a file name the app cannot attach."""
+    """"image", "audio", "video" or "" for a file name the app cannot attach."""
     suffix = Path(path).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image"
     if suffix in AUDIO_SUFFIXES:
         return "audio"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
     return ""
 
 

@@ -1,7 +1,8 @@
 """The title a conversation gets from its first message until someone (or the model) names it.
 
 Text gives the title (its first 48 characters). A message with only attachments gets a readable
-one: "Voice message · 0:08" for a recording, "Audio · talk.mp3", "Image · photo.png", "Pasted image".
+one: "Voice message · 0:08" for a recording, "Audio · talk.mp3", "Image · photo.png", "Video · screen.mov",
+"Pasted image".
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def attachment_title(attachment: AttachedFile) -> str:
                                   if seconds is not None else "")
     if attachment.filename == PASTED_IMAGE_NAME:
         return "Pasted image"
-    label = "Image" if attachment.kind == "image" else "Audio"
+    label = {"image": "Image", "video": "Video"}.get(attachment.kind, "Audio")
     return f"{label} · {attachment.filename}" if attachment.filename else label
 
 

@@ -8,8 +8,10 @@ same inputs built the same way.
 from __future__ import annotations
 
 import itertools
+import os
 import resource
 import sys
+import threading
 from typing import Any
 
 import mlx.core as mx
@@ -71,6 +73,56 @@ def rss_peak_gb() -> float:
     """This process's peak resident set size in GB (ru_maxrss is KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1e9 if sys.platform == "darwin" else peak * 1024 / 1e9
+
+
+def rss_now_gb() -> float | None:
+    """This process's resident set size now, in GB (Linux; None where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e9
+
+
+class RssGrowth:
+    """`with RssGrowth() as g: ...` then `g.gb`: how far the RSS rose above its level at the start.
+
+    On Linux a thread samples the current RSS every 2 ms (it sees memory freed again before the end,
+    which the process-wide peak hides behind earlier peaks); elsewhere it is the rise of ru_maxrss.
+    """
+
+    def __init__(self) -> None:
+        self.gb = 0.0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> "RssGrowth":
+        self._start, self._peak_start = rss_now_gb(), rss_peak_gb()
+        self._highest = self._start
+        if self._start is not None:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            now = rss_now_gb()
+            if now is not None and now > self._highest:
+                self._highest = now
+
+    def __exit__(self, *exc: object) -> None:
+        if self._start is None:
+            self.gb = rss_peak_gb() - self._peak_start
+            return
+        self._stop.set()
+        self._thread.join()
+        self._sample_once()
+        self.gb = self._highest - self._start
+
+    def _sample_once(self) -> None:
+        now = rss_now_gb()
+        if now is not None:
+            self._highest = max(self._highest, now)
 
 
 def memory() -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 A figure names a measurement kind (the function each side runs, see `tandem_side` and `peer`), its parameters,
 and its headline metric. The full mode uses the sizes the issue asks for (512/2048-token prefill, decode at
-context 64/2048, a 768x768 image, 10 s of audio, 3 s/30 s of speech, turn 10). The quick mode runs the small
+context 64/2048, a 768x768 image, 10 s of audio, 3 s/30 s of speech, a 30 s screen recording, turn 10). The quick mode runs the small
 shape on a CPU in minutes, so it shrinks the token counts; `nominal` keeps the size the figure stands for and
 the JSON carries both, so a reader never mistakes a quick number for a full one.
 """
@@ -146,6 +146,45 @@ FIGURES: tuple[Figure, ...] = (
         {"seconds": 1.2},
         "end of speech to first token, 30 s of speech",
         notes="Tandem: audio streamed into a Session while it arrives; mlx-vlm: full prefill of the turn",
+    ),
+    Figure(
+        "video_preprocess",
+        "video_preprocess",
+        "seconds",
+        "s",
+        False,
+        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 32, "sound": True},
+        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 32, "sound": True},
+        "preprocess a 30 s 1080p screen recording: 32 frames (and, Tandem, its sound)",
+        extra=("frames", "preprocess_rss_gb"),
+        notes="no model: decoding, sampling, resizing and patches; mlx-vlm reads frames only "
+        "(Tandem's figure includes the sound)",
+    ),
+    Figure(
+        "video_30s",
+        "video",
+        "seconds",
+        "s",
+        False,
+        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 32, "sound": False},
+        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 4, "sound": False},
+        "30 s 1080p screen recording, 32 frames + a question: preprocess and prefill to the first token",
+        extra=("preprocess_s", "prefill_s", "tokens", "frames", "preprocess_rss_gb", "prefill_mx_peak_gb"),
+        notes="the file's decoding, sampling and patches, then the turn's prefill and first token; "
+        "preprocess_rss_gb: how far the RSS rose while preprocessing (before the model loads)",
+    ),
+    Figure(
+        "video_30s_sound",
+        "video",
+        "seconds",
+        "s",
+        False,
+        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 32, "sound": True},
+        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 4, "sound": True},
+        "the same recording with its 30 s of sound (750 audio tokens after the frames)",
+        peer=False,
+        extra=("preprocess_s", "prefill_s", "tokens", "frames", "preprocess_rss_gb", "prefill_mx_peak_gb"),
+        notes="mlx-vlm does not read a video's sound",
     ),
     Figure(
         "turn10",

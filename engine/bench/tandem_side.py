@@ -5,6 +5,8 @@
   after each chunk (what `Session._prefill` does), then the first token sampled greedily.
 - Decode: `engine.decode.generation.generate_tokens` at temperature 0 (it issues step n+1 before yielding step n).
 - Image+text, voice and turn-10 figures: an `engine.session.Session`, first output event after the call.
+- Video: `engine.inputs.video.read_video` on a made-up screen recording (`screen_clip`), before the model
+  loads, then `Session.send([video, its sound, text])` to the first output event.
 - Drafter: `engine.decode.speculative` (`MTPDraftSource`) and `engine.decode.cache.CacheTransaction` when a
   drafter exists.
 
@@ -312,6 +314,49 @@ def _median_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def _read_recording(params: dict[str, Any]) -> tuple[Any, float, float]:
+    """The screen recording read by `read_video`: (VideoInputs, seconds, growth of the RSS peak in GB)."""
+    import av  # noqa: F401 -- imported before the timing, as a running app has it
+
+    from engine.inputs.video import read_video
+
+    from .screen_clip import screen_recording
+
+    clip = screen_recording(params["seconds"], params["width"], params["height"], params["fps"])
+    with common.RssGrowth() as growth:
+        start = time.perf_counter()
+        recording = read_video(clip, num_frames=params["frames"], sound=params["sound"])
+        seconds = time.perf_counter() - start
+    return recording, seconds, growth.gb
+
+
+def video_preprocess(path: Path, params: dict[str, Any]) -> dict[str, Any]:
+    recording, seconds, rss = _read_recording(params)
+    return {"seconds": seconds, "frames": len(recording.timestamps), "preprocess_rss_gb": rss}
+
+
+def video(path: Path, params: dict[str, Any]) -> dict[str, Any]:
+    recording, preprocess, preprocess_rss = _read_recording(params)
+    model, _ = _load(path)
+    _warm_up(model)
+    session = _session(path, model)
+    content = [{"type": "video", "video": recording}]
+    content += [{"type": "audio", "audio": sound} for sound in recording.soundtrack_clips()]
+    content.append({"type": "text", "text": "Why does the animation stutter?"})
+    mx.reset_peak_memory()
+    seconds, event = _first_output(session.send(content, _settings(2)))
+    return {
+        "seconds": preprocess + seconds,
+        "preprocess_s": preprocess,
+        "prefill_s": seconds,
+        "first_event": event,
+        "tokens": int(session.answer_marks[-1].offset),
+        "frames": len(recording.timestamps),
+        "preprocess_rss_gb": preprocess_rss,
+        "prefill_mx_peak_gb": mx.get_peak_memory() / 1e9,
+    }
+
+
 MEASURES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
     "load": load,
     "memory": memory,
@@ -322,5 +367,7 @@ MEASURES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
     "ttft_image": ttft_image,
     "voice": voice,
     "turn": turn,
+    "video": video,
+    "video_preprocess": video_preprocess,
     "drafter": drafter,
 }

@@ -13,7 +13,7 @@ Contract:
   fit the soft-token budget, pixels scaled to [0, 1], blocks in raster order each flattened HWC, rows
   padded with zeros (position -1) up to the budget. Bit-exact, resize included: the reference resizes
   uint8 with torch's antialiased bicubic (a = -0.5) in int16 fixed point, horizontal pass first, rounding
-  to uint8 between passes; `_resize` computes the same integers (PIL's bicubic is the same filter at a
+  to uint8 between passes; `resize_pixels` computes the same integers (PIL's bicubic is the same filter at a
   finer fixed point and differs by up to 2/255, so it is not used).
 """
 
@@ -24,6 +24,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Union
 
 import numpy as np
@@ -264,19 +265,25 @@ class _AxisResize:
         return out
 
 
+@lru_cache(maxsize=8)
+def _axis_resize(n_in: int, n_out: int) -> _AxisResize:
+    """The weights for one axis, kept for the next picture of the same size (a video's frames)."""
+    return _AxisResize(n_in, n_out)
+
+
 _CHUNK = 8  # outputs per banded product: fewer wasted multiplies vs fewer calls
 _COLUMNS = 1536  # columns per block of products
 
 
-def _resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+def resize_pixels(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """Antialiased bicubic resize of uint8 HWC, horizontal pass first, as the reference does."""
     rows, cols, channels = pixels.shape
     if cols != width:
         by_column = pixels.transpose(1, 0, 2).reshape(cols, rows * channels)
-        resized = _AxisResize(cols, width).apply(by_column)
+        resized = _axis_resize(cols, width).apply(by_column)
         pixels = resized.reshape(width, rows, channels).transpose(1, 0, 2)
     if rows != height:
-        resized = _AxisResize(rows, height).apply(pixels.reshape(rows, width * channels))
+        resized = _axis_resize(rows, height).apply(pixels.reshape(rows, width * channels))
         pixels = resized.reshape(height, width, channels)
     return np.ascontiguousarray(pixels)
 
@@ -304,11 +311,22 @@ def preprocess_image(
     new_h, new_w = target_size(height, width, max_soft_tokens)
     pixels = np.asarray(rgb, dtype=np.uint8)
     if (new_h, new_w) != (height, width):
-        pixels = _resize(pixels, new_h, new_w)
+        pixels = resize_pixels(pixels, new_h, new_w)
     # The reference multiplies by the float32 rescale factor; dividing would differ in the last bit.
-    scaled = pixels.astype(np.float32) * np.float32(1 / 255)
+    return cut_into_blocks(pixels.astype(np.float32) * np.float32(1 / 255), max_soft_tokens)
+
+
+def cut_into_blocks(scaled: np.ndarray, max_soft_tokens: int) -> ImageInputs:
+    """Cut a [H, W, 3] float32 picture, both sides multiples of 48, into the model's soft-token rows.
+
+    Blocks go in raster order, each flattened HWC; rows past the picture's blocks are zero with
+    position -1, up to `max_soft_tokens`.
+    """
+    new_h, new_w = scaled.shape[:2]
     rows, cols = new_h // BLOCK_SIZE, new_w // BLOCK_SIZE
     count = rows * cols
+    if rows * BLOCK_SIZE != new_h or cols * BLOCK_SIZE != new_w or count > max_soft_tokens:
+        raise ValueError(f"a {new_w} x {new_h} picture does not cut into {max_soft_tokens} blocks")
     blocks = scaled.reshape(rows, BLOCK_SIZE, cols, BLOCK_SIZE, 3).transpose(0, 2, 1, 3, 4)
     pixel_values = np.zeros((max_soft_tokens, PATCH_DIM), dtype=np.float32)
     pixel_values[:count] = blocks.reshape(count, PATCH_DIM)

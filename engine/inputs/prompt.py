@@ -13,8 +13,14 @@ Contract:
   [images, budget, 6912], image_position_ids int32 [images, budget, 2], input_features float32
   [clips, frames, 640] (clips zero-padded to the longest) and input_features_mask bool [clips, frames];
   each is None when there is no such media.
-- The number of placeholders and of items must match; otherwise `PromptError` says which. Video is
-  not supported (a `<|video|>` placeholder is a `PromptError`).
+- Video items: a path, file bytes, or a `VideoInputs` from `engine.inputs.video.read_video` (a path
+  or bytes is read without its sound: the sound goes in as audio items, see
+  `engine.inputs.video.with_soundtracks`). The k-th `<|video|>` becomes, per sampled frame,
+  "mm:ss " + `<|image>` + F x `<|video|>` + `<image|>`, joined by spaces (the reference processor's
+  expansion); the frames of all videos are stacked in `pixel_values_videos` float32
+  [frames, budget, 6912] and `video_position_ids` int32 [frames, budget, 2] (all videos of one prompt
+  share the per-frame budget).
+- The number of placeholders and of items must match; otherwise `PromptError` says which.
 - `load_tokenizer(checkpoint_dir)` gives mlx-lm's `TokenizerWrapper`; its streaming detokenizer keeps
   special tokens (`<turn|>`, `<|tool_call>`, ...) as text, which the output parser needs.
 """
@@ -47,12 +53,16 @@ class PromptInputs:
     image_position_ids: np.ndarray | None = None
     input_features: np.ndarray | None = None
     input_features_mask: np.ndarray | None = None
+    pixel_values_videos: np.ndarray | None = None
+    video_position_ids: np.ndarray | None = None
     image_token_counts: list[int] = field(default_factory=list)
     audio_token_counts: list[int] = field(default_factory=list)
+    video_token_counts: list[int] = field(default_factory=list)
 
     def model_kwargs(self) -> dict[str, np.ndarray]:
         """The media arguments of the model's call, without the absent ones."""
-        names = ("pixel_values", "image_position_ids", "input_features", "input_features_mask")
+        names = ("pixel_values", "image_position_ids", "input_features", "input_features_mask",
+                 "pixel_values_videos", "video_position_ids")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
@@ -122,11 +132,21 @@ def _audio_frames(item: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
     return frames, mask
 
 
+def _video_inputs(item: Any) -> Any:
+    from engine.inputs.video import VideoInputs, read_video
+
+    return item if isinstance(item, VideoInputs) else read_video(item, sound=False)
+
+
 def _expand(text: str, token: str, counts: list[int], start: str, end: str) -> str:
+    return _replace(text, token, [start + token * n + end for n in counts])
+
+
+def _replace(text: str, token: str, replacements: list[str]) -> str:
     pieces = text.split(token)
     out = [pieces[0]]
-    for n, piece in zip(counts, pieces[1:]):
-        out.append(start + token * n + end + piece)
+    for replacement, piece in zip(replacements, pieces[1:]):
+        out.append(replacement + piece)
     return "".join(out)
 
 
@@ -136,10 +156,11 @@ def encode_prompt(
     *,
     images: Sequence[Any] = (),
     audios: Sequence[Any] = (),
+    videos: Sequence[Any] = (),
     image_budget: int = 280,
 ) -> PromptInputs:
     """Expand media placeholders, tokenize, and stack the media for the model."""
-    n_img, n_aud = text.count(IMAGE_TOKEN), text.count(AUDIO_TOKEN)
+    n_img, n_aud, n_vid = text.count(IMAGE_TOKEN), text.count(AUDIO_TOKEN), text.count(VIDEO_TOKEN)
     if n_img != len(images):
         raise PromptError(
             f"the prompt has {n_img} image placeholder(s) ({IMAGE_TOKEN}) but {len(images)} image(s)"
@@ -148,8 +169,10 @@ def encode_prompt(
         raise PromptError(
             f"the prompt has {n_aud} audio placeholder(s) ({AUDIO_TOKEN}) but {len(audios)} clip(s)"
         )
-    if VIDEO_TOKEN in text:
-        raise PromptError("video input is not supported: the prompt holds a <|video|> placeholder")
+    if n_vid != len(videos):
+        raise PromptError(
+            f"the prompt has {n_vid} video placeholder(s) ({VIDEO_TOKEN}) but {len(videos)} video(s)"
+        )
     for marker in (BOI, EOI, BOA, EOA):
         if marker in text:
             raise PromptError(
@@ -174,7 +197,21 @@ def encode_prompt(
             out.input_features[k, : len(f)] = f
             out.input_features_mask[k, : len(m)] = m
 
-    expanded = _expand(text, IMAGE_TOKEN, out.image_token_counts, BOI, EOI)
+    replacements = []
+    if videos:
+        prepared_videos = [_video_inputs(v) for v in videos]
+        budgets = {v.max_soft_tokens for v in prepared_videos}
+        if len(budgets) > 1:
+            raise PromptError(
+                f"the videos of one prompt must share a soft-token budget per frame, got {sorted(budgets)}"
+            )
+        out.video_token_counts = [v.token_count for v in prepared_videos]
+        out.pixel_values_videos = np.concatenate([v.pixel_values for v in prepared_videos])
+        out.video_position_ids = np.concatenate([v.position_ids for v in prepared_videos])
+        replacements = [v.prompt_text() for v in prepared_videos]
+
+    expanded = _replace(text, VIDEO_TOKEN, replacements)
+    expanded = _expand(expanded, IMAGE_TOKEN, out.image_token_counts, BOI, EOI)
     expanded = _expand(expanded, AUDIO_TOKEN, out.audio_token_counts, BOA, EOA)
     ids = tokenizer.encode(expanded, add_special_tokens=False)
     out.input_ids = np.asarray(ids, dtype=np.int32).reshape(1, -1)

@@ -1,15 +1,18 @@
-"""Gemma 4 unified: token embeddings, image and audio soft tokens, the text decoder and the tied LM head.
+"""Gemma 4 unified: embeddings with image, video and audio soft tokens, the text decoder, the LM head.
 
 Contract (DESIGN.md, "The engine's contract"; mlx-lm's model contract plus keyword options):
     model(inputs, cache=None, input_embeddings=None, *, pixel_values=None, image_position_ids=None,
-          input_features=None, input_features_mask=None, logits_to_keep=None) -> logits
+          input_features=None, input_features_mask=None, pixel_values_videos=None, video_position_ids=None,
+          logits_to_keep=None) -> logits
 returns logits [B, L, vocab] after the final softcap (or [B, N, vocab] with logits_to_keep=N).
 `model.hidden_states(...)` (same arguments, no logits_to_keep) gives the post-final-norm hidden state and
 `model.logits(hidden)` applies the tied head and the softcap to it: `model(x) == model.logits(model.hidden_states(x))`.
-Image and audio features are scattered, unscaled, into the image_token_id / audio_token_id placeholders in
-row-major order; the bidirectional same-image blocks come from the runs of image placeholders in `inputs`.
-With a cache, positions continue from the cache offset. `make_cache()` gives `engine.decode.cache` caches
-(mlx-lm's cache protocol), one per layer that owns keys and values.
+Image, video-frame and audio features are scattered, unscaled, into the image_token_id / video_token_id /
+audio_token_id placeholders in row-major order; video frames go through the same vision embedder as images
+(the reference's get_video_features). The bidirectional blocks are the runs of image or video placeholders in
+`inputs`: one image, or one video frame (its `<|image>`/`<image|>` markers separate it from the next). With a
+cache, positions continue from the cache offset. `make_cache()` gives `engine.decode.cache` caches (mlx-lm's
+cache protocol), one per layer that owns keys and values.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ class InputNotSupported(ValueError):
 NO_VISION = (
     "This model was loaded without its vision weights (a text-only build), so it cannot read "
     "images. Load a build with vision to send pictures."
+)
+NO_VIDEO = (
+    "This model was loaded without its vision weights (a text-only build), so it cannot watch "
+    "videos. Load a build with vision to send videos."
 )
 NO_AUDIO = (
     "This model was loaded without its audio weights (a text-only build), so it cannot hear "
@@ -122,8 +129,10 @@ class Model(nn.Module):
         image_position_ids: mx.array | None = None,
         input_features: mx.array | None = None,
         input_features_mask: mx.array | None = None,
+        pixel_values_videos: mx.array | None = None,
+        video_position_ids: mx.array | None = None,
     ) -> mx.array:
-        """Token embeddings (scaled by sqrt(hidden)) with image and audio soft tokens scattered in, unscaled.
+        """Token embeddings (scaled by sqrt(hidden)) with image, video and audio soft tokens scattered in, unscaled.
 
         Args:
             input_ids: [B, L] token ids holding one placeholder per soft token.
@@ -131,6 +140,8 @@ class Model(nn.Module):
             image_position_ids: [num_images, max_soft_tokens, 2] (x, y) positions; padding rows are -1.
             input_features: [num_clips, frames, audio_embed_dim] raw audio frames.
             input_features_mask: [num_clips, frames] bool, True for real frames.
+            pixel_values_videos: [num_video_frames, max_soft_tokens, patch_dim], the frames of all videos.
+            video_position_ids: [num_video_frames, max_soft_tokens, 2]; padding rows -1.
 
         Returns:
             [B, L, hidden] embeddings.
@@ -146,41 +157,50 @@ class Model(nn.Module):
         h = self.language_model.embed(safe_ids)
         B, L, H = h.shape
         flat = h.reshape(B * L, H)
-        if pixel_values is None and input_features is None:
+        if pixel_values is None and input_features is None and pixel_values_videos is None:
             return h
         # Placeholder positions are read on the host: token ids are a leaf array, so this waits on no compute.
         ids = np.array(input_ids)
         if pixel_values is not None:
-            flat = self._scatter_images(flat, ids, pixel_values, image_position_ids)
+            flat = self._scatter_vision(flat, ids, pixel_values, image_position_ids, "image")
+        if pixel_values_videos is not None:
+            flat = self._scatter_vision(flat, ids, pixel_values_videos, video_position_ids, "video")
         if input_features is not None:
             flat = self._scatter_audio(flat, ids, input_features, input_features_mask)
         return flat.reshape(B, L, H)
 
-    def _scatter_images(
+    def _scatter_vision(
         self,
         flat: mx.array,
         ids: np.ndarray,
         pixel_values: mx.array,
-        image_position_ids: mx.array | None,
+        position_ids: mx.array | None,
+        kind: str,
     ) -> mx.array:
+        """Scatter image (kind "image") or video-frame (kind "video") features into their placeholders."""
+        pixels_name, positions_name, what = {
+            "image": ("pixel_values", "image_position_ids", "images"),
+            "video": ("pixel_values_videos", "video_position_ids", "video_frames"),
+        }[kind]
         if self.config.vision_config is None:
-            raise InputNotSupported(NO_VISION)
-        if image_position_ids is None:
-            raise ValueError("pixel_values need image_position_ids (padding rows -1)")
-        pixel_values, image_position_ids = mx.array(pixel_values), mx.array(image_position_ids)
-        positions = np.array(image_position_ids)
+            raise InputNotSupported(NO_VISION if kind == "image" else NO_VIDEO)
+        if position_ids is None:
+            raise ValueError(f"{pixels_name} need {positions_name} (padding rows -1)")
+        pixel_values, position_ids = mx.array(pixel_values), mx.array(position_ids)
+        positions = np.array(position_ids)
         if pixel_values.ndim != 3 or positions.shape != (*pixel_values.shape[:2], 2):
             raise ValueError(
-                f"pixel_values {tuple(pixel_values.shape)} and image_position_ids {positions.shape} must be "
-                "[num_images, max_soft_tokens, patch_dim] and [num_images, max_soft_tokens, 2]"
+                f"{pixels_name} {tuple(pixel_values.shape)} and {positions_name} {positions.shape} must be "
+                f"[num_{what}, max_soft_tokens, patch_dim] and [num_{what}, max_soft_tokens, 2]"
             )
+        token_id = self.config.image_token_id if kind == "image" else self.config.video_token_id
         rows = np.flatnonzero((positions != -1).all(-1).reshape(-1))
-        slots = np.flatnonzero(ids.reshape(-1) == self.config.image_token_id)
+        slots = np.flatnonzero(ids.reshape(-1) == token_id)
         if len(rows) != len(slots):
             raise ValueError(
-                f"{len(slots)} image placeholder tokens but {len(rows)} image patches (non-padding rows)"
+                f"{len(slots)} {kind} placeholder tokens but {len(rows)} {kind} patches (non-padding rows)"
             )
-        feats = self.embed_vision(self.vision_embedder(pixel_values, image_position_ids))
+        feats = self.embed_vision(self.vision_embedder(pixel_values, position_ids))
         feats = feats.reshape(-1, feats.shape[-1])[mx.array(rows)]
         return _scatter(flat, slots, feats)
 
@@ -222,23 +242,27 @@ class Model(nn.Module):
         image_position_ids: mx.array | None = None,
         input_features: mx.array | None = None,
         input_features_mask: mx.array | None = None,
+        pixel_values_videos: mx.array | None = None,
+        video_position_ids: mx.array | None = None,
         logits_to_keep: int | None = None,
     ) -> mx.array:
         """Logits [B, L, vocab] after the final softcap ([B, N, vocab] with `logits_to_keep=N`).
 
         Args:
-            inputs: [B, L] token ids, with one placeholder per image or audio soft token.
+            inputs: [B, L] token ids, with one placeholder per image, video-frame or audio soft token.
             cache: the per-layer caches from `make_cache()`; positions continue from their offset.
             input_embeddings: [B, L, hidden] embeddings to use instead of embedding `inputs` (from
-                `embed_inputs`); `inputs` still gives the image blocks of the mask.
-            pixel_values, image_position_ids, input_features, input_features_mask: media, embedded and
-                scattered into the placeholders (see `embed_inputs`); not together with `input_embeddings`.
+                `embed_inputs`); `inputs` still gives the image and video-frame blocks of the mask.
+            pixel_values, image_position_ids, input_features, input_features_mask, pixel_values_videos,
+                video_position_ids: media, embedded and scattered into the placeholders (see
+                `embed_inputs`); not together with `input_embeddings`.
             logits_to_keep: compute logits only for the last N positions (None: all).
         """
         hidden = self.hidden_states(
             inputs, cache, input_embeddings, pixel_values=pixel_values,
             image_position_ids=image_position_ids, input_features=input_features,
-            input_features_mask=input_features_mask,
+            input_features_mask=input_features_mask, pixel_values_videos=pixel_values_videos,
+            video_position_ids=video_position_ids,
         )
         return self.logits(hidden[:, -logits_to_keep:] if logits_to_keep else hidden)
 
@@ -252,14 +276,19 @@ class Model(nn.Module):
         image_position_ids: mx.array | None = None,
         input_features: mx.array | None = None,
         input_features_mask: mx.array | None = None,
+        pixel_values_videos: mx.array | None = None,
+        video_position_ids: mx.array | None = None,
     ) -> mx.array:
         """The post-final-norm hidden state [B, L, hidden] (what the drafter reads); same arguments as the call."""
         inputs = _as_ids(inputs)
-        media = (pixel_values, image_position_ids, input_features, input_features_mask)
+        media = dict(pixel_values=pixel_values, image_position_ids=image_position_ids,
+                     input_features=input_features, input_features_mask=input_features_mask,
+                     pixel_values_videos=pixel_values_videos, video_position_ids=video_position_ids)
         if input_embeddings is None:
-            input_embeddings = self.embed_inputs(inputs, *media)
-        elif any(m is not None for m in media):
-            raise ValueError("pass either input_embeddings or media (pixel_values, input_features), not both")
+            input_embeddings = self.embed_inputs(inputs, **media)
+        elif any(m is not None for m in media.values()):
+            raise ValueError("pass either input_embeddings or media (pixel_values, input_features, "
+                             "pixel_values_videos), not both")
         elif input_embeddings.shape[:2] != inputs.shape:
             raise ValueError(
                 f"input_embeddings {input_embeddings.shape} does not match inputs {inputs.shape}"

@@ -9,7 +9,7 @@ Contract (how Gemma's format is reached):
   one more tool response named "system" after tool results, or at the start of the next user turn
   after an answer. The system prompt (and so the kept session) stays the same when a client adds
   reminders mid-conversation.
-- User messages become user turns (text, images, audio). A user message right after tool results
+- User messages become user turns (text, images, audio, video). A user message right after tool results
   (text a client sends beside them) is given to the model as one more tool response named "user":
   Gemma continues its own turn after tool results, so a user turn cannot come before it answers.
 - Consecutive assistant messages are one assistant turn (text and tool calls). Tool results answer
@@ -50,10 +50,11 @@ from engine.server.media import audio_ref, image_ref
 class Part:
     """A piece of a user or system message: text, or an image or audio clip loaded when fed."""
 
-    kind: str  # "text", "image", "audio"
+    kind: str  # "text", "image", "audio", "video"
     text: str = ""
     digest: str = ""
-    load: Callable[[], Any] | None = None  # image: a PIL image; audio: a list of 16 kHz clips
+    # image: a PIL image; audio: a list of 16 kHz clips; video: a list of content items
+    load: Callable[[], Any] | None = None
     size: int = 0  # bytes of the encoded media the loader holds
 
 
@@ -146,6 +147,8 @@ def _content(parts: list[Part]) -> list[dict]:
             out.append({"type": "text", "text": p.text})
         elif p.kind == "image":
             out.append({"type": "image", "image": p.load()})
+        elif p.kind == "video":
+            out.extend(p.load())
         else:
             out.extend({"type": "audio", "audio": clip} for clip in p.load())
     return out

@@ -51,7 +51,7 @@ class SessionKey:
 
 @dataclass(frozen=True)
 class UserTurn:
-    # (("text", str) | ("image", digest) | ("audio", digest), ...)
+    # (("text", str) | ("image", digest) | ("audio", digest) | ("video", digest), ...)
     key: tuple
     build: Callable[[], str | list[dict]] = field(compare=False, repr=False, default=lambda: "")
 

@@ -2,8 +2,9 @@
 
 Contract (https://platform.openai.com/docs/api-reference/chat):
 - Messages: `system`/`developer` messages anywhere (see `conversation` for where they go); `user`
-  content is a string or parts `text`, `image_url` (data URL, file URL or absolute path) and
-  `input_audio` (base64 wav/mp3/flac/ogg); `assistant` messages carry `content` and `tool_calls`;
+  content is a string or parts `text`, `image_url` (data URL, file URL or absolute path),
+  `input_audio` (base64 wav/mp3/flac/ogg) and `video_url`/`input_video` (see
+  `engine.server.video_parts`); `assistant` messages carry `content` and `tool_calls`;
   `tool` messages answer those calls by `tool_call_id`.
 - `tools` of type "function" are declared; other tool types are ignored with a note.
   `tool_choice`: "auto", "none", "required" or `{"type": "function", "function": {"name"}}`
@@ -34,6 +35,7 @@ from engine.server.conversation import (
     text_part,
 )
 from engine.server.items import RequestError
+from engine.server.video_parts import VIDEO_PART_TYPES, video_part
 from engine.server.stops import MAX_STOP_CHARS, MAX_STOPS
 from engine.server.turns import Done, Usage
 
@@ -216,9 +218,12 @@ def _user_parts(content: Any, where: str, allow_files: bool) -> list[Part]:
         elif kind == "input_audio":
             ref = f.get(part, "input_audio", dict, required=True, where=pw)
             parts.append(audio_part(ref.get("data"), ref.get("format"), f"{pw}.input_audio"))
+        elif kind in VIDEO_PART_TYPES:
+            parts.append(video_part(part, pw, allow_files))
         else:
             raise RequestError(
-                f"'{pw}.type' must be text, image_url or input_audio, got {kind!r}", f"{pw}.type"
+                f"'{pw}.type' must be text, image_url, input_audio or video_url, got {kind!r}",
+                f"{pw}.type",
             )
     return parts
 

@@ -25,6 +25,7 @@ class HistoryPiece:
     text: str  # what this message adds to the rendered conversation
     images: list = field(default_factory=list)
     audios: list = field(default_factory=list)
+    videos: list = field(default_factory=list)
 
 
 @dataclass
@@ -62,8 +63,7 @@ def plan_history(messages: list[dict], *, before: list[dict], template: str, too
         if not after.startswith(rendered):
             raise SessionError("the chat template renders this conversation differently turn by "
                                "turn; it cannot be loaded into a live session")
-        images, audios = media_of(message.get("content") or "")
-        pieces.append(HistoryPiece(msg, after[len(rendered):], images, audios))
+        pieces.append(HistoryPiece(msg, after[len(rendered):], **media_of(message.get("content") or "")))
         fed.append(msg)
         rendered = render_chat(fed, add_generation_prompt=False, **kw)
     return HistoryPlan(pieces, last if ask else None, continues)

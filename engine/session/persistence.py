@@ -24,7 +24,8 @@ from engine.session.marks import Mark
 from engine.session.segments import Segment
 
 FORMAT = "tandem-session-3"
-SEGMENT_FIELDS = ("ids", "pixel_values", "image_position_ids", "input_features", "input_features_mask")
+SEGMENT_FIELDS = ("ids", "pixel_values", "image_position_ids", "input_features", "input_features_mask",
+                  "pixel_values_videos", "video_position_ids")
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """What a session fed its cache, piece by piece, so that any part of the conversation can be fed again.
 
 A `Segment` is a run of tokens fed in one piece, with the media its placeholders need. Segments are
-fed in chunks; `image_runs_end` keeps a bidirectional image block inside one chunk.
+fed in chunks; `vision_runs_end` keeps a bidirectional image block (or one video frame) inside one chunk.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ class Segment:
     image_position_ids: np.ndarray | None = None
     input_features: np.ndarray | None = None
     input_features_mask: np.ndarray | None = None
+    pixel_values_videos: np.ndarray | None = None
+    video_position_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -45,6 +47,8 @@ class Segment:
             "image_position_ids": self.image_position_ids,
             "input_features": self.input_features,
             "input_features_mask": self.input_features_mask,
+            "pixel_values_videos": self.pixel_values_videos,
+            "video_position_ids": self.video_position_ids,
         }
 
 
@@ -60,12 +64,14 @@ def segment_of(inputs: PromptInputs) -> Segment:
         image_position_ids=arr(inputs.image_position_ids),
         input_features=arr(inputs.input_features),
         input_features_mask=arr(inputs.input_features_mask),
+        pixel_values_videos=arr(inputs.pixel_values_videos),
+        video_position_ids=arr(inputs.video_position_ids),
     )
 
 
-def image_runs_end(ids: np.ndarray, start: int, end: int, image_token_id: int) -> int:
-    """Move a chunk end forward so that it does not cut a run of image tokens in two."""
+def vision_runs_end(ids: np.ndarray, start: int, end: int, vision_token_ids: tuple[int, ...]) -> int:
+    """Move a chunk end forward so that it does not cut a run of image (or video-frame) tokens in two."""
     n = ids.shape[0]
-    while 0 < end < n and ids[end] == image_token_id and ids[end - 1] == image_token_id:
+    while 0 < end < n and ids[end] in vision_token_ids and ids[end - 1] == ids[end]:
         end += 1
     return end

@@ -15,7 +15,7 @@ Contract:
 - Rollback and regenerate come back to a mark (`engine.session.marks`) through `_rebuild_cache`, the one
   place that decides how: trim the caches when they still hold the rows, else restore a snapshot and feed
   the tokens after it again. Regenerate keeps no logits: it goes back one position and feeds the prompt's
-  last token again (`_reopen_answer`). An image block is never split across prefill chunks.
+  last token again (`_reopen_answer`). An image block (or one video frame) is never split across prefill chunks.
 - Context policy: a turn whose prompt does not fit (with room for at least one answer token) is
   refused with a clear error and nothing changes; past 80% of the context a warning is sent; decoding
   stops at the limit with reason "length" and a warning. Nothing is ever truncated silently.
@@ -59,12 +59,13 @@ from engine.inputs.prompt import encode_prompt
 from engine.inputs.special_tokens import hidden_token_ids
 from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
+from engine.inputs.video import with_soundtracks
 from engine.session.errors import Cancelled, ContextTooLong, NotFound, SessionError
 from engine.session.history import plan_history
 from engine.session.marks import Mark, drop_old_snapshots, newest_snapshot_before
 from engine.session.messages import media_of, template_message
 from engine.session.persistence import SavedSession
-from engine.session.segments import Segment, image_runs_end, segment_of
+from engine.session.segments import Segment, segment_of, vision_runs_end
 from engine.session.transaction import SavedState
 from engine.session.voice_buffer import VoiceBuffer
 
@@ -104,6 +105,7 @@ class Session:
         self.cancel = cancel if cancel is not None else threading.Event()
         cfg = model.config
         self.image_token_id = cfg.image_token_id
+        self.video_token_id = cfg.video_token_id
         self.audio_token_id = cfg.audio_token_id
         self.boa_token_id = cfg.boa_token_id
         self.eoa_token_id = cfg.eoa_token_index
@@ -159,7 +161,7 @@ class Session:
 
     def send(self, content, settings: ev.GenerationSettings,
              constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
-        """Add a user message (text, images, audio) and generate the answer."""
+        """Add a user message (text, images, audio, video) and generate the answer."""
         return self._command(self._send(content, settings, constraint))
 
     def send_tool_results(self, results: list[dict], settings: ev.GenerationSettings,
@@ -239,10 +241,9 @@ class Session:
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it before sending a message")
         constraint = self._constraint(settings, constraint)
-        message = {"role": "user", "content": content}
-        text, images, audios = self._new_turn_text(message, settings.enable_thinking)
-        inputs = encode_prompt(text, self.tokenizer, images=images, audios=audios,
-                               image_budget=self.options.image_budget)
+        message = {"role": "user", "content": with_soundtracks(content)}
+        text, media = self._new_turn_text(message, settings.enable_thinking)
+        inputs = encode_prompt(text, self.tokenizer, image_budget=self.options.image_budget, **media)
         self._check_room(inputs.input_ids.shape[1], settings.max_tokens)
         self._begin_turn()
         self.messages.append(template_message(message))
@@ -304,6 +305,10 @@ class Session:
                       constraint: TokenConstraint | None) -> Iterator[ev.Event]:
         if self.voice is not None:
             raise SessionError("a voice turn is open; end it first")
+        # Videos are read (and their sound placed after them) before anything changes.
+        messages = [{**m, "content": with_soundtracks(m["content"])}
+                    if m.get("role") == "user" and isinstance(m.get("content"), list) else m
+                    for m in messages]
         plan = plan_history(messages, before=self._system_messages(), template=self.template,
                             tools=self.options.tools, enable_thinking=settings.enable_thinking,
                             answer=answer)
@@ -312,7 +317,7 @@ class Session:
         total, logits = 0, None
         for i, piece in enumerate(plan.pieces):
             inputs = encode_prompt(piece.text, self.tokenizer, images=piece.images, audios=piece.audios,
-                                   image_budget=self.options.image_budget)
+                                   videos=piece.videos, image_budget=self.options.image_budget)
             total += inputs.input_ids.shape[1]
             self._check_room(inputs.input_ids.shape[1], 0)
             role = piece.message["role"]
@@ -345,7 +350,7 @@ class Session:
         if self.voice is not None:
             raise SessionError("a voice turn is already open")
         message = {"role": "user", "content": [{"type": "audio"}]}
-        text, _, _ = self._new_turn_text(message, settings.enable_thinking)
+        text, _ = self._new_turn_text(message, settings.enable_thinking)
         head = text[: text.index("<|audio|>")]
         ids = self._encode(head) + [self.boa_token_id]
         self._check_room(len(ids), settings.max_tokens)
@@ -369,7 +374,7 @@ class Session:
         if text.strip():
             content.append({"type": "text", "text": text})
         message = {"role": "user", "content": content}
-        rendered, _, _ = self._new_turn_text(message, settings.enable_thinking)
+        rendered, _ = self._new_turn_text(message, settings.enable_thinking)
         tail = rendered[rendered.rindex("<|audio|>") + len("<|audio|>"):]
         self.messages.append({"role": "user", "content": content})
         ids = [self.eoa_token_id] + self._encode(tail)
@@ -479,19 +484,19 @@ class Session:
     # ------------------------------------------------------------------ feeding
 
     def _new_turn_text(self, message: dict, enable_thinking: bool):
-        images, audios = media_of(message["content"])
+        media = media_of(message["content"])
         msg = template_message(message)
         kwargs = dict(template=self.template, tools=self.options.tools,
                       enable_thinking=enable_thinking)
         after = render_chat(self.messages + [msg], add_generation_prompt=True, **kwargs)
         if not self.segments:
-            return after, images, audios
+            return after, media
         before = render_chat(self.messages, add_generation_prompt=False, **kwargs)
         if not after.startswith(before):
             raise SessionError("the chat template renders earlier turns differently; "
                                "start a new conversation")
         prefix = CLOSE_ANSWER if self.answer_open else ""
-        return prefix + after[len(before):], images, audios
+        return prefix + after[len(before):], media
 
     def _encode(self, text: str) -> list[int]:
         return list(encode_prompt(text, self.tokenizer).input_ids[0])
@@ -533,7 +538,8 @@ class Session:
         while start < n:
             if check_cancel and self.cancel.is_set():
                 raise Cancelled()
-            end = image_runs_end(seg.ids, start, min(start + step, n), self.image_token_id)
+            end = vision_runs_end(seg.ids, start, min(start + step, n),
+                                  (self.image_token_id, self.video_token_id))
             hidden = self.model.hidden_states(
                 ids[:, start:end], self.cache, None if embeds is None else embeds[:, start:end])
             hidden = hidden[:, -1:]

@@ -61,6 +61,7 @@ def test_entry_script_and_icons_exist(bundle_config):
 def test_heavy_test_only_packages_are_excluded(bundle_config):
     for name in ("torch", "pytest", "tests", "mlx_vlm", "matplotlib", "engine.bench"):
         assert name in bundle_config.EXCLUDES
+    assert "av" not in bundle_config.EXCLUDES  # PyAV decodes attached videos
 
 
 def test_version_is_pyproject_version(bundle_config):
@@ -87,6 +88,7 @@ def test_info_plist_has_required_keys_and_serializes(bundle_config):
     assert {"png", "jpg", "heic", "gif", "webp", "tiff", "bmp"} <= set(
         types["Image"]["CFBundleTypeExtensions"])
     assert {"wav", "mp3", "flac", "ogg"} <= set(types["Audio"]["CFBundleTypeExtensions"])
+    assert {"mov", "mp4", "m4v", "webm"} == set(types["Video"]["CFBundleTypeExtensions"])
 
 
 def test_minimum_macos_follows_the_metal_wheel(bundle_config):

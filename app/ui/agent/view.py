@@ -5,7 +5,8 @@ limits as they are used ("Step 3 of 30 · 0:42 of 30:00"), Stop, and undo (the l
 checkpoint from a menu, each after a confirmation that says what undo keeps). Middle, an
 `AgentTimeline`: the task, one `AgentStepWidget` per step, notes, and a banner that says plainly
 why the run ended and what it did. Bottom, a `Composer` as the task box: Return starts, its button
-stops; images dropped in go with the task as content items ("why does this screen look wrong?").
+stops; images and screen recordings dropped in go with the task as content items ("why does this
+screen look wrong?").
 
 Agent runs are conversations: each is stored when it starts and recorded as it goes
 (`RunHistory`), so it is listed beside the chats and can be opened again, after a restart too, with
@@ -91,7 +92,8 @@ class AgentView(QWidget):
         self.timelines.addWidget(self.stored_timeline)
         self.composer = Composer()
         self.composer.edit.setPlaceholderText(
-            "Describe the task… drop a screenshot to show what is wrong   (Return starts)"
+            "Describe the task… drop a screenshot or a screen recording to show what is wrong"
+            "   (Return starts)"
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -1,7 +1,8 @@
 """Files and pasted images on their way into the composer: checked, then copied into the store.
 
 A file that cannot be attached is refused with a sentence that says why, before anything is copied; so is
-an image or a recording the loaded model cannot take (a text-only build).
+an image, a recording or a video the loaded model cannot take (a text-only build). A video is opened
+and its frames counted (`engine.inputs.video_probe`): not a video, undecodable or zero-length is refused.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from app.store import PASTED_IMAGE_NAME, Attachment, Store, kind_of
 
 def not_accepted(kind: str, name: str) -> str:
     """Why `name` (an image or audio) cannot go to the loaded model."""
-    what = "read images" if kind == "image" else "hear audio"
+    what = {"image": "read images", "audio": "hear audio", "video": "watch videos"}[kind]
     return f"{name} cannot be attached: the loaded model is a text-only build and cannot {what}."
 
 
@@ -26,7 +27,8 @@ def check_attachable(path: str | Path, accepted: frozenset[str] = MEDIA_KINDS) -
     path = Path(path)
     kind = kind_of(path)
     if not kind:
-        raise ValueError(f"{path.name} is not an image or audio file.")
+        raise ValueError(f"{path.name} is not an image, audio or video file "
+                         f"(videos: .mov, .mp4, .webm, .m4v).")
     if kind not in accepted:
         raise ValueError(not_accepted(kind, path.name))
     if not path.is_file():
@@ -42,7 +44,21 @@ def check_attachable(path: str | Path, accepted: frozenset[str] = MEDIA_KINDS) -
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             raise ValueError(f"{path.name} is not a readable image: it is damaged, cut short or "
                              f"in a format Tandem cannot open.") from None
+    if kind == "video":
+        check_video(path)
     return kind
+
+
+def check_video(path: Path) -> None:
+    """Raise ValueError with a sentence when `path` is not a video the engine can read."""
+    from engine.inputs.video import VideoError
+    from engine.inputs.video_probe import probe_video
+
+    try:
+        probe_video(path)
+    except VideoError as exc:
+        sentence = str(exc).replace(f"'{path}'", path.name)  # the engine names the whole path
+        raise ValueError(f"{sentence}.") from None
 
 
 def import_files(store: Store, paths: list[str], kinds: frozenset[str] = MEDIA_KINDS

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.store import Attachment
-from app.store.store import AUDIO_SUFFIXES, IMAGE_SUFFIXES
+from app.store.store import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from app.ui.chat.attachment_chip import AttachmentChip
 from app.ui.chat.prompt_edit import PromptEdit
 from app.ui.widgets.icons import icon
@@ -289,8 +289,8 @@ class Composer(QWidget):
         super().changeEvent(event)
 
     def _choose_files(self) -> None:
-        patterns = " ".join("*" + s for s in sorted(IMAGE_SUFFIXES | AUDIO_SUFFIXES))
+        patterns = " ".join("*" + s for s in sorted(IMAGE_SUFFIXES | AUDIO_SUFFIXES | VIDEO_SUFFIXES))
         paths, _ = QFileDialog.getOpenFileNames(self, "Attach files", "",
-                                                f"Images and audio ({patterns})")
+                                                f"Images, audio and video ({patterns})")
         if paths:
             self.files_offered.emit(paths)

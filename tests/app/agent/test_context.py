@@ -51,3 +51,14 @@ def test_media_in_the_task_counts_a_fixed_amount_and_is_not_rendered():
     assert t.tokens(approx_tokens) == plain.tokens(approx_tokens)
     assert t.tokens(approx_tokens) - approx_tokens(t.render()) == MEDIA_ITEM_TOKENS
     assert t.messages[0]["content"][1]["image"] is pixels  # the transcript itself keeps the media
+
+
+def test_a_screen_recording_counts_what_the_engine_makes_of_a_long_clip():
+    from app.agent.context import VIDEO_ITEM_TOKENS
+    from engine.inputs.video import MAX_SOUND_SECONDS, NUM_FRAMES, VIDEO_SOFT_TOKENS
+
+    t = Transcript("s", [])
+    t.add_task([{"type": "video", "video": "/tmp/screen.mov"}, {"type": "text", "text": "fix this"}])
+    assert t.tokens(approx_tokens) - approx_tokens(t.render()) == VIDEO_ITEM_TOKENS
+    # 32 frames of soft tokens plus their markers and timestamps, and the sound at 25 tokens a second
+    assert VIDEO_ITEM_TOKENS >= NUM_FRAMES * (VIDEO_SOFT_TOKENS + 2) + MAX_SOUND_SECONDS * 25

@@ -388,7 +388,7 @@ def test_a_voice_turn_is_refused_during_an_answer_and_a_cancelled_one_rolls_back
 
 def test_a_text_only_model_takes_no_media(store):
     chat, engine, _ = make_chat(store)
-    assert chat.media_kinds == {"image", "audio"}
+    assert chat.media_kinds == {"image", "audio", "video"}
     chat.load_model(ev.LoadModel(path="models/text-only"))
     chat.handle(ev.ModelLoaded(request_id=engine.commands[-1].request_id, has_vision=False,
                                has_audio=False))

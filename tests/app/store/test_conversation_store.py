@@ -220,6 +220,11 @@ def test_store_imports_no_qt():
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
+def write_bytes(path):
+    path.write_bytes(b"\x00" * 16)
+    return path
+
+
 def test_first_message_titles_for_attachments_alone(tmp_path):
     from app.store.titles import first_message_title
 
@@ -238,6 +243,9 @@ def test_first_message_titles_for_attachments_alone(tmp_path):
     assert first_message_title("", [song]) == "Audio · talk.mp3"
     photo = Attachment("image", "00", ".png", "photo.png", tmp_path / "photo.png")
     assert first_message_title("", [photo]) == "Image · photo.png"
+    recording_of_screen = Attachment("video", "00", ".mov", "screen.mov", tmp_path / "screen.mov")
+    assert first_message_title("", [recording_of_screen]) == "Video · screen.mov"
+    assert s.import_file(write_bytes(tmp_path / "clip.M4V")).kind == "video"
     assert first_message_title("  a  question\n", [photo]) == "a question"
     assert first_message_title("x" * 60) == "x" * 47 + "…"
     assert first_message_title("") == "New chat"

@@ -46,6 +46,20 @@ def test_fill_cache_adds_positions():
     assert common.tokens_per_second([0.0, 0.5, 1.0, 1.5]) == 2.0
 
 
+def test_rss_growth_sees_memory_freed_before_the_end():
+    import time
+
+    import numpy as np
+
+    with common.RssGrowth() as growth:
+        block = np.ones(200_000_000 // 8)  # 200 MB, touched
+        time.sleep(0.05)
+        del block
+    if common.rss_now_gb() is None:
+        pytest.skip("no /proc: only the process-wide peak is available here")
+    assert 0.15 < growth.gb < 0.5
+
+
 def test_cli_writes_one_document(tiny_q4, tmp_path, capsys):
     from engine.bench import cli
 

@@ -25,6 +25,27 @@ def test_generate_streams_an_answer_for_text_image_and_audio(tiny_checkpoint, tm
     assert out.out.strip() != "" or "0 tokens" not in out.err
 
 
+def test_generate_with_a_video_and_its_sound(tiny_checkpoint, tmp_path, capsys):
+    import av
+
+    clip = tmp_path / "clip.webm"
+    with av.open(str(clip), "w") as out:
+        video = out.add_stream("libvpx-vp9", rate=5)
+        video.width, video.height = 64, 48
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    rc = main(["generate", "--model", str(tiny_checkpoint), "--prompt", "What changes?",
+               "--video", str(clip), "--max-tokens", "3", "--stats"])
+    out = capsys.readouterr()
+    assert rc == 0
+    assert "all 6 frames of a 1.2 s clip; no sound" in out.err and "prompt tokens" in out.err
+
+
 def test_generate_reports_bad_input_clearly(tiny_checkpoint, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_text("not an image")
@@ -33,6 +54,14 @@ def test_generate_reports_bad_input_clearly(tiny_checkpoint, tmp_path):
          "--prompt", "x", "--image", str(bad)], capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "broken.png" in proc.stderr and "Traceback" not in proc.stderr
+    bad_video = tmp_path / "broken.mp4"
+    bad_video.write_text("not a video")
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "generate", "--model", str(tiny_checkpoint),
+         "--prompt", "x", "--video", str(bad_video)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "broken.mp4' is not a video Tandem can read" in proc.stderr
+    assert "Traceback" not in proc.stderr and "loading" not in proc.stderr  # refused before loading
 
 
 def test_chat_keeps_the_conversation_and_its_commands(tiny_checkpoint, tmp_path, monkeypatch, capsys):

@@ -18,9 +18,9 @@ from engine.inputs.image import (
     SOFT_TOKEN_BUDGETS,
     ImageError,
     ImageInputs,
-    _resize,
     load_image,
     preprocess_image,
+    resize_pixels,
     target_size,
 )
 
@@ -84,7 +84,7 @@ def test_resize_matches_pil_within_two_levels():
     rng = np.random.default_rng(5)
     pixels = rng.integers(0, 256, (301, 433, 3), dtype=np.uint8)
     for height, width in [(624, 912), (144, 192), (301, 96), (48, 433)]:
-        ours = _resize(pixels, height, width).astype(int)
+        ours = resize_pixels(pixels, height, width).astype(int)
         pil = np.asarray(
             Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC), dtype=int
         )

@@ -1,9 +1,11 @@
 """Prompt strings and token ids against transformers' Gemma4UnifiedProcessor on the tiny checkpoint's
 tokenizer; media stacking; the streaming detokenizer keeps control tokens for the parser; bad input.
 
-The reference image processor needs torchvision, which is not installed: the reference processor gets
-a stand-in image processor whose soft-token counts come from the reference's own sizing rule
-(`get_aspect_ratio_preserving_size`), so the placeholder expansion is the reference's code throughout.
+The reference image and video processors need torchvision, which is not installed: the reference
+processor gets a stand-in image processor whose soft-token counts come from the reference's own sizing
+rule (`get_aspect_ratio_preserving_size`), and a stand-in video processor that returns what the real one
+made of the same clip (fixtures/video_reference.npz: frames sampled, fps, soft tokens per frame), so the
+placeholder expansion is the reference's code throughout.
 """
 
 import numpy as np
@@ -152,6 +154,28 @@ def reference(tiny_checkpoint):
                 }
             )
 
+    class StandInVideoProcessor(ImageProcessingMixin):
+        """Answers with the real video processor's sampling of the clip (set `clip` first)."""
+
+        patch_size, pooling_kernel_size, max_soft_tokens = 16, 3, 70
+        model_input_names = ("pixel_values_videos", "video_position_ids")
+        clip: dict = {}
+
+        def __call__(self, videos, **kwargs):
+            from transformers.video_utils import VideoMetadata
+
+            ref = self.clip
+            meta = VideoMetadata(total_num_frames=int(ref["total_frames"]), fps=float(ref["fps"]),
+                                 frames_indices=ref["frame_indices"].tolist())
+            frames = len(ref["frame_indices"])
+            return BatchFeature(
+                {
+                    "pixel_values_videos": np.zeros((frames, 70, 6912), np.float32),
+                    "num_soft_tokens_per_video": [int(ref["num_soft_tokens"])],
+                    "video_metadata": [meta],
+                }
+            )
+
     class ReferenceProcessor(Gemma4UnifiedProcessor):
         def check_argument_for_proper_class(self, argument_name, argument):
             return None  # lets the stand-in image processor (and no video processor) through
@@ -160,7 +184,7 @@ def reference(tiny_checkpoint):
         feature_extractor=Gemma4UnifiedAudioFeatureExtractor(),
         image_processor=StandInImageProcessor(),
         tokenizer=AutoTokenizer.from_pretrained(tiny_checkpoint),
-        video_processor=None,
+        video_processor=StandInVideoProcessor(),
         chat_template=load_template(tiny_checkpoint),
     )
 
@@ -200,6 +224,48 @@ def test_text_and_ids_equal_the_reference_processor(name, tiny_checkpoint, token
         ]
     else:
         assert ours.pixel_values is None and ours.image_position_ids is None
+
+
+@pytest.mark.parametrize("clip", ["two_minutes", "h264_aac"])
+def test_video_text_and_ids_equal_the_reference_processor(
+    clip, tiny_checkpoint, tokenizer, reference, video_clips, video_reference
+):
+    """A video's frames with their "mm:ss" timestamps, then its sound (the reference's order)."""
+    from engine.inputs.video import read_video, with_soundtracks
+
+    content = with_soundtracks(
+        [{"type": "video", "video": video_clips[clip]}, {"type": "text", "text": "What happens?"}]
+    )
+    video = content[0]["video"]
+    sound = [c["audio"] for c in content if c["type"] == "audio"]
+    assert [c["type"] for c in content] == ["video"] + ["audio"] * len(sound) + ["text"]
+    assert len(sound) == (1 if clip == "h264_aac" else 0)
+    messages = [{"role": "user", "content": [{"type": c["type"]} if c["type"] != "text" else c
+                                             for c in content]}]
+    ref_text = reference.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    text = render_chat(messages, template=load_template(tiny_checkpoint))
+    assert text == ref_text
+    assert ("<|video|>\n\n<|audio|>" in text) == bool(sound)
+    reference.video_processor.clip = video_reference[clip]
+    ref = reference(text=ref_text, videos=[str(video_clips[clip])], audio=sound or None,
+                    return_tensors="np")
+    ours = encode_prompt(text, tokenizer, videos=[video], audios=sound)
+    np.testing.assert_array_equal(ours.input_ids, ref["input_ids"])
+    assert ours.pixel_values_videos.shape == (32, 70, 6912)
+    assert ours.video_position_ids.shape == (32, 70, 2)
+    assert ours.video_token_counts == [32 * video.num_soft_tokens]
+    toks = tokenizer.convert_ids_to_tokens(ours.input_ids[0].tolist())
+    assert toks.count("<|video|>") == 32 * video.num_soft_tokens
+    if clip == "two_minutes":  # frames every 3.75 s: the last one is shown at 01:56
+        assert "01:56" in tokenizer.decode(ours.input_ids[0].tolist())
+    # A path is read the same way (without its sound, which is the caller's to add).
+    again = encode_prompt(text, tokenizer, videos=[video_clips[clip]], audios=sound)
+    np.testing.assert_array_equal(again.input_ids, ours.input_ids)
+    np.testing.assert_array_equal(again.pixel_values_videos, ours.pixel_values_videos)
+    assert set(ours.model_kwargs()) >= {"pixel_values_videos", "video_position_ids"}
+    with pytest.raises(PromptError, match="share a soft-token budget"):
+        other = read_video(video_clips[clip], max_soft_tokens=140, sound=False)
+        encode_prompt("<|video|><|video|>", tokenizer, videos=[video, other])
 
 
 def test_expansion_layout(tokenizer):
@@ -242,7 +308,7 @@ def test_media_item_kinds_agree(tokenizer, tmp_path):
         ("no placeholder", IMAGES[:1], [], "0 image placeholder.*but 1 image"),
         ("<|audio|><|audio|>", [], AUDIOS[:1], "2 audio placeholder.*but 1 clip"),
         ("<|image><|image|><image|>", IMAGES[:1], [], "already holds <\\|image>"),
-        ("<|video|>", [], [], "video input is not supported"),
+        ("<|video|>", [], [], "1 video placeholder.*but 0 video"),
         ("<|audio|>", [], [np.zeros((2, 640), np.float32)], "1-D mono"),
         ("<|audio|>", [], [np.zeros(0, np.float32)], "no samples"),
         ("<|audio|>", [], [np.zeros(751 * 640, np.float32)], "over the model's 30 s.*split_audio"),

@@ -267,6 +267,10 @@ def test_text_only_build_loads_without_vision_and_audio(tiny_checkpoint, tmp_pat
     with pytest.raises(InputNotSupported, match="cannot read images"):
         model(mx.array([[2, image]]), pixel_values=mx.zeros((1, 1, 6912)),
               image_position_ids=mx.zeros((1, 1, 2), dtype=mx.int32))
+    video = float_model.config.video_token_id
+    with pytest.raises(InputNotSupported, match="cannot watch videos"):
+        model(mx.array([[2, video]]), pixel_values_videos=mx.zeros((1, 1, 6912)),
+              video_position_ids=mx.zeros((1, 1, 2), dtype=mx.int32))
     audio = float_model.config.audio_token_id
     with pytest.raises(InputNotSupported, match="cannot hear audio"):
         model(mx.array([[2, audio]]), input_features=mx.zeros((1, 1, 640)),

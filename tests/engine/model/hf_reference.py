@@ -105,8 +105,18 @@ def audio_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return frames, mask
 
 
+def video_inputs(frames: int, tokens: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`frames` frames of `tokens` patches each (a 3-wide grid), padded to 6 rows with -1."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(0, 1, size=(frames, 6, 6912)).astype(np.float32)
+    grid = [(i % 3, i // 3) for i in range(tokens)] + [(-1, -1)] * (6 - tokens)
+    pixels[:, tokens:] = 0
+    return pixels, np.array([grid] * frames, dtype=np.int64)
+
+
 def prompt(*parts) -> np.ndarray:
-    """Token ids from parts: ints, ("text", n, seed), ("image", n) or ("audio", n) with their delimiters."""
+    """Token ids from parts: ints, ("text", n, seed), ("image", n), ("audio", n) with their delimiters,
+    or ("video", frames, n): per frame two timestamp tokens, then <|image>, n video tokens, <image|>."""
     ids: list[int] = [2]
     for part in parts:
         if part[0] == "text":
@@ -115,12 +125,15 @@ def prompt(*parts) -> np.ndarray:
             ids += [BOI] + [IMAGE] * part[1] + [EOI]
         elif part[0] == "audio":
             ids += [BOA] + [AUDIO] * part[1] + [EOA]
+        elif part[0] == "video":
+            for frame in range(part[1]):
+                ids += [40 + frame, 41] + [BOI] + [VIDEO] * part[2] + [EOI]
     return np.array([ids], dtype=np.int64)
 
 
 def token_types(ids: np.ndarray) -> np.ndarray:
-    """The processor's mm_token_type_ids: 1 image soft token, 3 audio soft token, 0 otherwise."""
-    return np.where(ids == IMAGE, 1, np.where(ids == AUDIO, 3, 0))
+    """The processor's mm_token_type_ids: 1 image, 2 video, 3 audio soft token, 0 otherwise."""
+    return np.where(ids == IMAGE, 1, np.where(ids == VIDEO, 2, np.where(ids == AUDIO, 3, 0)))
 
 
 def block_ids(ids: np.ndarray) -> np.ndarray:
@@ -160,12 +173,17 @@ def chosen_masks(ids: np.ndarray, window: int = WINDOW) -> dict:
 
 
 def reference_logits(ref, ids: np.ndarray, pixels=None, positions=None, frames=None, mask=None,
-                     rule: str = "chosen"):
+                     videos=None, rule: str = "chosen"):
     """The reference's logits. With a "vision" config, `rule="chosen"` runs it with the masks Tandem follows
-    (docs/mask-rules.md); `rule="forward"` with those its forward() builds (the block OR-ed into every layer)."""
+    (docs/mask-rules.md); `rule="forward"` with those its forward() builds (the block OR-ed into every layer).
+    `videos` is (pixel_values_videos, video_position_ids, frames per video)."""
     import torch
 
     kwargs = {}
+    if videos is not None:
+        kwargs.update(pixel_values_videos=torch.tensor(videos[0]),
+                      video_position_ids=torch.tensor(videos[1]),
+                      num_frames_per_video=torch.tensor(videos[2]))
     if pixels is not None:
         kwargs.update(pixel_values=torch.tensor(pixels), image_position_ids=torch.tensor(positions))
     if frames is not None:

@@ -80,7 +80,7 @@ def test_tool_choice_and_response_format():
     ({"messages": [{"role": "user", "content": [
         {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "aiff"}}]}]},
      "messages[0].content[0].input_audio"),
-    ({"messages": [{"role": "user", "content": [{"type": "video_url"}]}]},
+    ({"messages": [{"role": "user", "content": [{"type": "file"}]}]},
      "messages[0].content[0].type"),
 ])
 def test_bad_fields_are_named(change, param):

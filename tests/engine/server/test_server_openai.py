@@ -107,6 +107,40 @@ def test_image_and_audio_parts_reach_the_model(client, served, tmp_path):
     assert r2.usage.prompt_tokens > plain.usage.prompt_tokens
 
 
+def test_a_video_part_reaches_the_model_with_its_sound(client, served, tmp_path):
+    import base64
+
+    import av
+
+    from engine.inputs.video import VideoInputs
+
+    path = tmp_path / "clip.webm"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libvpx-vp9", rate=4)
+        stream.width, stream.height = 64, 48
+        for i in range(4):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 60 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    url = "data:video/webm;base64," + base64.b64encode(path.read_bytes()).decode()
+    plain = chat(client, [{"role": "user", "content": [{"type": "text", "text": "What?"}]}])
+    mark = served.mark()
+    r = chat(client, [{"role": "user", "content": [
+        {"type": "text", "text": "What?"}, {"type": "video_url", "video_url": {"url": url}}]}])
+    content = served.since(mark)[-1].content
+    assert [c["type"] for c in content] == ["text", "video"]  # this clip has no sound
+    video = content[1]["video"]
+    assert isinstance(video, VideoInputs) and len(video.timestamps) == 4
+    # Each frame: "00:00 " (timestamp tokens), <|image>, its soft tokens, <image|>.
+    assert r.usage.prompt_tokens - plain.usage.prompt_tokens >= 4 * (video.num_soft_tokens + 2)
+    with pytest.raises(openai.BadRequestError, match="is not a video Tandem can read"):
+        bad = "data:video/mp4;base64," + base64.b64encode(b"not a video" * 20).decode()
+        chat(client, [{"role": "user", "content": [{"type": "video_url", "video_url": bad}]}])
+
+
 def test_a_second_request_extending_the_first_is_served_from_the_kept_cache(
     client, served, tiny_checkpoint
 ):

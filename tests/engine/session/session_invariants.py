@@ -26,12 +26,14 @@ def answer_of(events: list) -> str:
 def fresh_logits(model, segments, extra: list[int] = ()) -> mx.array:
     """Logits of the last position after prefilling `segments` (then `extra` tokens) into a NEW cache at once.
 
-    Media of all segments are concatenated in order; audio clips of different lengths are padded
+    Media of all segments (images, video frames, audio) are concatenated in order; audio clips of different lengths are padded
     and masked, as the reference feature extractor batches them.
     """
     ids = np.concatenate([s.ids for s in segments] + [np.asarray(extra, np.int32)])[None]
     pix = [s.pixel_values for s in segments if s.pixel_values is not None]
     pos = [s.image_position_ids for s in segments if s.image_position_ids is not None]
+    vid = [s.pixel_values_videos for s in segments if s.pixel_values_videos is not None]
+    vid_pos = [s.video_position_ids for s in segments if s.video_position_ids is not None]
     clips, masks = [], []
     for s in segments:
         if s.input_features is not None:
@@ -41,6 +43,9 @@ def fresh_logits(model, segments, extra: list[int] = ()) -> mx.array:
     if pix:
         kwargs["pixel_values"] = mx.array(np.concatenate(pix))
         kwargs["image_position_ids"] = mx.array(np.concatenate(pos))
+    if vid:
+        kwargs["pixel_values_videos"] = mx.array(np.concatenate(vid))
+        kwargs["video_position_ids"] = mx.array(np.concatenate(vid_pos))
     if clips:
         longest = max(len(c) for c in clips)
         feats = np.zeros((len(clips), longest, clips[0].shape[-1]), np.float32)

@@ -5,12 +5,13 @@ from engine.session.messages import media_of, template_message
 
 def test_media_and_template_message():
     content = [{"type": "text", "text": "look"}, {"type": "image", "image": "a.png"},
-               {"type": "audio", "audio": b"wav"}, {"type": "image", "image": "b.png"}]
+               {"type": "audio", "audio": b"wav"}, {"type": "video", "video": "clip.mp4"},
+               {"type": "image", "image": "b.png"}]
     message = {"role": "user", "content": content}
-    assert media_of(content) == (["a.png", "b.png"], [b"wav"])
-    assert media_of("plain text") == ([], [])
+    assert media_of(content) == {"images": ["a.png", "b.png"], "audios": [b"wav"], "videos": ["clip.mp4"]}
+    assert media_of("plain text") == {"images": [], "audios": [], "videos": []}
     out = template_message(message)
     assert out["content"] == [{"type": "text", "text": "look"}, {"type": "image"}, {"type": "audio"},
-                              {"type": "image"}]
+                              {"type": "video"}, {"type": "image"}]
     assert message["content"][1] == {"type": "image", "image": "a.png"}  # the original is unchanged
     assert template_message({"role": "user", "content": "hi"}) == {"role": "user", "content": "hi"}

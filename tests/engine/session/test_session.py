@@ -369,3 +369,79 @@ def test_input_only_tokens_are_never_generated(loaded, monkeypatch):
     for settings in (GREEDY, ev.GenerationSettings(temperature=1.0, top_k=8, max_tokens=6, seed=3)):
         run(s.send("Describe a picture.", settings))
         assert not set(last_answer_ids(s)) & set(banned)
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory):
+    """Eight frames of a moving pattern with 0.8 s of AAC sound (tests/engine/inputs/video_clips.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "inputs"))
+    from video_clips import Clip, write_clip
+
+    clip = Clip("small.mp4", 96, 64, 8, sound="aac", options={"threads": "1", "preset": "ultrafast"})
+    return write_clip(clip, tmp_path_factory.mktemp("clip"))
+
+
+def test_video_turn_with_its_sound_equals_a_fresh_prefill(loaded, small_clip, tmp_path):
+    """Prefill chunks of 5 tokens never cut a frame's block; sound follows the frames; save/rollback."""
+    from engine.session.persistence import load_session, save_session
+
+    s = new_session(loaded)
+    run(s.send("Hello.", GREEDY))
+    run(s.send([{"type": "video", "video": str(small_clip)}, {"type": "text", "text": "What moves?"}],
+               GREEDY))
+    assert_kept_cache_matches_fresh(s)
+    assert [c["type"] for c in s.messages[-2]["content"]] == ["video", "audio", "text"]
+    seg = s.segments[s.answer_marks[-1].n_segments - 1]
+    assert seg.pixel_values_videos.shape == (8, 70, 6912) and seg.input_features.shape[0] == 1
+    ids = seg.ids.tolist()
+    video, audio = loaded.model.config.video_token_id, loaded.model.config.audio_token_id
+    assert ids.index(audio) > len(ids) - 1 - ids[::-1].index(video)  # the sound comes after the frames
+    run(s.send("And then?", GREEDY))
+    save_session(s, tmp_path / "video.safetensors")
+    reopened = new_session(loaded)
+    load_session(reopened, tmp_path / "video.safetensors")
+    for session in (s, reopened):  # going back feeds the saved video turn again, frames included
+        run(session.rollback(2))
+        run(session.send([{"type": "video", "video": str(small_clip), "sound": False}], GREEDY))
+    assert last_answer_ids(reopened) == last_answer_ids(s)  # greedy: the same answer from the same cache
+    assert_kept_cache_matches_fresh(reopened)
+    assert [c["type"] for c in reopened.messages[-2]["content"]] == ["video"]
+
+
+def test_a_bad_video_is_a_clear_error_and_changes_nothing(loaded, tmp_path):
+    from engine.inputs.video import VideoError
+
+    s = new_session(loaded)
+    run(s.send("Hello.", GREEDY))
+    before = (s.offset, len(s.segments), [dict(m) for m in s.messages], s.user_turns)
+    bad = tmp_path / "notes.mov"
+    bad.write_text("not a video")
+    with pytest.raises(VideoError, match="is not a video Tandem can read"):
+        run(s.send([{"type": "text", "text": "Look"}, {"type": "video", "video": str(bad)}], GREEDY))
+    assert (s.offset, len(s.segments), s.messages, s.user_turns) == before
+    run(s.send("Still here?", GREEDY))
+    assert_kept_cache_matches_fresh(s)
+
+
+def test_loaded_history_reads_its_videos_first_with_their_sound(loaded, small_clip, tmp_path):
+    """A video in an earlier turn is fed with its sound after it; a bad one changes nothing."""
+    s = new_session(loaded)
+    run(s.send("Hello.", GREEDY))
+    before = (s.offset, len(s.segments), [dict(m) for m in s.messages], s.user_turns)
+    bad = tmp_path / "notes.mov"
+    bad.write_text("not a video")
+    history = [{"role": "user", "content": [{"type": "video", "video": str(bad)}]},
+               {"role": "assistant", "content": "A square moves."}]
+    from engine.inputs.video import VideoError
+
+    with pytest.raises(VideoError, match="is not a video Tandem can read"):
+        run(s.load_history(history, GREEDY))
+    assert (s.offset, len(s.segments), s.messages, s.user_turns) == before
+    history[0]["content"] = [{"type": "video", "video": str(small_clip)}, {"type": "text", "text": "What?"}]
+    run(s.load_history(history + [{"role": "user", "content": "And then?"}], GREEDY, answer=True))
+    assert [c["type"] for c in s.messages[0]["content"]] == ["video", "audio", "text"]
+    assert s.segments[0].pixel_values_videos.shape[0] == 8 and s.segments[0].input_features.shape[0] == 1
+    assert_kept_cache_matches_fresh(s)

@@ -36,6 +36,15 @@ def test_pieces_concatenate_to_the_rendered_conversation(thinking):
     assert p.pieces[2].message["content"][0] == {"type": "audio"}  # no payload for the template
 
 
+def test_a_video_item_goes_to_the_piece_and_its_placeholder_to_the_template():
+    clip = object()  # a read video (`VideoInputs`) or a path: the plan passes it on as it is
+    p = plan([{"role": "user", "content": [{"type": "video", "video": clip}, {"type": "text", "text": "Why?"}]},
+              {"role": "assistant", "content": "It stutters."}])
+    assert p.pieces[0].videos == [clip] and p.pieces[0].images == [] and p.pieces[0].audios == []
+    assert p.pieces[0].message["content"][0] == {"type": "video"}
+    assert p.pieces[0].text.count("<|video|>") == 1
+
+
 def test_answer_asks_the_last_user_message_as_a_new_turn():
     p = plan(CONVERSATION[:3], answer=True)
     assert p.ask is CONVERSATION[2] and [x.message["role"] for x in p.pieces] == ["user", "assistant"]

@@ -234,7 +234,7 @@ def test_stop_while_an_approval_waits(qtbot, tmp_path):
 def test_the_window_has_the_agent_view_and_gives_it_drops_and_esc(qtbot, open_window, tmp_path):
     from PIL import Image
     from PySide6.QtGui import QKeySequence
-    from test_window_attachments import drop_files
+    from media_drops import drop_files
 
     window, _ = open_window()
     agent_action = next(a for a in window.view_menu.actions() if a.text() == "Coding Agent")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import PySide6
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from media_drops import drop_files
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage
 
 from app.ui.chat.attachment_intake import check_attachable
 from engine import protocol as ev
@@ -19,25 +18,6 @@ def png(path: Path, size=(40, 30), color=(200, 40, 40)) -> Path:
 
     Image.new("RGB", size, color).save(path)
     return path
-
-
-QT_BEFORE_6_12 = tuple(int(x) for x in PySide6.__version__.split(".")[:2]) < (6, 12)
-
-
-def drop_files(widget, paths) -> QDropEvent:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    center = widget.rect().center()
-    # QDragEnterEvent takes a QPoint before PySide6 6.12 and prefers a QPointF from 6.12 on.
-    pos = center if QT_BEFORE_6_12 else QPointF(center)
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, drop)
-    return drop
 
 
 def test_dropped_image_is_prepared_then_sent(qtbot, open_window, tmp_path, data_dir):
@@ -135,7 +115,7 @@ def test_audio_file_and_removing_a_chip(qtbot, open_window, tmp_path):
 
 
 @pytest.mark.parametrize("name,content,message", [
-    ("notes.txt", b"hello", "not an image or audio"),
+    ("notes.txt", b"hello", "not an image, audio or video"),
     ("empty.png", b"", "is empty"),
     ("garbage.jpg", b"\x00" * 64, "not a readable image"),
 ])

@@ -15,7 +15,7 @@ pytest.importorskip("mlx.core")
 def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tiny_checkpoint,
                                                                         data_dir, tmp_path):
     from PIL import Image
-    from test_window_attachments import drop_files
+    from media_drops import drop_files
 
     from app.ui.main_window import MainWindow
     from engine.worker import EngineWorker
@@ -113,6 +113,44 @@ def test_real_engine_holds_the_version_switched_to(qtbot, tiny_checkpoint, data_
         qtbot.waitUntil(lambda: answered(4), timeout=60000)
         assert errors == []
         assert window.chat_view.messages[1].variants.label.text() == "1/2"
+    finally:
+        window.close()
+        bridge.stop()
+        store.close()
+
+
+def test_real_engine_answers_about_a_dropped_video_and_keeps_the_session(qtbot, tiny_checkpoint,
+                                                                         data_dir, tmp_path):
+    from media_drops import clip, drop_files
+
+    from app.ui.main_window import MainWindow
+    from engine.worker import EngineWorker
+
+    store = Store(data_dir)
+    settings = Settings(QSettings(str(data_dir / "s.ini"), QSettings.Format.IniFormat))
+    settings.set_value(Key.MODEL_PATH, str(tiny_checkpoint))
+    settings.set_value(Key.MAX_TOKENS, 4)
+    settings.set_value(Key.TEMPERATURE, 0.0)
+    bridge = EngineBridge(EngineWorker)
+    window = MainWindow(store, settings, bridge)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    try:
+        qtbot.waitUntil(lambda: window.status_line.random_badge.isVisibleTo(window), timeout=60000)
+        drop_files(window.composer, [clip(tmp_path / "screen.mp4", frames=6)])  # a real QDropEvent
+        assert [c.attachment.kind for c in window.composer.chips] == ["video"]
+        window.composer.edit.setPlainText("What moves?")
+        window.composer.submit()
+        qtbot.waitUntil(lambda: window.chat_view.last().role == "assistant"
+                        and window.chat_view.last().finish_reason in ("stop", "length"), timeout=60000)
+        answer = window.chat_view.last()
+        assert not answer.error_label.isVisibleTo(window), answer.error_label.text()
+        conv_id = window.controller.current_id
+        stats = store.messages(conv_id)[1].stats
+        assert stats.get("generated_tokens", 0) > 0
+        assert stats["prompt_tokens"] > 6 * 70  # the six frames' soft tokens went in
+        qtbot.waitUntil(lambda: store.session_cache_path(conv_id).exists(), timeout=30000)
     finally:
         window.close()
         bridge.stop()
