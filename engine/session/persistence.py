@@ -1,7 +1,8 @@
 """A session's cache on disk, so reopening a long conversation does not prefill it again.
 
 `save_session` writes two files: `PATH`, a safetensors file with each cache's rows (`cache.N.keys`,
-`cache.N.values`) and, in its metadata, the format, each cache's class and meta state, and the session's
+`cache.N.values`; a quantized cache's six parts, packed rows with their scales and biases, as `cache.N.0`
+... `cache.N.5`, saved as they are, so a reopened conversation has exactly the rows it had) and, in its metadata, the format, each cache's class and meta state, and the session's
 messages and turn offsets; and `PATH.segments.npz` (the tokens and media that were fed, so that rolling
 back past the load point can feed them again). Snapshots are not saved: after a load, rollback restores
 the nearest point by feeding segments from the start of the conversation. A file of another format
@@ -69,7 +70,8 @@ def segments_path(path: Path) -> Path:
 
 def load_session(session, path: str | Path) -> None:
     """Replace the session's state with the saved one (the same model must be loaded)."""
-    session.restore_saved(read_session(path, session.model.make_cache()))
+    fresh = session.model.make_cache(session.options.retention, kv_bits=session.options.kv_bits)
+    session.restore_saved(read_session(path, fresh))
 
 
 def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
@@ -80,6 +82,10 @@ def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
     cache, metadata = load_caches(path)
     meta = json.loads(metadata["tandem"])
     if [c.layout for c in cache] != [c.layout for c in fresh]:
+        saved, here = kv_precision(cache), kv_precision(fresh)
+        if saved != here and len(cache) == len(fresh):
+            raise SessionError(f"{path} was saved with a {saved} KV cache and this conversation uses a {here} "
+                               f"one: open it with the {saved} KV cache")
         raise SessionError(f"{path} was saved with a different model")
     with np.load(segments_path(path)) as data:
         count = int(data["count"])
@@ -93,13 +99,21 @@ def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
                         bool(meta["answer_open"]))
 
 
+def kv_precision(caches: list) -> str:
+    """"full-precision", "8-bit" or "4-bit": how the full-attention layers' keys and values are held."""
+    bits = {c.bits for c in caches if hasattr(c, "bits")}
+    return f"{min(bits)}-bit" if bits else "full-precision"
+
+
 def save_caches(path: Path, caches: list, metadata: dict[str, str]) -> None:
     """Write the caches' rows and meta states to a safetensors file, with `metadata` beside them."""
     arrays, classes = {}, []
     for i, c in enumerate(caches):
         state = c.state
-        if state:
+        if len(state) == 2:
             arrays[f"cache.{i}.keys"], arrays[f"cache.{i}.values"] = state
+        else:  # a quantized cache: packed rows, scales and biases, for keys then values
+            arrays.update({f"cache.{i}.{j}": part for j, part in enumerate(state)})
         classes.append([type(c).__name__, list(c.meta_state)])
     header = {**metadata, "format": FORMAT, "caches": json.dumps(classes)}
     mx.save_safetensors(str(path), arrays, header)
@@ -119,5 +133,7 @@ def load_caches(path: Path) -> tuple[list, dict[str, str]]:
         state = ()
         if f"cache.{i}.keys" in arrays:
             state = (arrays[f"cache.{i}.keys"], arrays[f"cache.{i}.values"])
+        elif f"cache.{i}.0" in arrays:
+            state = tuple(arrays[f"cache.{i}.{j}"] for j in range(6))
         caches.append(cache_from_state(name, state, meta_state))
     return caches, metadata
