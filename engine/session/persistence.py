@@ -1,8 +1,9 @@
 """A session's cache on disk, so reopening a long conversation does not prefill it again.
 
 `save_session` writes two files: `PATH`, a safetensors file with each cache's rows (`cache.N.keys`,
-`cache.N.values`; a quantized cache's six parts, packed rows with their scales and biases, as `cache.N.0`
-... `cache.N.5`, saved as they are, so a reopened conversation has exactly the rows it had) and, in its metadata, the format, each cache's class and meta state, and the session's
+`cache.N.values`; a quantized cache's six parts, packed rows with their scales and biases, as
+`cache.N.0` ... `cache.N.5`, saved as they are: it reopens only into a session with the same `kv_bits`,
+with exactly the rows it had) and, in its metadata, the format, each cache's class and meta state, and the session's
 messages and turn offsets; and `PATH.segments.npz` (the tokens and media that were fed, so that rolling
 back past the load point can feed them again). Snapshots are not saved: after a load, rollback restores
 the nearest point by feeding segments from the start of the conversation. A file of another format
@@ -84,8 +85,8 @@ def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
     if [c.layout for c in cache] != [c.layout for c in fresh]:
         saved, here = kv_precision(cache), kv_precision(fresh)
         if saved != here and len(cache) == len(fresh):
-            raise SessionError(f"{path} was saved with a {saved} KV cache and this conversation uses a {here} "
-                               f"one: open it with the {saved} KV cache")
+            raise SessionError(f"{path} was saved with a {saved} KV cache and this conversation "
+                               f"uses a {here} one: open it with the {saved} KV cache")
         raise SessionError(f"{path} was saved with a different model")
     with np.load(segments_path(path)) as data:
         count = int(data["count"])
