@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -65,6 +66,7 @@ class ChatPreferences(Protocol):
 
     def system_prompt(self) -> str: ...
     def image_budget(self) -> int: ...
+    def kv_bits(self) -> int | None: ...
     def generation_settings(self) -> ev.GenerationSettings: ...
 
 
@@ -117,6 +119,7 @@ class ChatCore:
         self._had_model = False
         self._preparing: dict[int, Attachment] = {}  # PrepareMedia request_id -> attachment
         self._opening: dict[int, str] = {}  # OpenSession request_id -> conversation id
+        self._kv_bits: dict[str, int | None] = {}  # opened conversation -> its KV precision (OpenSession)
         self._voice_session: str | None = None  # the conversation of the open voice turn
         self.titles = ModelTitles(store, submit)  # written by the model after the first answer
         self._handlers: dict[type, Callable] = {
@@ -188,15 +191,17 @@ class ChatCore:
     def _ensure_session(self, conversation_id: str) -> None:
         if conversation_id in self.opened:
             return
+        self._kv_bits[conversation_id] = self.preferences.kv_bits()
         rid = self.submit(
             ev.OpenSession(
                 session_id=conversation_id,
                 system_prompt=self.preferences.system_prompt(),
                 image_budget=self.preferences.image_budget(),
+                kv_bits=self._kv_bits[conversation_id],
             )
         )
         self._opening[rid] = conversation_id
-        cache = self.store.session_cache_path(conversation_id)
+        cache = self._cache_path(conversation_id)
         if cache.exists():
             self.submit(ev.LoadSession(session_id=conversation_id, path=str(cache)))
         else:
@@ -321,7 +326,8 @@ class ChatCore:
         if not self.store.switch_variant(conversation_id, position, index):
             return None
         # The saved KV cache holds the other version: the session is rebuilt from the store.
-        self.store.session_cache_path(conversation_id).unlink(missing_ok=True)
+        for bits in (None, 8, 4):
+            self._cache_path(conversation_id, bits).unlink(missing_ok=True)
         self.opened.discard(conversation_id)
         if self.accepts_sessions():
             self._ensure_session(conversation_id)
@@ -467,12 +473,20 @@ class ChatCore:
             self.submit(
                 ev.SaveSession(
                     session_id=event.session_id,
-                    path=str(self.store.session_cache_path(event.session_id)),
+                    path=str(self._cache_path(event.session_id)),
                 )
             )
             self.titles.after_answer(event.session_id)  # the engine writes it when idle
         self.listener.answer_finished(event.session_id, answer, event.reason)
         self.listener.conversations_changed()
+
+    def _cache_path(self, conversation_id: str, bits: int | None | str = "opened") -> Path:
+        """Where the conversation's KV cache is saved: one file per KV precision (a cache reopens only
+        into a session of its own precision; another precision replays the stored turns instead)."""
+        if bits == "opened":
+            bits = self._kv_bits.get(conversation_id)
+        path = self.store.session_cache_path(conversation_id)
+        return path if bits is None else path.with_name(f"{conversation_id}.kv{bits}{path.suffix}")
 
     def _on_error(self, event: ev.ErrorEvent) -> None:
         if self.titles.forget(event.request_id):
