@@ -28,10 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use the generated demo checkpoint (random weights)")
 
 
-def default_worker_factory() -> WorkerFactory:
+EVICTION_FOLDER = "engine-cache"  # under the data folder: idle conversations' caches (engine.session_budget)
+
+
+def default_worker_factory(data_folder: Path) -> WorkerFactory:
+    """The engine worker, moving idle conversations' caches to `data_folder`/engine-cache when memory is
+    short; what a previous run left there is stale (the conversations reopen from their history)."""
+    from functools import partial
+
     from engine.worker import EngineWorker
 
-    return EngineWorker
+    folder = data_folder / EVICTION_FOLDER
+    for stale in folder.glob("*.safetensors"):
+        stale.unlink(missing_ok=True)
+    return partial(EngineWorker, eviction_folder=folder)
 
 
 def run(args: argparse.Namespace, worker_factory: WorkerFactory | None = None) -> int:
@@ -61,7 +71,7 @@ def run(args: argparse.Namespace, worker_factory: WorkerFactory | None = None) -
         settings.set_value(Key.MODEL_PATH, "")
     elif args.model:
         settings.set_value(Key.MODEL_PATH, args.model)
-    bridge = EngineBridge(worker_factory or default_worker_factory())
+    bridge = EngineBridge(worker_factory or default_worker_factory(store.root))
     window = MainWindow(store, settings, bridge)
     opener = FileOpenFilter(window.controller.attach_files, app)
     app.installEventFilter(opener)

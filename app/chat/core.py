@@ -32,6 +32,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -74,6 +75,7 @@ class ChatPreferences(Protocol):
 
     def system_prompt(self) -> str: ...
     def image_budget(self) -> int: ...
+    def kv_bits(self) -> int | None: ...
     def generation_settings(self) -> ev.GenerationSettings: ...
 
 
@@ -128,6 +130,7 @@ class ChatCore:
         self._had_model = False
         self._preparing: dict[int, Attachment] = {}  # PrepareMedia request_id -> attachment
         self._opening: dict[int, str] = {}  # Open/LoadSession/LoadHistory request_id -> conversation id
+        self._kv_bits: dict[str, int | None] = {}  # opened conversation -> its KV precision (OpenSession)
         self._voice_session: str | None = None  # the conversation of the open voice turn
         self.titles = ModelTitles(store, submit)  # written by the model after the first answer
         self._handlers: dict[type, Callable] = {
@@ -200,15 +203,17 @@ class ChatCore:
     def _ensure_session(self, conversation_id: str) -> None:
         if conversation_id in self.opened:
             return
+        self._kv_bits[conversation_id] = self.preferences.kv_bits()
         rid = self.submit(
             ev.OpenSession(
                 session_id=conversation_id,
                 system_prompt=self.preferences.system_prompt(),
                 image_budget=self.preferences.image_budget(),
+                kv_bits=self._kv_bits[conversation_id],
             )
         )
         self._opening[rid] = conversation_id
-        cache = self.store.session_cache_path(conversation_id)
+        cache = self._cache_path(conversation_id)
         history = messages_to_replay(self.store.messages(conversation_id))
         if cache.exists():  # the stored turns are fed instead if the engine cannot read the cache
             rid = self.submit(ev.LoadSession(session_id=conversation_id, path=str(cache),
@@ -222,7 +227,8 @@ class ChatCore:
     def _forget_session(self, conversation_id: str) -> None:
         """The engine session no longer matches the store: open it again from the stored turns next time."""
         self.opened.discard(conversation_id)
-        self.store.session_cache_path(conversation_id).unlink(missing_ok=True)
+        for bits in (None, 8, 4):
+            self._cache_path(conversation_id, bits).unlink(missing_ok=True)
 
     # ------------------------------------------------------------ the model
 
@@ -341,7 +347,8 @@ class ChatCore:
         if not self.store.switch_variant(conversation_id, position, index):
             return None
         # The saved KV cache holds the other version: the session is rebuilt from the store.
-        self.store.session_cache_path(conversation_id).unlink(missing_ok=True)
+        for bits in (None, 8, 4):
+            self._cache_path(conversation_id, bits).unlink(missing_ok=True)
         self.opened.discard(conversation_id)
         if self.accepts_sessions():
             self._ensure_session(conversation_id)
@@ -512,12 +519,20 @@ class ChatCore:
             self.submit(
                 ev.SaveSession(
                     session_id=event.session_id,
-                    path=str(self.store.session_cache_path(event.session_id)),
+                    path=str(self._cache_path(event.session_id)),
                 )
             )
             self.titles.after_answer(event.session_id)  # the engine writes it when idle
         self.listener.answer_finished(event.session_id, answer, event.reason)
         self.listener.conversations_changed()
+
+    def _cache_path(self, conversation_id: str, bits: int | None | str = "opened") -> Path:
+        """Where the conversation's KV cache is saved: one file per KV precision (a cache reopens only
+        into a session of its own precision; another precision replays the stored turns instead)."""
+        if bits == "opened":
+            bits = self._kv_bits.get(conversation_id)
+        path = self.store.session_cache_path(conversation_id)
+        return path if bits is None else path.with_name(f"{conversation_id}.kv{bits}{path.suffix}")
 
     def _on_error(self, event: ev.ErrorEvent) -> None:
         if self.titles.forget(event.request_id):

@@ -122,6 +122,8 @@ class MainWindow(QMainWindow):
         self.chat_view.column_placed.connect(self.composer.align_to_column)  # one column, one edge
         bridge.turn_finished.connect(self.status_line.request_ended)  # a stopped prefill, too
         bridge.error_raised.connect(self.status_line.request_ended)
+        bridge.event_received.connect(self.status_line.show_memory_event)  # evicted to disk / read back
+        self._memory_note_shown = False  # the GPU limit note is said once per window
         self._build_menus()
         self._apply_theme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
@@ -231,6 +233,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Tandem — demo model (random weights)" if demo else "Tandem")
         self.chat_view.set_demo_model(demo)
         self.banner.dismiss()
+        if event.memory_note and not self._memory_note_shown:
+            self._memory_note_shown = True
+            self.banner.show_notice("The GPU can use only part of this Mac's memory", event.memory_note,
+                                    [("OK", self.banner.dismiss)])
 
     def _on_model_failed(self, engine_message: str) -> None:
         """A load failed: the status line says so in three words, the banner says why and what next."""

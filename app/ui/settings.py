@@ -21,6 +21,7 @@ from engine.protocol import GenerationSettings
 
 DATA_DIR_ENV = "TANDEM_DATA_DIR"  # overrides the data folder (tests, portable installs)
 IMAGE_BUDGETS = (70, 140, 280, 560, 1120)  # soft tokens per image the model was trained with
+KV_PRECISIONS = (0, 8, 4)  # bits per value of the long-range layers' keys and values; 0 = full precision
 
 
 class Key(str, Enum):
@@ -33,6 +34,7 @@ class Key(str, Enum):
     THINKING = "generation/thinking"
     USE_DRAFTER = "generation/use_drafter"
     IMAGE_BUDGET = "media/image_budget"
+    KV_BITS = "memory/kv_bits"  # a KV_PRECISIONS value, for conversations opened from then on
     WINDOW_GEOMETRY = "window/geometry"
     WINDOW_STATE = "window/state"
     SPLITTER_STATE = "window/splitter"
@@ -59,6 +61,7 @@ DEFAULTS: dict[Key, Any] = {
     Key.THINKING: False,
     Key.USE_DRAFTER: False,  # until the engine says the drafter pays off here (a GPU; not a CPU)
     Key.IMAGE_BUDGET: 280,
+    Key.KV_BITS: 0,
     Key.WINDOW_GEOMETRY: QByteArray(),
     Key.WINDOW_STATE: QByteArray(),
     Key.SPLITTER_STATE: QByteArray(),
@@ -130,6 +133,11 @@ class Settings:
     def image_budget(self) -> int:
         budget = self.value(Key.IMAGE_BUDGET)
         return budget if budget in IMAGE_BUDGETS else DEFAULTS[Key.IMAGE_BUDGET]
+
+    def kv_bits(self) -> int | None:
+        """8 or 4 for a quantized KV cache (OpenSession.kv_bits), None for full precision."""
+        bits = self.value(Key.KV_BITS)
+        return bits if bits in KV_PRECISIONS and bits else None
 
     def generation_settings(self) -> GenerationSettings:
         return GenerationSettings(

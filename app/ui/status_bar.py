@@ -1,11 +1,13 @@
 """The status line: model name, a "random weights" badge, memory, speed of the last answer,
-drafter acceptance, and a progress bar for loading and long prefills.
+drafter acceptance, a progress bar for loading and long prefills, and a short notice when the engine
+moves an idle conversation to disk or reads one back (its memory budget: `engine.session_budget`).
 
 The bar goes when its work is done, and also when the request it shows ends another way (stopped
 or failed before its last step: `request_ended`), so it never stays behind half full."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from engine import protocol as ev
@@ -17,6 +19,9 @@ def format_bytes(n: int) -> str:
             return f"{n:.0f} {unit}" if unit in ("B", "KB") else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+NOTICE_SECONDS = 6.0
 
 
 class StatusLine(QStatusBar):
@@ -40,9 +45,15 @@ class StatusLine(QStatusBar):
         self.progress.setTextVisible(False)
         self.progress.setVisible(False)
         self._progress_request = -1  # the request whose progress the bar shows
+        self.memory_notice = QLabel()  # an eviction or a reload, for a few seconds
+        self.memory_notice.setContentsMargins(8, 0, 8, 0)
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(self.memory_notice.clear)
         self.addWidget(self.model_label)
         self.addWidget(self.random_badge)
         self.addWidget(self.progress)
+        self.addWidget(self.memory_notice)
         for label in (self.memory_label, self.speed_label, self.drafter_label):
             label.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(label)
@@ -81,3 +92,15 @@ class StatusLine(QStatusBar):
         self.progress.setValue(event.done)
         self.progress.setToolTip(f"{event.stage}: {event.done}/{event.total}")
         self.progress.setVisible(True)
+
+    def show_memory_event(self, event: ev.Event, seconds: float = NOTICE_SECONDS) -> None:
+        """An idle conversation went to disk, or this one came back from it: say so for a few seconds."""
+        if isinstance(event, ev.SessionEvicted):
+            freed = f" ({format_bytes(event.bytes_freed)})" if event.bytes_freed else ""
+            text = f"An idle conversation was moved to disk to free memory{freed}."
+        elif isinstance(event, ev.SessionReloaded):
+            text = f"Loaded this conversation back from disk in {event.seconds:.1f} s."
+        else:
+            return
+        self.memory_notice.setText(text)
+        self._notice_timer.start(int(seconds * 1000))

@@ -26,15 +26,17 @@ from engine.decode.cache import set_rollback_point
 GB = 1e9
 
 
-def fill_model_caches(model, caches: list, n: int) -> None:
-    """Write `n` random rows into each cache, with the model's key/value geometry (no forward)."""
+def fill_model_caches(model, caches: list, n: int, chunk: int = 256) -> None:
+    """Write `n` random rows into each cache, with the model's key/value geometry (no forward), `chunk` rows
+    at a time as a session's prefill feeds them (`SessionOptions.chunk_tokens`): a sliding cache's buffer is
+    sized for the largest chunk it was given, so bigger steps would measure a buffer no session leaves."""
     lm = model.language_model
     for c, layer in zip(caches, lm.cache_layers(), strict=True):
         attn = lm.layers[layer].self_attn
         heads, dim = attn.n_kv_heads, attn.head_dim
         done = 0
         while done < n:
-            step = min(4096, n - done)
+            step = min(chunk, n - done)
             rows = mx.random.normal((1, heads, step, dim)).astype(mx.bfloat16)
             c.update_and_fetch(rows, rows)
             mx.eval(c.state)
@@ -47,7 +49,7 @@ def one_long_conversation(loaded, tokens: int) -> dict:
     from engine.session.segments import Segment
 
     s = Session(loaded.model, loaded.tokenizer, loaded.template, loaded.gen_config, SessionOptions())
-    fill_model_caches(loaded.model, s.cache, tokens)
+    fill_model_caches(loaded.model, s.cache, tokens, s.options.chunk_tokens)
     s.offset, s.segments = tokens, [Segment(np.zeros((tokens,), np.int32))]
     s.messages = [{"role": "user", "content": "(filled)"}, {"role": "assistant", "content": "(filled)"}]
     settings = ev.GenerationSettings(temperature=0.0, max_tokens=4, use_drafter=False)

@@ -229,7 +229,8 @@ class QuantizedFullCache(FullCache):
 
     @property
     def layout(self) -> tuple:
-        return ("full", self.bits, self.group_size)
+        # The group size is the saved rows' own (their meta state); an empty cache picks it at its first rows.
+        return ("full", self.bits)
 
     def empty(self) -> bool:
         return self._parts is None

@@ -11,6 +11,7 @@ import os
 import queue
 import signal
 import sys
+import tempfile
 import threading
 
 from engine import protocol as ev
@@ -87,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
             loaded.put(event)
         router.on_event(event)
 
-    worker = EngineWorker(on_event)
+    # The server's own folder for idle conversations' caches (engine.session_budget); gone when it exits.
+    eviction = tempfile.TemporaryDirectory(prefix="tandem-serve-kv-")
+    worker = EngineWorker(on_event, eviction_folder=eviction.name)
     worker.start()
     worker.submit(load)
     print(f"tandem serve: loading {args.model} ...", file=sys.stderr)
@@ -95,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(result, ev.ErrorEvent):
         print(f"tandem serve: cannot load the model: {result.message}", file=sys.stderr)
         worker.stop()
+        eviction.cleanup()
         return 1
     config = ServerConfig(
         max_body_bytes=int(args.max_request_mb * (1 << 20)),
@@ -115,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     except ServerError as e:
         print(f"tandem serve: {e}", file=sys.stderr)
         worker.stop()
+        eviction.cleanup()
         return 1
     label = " (random weights)" if result.random_weights else ""
     print(f"tandem serve: {result.name}{label} at {handle.url}/v1 (Ctrl+C stops)", file=sys.stderr)
@@ -127,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         handle.stop()
         worker.stop()
+        eviction.cleanup()
     return 0
 
 

@@ -1,7 +1,9 @@
 """A session's cache on disk, so reopening a long conversation does not prefill it again.
 
 `save_session` writes two files: `PATH`, a safetensors file with each cache's rows (`cache.N.keys`,
-`cache.N.values`) and, in its metadata, the format, each cache's class and meta state, and the session's
+`cache.N.values`; a quantized cache's six parts, packed rows with their scales and biases, as
+`cache.N.0` ... `cache.N.5`, saved as they are: it reopens only into a session with the same `kv_bits`,
+with exactly the rows it had) and, in its metadata, the format, each cache's class and meta state, and the session's
 messages and turn offsets; and `PATH.segments.npz` (the tokens and media that were fed, so that rolling
 back past the load point can feed them again). The turn and answer marks are saved, so rollback and
 regenerate work on a reopened conversation; snapshots are not: going back past what the caches hold feeds
@@ -79,7 +81,8 @@ def segments_path(path: Path) -> Path:
 
 def load_session(session, path: str | Path) -> None:
     """Replace the session's state with the saved one (the same model must be loaded)."""
-    session.restore_saved(read_session(path, session.model.make_cache()))
+    fresh = session.model.make_cache(session.options.retention, kv_bits=session.options.kv_bits)
+    session.restore_saved(read_session(path, fresh))
 
 
 def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
@@ -90,6 +93,10 @@ def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
     cache, metadata = load_caches(path)
     meta = json.loads(metadata["tandem"])
     if [c.layout for c in cache] != [c.layout for c in fresh]:
+        saved, here = kv_precision(cache), kv_precision(fresh)
+        if saved != here and len(cache) == len(fresh):
+            raise SessionError(f"{path} was saved with a {saved} KV cache and this conversation "
+                               f"uses a {here} one: open it with the {saved} KV cache")
         raise SessionError(f"{path} was saved with a different model")
     if not segments_path(path).exists():
         raise SessionError(f"{path} is incomplete: {segments_path(path).name} is missing")
@@ -106,13 +113,21 @@ def read_session(path: str | Path, fresh: list[Cache]) -> SavedSession:
                         bool(meta["answer_open"]))
 
 
+def kv_precision(caches: list) -> str:
+    """"full-precision", "8-bit" or "4-bit": how the full-attention layers' keys and values are held."""
+    bits = {c.bits for c in caches if hasattr(c, "bits")}
+    return f"{min(bits)}-bit" if bits else "full-precision"
+
+
 def save_caches(path: Path, caches: list, metadata: dict[str, str]) -> None:
     """Write the caches' rows and meta states to a safetensors file, with `metadata` beside them."""
     arrays, classes = {}, []
     for i, c in enumerate(caches):
         state = c.state
-        if state:
+        if len(state) == 2:
             arrays[f"cache.{i}.keys"], arrays[f"cache.{i}.values"] = state
+        else:  # a quantized cache: packed rows, scales and biases, for keys then values
+            arrays.update({f"cache.{i}.{j}": part for j, part in enumerate(state)})
         classes.append([type(c).__name__, list(c.meta_state)])
     header = {**metadata, "format": FORMAT, "caches": json.dumps(classes)}
     mx.save_safetensors(str(path), arrays, header)
@@ -132,5 +147,7 @@ def load_caches(path: Path) -> tuple[list, dict[str, str]]:
         state = ()
         if f"cache.{i}.keys" in arrays:
             state = (arrays[f"cache.{i}.keys"], arrays[f"cache.{i}.values"])
+        elif f"cache.{i}.0" in arrays:
+            state = tuple(arrays[f"cache.{i}.{j}"] for j in range(6))
         caches.append(cache_from_state(name, state, meta_state))
     return caches, metadata

@@ -57,6 +57,7 @@ class RecordingListener:
 class Preferences:
     prompt: str = "Be brief."
     budget: int = 280
+    bits: int | None = None
     settings: ev.GenerationSettings = field(
         default_factory=lambda: ev.GenerationSettings(temperature=0.0, max_tokens=64)
     )
@@ -66,6 +67,9 @@ class Preferences:
 
     def image_budget(self) -> int:
         return self.budget
+
+    def kv_bits(self) -> int | None:
+        return self.bits
 
     def generation_settings(self) -> ev.GenerationSettings:
         return self.settings

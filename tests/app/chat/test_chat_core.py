@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from chat_fakes import answer, make_chat
 
@@ -472,3 +474,29 @@ def test_a_demo_model_asks_for_no_titles(store):
     chat.send("q")
     answer(chat, engine, "noise")
     assert engine.of_type(ev.WriteTitle) == []
+
+
+def test_each_kv_precision_saves_its_own_cache_and_another_one_replays_the_turns(store):
+    chat, engine, _ = make_chat(store)
+    chat.preferences.bits = 8
+    chat.send("Capital of France?")
+    assert engine.of_type(ev.OpenSession)[0].kv_bits == 8
+    answer(chat, engine, "Paris.")
+    conv = chat.current_id
+    [save] = engine.of_type(ev.SaveSession)
+    assert save.path == str(store.session_cache_path(conv).with_name(f"{conv}.kv8.safetensors"))
+    Path(save.path).parent.mkdir(parents=True, exist_ok=True)
+    Path(save.path).write_bytes(b"cache")
+
+    again, engine2, _ = make_chat(store)  # restarted with full precision: the 8-bit cache is not read
+    again.open_conversation(conv)
+    again.send("And Germany?")
+    assert engine2.kinds()[1:] == ["OpenSession", "LoadHistory", "SendMessage"]
+    assert engine2.of_type(ev.OpenSession)[0].kv_bits is None
+
+    third, engine3, _ = make_chat(store)  # 8-bit again: its own cache is read back
+    third.preferences.bits = 8
+    third.open_conversation(conv)
+    third.send("And Spain?")
+    assert engine3.kinds()[1:] == ["OpenSession", "LoadSession", "SendMessage"]
+    assert engine3.of_type(ev.LoadSession)[0].path == save.path

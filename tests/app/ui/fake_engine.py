@@ -9,6 +9,9 @@ without vision and audio (ModelLoaded.has_vision/has_audio False). As in the rea
 engine, `OpenSession` fails until a model is loaded; `LoadModel("missing")` fails. `Cancel` takes effect
 between words, like the real engine's check between decode steps. Every command is kept in
 `commands` for tests to inspect.
+`memory_note` is ModelLoaded's (the macOS GPU limit sentence); `emit(event)` sends any event as the
+engine thread would (an eviction, say).
+`refuse` refuses every message with that sentence (a request that would not fit in memory).
 `parse_error` ends each answer with a call that could not be read (a `ParseErrorEvent`, that raw text).
 `prefill_progress` makes each answer start with a long prefill that reports Progress (1 of 4) and
 waits for a Cancel (then the turn ends "cancelled", as the real engine's does) or 10 s.
@@ -40,6 +43,8 @@ class FakeEngineWorker:
         media_error: str = "",
         text_only: bool = False,
         drafter_pays_off: bool = False,
+        memory_note: str = "",
+        refuse: str = "",
     ) -> None:
         self._on_event = on_event
         self.replies = list(replies or [])
@@ -53,6 +58,8 @@ class FakeEngineWorker:
         self.media_error = media_error  # when set, every PrepareMedia fails with this message
         self.text_only = text_only
         self.drafter_pays_off = drafter_pays_off  # what ModelLoaded says about this "device"
+        self.memory_note = memory_note  # what ModelLoaded says about the GPU's memory limit
+        self.refuse = refuse  # when set, every SendMessage is refused with it ("too_long", engine.admission)
         self.commands: list[ev.Command] = []
         self.histories: dict[str, list] = {}  # session_id -> the last LoadHistory's messages
         self.fail_paths: set[str] = set()  # LoadModel fails on these (and on "missing")
@@ -101,6 +108,10 @@ class FakeEngineWorker:
     def _emit(self, event: ev.Event) -> None:
         self._on_event(event)
 
+    def emit(self, event: ev.Event) -> None:
+        """Send `event` to the app as the engine would (from a test)."""
+        self._on_event(event)
+
     def _on_LoadModel(self, c: ev.LoadModel) -> None:
         if c.path == "missing" or c.path in self.fail_paths:
             self._emit(ev.ErrorEvent(request_id=c.request_id, message=f"no model at {c.path}"))
@@ -112,7 +123,8 @@ class FakeEngineWorker:
                                   has_drafter=c.drafter_path is not None, context_length=8192,
                                   memory_bytes=123 * 2**20, has_vision=not self.text_only,
                                   has_audio=not self.text_only,
-                                  drafter_pays_off=self.drafter_pays_off))
+                                  drafter_pays_off=self.drafter_pays_off,
+                                  memory_note=self.memory_note))
 
     def _on_OpenSession(self, c: ev.OpenSession) -> None:
         if not self.model_path:
@@ -144,6 +156,10 @@ class FakeEngineWorker:
         if c.session_id not in self.sessions:
             self._emit(ev.ErrorEvent(session_id=c.session_id, request_id=c.request_id,
                                      message="No such session", detail=c.session_id))
+            return
+        if self.refuse:
+            self._emit(ev.ErrorEvent(session_id=c.session_id, request_id=c.request_id,
+                                     kind="too_long", message=self.refuse))
             return
         self.sessions[c.session_id].append(c.content)
         self._generate(c.session_id, c.request_id, c.content)

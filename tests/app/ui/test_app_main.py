@@ -57,3 +57,13 @@ def test_unreadable_data_folder_is_explained(qtbot, tmp_path, monkeypatch):
     blocker.write_text("not a folder")
     rc = app_main.run(parse(["--data-dir", str(blocker)]), FakeEngineWorker)
     assert rc == 1 and "Cannot open the conversations" in shown[0]
+
+
+def test_the_engine_moves_idle_conversations_under_the_data_folder(tmp_path):
+    folder = tmp_path / app_main.EVICTION_FOLDER
+    folder.mkdir()
+    (folder / "old-1.safetensors").write_bytes(b"left by a run that crashed")
+    (folder / "notes.txt").write_text("not ours")
+    worker = app_main.default_worker_factory(tmp_path)(lambda event: None)  # built, not started
+    assert worker.eviction_folder == folder
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]  # stale caches gone, nothing else

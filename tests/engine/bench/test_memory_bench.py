@@ -19,3 +19,21 @@ def test_the_kv_figure_shows_the_quantized_caches_saving():
     out = kv_quantization(get_shape("12b"), tokens=512, context=262_144)
     assert out["bfloat16_gib_at_context"] == 4.0  # 8 layers x 1 head x 512 x K and V x 2 bytes x 256K
     assert out["4bit_gib_at_context"] < out["8bit_gib_at_context"] < 0.6 * out["bfloat16_gib_at_context"]
+
+
+def test_filled_caches_hold_what_a_session_prefill_leaves():
+    """fill_model_caches feeds rows in a session's prefill chunks, so a sliding buffer is not oversized."""
+    from types import SimpleNamespace
+
+    from engine.bench.memory_model import fill_model_caches
+    from engine.decode.cache import FullCache, SlidingCache
+
+    window, heads, dim = 64, 2, 16
+    attn = [SimpleNamespace(n_kv_heads=heads, head_dim=dim), SimpleNamespace(n_kv_heads=1, head_dim=32)]
+    lm = SimpleNamespace(cache_layers=lambda: [0, 1], layers=[SimpleNamespace(self_attn=a) for a in attn])
+    caches = [SlidingCache(window), FullCache()]
+    fill_model_caches(SimpleNamespace(language_model=lm), caches, 2000)
+    assert caches[1].offset == caches[0].offset == 2000
+    row = 2 * heads * dim * 2
+    # The live window, one 256-row chunk, the speculative slack and the buffer's growth step at most.
+    assert caches[0].nbytes <= (window - 1 + 256 + 16 + 2 * 64) * row

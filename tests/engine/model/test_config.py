@@ -84,3 +84,19 @@ def test_unknown_keys_ignored_and_errors_are_clear():
         from engine.model.text import rope_periods
 
         rope_periods({"rope_type": "yarn", "rope_theta": 1.0}, 16)
+
+
+def test_a_12b_shape_quantized_checkpoint_gives_full_layers_one_kv_head_of_512():
+    """The 12B's released geometry survives the checkpoint writer's config.json and the loader."""
+    from engine.checkpoint import SHAPES
+    from engine.checkpoint.config import model_config
+    from engine.model.text import Attention
+
+    written = model_config(SHAPES["12b"], quantization={"group_size": 64, "bits": 4, "mode": "affine"})
+    text = ModelConfig.from_dict(json.loads(json.dumps(written))).text_config
+    full = [i for i, t in enumerate(text.layer_types) if t == FULL]
+    assert full == [5, 11, 17, 23, 29, 35, 41, 47]
+    assert {(text.kv_heads[i], text.head_dims[i]) for i in full} == {(1, 512)}
+    assert {(text.kv_heads[i], text.head_dims[i]) for i in range(48) if i not in full} == {(8, 256)}
+    attn = Attention(text, 5)  # what the cache is sized from
+    assert (attn.n_kv_heads, attn.head_dim, attn.k_eq_v) == (1, 512, True)

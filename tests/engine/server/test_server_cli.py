@@ -1,6 +1,7 @@
 """`tandem serve` arguments and the loopback-only default."""
 
 import argparse
+import os
 
 import pytest
 
@@ -43,3 +44,21 @@ def test_a_model_that_cannot_load_is_a_clear_failure(tmp_path, capsys, monkeypat
     monkeypatch.delenv("TANDEM_API_KEY", raising=False)
     assert cli.run(parse("--model", str(tmp_path / "nothing-here"), "--port", "0")) == 1
     assert "cannot load the model" in capsys.readouterr().err
+
+
+def test_the_server_gives_its_engine_its_own_eviction_folder_and_removes_it(tmp_path, monkeypatch):
+    import engine.worker
+
+    folders = []
+    real = engine.worker.EngineWorker
+
+    def recording(on_event, **options):
+        folders.append(options.get("eviction_folder"))
+        assert folders[-1] is not None and os.path.isdir(folders[-1])
+        return real(on_event, **options)
+
+    monkeypatch.setattr(engine.worker, "EngineWorker", recording)
+    monkeypatch.delenv("TANDEM_API_KEY", raising=False)
+    assert cli.run(parse("--model", str(tmp_path / "nothing-here"), "--port", "0")) == 1
+    [folder] = folders
+    assert "tandem-serve-kv-" in folder and not os.path.exists(folder)  # gone on exit

@@ -117,3 +117,36 @@ def test_a_load_that_fails_changes_nothing_and_a_save_that_fails_keeps_the_old_f
         save_session(s, path)
     assert (path.read_bytes(), persistence.segments_path(path).read_bytes()) == saved_bytes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["conv.safetensors", "conv.safetensors.segments.npz"]
+
+
+@pytest.mark.parametrize("kv_bits", [8, 4])
+def test_a_quantized_kv_cache_is_saved_and_reopened_as_it_was(loaded, tmp_path, kv_bits):
+    from engine.decode.cache import QuantizedFullCache
+
+    s = new_session(loaded, kv_bits=kv_bits)
+    run(s.send("Remember the number 7.", GREEDY))
+    save_session(s, tmp_path / "conv.safetensors")
+    reopened = new_session(loaded, kv_bits=kv_bits)
+    load_session(reopened, tmp_path / "conv.safetensors")
+    quantized = [(a, b) for a, b in zip(s.cache, reopened.cache) if isinstance(a, QuantizedFullCache)]
+    assert quantized and all(isinstance(b, QuantizedFullCache) and b.bits == kv_bits for _, b in quantized)
+    for a, b in quantized:  # the packed rows, scales and biases themselves, not a re-quantized copy
+        assert a.offset == b.offset and len(b.state) == 6
+        assert all(mx.array_equal(x, y).item() for x, y in zip(a.state, b.state))
+    assert reopened.token_ids().tolist() == s.token_ids().tolist()
+    run(s.send("Which number?", GREEDY))
+    run(reopened.send("Which number?", GREEDY))
+    assert s.messages[-1]["content"] == reopened.messages[-1]["content"]
+
+
+def test_a_quantized_save_opened_with_another_precision_says_which_to_use(loaded, tmp_path):
+    s = new_session(loaded, kv_bits=8)
+    run(s.send("Hi.", GREEDY))
+    save_session(s, tmp_path / "conv.safetensors")
+    plain = new_session(loaded)
+    run(plain.send("Mine.", GREEDY))
+    before = (plain.token_ids().tolist(), list(plain.messages))
+    with pytest.raises(SessionError, match="saved with a 8-bit KV cache and this conversation uses a "
+                                           "full-precision one: open it with the 8-bit KV cache"):
+        load_session(plain, tmp_path / "conv.safetensors")
+    assert (plain.token_ids().tolist(), plain.messages) == before  # nothing lost

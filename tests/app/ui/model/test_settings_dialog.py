@@ -48,3 +48,25 @@ def test_the_drafter_box_shows_the_devices_default_until_chosen(qtbot, tmp_path)
     dialog.drafter.setChecked(False)
     dialog.accept()
     assert s.is_set(Key.USE_DRAFTER) and s.value(Key.USE_DRAFTER) is False and dialog.model_changed
+
+
+def test_the_kv_precision_is_chosen_with_its_memory_cost_in_words(qtbot, tmp_path):
+    s = ini_settings(tmp_path)
+    assert s.kv_bits() is None  # full precision unless chosen
+    dialog = SettingsDialog(s)
+    qtbot.addWidget(dialog)
+    choices = [dialog.kv_precision.itemText(i) for i in range(dialog.kv_precision.count())]
+    assert choices[0].startswith("Full precision: about 0.5 GB per 32,000 tokens")
+    assert "half" in choices[1] and "quarter" in choices[2]
+    assert "16 GB Mac" in dialog.kv_precision.toolTip()
+    dialog.kv_precision.setCurrentIndex(1)
+    dialog.reject()
+    assert s.kv_bits() is None
+    dialog.accept()
+    assert s.kv_bits() == 8
+    again = SettingsDialog(ini_settings(tmp_path))  # read back from the file
+    qtbot.addWidget(again)
+    assert again.kv_precision.currentData() == 8 and again.settings.kv_bits() == 8
+    again.kv_precision.setCurrentIndex(2)
+    again.accept()
+    assert ini_settings(tmp_path).kv_bits() == 4
