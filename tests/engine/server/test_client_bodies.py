@@ -69,7 +69,7 @@ def test_claude_code_requests(served):
 def test_codex_requests(served):
     headers = {"Authorization": f"Bearer {API_KEY}", "OpenAI-Beta": "responses=experimental",
                "originator": "codex_cli_rs", "session_id": "0199a1b2"}
-    first = codex_first() | {"max_output_tokens": 8}
+    first = codex_first() | {"max_output_tokens": 8, "temperature": 0}  # greedy: the same answer each run
     events = sse(served.base, "/v1/responses", first, headers)
     kinds = [k for k, _ in events]
     assert kinds[:2] == ["response.created", "response.in_progress"]
