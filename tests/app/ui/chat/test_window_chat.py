@@ -386,14 +386,15 @@ def test_editing_keeps_the_old_branch_reachable(qtbot, open_window):
 
 
 def test_versions_cannot_be_switched_while_an_answer_is_written(qtbot, open_window):
-    window, engine = open_window(replies=["one", "two", "a long answer " * 40], token_delay=0.01)
+    window, engine = open_window(replies=["one", "two", "a long answer " * 400], token_delay=0.01)
     send(qtbot, window, "q")
     wait_answer(qtbot, window).regenerate_button.click()
-    qtbot.waitUntil(lambda: window.chat_view.last().answer == "two", timeout=3000)
+    qtbot.waitUntil(lambda: window.chat_view.last().answer == "two", timeout=10000)
     wait_answer(qtbot, window)
     send(qtbot, window, "more")
-    qtbot.waitUntil(lambda: window.controller.core.answering, timeout=3000)
+    qtbot.waitUntil(lambda: window.controller.core.answering, timeout=10000)
     answer = window.chat_view.messages[1]
+    qtbot.waitUntil(lambda: answer.variants.isVisibleTo(window), timeout=10000)
     assert answer.variants.isVisibleTo(window) and not answer.variants.isEnabled()
     window.controller.switch_variant(1, 1)  # refused while the answer streams: nothing changes
     assert [m.content for m in window.store.messages(window.controller.current_id)][:2] == ["q", "two"]
