@@ -49,26 +49,34 @@ def image_ref(url: str, where: str, allow_files: bool = True) -> tuple[str, Call
                 f"{where} must be a base64 data URL (data:image/...;base64,...)", where
             )
         return _digest(payload), lambda: _load_image(_b64(payload, where), where)
+    path = local_media_path(url, where, allow_files, "image")
+    st = Path(path).stat()
+    return _digest(f"{path}|{st.st_size}|{st.st_mtime_ns}"), lambda: _load_image(path, where)
+
+
+def local_media_path(url: str, where: str, allow_files: bool, kind: str, named: str | None = None) -> str:
+    """The local file a `file://` URL or absolute path names (an image's or a video's), checked.
+
+    `kind` is what the person should send as a data URL instead; `named` the field the message names.
+    """
     parsed = urlparse(url)
     if parsed.scheme in ("http", "https"):
         raise RequestError(
-            f"{where}: this server does not fetch remote URLs; send the image as a data URL", where
+            f"{where}: this server does not fetch remote URLs; send the {kind} as a data URL", where
         )
     if parsed.scheme == "file":
         path = unquote(parsed.path)
     elif parsed.scheme == "" and os.path.isabs(url):
         path = url
     else:
-        raise RequestError(f"{where} must be a data URL, a file:// URL or an absolute path", where)
+        raise RequestError(f"{named or where} must be a data URL, a file:// URL or an absolute path", where)
     if not allow_files:
         raise RequestError(
             f"{where}: local files are turned off on this server; send a data URL", where
         )
-    p = Path(path)
-    if not p.is_file():
+    if not Path(path).is_file():
         raise RequestError(f"{where}: '{path}' does not exist or is not a file", where)
-    st = p.stat()
-    return _digest(f"{path}|{st.st_size}|{st.st_mtime_ns}"), lambda: _load_image(path, where)
+    return path
 
 
 def _load_image(source, where: str):

@@ -20,14 +20,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from engine.server.conversation import Part
 from engine.server.items import RequestError
+from engine.server.media import local_media_path
 
 VIDEO_PART_TYPES = ("video_url", "input_video")
 
@@ -57,7 +56,7 @@ def video_ref(part: dict, where: str, allow_files: bool = True) -> tuple[str, Ca
             )
         digest = hashlib.sha256(payload.encode() + tag.encode()).hexdigest()
         return digest, lambda: _load(_b64(payload, where), sound, where)
-    path = _local_path(url, where, allow_files)
+    path = local_media_path(url, where, allow_files, "video", named=f"{where}.video_url")
     st = Path(path).stat()
     digest = hashlib.sha256(f"{path}|{st.st_size}|{st.st_mtime_ns}{tag}".encode()).hexdigest()
     return digest, lambda: _load(path, sound, where)
@@ -68,29 +67,6 @@ def video_part(part: dict, where: str, allow_files: bool = True) -> Part:
     digest, load = video_ref(part, where, allow_files)
     url, _ = _url_and_sound(part, where)
     return Part("video", digest=digest, load=load, size=len(url))
-
-
-def _local_path(url: str, where: str, allow_files: bool) -> str:
-    parsed = urlparse(url)
-    if parsed.scheme in ("http", "https"):
-        raise RequestError(
-            f"{where}: this server does not fetch remote URLs; send the video as a data URL", where
-        )
-    if parsed.scheme == "file":
-        path = unquote(parsed.path)
-    elif parsed.scheme == "" and os.path.isabs(url):
-        path = url
-    else:
-        raise RequestError(
-            f"{where}.video_url must be a data URL, a file:// URL or an absolute path", where
-        )
-    if not allow_files:
-        raise RequestError(
-            f"{where}: local files are turned off on this server; send a data URL", where
-        )
-    if not Path(path).is_file():
-        raise RequestError(f"{where}: '{path}' does not exist or is not a file", where)
-    return path
 
 
 def _b64(data: str, where: str) -> bytes:
