@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from dialogs import answer_message_box
 from fake_engine import FakeEngineWorker
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -50,9 +51,7 @@ def test_run_opens_the_window_loads_the_model_and_quits(qtbot, tmp_path, monkeyp
 
 def test_unreadable_data_folder_is_explained(qtbot, tmp_path, monkeypatch):
     monkeypatch.delenv("TANDEM_DATA_DIR", raising=False)
-    shown = []
-    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.critical",
-                        lambda parent, title, text: shown.append(text))
+    shown = answer_message_box("OK")  # the real box, answered when it opens
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     rc = app_main.run(parse(["--data-dir", str(blocker)]), FakeEngineWorker)
