@@ -17,6 +17,8 @@ Contract:
 - Voice turns: `start_voice`, `append_audio` (complete 640-sample frames are prefilled in small batches
   while recording goes on; clips longer than the model's 30 s budget continue as a new clip in the same
   turn), `end_voice` (the partial frame is zero-padded, the closing tokens are fed) and the answer.
+  Where the device keeps up, the close is fed ahead after each audio batch and taken back when more audio
+  comes (`engine.session.close_ahead`); `end_voice` then only samples. Every other command drops it first.
 - The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly;
   without one, `settings.constraint` (plain data, `engine.decode.grammar`) builds one.
 - Special tokens other than the output parser's (`engine.inputs.special_tokens`) stay in the cache but
@@ -37,7 +39,7 @@ import numpy as np
 from engine import protocol as ev
 from engine.admission import memory_shortfall
 from engine.decode import cache as kv_cache
-from engine.decode.cache import Retention
+from engine.decode.cache import CacheTransaction, Retention
 from engine.decode.generation import DecodeStats, GenerationConfig, drafter_pays_off, generate_tokens
 from engine.decode.sampling import TokenConstraint
 from engine.decode.speculative import MTPDraftSource, generate_speculative
@@ -48,6 +50,7 @@ from engine.inputs.special_tokens import hidden_token_ids
 from engine.inputs.template import render_chat, render_tool_results
 from engine.inputs.types import ToolCall
 from engine.session.errors import Cancelled, ContextTooLong, NotFound, SessionError
+from engine.session.close_ahead import CloseAheadRate, PreparedClose, close_length
 from engine.session.history import plan_history
 from engine.session.marks import Mark, drop_old_snapshots, newest_snapshot_before
 from engine.session.messages import media_of, template_message
@@ -70,6 +73,7 @@ class SessionOptions:
     max_snapshots: int = 0  # marks that keep a copy of the sliding rows (window - 1 each); 0: none
     retention: Retention = Retention()  # rows sliding caches keep beyond their window, for rollback
     kv_bits: int | None = None  # 8 or 4: the full-attention layers' keys and values quantized
+    close_ahead: bool | None = None  # feed a voice turn's close after each batch; None: where it keeps up
 
 
 class Session:
@@ -92,6 +96,7 @@ class Session:
         self.tool_response_id = tokenizer.convert_tokens_to_ids(TOOL_RESPONSE)
         limit = cfg.text_config.max_position_embeddings
         self.context_length = min(limit, self.options.context_length or limit)
+        self.close_rate = CloseAheadRate(self.options.close_ahead)  # this device's prefill rate
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -106,6 +111,8 @@ class Session:
         self.answer_open = False  # an answer is in the cache and not closed with <turn|>
         self.awaiting_tools: list[ToolCall] = []
         self.voice: VoiceBuffer | None = None
+        self.voice_thinking = False  # the open voice turn's thinking setting (for its close)
+        self.prepared_close: PreparedClose | None = None  # rows past `self.offset` in the caches
         self.prefill_seconds = 0.0
         self._voice_logits = None
         self.last_hidden = None  # post-norm hidden of the last prompt position (for the drafter)
@@ -180,6 +187,7 @@ class Session:
     def regenerate(self, settings: ev.GenerationSettings,
                    constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
         """Drop the last answer and generate it again from the same prompt."""
+        self.drop_prepared_close()
         if not self.answer_marks:
             raise SessionError("there is no answer to regenerate")
         constraint = self._constraint(settings, constraint)
@@ -218,6 +226,7 @@ class Session:
 
     def rollback(self, turn: int) -> Iterator[ev.Event]:
         """Return to the state just before user turn `turn` (0-based); later turns are dropped."""
+        self.drop_prepared_close()
         if not 0 <= turn < len(self.turns):
             raise NotFound(f"there is no turn {turn} (the conversation has {len(self.turns)})")
         yield from self._rewind(self.turns[turn])
@@ -236,19 +245,31 @@ class Session:
         self._check_room(len(ids), settings.max_tokens)
         self._begin_turn()
         self.voice = VoiceBuffer()
+        self.voice_thinking = settings.enable_thinking
         yield from self._feed_plain(ids)
 
     def append_audio(self, samples: np.ndarray) -> Iterator[ev.Event]:
         """Buffer samples and prefill the complete frames, `audio_chunk_frames` at a time."""
         if self.voice is None:
             raise SessionError("no voice turn is open: start one before sending audio")
+        self.drop_prepared_close()
         self.voice.add(samples)
+        started, offset = time.perf_counter(), self.offset
         yield from self._feed_voice(final=False)
+        self.close_rate.record_batch(len(samples), self.offset - offset, time.perf_counter() - started)
+        yield from self._close_ahead()
 
     def end_voice(self, text: str, settings: ev.GenerationSettings,
                   constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
         if self.voice is None:
             raise SessionError("no voice turn is open")
+        prepared, self.prepared_close = self.prepared_close, None
+        if prepared is not None and prepared.fits(text, settings.enable_thinking):
+            self._keep_close(prepared)
+            yield from self._answer(prepared.logits, settings, constraint=constraint)
+            return
+        if prepared is not None:
+            prepared.transaction.abort()
         try:
             yield from self._end_voice(text, settings)
         except BaseException:
@@ -258,20 +279,68 @@ class Session:
         yield from self._answer(self._voice_logits, settings, constraint=constraint)
 
     def _end_voice(self, text: str, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
+        message, ids = self._closing(text, settings.enable_thinking)
+        self._check_room(close_length(self.voice, len(ids), MAX_AUDIO_TOKENS), settings.max_tokens)
         yield from self._feed_voice(final=True)
-        voice, self.voice = self.voice, None
-        content = [{"type": "audio"} for _ in range(voice.clips)]
+        self.voice = None
+        self.messages.append(message)
+        self._voice_logits = yield from self._prefill(Segment(np.asarray(ids, np.int32)))
+
+    def _closing(self, text: str, enable_thinking: bool) -> tuple[dict, list[int]]:
+        """The open voice turn's user message and the ids that close it after its audio."""
+        content = [{"type": "audio"} for _ in range(self.voice.clips)]
         if text.strip():
             content.append({"type": "text", "text": text})
         message = {"role": "user", "content": content}
-        rendered, _, _ = self._new_turn_text(message, settings.enable_thinking)
+        rendered, _, _ = self._new_turn_text(message, enable_thinking)
         tail = rendered[rendered.rindex("<|audio|>") + len("<|audio|>"):]
-        self.messages.append({"role": "user", "content": content})
-        ids = [self.eoa_token_id] + self._encode(tail)
-        self._check_room(len(ids), settings.max_tokens)
-        self._voice_logits = yield from self._prefill(Segment(np.asarray(ids, np.int32)))
+        return message, [self.eoa_token_id] + self._encode(tail)
+
+    def _close_ahead(self) -> Iterator[ev.Event]:
+        """Feed the close `end_voice("")` would feed now, in a transaction (`engine.session.close_ahead`)."""
+        message, ids = self._closing("", self.voice_thinking)
+        n = close_length(self.voice, len(ids), MAX_AUDIO_TOKENS)
+        if n > self.options.retention.slack or not self.close_rate.pays_off(n):
+            return  # a longer close could not always be trimmed away again
+        try:
+            self._check_room(n, 1)
+        except ContextTooLong:
+            return  # end_voice says so
+        voice, offset, n_segments = self.voice, self.offset, len(self.segments)
+        self.voice = copy.copy(voice)  # its arrays are replaced, never written
+        transaction = CacheTransaction(self.cache)
+        started = time.perf_counter()
+        try:
+            yield from self._feed_voice(final=True)
+            logits = yield from self._prefill(Segment(np.asarray(ids, np.int32)))
+        except BaseException:
+            transaction.abort()
+            raise
+        finally:
+            segments = self.segments[n_segments:]
+            self.voice, self.offset = voice, offset
+            del self.segments[n_segments:]
+        self.close_rate.record_close(n, time.perf_counter() - started)
+        self.prepared_close = PreparedClose(transaction, "", self.voice_thinking, segments, message,
+                                            logits, self.last_hidden)
+
+    def _keep_close(self, prepared: PreparedClose) -> None:
+        """Make a close fed ahead part of the turn, as `_end_voice` would have fed it."""
+        prepared.transaction.commit(prepared.tokens)
+        self.segments.extend(prepared.segments)
+        self.offset += prepared.tokens
+        self.messages.append(prepared.message)
+        self.voice = None
+        self.last_hidden = prepared.last_hidden
+
+    def drop_prepared_close(self) -> None:
+        """Take the close fed ahead back out of the caches (before anything else uses them)."""
+        prepared, self.prepared_close = self.prepared_close, None
+        if prepared is not None:
+            prepared.transaction.abort()
 
     def cancel_voice(self) -> None:
+        self.drop_prepared_close()
         if self.voice is not None:
             self.voice = None
             self._undo_turn()
