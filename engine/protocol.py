@@ -139,6 +139,15 @@ class AppendAudio(SessionCommand):
 
 
 @dataclass
+class PrepareVoiceAnswer(SessionCommand):
+    """The person paused (hands-free): close the voice turn ahead and decode the answer's first tokens
+    with `settings` until another command comes. Nothing is shown; an `EndVoiceTurn` with the same
+    settings starts with them, more audio takes them back."""
+
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+@dataclass
 class EndVoiceTurn(SessionCommand):
     """Close the voice turn (optional text after the audio) and generate the answer."""
 

@@ -113,6 +113,7 @@ class EngineWorker:
             ev.PrepareMedia: self._prepare_media,
             ev.StartVoiceTurn: self._start_voice_turn,
             ev.AppendAudio: self._append_audio,
+            ev.PrepareVoiceAnswer: self._prepare_voice_answer,
             ev.EndVoiceTurn: self._end_voice_turn,
             ev.Rollback: self._rollback,
             ev.Regenerate: self._regenerate,
@@ -318,6 +319,10 @@ class EngineWorker:
 
     def _append_audio(self, c: ev.AppendAudio):
         return self._session(c.session_id).append_audio(c.samples)
+
+    def _prepare_voice_answer(self, c: ev.PrepareVoiceAnswer):
+        # Work for a turn that may not end here: it gives way to any command submitted meanwhile.
+        return self._session(c.session_id).prepare_answer(c.settings, lambda: not self.commands.empty())
 
     def _end_voice_turn(self, c: ev.EndVoiceTurn):
         return self._session(c.session_id).end_voice(c.text, c.settings)

@@ -61,6 +61,11 @@ class BargeInGate:
     def in_turn(self) -> bool:
         return self.segmenter.in_turn
 
+    @property
+    def silence_samples(self) -> int:
+        """Inside a turn let through, the silence heard since the voice last stopped (else 0)."""
+        return 0 if self._pending is not None else self.segmenter.silence_samples
+
     def note_played(self, played: np.ndarray) -> None:
         """What went to the speakers since the last call (before the next `feed`)."""
         if played.size and float(np.max(np.abs(played))) > AUDIBLE:

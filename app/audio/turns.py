@@ -57,6 +57,11 @@ class TurnSegmenter:
     def in_turn(self) -> bool:
         return self.vad.in_speech
 
+    @property
+    def silence_samples(self) -> int:
+        """Inside a turn, the silence heard since the voice last stopped, in samples (else 0)."""
+        return self.vad.silence_samples
+
     def feed(self, samples: np.ndarray) -> list[TurnEvent]:
         """Judge one chunk (16 kHz mono float32) and say what it means for the turn."""
         samples = np.asarray(samples, dtype=np.float32)

@@ -169,6 +169,11 @@ class VoiceActivityDetector:
     def samples_fed(self) -> int:
         return self._fed
 
+    @property
+    def silence_samples(self) -> int:
+        """Inside a turn: how many samples, up to the last judged one, were unvoiced in a row (else 0)."""
+        return self._run * self.frame if self.in_speech else 0
+
     def _judge(self, frame: np.ndarray, at: int) -> VadEvent | None:
         score = self.scorer.score(frame)
         voiced = score >= (self.scorer.hold if self.in_speech else self.scorer.onset)

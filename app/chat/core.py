@@ -399,6 +399,14 @@ class ChatCore:
     def append_voice(self, session_id: str, samples: np.ndarray) -> None:
         self.submit(ev.AppendAudio(session_id=session_id, samples=samples))
 
+    def prepare_voice_answer(self, session_id: str) -> None:
+        """A pause in the spoken turn: the engine begins the answer with the settings the end will use."""
+        self.submit(
+            ev.PrepareVoiceAnswer(
+                session_id=session_id, settings=self.preferences.generation_settings()
+            )
+        )
+
     def finish_voice_turn(self, session_id: str, recording: Attachment, text: str = "") -> None:
         """Store the turn as a user message with its recording, then ask for the answer."""
         self._voice_session = None

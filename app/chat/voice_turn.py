@@ -2,7 +2,8 @@
 
 Whoever captures the microphone (the window's voice controller, with app.audio) drives it:
 `start()` when recording begins, `append()` with each block of 16 kHz mono float32 samples while
-the person speaks (the engine prefills them at once), `finish()` when they stop. `finish` stores
+the person speaks (the engine prefills them at once), `prepare_answer()` at a pause (hands-free: the
+engine begins the answer, and takes it back if more audio comes), `finish()` when they stop. `finish` stores
 the recording as a WAV attachment of a user message (on disk before it shows), then asks for the
 answer, which streams like any other. `cancel()` drops the turn. No method waits on the engine; a
 turn that cannot start is said through `on_failure`.
@@ -48,6 +49,11 @@ class VoiceTurn:
         samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         self._chunks.append(samples)
         self.chat.append_voice(self.session_id, samples)
+
+    def prepare_answer(self) -> None:
+        """The person paused: the engine may begin the answer (taken back if they go on)."""
+        if self.session_id is not None:
+            self.chat.prepare_voice_answer(self.session_id)
 
     def finish(self, text: str = "") -> None:
         if self.session_id is None:

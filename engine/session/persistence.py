@@ -45,6 +45,7 @@ class SavedSession:
 
 def save_session(session, path: str | Path) -> None:
     """Write the session's caches, segments, messages and turn marks (see the module docstring)."""
+    session.drop_prepared_close()  # its rows are not part of the conversation yet
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {

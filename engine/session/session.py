@@ -19,9 +19,12 @@ Contract:
 - Context policy: a turn whose prompt does not fit (with room for at least one answer token) is
   refused with a clear error and nothing changes; past 80% of the context a warning is sent; decoding
   stops at the limit with reason "length" and a warning. Nothing is ever truncated silently.
-- Voice turns: `start_voice`, `append_audio` (complete 640-sample frames are prefilled in small batches
-  while recording goes on; clips longer than the model's 30 s budget continue as a new clip in the same
-  turn), `end_voice` (the partial frame is zero-padded, the closing tokens are fed) and the answer.
+- Voice turns (`engine.session.voice`): `start_voice`, `append_audio` (complete 640-sample frames are
+  prefilled in small batches while recording goes on; clips longer than the model's 30 s budget continue as
+  a new clip in the same turn), `end_voice` (the partial frame is zero-padded, the closing tokens are fed)
+  and the answer. Where the device keeps up, the close is fed ahead after each audio batch; at a pause
+  `prepare_answer` also decodes the answer's first tokens (`engine.session.close_ahead`); `end_voice` keeps
+  what fits, every other command takes it back first.
 - The model never writes input-only tokens (media placeholders, turn openers...): they are suppressed in
   plain and speculative decoding (`engine.decode.generation.input_only_tokens`).
 - The answering methods take an optional `TokenConstraint` (constrained decoding), which decodes plainly;
@@ -35,7 +38,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import mlx.core as mx
 import numpy as np
@@ -47,13 +50,13 @@ from engine.decode.cache import Retention
 from engine.decode.generation import (
     DecodeStats,
     GenerationConfig,
+    Step,
     drafter_pays_off,
     generate_tokens,
     input_only_tokens,
 )
 from engine.decode.sampling import TokenConstraint
 from engine.decode.speculative import MTPDraftSource, generate_speculative
-from engine.inputs.audio import MAX_AUDIO_TOKENS
 from engine.inputs.output_parser import TOOL_RESPONSE, OutputParser, ParseError, Text, Thinking
 from engine.inputs.prompt import encode_prompt
 from engine.inputs.special_tokens import hidden_token_ids
@@ -66,7 +69,9 @@ from engine.session.marks import Mark, drop_old_snapshots, newest_snapshot_befor
 from engine.session.messages import media_of, template_message
 from engine.session.persistence import SavedSession
 from engine.session.segments import Segment, segment_of, vision_runs_end
+from engine.session.close_ahead import CloseAheadRate, PreparedClose
 from engine.session.transaction import SavedState
+from engine.session.voice import VoiceTurns
 from engine.session.voice_buffer import VoiceBuffer
 
 CLOSE_ANSWER = "<turn|>\n"
@@ -90,9 +95,11 @@ class SessionOptions:
     max_snapshots: int = 0  # marks that keep a copy of the sliding rows (window - 1 each); 0: none
     retention: Retention = Retention()  # rows sliding caches keep beyond their window, for rollback
     kv_bits: int | None = None  # 8 or 4: the full-attention layers' keys and values quantized
+    close_ahead: bool | None = None  # feed a voice turn's close after each batch (None: where it keeps up)
+    answer_ahead_tokens: int = 32  # the most answer tokens `prepare_answer` decodes at a pause
 
 
-class Session:
+class Session(VoiceTurns):
     def __init__(self, model, tokenizer, template: str, gen_config: GenerationConfig,
                  options: SessionOptions | None = None, drafter=None,
                  cancel: CancelFlag | None = None) -> None:
@@ -118,6 +125,7 @@ class Session:
         self._accepted = True  # within a command: whether a cancel now keeps what was done
         self._low_water = 0  # within a command: the lowest offset the cache went back to
         self._command_start: int | None = None  # within a command: the offset it started at
+        self.close_rate = CloseAheadRate(self.options.close_ahead)  # this device's prefill rate
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -132,6 +140,8 @@ class Session:
         self.answer_open = False  # an answer is in the cache and not closed with <turn|>
         self.awaiting_tools: list[ToolCall] = []
         self.voice: VoiceBuffer | None = None
+        self.voice_thinking = False  # the open voice turn's thinking setting (for a close fed ahead)
+        self.prepared_close: PreparedClose | None = None  # fed ahead: rows past `self.offset` in the caches
         self.prefill_seconds = 0.0
         self.last_hidden = None  # post-norm hidden of the last prompt position (for the drafter)
 
@@ -193,11 +203,17 @@ class Session:
 
     def append_audio(self, samples: np.ndarray) -> Iterator[ev.Event]:
         """Buffer samples and prefill the complete frames, `audio_chunk_frames` at a time."""
-        return self._command(self._append_audio(samples))
+        return self._command(self._append_audio(samples), keeps_ahead=True)
+
+    def prepare_answer(self, settings: ev.GenerationSettings,
+                       another_waits: Callable[[], bool] = lambda: False) -> Iterator[ev.Event]:
+        """At a pause in the open voice turn: feed its close and decode the answer's first tokens ahead,
+        until `another_waits()`; `end_voice` with the same settings starts with them."""
+        return self._command(self._prepare_answer(settings, another_waits), keeps_ahead=True)
 
     def end_voice(self, text: str, settings: ev.GenerationSettings,
                   constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
-        return self._command(self._end_voice(text, settings, constraint))
+        return self._command(self._end_voice(text, settings, constraint), keeps_ahead=True)
 
     def cancel_voice(self) -> None:
         """Forget the open voice turn: back to the state before it started."""
@@ -205,8 +221,11 @@ class Session:
             for _ in self._command(self._rollback(len(self.turns) - 1)):
                 pass
 
-    def _command(self, body: Iterator[ev.Event]) -> Iterator[ev.Event]:
-        """Run one command's generator as a transaction (module docstring: all or nothing)."""
+    def _command(self, body: Iterator[ev.Event], keeps_ahead: bool = False) -> Iterator[ev.Event]:
+        """Run one command's generator as a transaction (module docstring: all or nothing). What a voice
+        turn fed ahead is taken back first, unless the command itself decides (`keeps_ahead`)."""
+        if not keeps_ahead:
+            self.drop_prepared_close()
         saved = SavedState.of(self)
         self._accepted, self._low_water, self._command_start = False, self.offset, self.offset
         self._hold_rollback_rows()
@@ -230,6 +249,7 @@ class Session:
         swapped = self.cache is not saved.cache
         shared = min(self._low_water, saved.offset)
         saved.put_back(self)
+        self.prepared_close = None  # its rows go with the rebuild below
         if not swapped:  # a command that swapped caches never touched the recorded one
             for _ in self._rebuild_cache(shared, replay_to=saved.offset):
                 pass
@@ -343,67 +363,6 @@ class Session:
         yield from self._rebuild_cache(mark.offset)
         self._cut_to(mark)
         del self.turns[turn:]
-
-    # ------------------------------------------------------------------ voice
-
-    def _start_voice(self, settings: ev.GenerationSettings) -> Iterator[ev.Event]:
-        if self.voice is not None:
-            raise SessionError("a voice turn is already open")
-        message = {"role": "user", "content": [{"type": "audio"}]}
-        text, _ = self._new_turn_text(message, settings.enable_thinking)
-        head = text[: text.index("<|audio|>")]
-        ids = self._encode(head) + [self.boa_token_id]
-        self._check_room(len(ids), settings.max_tokens)
-        self._begin_turn()
-        self.voice = VoiceBuffer()
-        yield from self._feed_plain(ids)
-
-    def _append_audio(self, samples: np.ndarray) -> Iterator[ev.Event]:
-        if self.voice is None:
-            raise SessionError("no voice turn is open: start one before sending audio")
-        self.voice.add(samples)
-        yield from self._feed_voice(final=False)
-
-    def _end_voice(self, text: str, settings: ev.GenerationSettings,
-                   constraint: TokenConstraint | None) -> Iterator[ev.Event]:
-        if self.voice is None:
-            raise SessionError("no voice turn is open")
-        yield from self._feed_voice(final=True)
-        voice, self.voice = self.voice, None
-        content = [{"type": "audio"} for _ in range(voice.clips)]
-        if text.strip():
-            content.append({"type": "text", "text": text})
-        message = {"role": "user", "content": content}
-        rendered, _ = self._new_turn_text(message, settings.enable_thinking)
-        tail = rendered[rendered.rindex("<|audio|>") + len("<|audio|>"):]
-        self.messages.append({"role": "user", "content": content})
-        ids = [self.eoa_token_id] + self._encode(tail)
-        self._check_room(len(ids), settings.max_tokens)
-        logits = yield from self._prefill(Segment(np.asarray(ids, np.int32)))
-        yield from self._accept()
-        yield from self._answer(logits, settings, constraint=constraint)
-
-    def _feed_voice(self, final: bool) -> Iterator[ev.Event]:
-        voice = self.voice
-        batch = self.options.audio_chunk_frames
-        while True:
-            room = MAX_AUDIO_TOKENS - voice.clip_tokens
-            if room == 0 and voice.pending_frames(final):
-                # The clip is full (30 s): close it and go on in a new clip of the same turn.
-                yield from self._feed_plain([self.eoa_token_id, self.boa_token_id])
-                voice.new_clip()
-                continue
-            frames = voice.take_frames(min(batch, room), final=final)
-            if frames is None:
-                return
-            seg = Segment(
-                ids=np.full((len(frames),), self.audio_token_id, np.int32),
-                input_features=frames[None],
-                input_features_mask=np.ones((1, len(frames)), bool),
-            )
-            self._check_room(len(frames), 0)
-            yield from self._prefill(seg, want_logits=False)
-            voice.clip_tokens += len(frames)
 
     # ------------------------------------------------------------------ marks
 
@@ -580,7 +539,9 @@ class Session:
             raise SessionError(str(e)) from e
 
     def _answer(self, logits, settings: ev.GenerationSettings, continuing: bool = False,
-                constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:
+                constraint: TokenConstraint | None = None, ahead: list[Step] = ()) -> Iterator[ev.Event]:
+        """Decode the answer from the prompt's last `logits`; `ahead`: its first steps, decoded ahead (their
+        rows already in the caches past `self.offset`)."""
         constraint = self._constraint(settings, constraint)
         stopped = self.cancel.is_set()  # a Stop before the first token
         if stopped and not self._accepted:
@@ -602,7 +563,8 @@ class Session:
             if stopped:
                 reason = "cancelled"  # the accepted prompt stays, with an empty answer
             else:
-                steps = self._steps(logits, run, stats, constraint)
+                steps = (self._steps_after(ahead, run, stats, constraint) if ahead
+                         else self._steps(logits, run, stats, constraint))
                 reason = yield from self._decode(steps, parser, fed, answer, calls)
             detok.finalize()
             yield from self._parsed(parser.feed(detok.last_segment) + parser.finish(), answer, calls)
@@ -667,6 +629,29 @@ class Session:
                 settings=settings, config=config, stats=stats, hidden_last=self.last_hidden)
         return generate_tokens(self.model, self.cache, logits, settings=settings,
                                config=config, stats=stats, constraint=constraint)
+
+    def _steps_after(self, ahead: list[Step], settings: ev.GenerationSettings, stats: DecodeStats,
+                     constraint: TokenConstraint | None):
+        """The steps decoded ahead, then decoding on from the last of them (fed again for its logits)."""
+        base, given = self.offset, 0
+        try:
+            for step in ahead[: settings.max_tokens]:
+                stats.first_token_at = stats.first_token_at or time.perf_counter()
+                stats.generated += 1
+                if step.stop:
+                    yield step
+                    return
+                given += 1  # counted before it is given out: the caller may stop right after it
+                yield step
+            rest = settings.max_tokens - given
+            if rest <= 0:
+                return
+            kv_cache.trim_to(self.cache, base + given - 1)
+            logits = self._forward_token(ahead[given - 1].token)
+            yield from self._steps(logits, replace(settings, max_tokens=rest), stats, constraint)
+        finally:  # stopped early: the caches keep only the steps given out
+            if self.cache[0].offset > base + given and given < len(ahead):
+                kv_cache.trim_to(self.cache, base + given)
 
     def _parsed(self, items, answer: list, calls: list) -> Iterator[ev.Event]:
         for item in items:

@@ -209,6 +209,26 @@ def test_voice_turn_through_the_engine(engine):
     assert not [e for e in rec.events if isinstance(e, ev.ErrorEvent) and e.session_id == "v"]
 
 
+def test_an_answer_begun_at_a_pause_is_the_answer_the_end_of_turn_gives(engine):
+    worker, rec = engine
+    rng = np.random.default_rng(2)
+    chunks = [rng.uniform(-0.3, 0.3, 1000).astype(np.float32) for _ in range(4)]
+    answers = {}
+    for sid, pauses in (("plain", ()), ("paused", (1, 3))):
+        worker.submit(ev.OpenSession(session_id=sid))
+        worker.submit(ev.StartVoiceTurn(session_id=sid, settings=GREEDY))
+        for i, chunk in enumerate(chunks):
+            worker.submit(ev.AppendAudio(session_id=sid, samples=chunk))
+            if i in pauses:  # a pause: the answer is begun; after the first one the person goes on
+                worker.submit(ev.PrepareVoiceAnswer(session_id=sid, settings=GREEDY))
+        rid = worker.submit(ev.EndVoiceTurn(session_id=sid, settings=GREEDY))
+        done = rec.wait_for(rid, (ev.TurnFinished, ev.ErrorEvent))
+        assert isinstance(done, ev.TurnFinished), done
+        answers[sid] = done.text
+    assert answers["paused"] == answers["plain"]
+    assert not [e for e in rec.events if isinstance(e, ev.ErrorEvent) and e.session_id in answers]
+
+
 def test_a_cancel_drops_answers_still_waiting_in_the_queue(engine):
     worker, rec = engine
     worker.submit(ev.OpenSession(session_id="q"))

@@ -59,6 +59,10 @@ from engine import protocol as ev
 
 DRAIN_MS = 40  # one model frame (640 samples) per tick: the meter and the VAD follow the voice
 APPEND_SAMPLES = 3_200  # 5 frames (200 ms) per AppendAudio: one forward pass each, not five
+# Hands-free: after this much silence inside a turn the audio is held back and the engine closes the turn
+# and begins the answer ahead (PrepareVoiceAnswer), so it is there when the turn ends; if the person goes
+# on, the held audio is sent and the engine takes the begun answer back.
+PAUSE_S = 0.3
 HOLD_S = 0.4  # a press longer than this is push-to-talk; a shorter one is a click
 # X11 auto-repeat sends release/press pairs; where Qt cannot tell them from a real release, the
 # press follows at once: a release waits this long for one before it stops the recording.
@@ -136,6 +140,7 @@ class VoiceController(QObject):
         self._ignoring = False  # hands-free, no barge-in: the turn heard during an answer
         self._turn_samples = 0
         self._unsent: list[np.ndarray] = []  # turn audio not yet sent to the engine
+        self._paused: list[np.ndarray] = []  # hands-free: silent turn audio held back after a pause
         self._pressed_at = 0.0
         self._press_started = False
         self._space_held = False
@@ -299,11 +304,15 @@ class VoiceController(QObject):
         if self.segmenter is None:
             self._feed(samples)
             return
-        for event in self.segmenter.feed(samples):
+        events = self.segmenter.feed(samples)
+        for i, event in enumerate(events):
             if isinstance(event, TurnStarted):
                 self._speech_started()
             elif isinstance(event, TurnAudio):
-                self._feed(event.samples)
+                after = events[i + 1] if i + 1 < len(events) else None
+                # the part of a chunk that ends the turn: silence all through when the voice stopped before it
+                silent = isinstance(after, TurnEnded) and after.end - after.speech_end >= event.samples.size
+                self._feed(event.samples, silent_end=silent)
             elif isinstance(event, TurnEnded):
                 self._speech_ended()
 
@@ -322,16 +331,31 @@ class VoiceController(QObject):
         if self.recording:
             self._set_state(VoiceState.LISTENING)
 
-    def _feed(self, samples: np.ndarray) -> None:
+    def _feed(self, samples: np.ndarray, silent_end: bool = False) -> None:
         if samples.size == 0 or self._ignoring:
             return
         self._turn_samples += samples.size
         if self._held is not None:
             self._held.append(samples)
         elif self.voice.active:
+            if self._in_pause(samples.size) or (silent_end and self._paused):
+                if not self._paused:  # the pause begins: the engine closes the turn and begins the answer
+                    self._send_audio()
+                    self.voice.prepare_answer()
+                self._paused.append(samples)
+                return
+            self._unsent += self._paused  # the person went on: the pause is part of the turn
+            self._paused = []
             self._unsent.append(samples)
             if sum(chunk.size for chunk in self._unsent) >= APPEND_SAMPLES:
                 self._send_audio()
+
+    def _in_pause(self, chunk: int) -> bool:
+        """Hands-free: a pause of `PAUSE_S` is heard and the whole chunk just judged lies inside it."""
+        if self.segmenter is None:
+            return False
+        silence = self.segmenter.silence_samples
+        return silence >= max(chunk, PAUSE_S * SAMPLE_RATE)
 
     def _send_audio(self) -> None:
         if self._unsent and self.voice.active:
@@ -339,6 +363,7 @@ class VoiceController(QObject):
         self._unsent = []
 
     def _end_turn(self, send: bool = True) -> None:
+        self._paused = []  # silence after the voice: the turn ends where the pause began
         if self._held is not None:
             if send:
                 self._held_ended = True  # sent once the stopped answer is stored

@@ -154,3 +154,16 @@ def test_any_scorer_drives_the_turn_with_its_own_frame_and_hysteresis() -> None:
         bad = _Scripted([])
         bad.hold = 0.9
         VoiceActivityDetector(scorer=bad)
+
+
+def test_the_silence_heard_inside_a_turn_is_counted_and_reset_by_the_voice() -> None:
+    vad = VoiceActivityDetector(silence_s=0.8)
+    assert vad.silence_samples == 0
+    vad.feed(np.concatenate([_noise(1.0, -60), _voice(1.0)]))
+    assert vad.in_speech and vad.silence_samples < 2 * FRAME
+    vad.feed(_noise(0.5, -60, seed=2))
+    assert abs(vad.silence_samples - 0.5 * RATE) <= 3 * FRAME  # heard since the voice stopped
+    vad.feed(_voice(0.3, seed=4))
+    assert vad.silence_samples < 2 * FRAME  # the person went on
+    vad.feed(_noise(1.0, -60, seed=3))
+    assert not vad.in_speech and vad.silence_samples == 0  # the turn ended

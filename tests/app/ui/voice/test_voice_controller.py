@@ -21,7 +21,14 @@ from app.audio.bench import scenes
 from app.audio.tts import SystemVoice
 from app.ui.settings import Key
 from app.ui.voice.clip import VoiceClip
-from app.ui.voice.controller import APPEND_SAMPLES, HOLD_S, REPEAT_WINDOW_MS, RecordingMode, VoiceState
+from app.ui.voice.controller import (
+    APPEND_SAMPLES,
+    HOLD_S,
+    PAUSE_S,
+    REPEAT_WINDOW_MS,
+    RecordingMode,
+    VoiceState,
+)
 from engine import protocol as ev
 
 pytestmark = pytest.mark.timeout(60)
@@ -274,12 +281,48 @@ def test_hands_free_sends_the_turn_after_the_silence_and_keeps_listening(qtbot, 
     )
     np.testing.assert_array_equal(sent, scene[start : start + sent.size])
     assert 0.6 - 0.3 - 0.05 <= start / 16_000 <= 0.6  # the pre-roll is kept
-    assert (start + sent.size) / 16_000 == pytest.approx(1.6 + 0.5, abs=0.05)
+    # the silence after a PAUSE_S pause is held back, not sent: the engine's close is ready at the end
+    assert 1.6 + PAUSE_S - 0.1 <= (start + sent.size) / 16_000 <= 1.6 + PAUSE_S + 0.2
+    # at the pause, after the audio before it, the engine was asked to begin the answer with the end's settings
+    voice_commands = [c for c in engine.commands
+                      if isinstance(c, (ev.AppendAudio, ev.PrepareVoiceAnswer, ev.EndVoiceTurn))]
+    kinds = [type(c) for c in voice_commands]
+    assert kinds.count(ev.PrepareVoiceAnswer) == 1
+    assert kinds[-2:] == [ev.PrepareVoiceAnswer, ev.EndVoiceTurn]
+    assert voice_commands[-2].settings == voice_commands[-1].settings
     qtbot.waitUntil(lambda: window.chat_view.last().answer == "Hands-free answer.", timeout=5000)
     qtbot.mouseClick(window.composer.mic_button, Qt.MouseButton.LeftButton)
     assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
     assert states == [VoiceState.LISTENING, VoiceState.RECORDING, VoiceState.LISTENING,
                       VoiceState.OFF]  # listen, hear a turn, send it, listen again, stop
+
+
+def test_hands_free_sends_the_audio_held_over_a_pause_when_the_person_goes_on(qtbot, open_window):
+    window, engine = open_window(replies=["Answer."])
+    window.settings.set_value(Key.VOICE_HANDS_FREE, True)
+    window.settings.set_value(Key.VOICE_SILENCE_S, 0.7)
+    # a 0.5 s pause: longer than PAUSE_S (audio held back), shorter than the turn-end silence
+    scene = np.concatenate([noise(0.6, -60), voice(1.0), noise(0.5, -60, 2), voice(0.8, 5), noise(2.5, -60, 3)])
+    mock = MockSoundDevice(scene, speed=2.0)
+    use_mock_mic(window, mock)
+    mic = window.voice_input
+    mic.start_recording(RecordingMode.HANDS_FREE)
+    qtbot.waitUntil(lambda: bool(engine.of_type(ev.EndVoiceTurn)), timeout=10000)
+    mic.stop_recording(send=False)
+    assert len(engine.of_type(ev.StartVoiceTurn)) == 1
+    sent = appended(engine)
+    windows = np.lib.stride_tricks.sliding_window_view(scene, sent.size)
+    start = int(np.flatnonzero(np.all(windows[:, :32] == sent[:32], axis=1))[0])
+    np.testing.assert_array_equal(sent, scene[start : start + sent.size])  # nothing left out
+    end = (start + sent.size) / 16_000
+    assert start / 16_000 <= 0.6  # from before the first voice
+    assert 2.9 + PAUSE_S - 0.1 <= end <= 2.9 + 0.7 - 0.1  # past the second voice (2.9 s); the silence after held
+    # the answer was begun at each pause; the audio after the first pause came after it (taking it back)
+    kinds = [type(c) for c in engine.commands
+             if isinstance(c, (ev.AppendAudio, ev.PrepareVoiceAnswer, ev.EndVoiceTurn))]
+    first = kinds.index(ev.PrepareVoiceAnswer)
+    assert kinds.count(ev.PrepareVoiceAnswer) == 2 and ev.AppendAudio in kinds[first:]
+    assert kinds[-2:] == [ev.PrepareVoiceAnswer, ev.EndVoiceTurn]
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="speech is made with espeak-ng")
@@ -300,7 +343,7 @@ def test_hands_free_keeps_one_turn_over_a_pause_in_a_sentence_with_keyboard_nois
     assert len(engine.of_type(ev.StartVoiceTurn)) == 1 and len(engine.of_type(ev.EndVoiceTurn)) == 1
     sent = appended(engine)  # the whole sentence, the pause inside it, in one turn
     truth = scene.truth
-    assert sent.size >= truth.speech_end - truth.speech_start + int(0.7 * 16_000)
+    assert sent.size >= truth.speech_end - truth.speech_start + int(PAUSE_S * 16_000)
 
 
 def _barge_in_window(open_window, barge_in: bool, **fake):
