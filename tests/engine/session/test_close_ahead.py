@@ -233,7 +233,7 @@ def test_decoding_ahead_stops_as_soon_as_another_command_waits_and_keeps_what_it
 
 
 def test_other_settings_or_typed_text_at_the_end_do_not_use_the_begun_answer(loaded):
-    other = ev.GenerationSettings(temperature=0.0, max_tokens=9, use_drafter=False)
+    other = ev.GenerationSettings(temperature=1.0, seed=5, max_tokens=9, use_drafter=False)  # sampled
     s = new_session(loaded, True)
     paused_turn(s)
     events = run(s.end_voice("", other))
@@ -278,6 +278,31 @@ def test_a_failed_end_of_turn_with_a_begun_answer_leaves_the_turn_open_as_it_was
     monkeypatch.undo()
     assert (s.offset, s.token_ids().tolist(), len(s.messages)) == before
     assert s.voice is not None and s.prepared_close is None
+    assert_cache_is_what_was_fed(s)
+    events = run(s.end_voice("", LONGER))
+    assert answer_of(events) == answer_of(plain_turn(loaded)[1])
+    assert_kept_cache_matches_fresh(s)
+
+
+def test_a_failure_while_decoding_ahead_takes_all_of_it_back(loaded, monkeypatch):
+    import engine.session.voice as voice_module
+
+    s = new_session(loaded, True)
+    run(s.send("First a text turn.", GREEDY))
+    run(s.start_voice(LONGER))
+    for part in CHUNKS:
+        run(s.append_audio(part))
+    assert s.prepared_close is not None  # the close fed ahead after the last batch
+
+    def failing(*args, **kwargs):
+        yield from ()
+        raise RuntimeError("the device went away")
+
+    monkeypatch.setattr(voice_module, "generate_tokens", failing)
+    with pytest.raises(RuntimeError):
+        run(s.prepare_answer(LONGER))
+    monkeypatch.undo()
+    assert s.prepared_close is None  # its rows went with the command
     assert_cache_is_what_was_fed(s)
     events = run(s.end_voice("", LONGER))
     assert answer_of(events) == answer_of(plain_turn(loaded)[1])
