@@ -34,6 +34,8 @@ first `keep` tokens fed since, `abort()` drops them (both are trims). Functions 
 
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -69,6 +71,7 @@ class Cache(Protocol):
     def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]: ...
     def last_rows(self, n: int | None = None) -> tuple[mx.array, mx.array]: ...
     def can_trim_to(self, offset: int) -> bool: ...
+    def room_past(self, offset: int) -> int: ...
     def trim(self, n: int) -> int: ...
     def set_rollback_point(self, offset: int | None) -> None: ...
     def snapshot(self) -> "CacheState": ...
@@ -177,6 +180,10 @@ class FullCache:
     # -- rollback
     def can_trim_to(self, offset: int) -> bool:
         return 0 <= offset <= self.offset
+
+    def room_past(self, offset: int) -> int:
+        """Every row ever fed past `offset` can be trimmed away again."""
+        return sys.maxsize
 
     def set_rollback_point(self, offset: int | None) -> None:
         """Nothing to do: a full cache keeps every row."""
@@ -414,6 +421,18 @@ class SlidingCache:
         pinned = self._pinned is not None and self._pinned.offset == offset
         return offset == 0 or self._holds(offset) or pinned
 
+    def room_past(self, offset: int) -> int:
+        """How many rows past `offset` (held now) may be fed with a trim back to it still sure to work.
+
+        `slack` always; more while the rollback point is at or before `offset` and its rows are still kept in
+        the buffer: until the rows fed reach `max_retain` past the point, when they would be pinned (and a trim
+        could then only go back to the point itself, or `slack` rows).
+        """
+        point = self._rollback_point
+        if point is None or self._pinned is not None or point > offset:
+            return self.slack
+        return max(self.slack, point + self.max_retain - offset)
+
     def set_rollback_point(self, offset: int | None) -> None:
         """Keep what a trim back to `offset` needs (module docstring); None releases it."""
         if self._pinned is not None and self._pinned.offset != offset:
@@ -488,6 +507,11 @@ def overhead_bytes(caches: Sequence[Cache]) -> int:
 
 def can_trim_to(caches: Sequence[Cache], offset: int) -> bool:
     return all(c.can_trim_to(offset) for c in caches)
+
+
+def room_past(caches: Sequence[Cache], offset: int) -> int:
+    """Rows that may be fed past `offset` while every cache can surely be trimmed back to it."""
+    return min((c.room_past(offset) for c in caches), default=sys.maxsize)
 
 
 def nearest_trim_point(caches: Sequence[Cache], offset: int) -> int:

@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from engine import protocol as ev
+from engine.decode import cache as kv_cache
 from engine.decode.generation import Step, generate_tokens
 from engine.decode.sampling import TokenConstraint
 from engine.inputs.audio import MAX_AUDIO_TOKENS
@@ -139,8 +140,10 @@ class VoiceTurns:
         thinking = self.voice_thinking if enable_thinking is None else enable_thinking
         message, ids = self._closing("", thinking)
         n = close_length(self.voice, len(ids), MAX_AUDIO_TOKENS)
-        if not forced and (n > self.options.retention.slack or not self.close_rate.pays_off(n)):
-            return  # not worth it on this device now (or too long to be sure to trim away again)
+        if n > kv_cache.room_past(self.cache, self.offset):
+            return  # the caches could not surely trim it away again
+        if not forced and not self.close_rate.pays_off(n):
+            return  # not worth it on this device now
         try:
             self._check_room(n, 1)
         except ContextTooLong:
@@ -162,7 +165,9 @@ class VoiceTurns:
                       another_waits: Callable[[], bool]) -> None:
         """Decode the answer's first tokens after the close, until another command waits (plain decoding)."""
         start = self.offset + prepared.tokens
-        limit = min(self.options.answer_ahead_tokens, settings.max_tokens,
+        # Only what the caches can surely trim away again: the person may go on (no replay then).
+        room = kv_cache.room_past(self.cache, self.offset) - prepared.tokens
+        limit = min(self.options.answer_ahead_tokens, settings.max_tokens, room,
                     self.context_length - start - 1)
         if limit <= 0:
             return

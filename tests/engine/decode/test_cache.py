@@ -22,6 +22,7 @@ from engine.decode.cache import (
     cache_from_state,
     can_trim_to,
     restore,
+    room_past,
     snapshot,
     trim_to,
 )
@@ -240,3 +241,18 @@ def test_list_helpers_trim_and_restore_together():
     assert can_trim_to(cs, 13)
     trim_to(cs, 13)
     assert [c.offset for c in cs] == [13, 13]
+
+
+def test_room_past_an_offset_follows_the_rollback_point_then_the_slack():
+    c = SlidingCache(8, Retention(slack=4, max_retain=20, step=4))
+    rows = mx.zeros((1, 1, 1, 2))
+    for _ in range(10):
+        c.update_and_fetch(rows, rows)
+    c.set_rollback_point(6)
+    assert room_past([c], 10) == 6 + 20 - 10  # the point's rows kept up to 20 rows past it
+    for fed in range(16):  # feeding all of that room keeps the trim back to 10 possible
+        assert c.can_trim_to(10), fed
+        c.update_and_fetch(rows, rows)
+    assert c.can_trim_to(10)
+    c.set_rollback_point(None)
+    assert room_past([c], 26) == 4

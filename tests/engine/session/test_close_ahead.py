@@ -22,9 +22,10 @@ def loaded(tiny_checkpoint):
 
 
 def new_session(loaded, close_ahead: bool, answer_ahead: int = 32) -> Session:
-    # The tiny tokenizer's close is 19 tokens (the real one's 13): slack for it and the partial frame.
+    # The tiny tokenizer's close is 19 tokens (the real one's 13): slack for it and the partial frame; the
+    # tiny window is 8, so the rows back to a turn's start are kept for 64 rows (the 12B keeps a window, 1024).
     opts = SessionOptions(chunk_tokens=5, audio_chunk_frames=3, close_ahead=close_ahead,
-                          retention=Retention(slack=24), answer_ahead_tokens=answer_ahead)
+                          retention=Retention(slack=24, max_retain=64), answer_ahead_tokens=answer_ahead)
     return Session(loaded.model, loaded.tokenizer, loaded.template, loaded.gen_config, opts)
 
 
@@ -307,3 +308,20 @@ def test_a_failure_while_decoding_ahead_takes_all_of_it_back(loaded, monkeypatch
     events = run(s.end_voice("", LONGER))
     assert answer_of(events) == answer_of(plain_turn(loaded)[1])
     assert_kept_cache_matches_fresh(s)
+
+
+def test_in_a_turn_longer_than_the_caches_keep_only_what_a_trim_takes_back_is_fed_ahead(loaded):
+    opts = SessionOptions(chunk_tokens=5, audio_chunk_frames=3, close_ahead=True, retention=Retention(slack=24))
+    s = Session(loaded.model, loaded.tokenizer, loaded.template, loaded.gen_config, opts)  # 24 rows past the window
+    run(s.start_voice(LONGER))
+    long_audio = np.random.default_rng(3).uniform(-0.5, 0.5, 40 * 640 + 100).astype(np.float32)
+    for part in np.array_split(long_audio, 8):
+        run(s.append_audio(part))
+    run(s.prepare_answer(LONGER))
+    prepared = s.prepared_close
+    assert prepared is not None and prepared.tokens + len(prepared.answer) <= 24
+    assert kv_cache.can_trim_to(s.cache, s.offset)  # taken back by a trim, not by feeding the turn again
+    run(s.append_audio(np.zeros(640, np.float32)))  # the person goes on (and the close is fed again)
+    s.drop_prepared_close()
+    assert_cache_is_what_was_fed(s)
+
