@@ -90,17 +90,17 @@ def push_to_talk(loaded, settings, seconds: float, close_ahead: bool | None, sla
     return {"end_to_first_token_s": first_output(session.end_voice("", settings)), "close_was_ready": prepared}
 
 
-def hands_free(loaded, settings, seconds: float, silence: float, close_ahead: bool, slack: int,
-               pause: float | None = None, begin_answer: bool = False) -> dict:
-    """With `pause`, the blocks that start `pause` seconds into the silence are held back (what the app does
-    once its detector hears a short pause), so the close fed after the last block sent is ready at the end;
-    with `begin_answer` the session also begins the answer then (`prepare_answer`, as the app's
-    PrepareVoiceAnswer), decoding until the turn-end silence is reached (when `end_voice` comes)."""
-    session = new_session(loaded, close_ahead, slack)
-    list(session.start_voice(settings))
+def stream_turn(session, settings, seconds: float, silence: float, pause: float | None = None,
+                begin_answer: bool = False) -> tuple[float, float]:
+    """Stream `seconds` of test audio and `silence` seconds of silence into the session's open voice turn in
+    200 ms blocks, in real time. With `pause`, the blocks that start `pause` seconds into the silence are held
+    back (what the app does once its detector hears a short pause), so the close fed after the last block sent
+    is ready at the end; with `begin_answer` the session also begins the answer then (`prepare_answer`, as
+    the app's PrepareVoiceAnswer), decoding until the turn-end silence is reached. Returns, once the silence
+    is reached, the moment the speech ended (`time.perf_counter()`) and how far the prefill fell behind."""
     audio = np.concatenate([test_audio(seconds), np.zeros(int(silence * SAMPLE_RATE), np.float32)])
     speech_end = int(seconds * SAMPLE_RATE)
-    start, spoken_at, behind, begun = time.perf_counter(), None, 0.0, False
+    start, behind, begun = time.perf_counter(), 0.0, False
     turn_end = start + len(audio) / SAMPLE_RATE
     held_from = None if pause is None else speech_end + int(pause * SAMPLE_RATE)
     for i in range(0, len(audio), BLOCK):
@@ -113,11 +113,18 @@ def hands_free(loaded, settings, seconds: float, silence: float, close_ahead: bo
         due = start + min(i + BLOCK, len(audio)) / SAMPLE_RATE  # the block is complete on the microphone
         behind = max(behind, time.perf_counter() - due)
         time.sleep(max(0.0, due - time.perf_counter()))
-        if spoken_at is None and i + BLOCK >= speech_end:
-            spoken_at = start + speech_end / SAMPLE_RATE
         list(session.append_audio(audio[i : i + BLOCK]))
-    ahead = len(session.prepared_close.answer) if session.prepared_close is not None else 0
     time.sleep(max(0.0, turn_end - time.perf_counter()))
+    return start + speech_end / SAMPLE_RATE, behind
+
+
+def hands_free(loaded, settings, seconds: float, silence: float, close_ahead: bool, slack: int,
+               pause: float | None = None, begin_answer: bool = False) -> dict:
+    """A hands-free turn (`stream_turn`), then `end_voice` timed from the end of the speech."""
+    session = new_session(loaded, close_ahead, slack)
+    list(session.start_voice(settings))
+    spoken_at, behind = stream_turn(session, settings, seconds, silence, pause, begin_answer)
+    ahead = len(session.prepared_close.answer) if session.prepared_close is not None else 0
     first, last = None, None
     for event in session.end_voice("", settings):
         if type(event).__name__ in OUTPUT_EVENTS:
