@@ -37,3 +37,20 @@ def test_filled_caches_hold_what_a_session_prefill_leaves():
     row = 2 * heads * dim * 2
     # The live window, one 256-row chunk, the speculative slack and the buffer's growth step at most.
     assert caches[0].nbytes <= (window - 1 + 256 + 16 + 2 * 64) * row
+
+
+def test_filled_caches_are_in_the_dtype_the_model_computes_in():
+    """A cache filled in another dtype than the model's rows would be turned into theirs by the next turn."""
+    from types import SimpleNamespace
+
+    import mlx.core as mx
+
+    from engine.bench.memory_model import fill_model_caches
+    from engine.decode.cache import FullCache, SlidingCache
+
+    attn = [SimpleNamespace(n_kv_heads=2, head_dim=16), SimpleNamespace(n_kv_heads=1, head_dim=32)]
+    lm = SimpleNamespace(cache_layers=lambda: [0, 1], layers=[SimpleNamespace(self_attn=a) for a in attn])
+    for dtype in (mx.bfloat16, mx.float32):
+        caches = [SlidingCache(64), FullCache()]
+        fill_model_caches(SimpleNamespace(language_model=lm), caches, 300, dtype=dtype)
+        assert {c.state[0].dtype for c in caches} == {dtype}
