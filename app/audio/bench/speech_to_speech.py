@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from app.audio import SAMPLE_RATE
 from app.audio.bench.virtual_mic import ensure_virtual_mic
 
 HEARD = 0.02  # -34 dBFS, as in app.audio.bench.spoken_answer
-SAMPLE_RATE = 16_000
 
 
 def one_turn(loaded, speaker: Any, recorder: Any, settings, args, begin: bool) -> dict:
