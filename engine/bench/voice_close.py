@@ -72,6 +72,17 @@ def decode_step_seconds(loaded, settings) -> float:
     return statistics.median(times[1:] or times)
 
 
+def load_bench_model(model: str | None, shape: str, work: str):
+    """The checkpoint at `model`, else a random-weight one of `shape` written under `work`, loaded."""
+    from engine.checkpoint import make_checkpoint
+    from engine.loading import load_everything
+
+    if model is None:
+        model = str(Path(work) / shape)
+        make_checkpoint(Path(model), shape=shape, seed=0)
+    return load_everything(model)
+
+
 def new_session(loaded, close_ahead: bool | None, slack: int):
     from engine.decode.cache import Retention
     from engine.session import Session, SessionOptions
@@ -148,17 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from engine import protocol as ev
-    from engine.checkpoint import make_checkpoint
-    from engine.loading import load_everything
 
     # One answer token: the turn finishes with it, so the first output event marks it whatever the parser holds.
     settings = ev.GenerationSettings(temperature=0.0, max_tokens=1, use_drafter=False, seed=0)
     with tempfile.TemporaryDirectory() as work:
-        model = args.model
-        if model is None:
-            model = str(Path(work) / args.shape)
-            make_checkpoint(Path(model), shape=args.shape, seed=0)
-        loaded = load_everything(model)
+        loaded = load_bench_model(args.model, args.shape, work)
         list(new_session(loaded, False, args.slack).send("warm up", settings))
         step = decode_step_seconds(loaded, ev.GenerationSettings(temperature=0.0, max_tokens=12, use_drafter=False))
         result: dict = {

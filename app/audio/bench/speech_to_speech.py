@@ -20,15 +20,10 @@ import platform
 import statistics
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from app.audio import SAMPLE_RATE
-from app.audio.bench.virtual_mic import ensure_virtual_mic
-
-HEARD = 0.02  # -34 dBFS, as in app.audio.bench.spoken_answer
+from app.audio.bench.virtual_mic import ensure_virtual_mic, first_loud_sample
 
 
 def one_turn(loaded, speaker: Any, recorder: Any, settings, args, begin: bool) -> dict:
@@ -49,10 +44,7 @@ def one_turn(loaded, speaker: Any, recorder: Any, settings, args, begin: bool) -
             speaker.finish()
     first, deadline = None, time.monotonic() + 30
     while first is None and time.monotonic() < deadline:
-        chunk = recorder.drain()
-        loud = np.flatnonzero(np.abs(chunk) > HEARD)
-        if loud.size:
-            first = recorder.samples_delivered - chunk.size + int(loud[0]) - heard_before
+        first = first_loud_sample(recorder, heard_before)
         time.sleep(0.005)
     speaker.stop()
     time.sleep(0.3)
@@ -66,16 +58,11 @@ def bench(args) -> dict[str, Any]:
     from app.audio.capture import Recorder
     from app.audio.tts import Speaker
     from engine import protocol as ev
-    from engine.checkpoint import make_checkpoint
-    from engine.loading import load_everything
+    from engine.bench.voice_close import load_bench_model
 
     settings = ev.GenerationSettings(temperature=0.0, max_tokens=args.sentence_tokens, use_drafter=False)
     with tempfile.TemporaryDirectory() as work:
-        model = args.model
-        if model is None:
-            model = str(Path(work) / args.shape)
-            make_checkpoint(Path(model), shape=args.shape, seed=0)
-        loaded = load_everything(model)
+        loaded = load_bench_model(args.model, args.shape, work)
         speaker, recorder = Speaker(enabled=True), Recorder()
         recorder.start()
         time.sleep(0.5)

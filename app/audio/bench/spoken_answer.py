@@ -21,12 +21,10 @@ import statistics
 import time
 from typing import Any
 
-import numpy as np
 
-from app.audio.bench.virtual_mic import ensure_virtual_mic
+from app.audio.bench.virtual_mic import ensure_virtual_mic, first_loud_sample
 
 CHARS_PER_TOKEN = 4
-HEARD = 0.02  # -34 dBFS: espeak-ng's first syllable, well above the sink's digital silence
 ANSWER = """Sure. Here is how to count the lines of every Python file in a folder.
 
 Use `wc` with a glob, and let the shell expand it:
@@ -62,10 +60,7 @@ def _stream(speaker: Any, recorder: Any, mode: str, rate: float) -> float:
             whole_started = True  # the earlier way: the whole answer in one render
             speaker.player.play(speaker.voice.render(speakable(ANSWER)))
         sent = due
-        chunk = recorder.drain()
-        loud = np.flatnonzero(np.abs(chunk) > HEARD)
-        if loud.size:
-            first_audio = recorder.samples_delivered - chunk.size + int(loud[0]) - heard_before
+        first_audio = first_loud_sample(recorder, heard_before)
         time.sleep(0.005)
     speaker.stop()
     time.sleep(0.3)

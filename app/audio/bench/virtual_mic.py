@@ -38,3 +38,16 @@ def play_into_sink(wav: Path) -> subprocess.Popen:
     """Play a WAV into the virtual sink, as a person talking into the microphone."""
     return subprocess.Popen(["paplay", "--device=vsink", str(wav)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+
+
+HEARD = 0.02  # -34 dBFS: espeak-ng's first syllable, well above the sink's digital silence
+
+
+def first_loud_sample(recorder, heard_before: int) -> int | None:
+    """Drain `recorder`; where its first sample above `HEARD` lies, counted from `heard_before` (the
+    microphone's `samples_delivered` at the moment measured from), or None when all was quiet."""
+    import numpy as np
+
+    chunk = recorder.drain()
+    loud = np.flatnonzero(np.abs(chunk) > HEARD)
+    return None if not loud.size else recorder.samples_delivered - chunk.size + int(loud[0]) - heard_before
