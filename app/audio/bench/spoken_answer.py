@@ -21,7 +21,6 @@ import statistics
 import time
 from typing import Any
 
-
 from app.audio.bench.virtual_mic import ensure_virtual_mic, first_loud_sample
 
 CHARS_PER_TOKEN = 4
