@@ -145,6 +145,7 @@ class PrepareVoiceAnswer(SessionCommand):
     settings starts with them, more audio takes them back."""
 
     settings: GenerationSettings = field(default_factory=GenerationSettings)
+    within_s: float | None = None  # the silence left before the turn ends: a slower close is not fed
 
 
 @dataclass

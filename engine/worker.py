@@ -322,7 +322,8 @@ class EngineWorker:
 
     def _prepare_voice_answer(self, c: ev.PrepareVoiceAnswer):
         # Work for a turn that may not end here: it gives way to any command submitted meanwhile.
-        return self._session(c.session_id).prepare_answer(c.settings, lambda: not self.commands.empty())
+        return self._session(c.session_id).prepare_answer(c.settings, lambda: not self.commands.empty(),
+                                                          c.within_s)
 
     def _end_voice_turn(self, c: ev.EndVoiceTurn):
         return self._session(c.session_id).end_voice(c.text, c.settings)

@@ -399,11 +399,13 @@ class ChatCore:
     def append_voice(self, session_id: str, samples: np.ndarray) -> None:
         self.submit(ev.AppendAudio(session_id=session_id, samples=samples))
 
-    def prepare_voice_answer(self, session_id: str) -> None:
+    def prepare_voice_answer(self, session_id: str, within_s: float | None = None) -> None:
         """A pause in the spoken turn: the engine begins the answer with the settings the end will use."""
         self.submit(
             ev.PrepareVoiceAnswer(
-                session_id=session_id, settings=self.preferences.generation_settings()
+                session_id=session_id,
+                settings=self.preferences.generation_settings(),
+                within_s=within_s,
             )
         )
 

@@ -50,10 +50,11 @@ class VoiceTurn:
         self._chunks.append(samples)
         self.chat.append_voice(self.session_id, samples)
 
-    def prepare_answer(self) -> None:
-        """The person paused: the engine may begin the answer (taken back if they go on)."""
+    def prepare_answer(self, within_s: float | None = None) -> None:
+        """The person paused: the engine may begin the answer (taken back if they go on); `within_s`: the
+        silence left before the turn would end."""
         if self.session_id is not None:
-            self.chat.prepare_voice_answer(self.session_id)
+            self.chat.prepare_voice_answer(self.session_id, within_s)
 
     def finish(self, text: str = "") -> None:
         if self.session_id is None:

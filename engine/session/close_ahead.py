@@ -12,8 +12,9 @@ Whether the close after each batch is worth it depends on the device, measured a
 (`CloseAheadRate`): it is fed only while feeding the last batch plus a close takes less time than the audio
 that batch brought lasts, so the prefill never falls behind the speech because of it. A GPU prefills 15
 tokens in milliseconds and closes ahead after every batch; a CPU that needs seconds per token never does.
-At a pause nothing else is being fed, so `prepare_answer` closes and decodes on any device; it stops as
-soon as another command waits.
+At a pause nothing else is being fed, so `prepare_answer` closes where the close takes less than the
+silence left before the turn would end (a person going on waits at most that), then decodes the answer's
+first tokens one at a time until another command waits.
 """
 
 from __future__ import annotations
@@ -87,6 +88,13 @@ class CloseAheadRate:
         if self.batch_frames:
             return self.batch_seconds * tokens / self.batch_frames
         return None
+
+    def fits_within(self, tokens: int, seconds: float) -> bool:
+        """Whether a close of `tokens` tokens is measured to take at most `seconds` (or is forced on)."""
+        if self.wanted is True:
+            return True
+        close = self.estimated_close_seconds(tokens)
+        return close is not None and close <= seconds
 
     def pays_off(self, tokens: int) -> bool:
         """Whether to prepare a close of `tokens` tokens after the batch just recorded."""

@@ -198,10 +198,12 @@ class Session(VoiceTurns, Answering):
         return self._command(self._append_audio(samples), keeps_ahead=True)
 
     def prepare_answer(self, settings: ev.GenerationSettings,
-                       another_waits: Callable[[], bool] = lambda: False) -> Iterator[ev.Event]:
+                       another_waits: Callable[[], bool] = lambda: False,
+                       within_s: float | None = None) -> Iterator[ev.Event]:
         """At a pause in the open voice turn: feed its close and decode the answer's first tokens ahead,
-        until `another_waits()`; `end_voice` with the same settings starts with them."""
-        return self._command(self._prepare_answer(settings, another_waits), keeps_ahead=True)
+        until `another_waits()`; `end_voice` with the same settings starts with them. With `within_s` (the
+        silence left before the turn would end), a close not yet fed is fed only where it takes less."""
+        return self._command(self._prepare_answer(settings, another_waits, within_s), keeps_ahead=True)
 
     def end_voice(self, text: str, settings: ev.GenerationSettings,
                   constraint: TokenConstraint | None = None) -> Iterator[ev.Event]:

@@ -60,15 +60,17 @@ class VoiceTurns:
         self.close_rate.record_batch(len(samples), self.offset - offset, time.perf_counter() - started)
         yield from self._close_ahead(forced=False)
 
-    def _prepare_answer(self, settings: ev.GenerationSettings,
-                        another_waits: Callable[[], bool]) -> Iterator[ev.Event]:
+    def _prepare_answer(self, settings: ev.GenerationSettings, another_waits: Callable[[], bool],
+                        within_s: float | None) -> Iterator[ev.Event]:
         if self.voice is None:
             raise SessionError("no voice turn is open")
         if settings.constraint is not None or self.options.answer_ahead_tokens <= 0:
             return  # a constrained answer is decoded with its constraint, at the end
         if self.prepared_close is None or not self.prepared_close.fits("", settings.enable_thinking):
             self.drop_prepared_close()
-            yield from self._close_ahead(forced=True, enable_thinking=settings.enable_thinking)
+            # One forward a person going on would wait for: fed where it ends within the silence left.
+            yield from self._close_ahead(forced=True, enable_thinking=settings.enable_thinking,
+                                         within_s=within_s)
         prepared = self.prepared_close
         if prepared is None or prepared.answer_settings is not None or another_waits():
             return
@@ -135,8 +137,10 @@ class VoiceTurns:
         tail = rendered[rendered.rindex("<|audio|>") + len("<|audio|>"):]
         return message, [self.eoa_token_id] + self._encode(tail)
 
-    def _close_ahead(self, forced: bool, enable_thinking: bool | None = None) -> Iterator[ev.Event]:
-        """Feed the close `end_voice("")` would feed now, past `self.offset` (module docstring)."""
+    def _close_ahead(self, forced: bool, enable_thinking: bool | None = None,
+                     within_s: float | None = None) -> Iterator[ev.Event]:
+        """Feed the close `end_voice("")` would feed now, past `self.offset` (module docstring): after a
+        batch where it `pays_off`, or `forced` (at a pause; with `within_s`, where it fits in that time)."""
         thinking = self.voice_thinking if enable_thinking is None else enable_thinking
         message, ids = self._closing("", thinking)
         n = close_length(self.voice, len(ids), MAX_AUDIO_TOKENS)
@@ -144,6 +148,8 @@ class VoiceTurns:
             return  # the caches could not surely trim it away again
         if not forced and not self.close_rate.pays_off(n):
             return  # not worth it on this device now
+        if forced and within_s is not None and not self.close_rate.fits_within(n, within_s):
+            return  # too slow here: a person going on would wait for it
         try:
             self._check_room(n, 1)
         except ContextTooLong:

@@ -341,7 +341,8 @@ class VoiceController(QObject):
             if self._in_pause(samples.size) or (silent_end and self._paused):
                 if not self._paused:  # the pause begins: the engine closes the turn and begins the answer
                     self._send_audio()
-                    self.voice.prepare_answer()
+                    silence = max(0.1, self.settings.value(Key.VOICE_SILENCE_S))
+                    self.voice.prepare_answer(within_s=max(0.0, silence - PAUSE_S))
                 self._paused.append(samples)
                 return
             self._unsent += self._paused  # the person went on: the pause is part of the turn

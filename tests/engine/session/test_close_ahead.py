@@ -325,3 +325,19 @@ def test_in_a_turn_longer_than_the_caches_keep_only_what_a_trim_takes_back_is_fe
     s.drop_prepared_close()
     assert_cache_is_what_was_fed(s)
 
+
+
+def test_at_a_pause_a_close_slower_than_the_silence_left_is_not_fed(loaded):
+    s = new_session(loaded, None)  # the device decides
+    run(s.send("First a text turn.", GREEDY))
+    run(s.start_voice(LONGER))
+    run(s.append_audio(CHUNKS[0]))
+    s.drop_prepared_close()
+    s.close_rate.record_batch(samples=3200, frames=5, seconds=20.0)  # 4 s per frame: a slow device
+    run(s.prepare_answer(LONGER, within_s=0.4))
+    assert s.prepared_close is None and s.cache[0].offset == s.offset  # nothing a person would wait for
+    s.close_rate.record_batch(samples=3200, frames=5, seconds=0.01)  # 2 ms per frame
+    run(s.prepare_answer(LONGER, within_s=0.4))
+    assert s.prepared_close is not None and s.prepared_close.answer
+    run(s.prepare_answer(LONGER))  # no silence given (a benchmark, a test): fed where the device allows
+    assert s.prepared_close.answer

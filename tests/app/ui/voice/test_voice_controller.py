@@ -290,6 +290,7 @@ def test_hands_free_sends_the_turn_after_the_silence_and_keeps_listening(qtbot, 
     assert kinds.count(ev.PrepareVoiceAnswer) == 1
     assert kinds[-2:] == [ev.PrepareVoiceAnswer, ev.EndVoiceTurn]
     assert voice_commands[-2].settings == voice_commands[-1].settings
+    assert voice_commands[-2].within_s == pytest.approx(0.5 - PAUSE_S)  # the silence left before the end
     qtbot.waitUntil(lambda: window.chat_view.last().answer == "Hands-free answer.", timeout=5000)
     qtbot.mouseClick(window.composer.mic_button, Qt.MouseButton.LeftButton)
     assert not mic.recording and len(engine.of_type(ev.EndVoiceTurn)) == 1
