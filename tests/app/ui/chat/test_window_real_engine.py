@@ -12,26 +12,43 @@ from app.ui.settings import Key, Settings
 pytest.importorskip("mlx.core")
 
 
+def open_real_window(qtbot, data_dir, checkpoint, max_tokens: int, temperature: float | None = None):
+    """The main window on the real engine thread with `checkpoint`, started; (window, bridge, store)."""
+    from app.ui.main_window import MainWindow
+    from engine.worker import EngineWorker
+
+    store = Store(data_dir)
+    settings = Settings(QSettings(str(data_dir / "s.ini"), QSettings.Format.IniFormat))
+    settings.set_value(Key.MODEL_PATH, str(checkpoint))
+    settings.set_value(Key.MAX_TOKENS, max_tokens)
+    if temperature is not None:
+        settings.set_value(Key.TEMPERATURE, temperature)
+    bridge = EngineBridge(EngineWorker)
+    window = MainWindow(store, settings, bridge)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    return window, bridge, store
+
+
+def close_real_window(window, bridge, store) -> None:
+    window.close()
+    bridge.stop()
+    store.close()
+
+
+def answer_finished(window) -> bool:
+    last = window.chat_view.last()
+    return last.role == "assistant" and last.finish_reason in ("stop", "length")
+
+
 def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tiny_checkpoint,
                                                                         data_dir, tmp_path):
     from PIL import Image
     from media_drops import drop_files
 
-    from app.ui.main_window import MainWindow
-    from engine.worker import EngineWorker
-
     def open_window():
-        store = Store(data_dir)
-        settings = Settings(QSettings(str(data_dir / "s.ini"), QSettings.Format.IniFormat))
-        settings.set_value(Key.MODEL_PATH, str(tiny_checkpoint))
-        settings.set_value(Key.MAX_TOKENS, 6)
-        settings.set_value(Key.TEMPERATURE, 0.0)
-        bridge = EngineBridge(EngineWorker)
-        window = MainWindow(store, settings, bridge)
-        qtbot.addWidget(window)
-        window.show()
-        window.start()
-        return window, bridge, store
+        return open_real_window(qtbot, data_dir, tiny_checkpoint, max_tokens=6, temperature=0.0)
 
     window, bridge, store = open_window()
     try:
@@ -43,8 +60,7 @@ def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tin
                         timeout=30000)
         window.composer.edit.setPlainText("What colour?")
         window.composer.submit()
-        qtbot.waitUntil(lambda: window.chat_view.last().role == "assistant"
-                        and window.chat_view.last().finish_reason in ("stop", "length"), timeout=60000)
+        qtbot.waitUntil(lambda: answer_finished(window), timeout=60000)
         answer = window.chat_view.last()
         assert not answer.error_label.isVisibleTo(window), answer.error_label.text()
         conv_id = window.controller.current_id
@@ -53,9 +69,7 @@ def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tin
         assert saved[1].stats.get("generated_tokens", 0) > 0
         qtbot.waitUntil(lambda: store.session_cache_path(conv_id).exists(), timeout=30000)
     finally:
-        window.close()
-        bridge.stop()
-        store.close()
+        close_real_window(window, bridge, store)
 
     again, bridge2, store2 = open_window()
     try:
@@ -65,31 +79,17 @@ def test_real_engine_streams_an_image_answer_and_restores_the_session(qtbot, tin
         assert again.controller.current_id == conv_id
         again.composer.edit.setPlainText("And now?")
         again.composer.submit()
-        qtbot.waitUntil(lambda: again.chat_view.last().role == "assistant"
-                        and again.chat_view.last().finish_reason in ("stop", "length"), timeout=60000)
+        qtbot.waitUntil(lambda: answer_finished(again), timeout=60000)
         assert errors == []
         assert len(store2.messages(conv_id)) == 4
     finally:
-        again.close()
-        bridge2.stop()
-        store2.close()
+        close_real_window(again, bridge2, store2)
 
 
 def test_real_engine_holds_the_version_switched_to(qtbot, tiny_checkpoint, data_dir):
     """Regenerate, go back to the first answer: the engine's session is fed it again (no error),
     and the conversation goes on from it."""
-    from app.ui.main_window import MainWindow
-    from engine.worker import EngineWorker
-
-    store = Store(data_dir)
-    settings = Settings(QSettings(str(data_dir / "s.ini"), QSettings.Format.IniFormat))
-    settings.set_value(Key.MODEL_PATH, str(tiny_checkpoint))
-    settings.set_value(Key.MAX_TOKENS, 4)
-    bridge = EngineBridge(EngineWorker)
-    window = MainWindow(store, settings, bridge)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    window, bridge, store = open_real_window(qtbot, data_dir, tiny_checkpoint, max_tokens=4)
     errors = []
     bridge.error_raised.connect(lambda e: errors.append(e.message))
 
@@ -114,36 +114,21 @@ def test_real_engine_holds_the_version_switched_to(qtbot, tiny_checkpoint, data_
         assert errors == []
         assert window.chat_view.messages[1].variants.label.text() == "1/2"
     finally:
-        window.close()
-        bridge.stop()
-        store.close()
+        close_real_window(window, bridge, store)
 
 
 def test_real_engine_answers_about_a_dropped_video_and_keeps_the_session(qtbot, tiny_checkpoint,
                                                                          data_dir, tmp_path):
     from media_drops import clip, drop_files
 
-    from app.ui.main_window import MainWindow
-    from engine.worker import EngineWorker
-
-    store = Store(data_dir)
-    settings = Settings(QSettings(str(data_dir / "s.ini"), QSettings.Format.IniFormat))
-    settings.set_value(Key.MODEL_PATH, str(tiny_checkpoint))
-    settings.set_value(Key.MAX_TOKENS, 4)
-    settings.set_value(Key.TEMPERATURE, 0.0)
-    bridge = EngineBridge(EngineWorker)
-    window = MainWindow(store, settings, bridge)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    window, bridge, store = open_real_window(qtbot, data_dir, tiny_checkpoint, max_tokens=4, temperature=0.0)
     try:
         qtbot.waitUntil(lambda: window.status_line.random_badge.isVisibleTo(window), timeout=60000)
         drop_files(window.composer, [clip(tmp_path / "screen.mp4", frames=6)])  # a real QDropEvent
         assert [c.attachment.kind for c in window.composer.chips] == ["video"]
         window.composer.edit.setPlainText("What moves?")
         window.composer.submit()
-        qtbot.waitUntil(lambda: window.chat_view.last().role == "assistant"
-                        and window.chat_view.last().finish_reason in ("stop", "length"), timeout=60000)
+        qtbot.waitUntil(lambda: answer_finished(window), timeout=60000)
         answer = window.chat_view.last()
         assert not answer.error_label.isVisibleTo(window), answer.error_label.text()
         conv_id = window.controller.current_id
@@ -152,6 +137,4 @@ def test_real_engine_answers_about_a_dropped_video_and_keeps_the_session(qtbot, 
         assert stats["prompt_tokens"] > 6 * 70  # the six frames' soft tokens went in
         qtbot.waitUntil(lambda: store.session_cache_path(conv_id).exists(), timeout=30000)
     finally:
-        window.close()
-        bridge.stop()
-        store.close()
+        close_real_window(window, bridge, store)
