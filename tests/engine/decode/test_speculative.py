@@ -390,11 +390,9 @@ class TargetLawSource:
         return mx.array(tokens, dtype=mx.int32), mx.stack(logprobs)
 
 
-def test_sampled_whole_rounds_with_k_above_one_equal_the_target(pair):
-    """Sampled mode with one-hot laws (top-k 1 at temperature 1): every round accepts all its K > 1 drafts and
-    emits the bonus token, which must come from the target's row after the last draft; the output is then
-    exactly plain greedy decoding. The bonus drawn from any other row repeats or skips a token."""
-    model, _ = pair
+def _target_law_rounds(model, sampler: Sampler):
+    """30 tokens in rounds of K = 3 drafts taken from the target's own laws (`TargetLawSource`) after a prompt
+    past two windows, and plain greedy on a cache of its own; (got, reference, stats, cache, ref_cache)."""
     prompt = _text_prompt(2 * _window(model) + 3, 11)
     ref_cache = model.make_cache()
     first, _ = _prefill(model, ref_cache, prompt)
@@ -403,8 +401,17 @@ def test_sampled_whole_rounds_with_k_above_one_equal_the_target(pair):
     first, hidden = _prefill(model, cache, prompt)
     stats = SpeculativeStats()
     got = _run(speculative_generate_step(first, model, TargetLawSource(model), cache, hidden,
-                                         sampler=Sampler(temperature=1.0, top_k=1), max_tokens=30,
-                                         num_draft=3, adaptive=False, stats=stats))
+                                         sampler=sampler, max_tokens=30, num_draft=3, adaptive=False,
+                                         stats=stats))
+    return got, reference, stats, cache, ref_cache
+
+
+def test_sampled_whole_rounds_with_k_above_one_equal_the_target(pair):
+    """Sampled mode with one-hot laws (top-k 1 at temperature 1): every round accepts all its K > 1 drafts and
+    emits the bonus token, which must come from the target's row after the last draft; the output is then
+    exactly plain greedy decoding. The bonus drawn from any other row repeats or skips a token."""
+    model, _ = pair
+    got, reference, stats, cache, ref_cache = _target_law_rounds(model, Sampler(temperature=1.0, top_k=1))
     assert got == reference
     assert stats.accepted == stats.drafted and stats.drafted >= 3 * (stats.rounds - 1) and stats.rounds < 10
     assert_same_cache(model, cache, ref_cache)
@@ -486,15 +493,6 @@ def test_bfloat16_whole_rounds_with_k_above_one_equal_plain_greedy(tiny_checkpoi
     """bfloat16 (what a Mac runs): rounds of K = 3 drafts that are all accepted, each ending with the bonus
     token, write what plain greedy decoding writes; a bonus from the wrong row repeats or skips a token."""
     model = load_model(tiny_checkpoint_with_drafter, dtype="bfloat16")
-    prompt = _text_prompt(2 * _window(model) + 3, 11)
-    ref_cache = model.make_cache()
-    first, _ = _prefill(model, ref_cache, prompt)
-    reference = _plain_greedy(model, ref_cache, first, 30)
-    cache = model.make_cache(SMALL)
-    first, hidden = _prefill(model, cache, prompt)
-    stats = SpeculativeStats()
-    got = _run(speculative_generate_step(first, model, TargetLawSource(model), cache, hidden,
-                                         sampler=Sampler(temperature=0.0), max_tokens=30,
-                                         num_draft=3, adaptive=False, stats=stats))
+    got, reference, stats, _, _ = _target_law_rounds(model, Sampler(temperature=0.0))
     assert got == reference
     assert stats.accepted == stats.drafted > 0
