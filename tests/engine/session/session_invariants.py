@@ -138,3 +138,17 @@ class Observed:
         assert (now.answer_open, now.awaiting_tools, now.voice) == (
             self.answer_open, self.awaiting_tools, self.voice)
         assert_close(now.next_logits, self.next_logits)  # the same cache contents (it was a fresh prefill's)
+
+
+def scripted_steps(session, text: str, stop_token: int):
+    """Make the session 'generate' `text` then `stop_token`, feeding each token like real decoding."""
+    from engine.decode.generation import Step
+
+    def steps(logits, settings, stats, constraint=None):
+        for tok in session.tokenizer.encode(text, add_special_tokens=False):
+            session.model(mx.array([[tok]]), cache=session.cache)
+            stats.generated += 1
+            yield Step(tok)
+        yield Step(stop_token, stop=True)
+
+    return steps

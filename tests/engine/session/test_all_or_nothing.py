@@ -20,7 +20,7 @@ from engine.decode.cache import Retention
 from engine.loading import load_everything
 from engine.session import Cancelled, Session, SessionOptions
 
-from session_invariants import GREEDY, Observed, assert_kept_cache_matches_fresh, run
+from session_invariants import GREEDY, Observed, assert_kept_cache_matches_fresh, run, scripted_steps
 
 EVICTING = Retention(slack=2, max_retain=2, step=2)
 RETENTIONS = pytest.mark.parametrize("retention", [Retention(), EVICTING], ids=["rows-kept", "evicting"])
@@ -59,20 +59,6 @@ class FailingModel:
 
     def embed_inputs(self, *args, **kwargs):
         return self._forward(lambda: self.model.embed_inputs(*args, **kwargs))
-
-
-def scripted_steps(session, text: str, stop_token: int):
-    """Make the session 'generate' `text` then `stop_token`, feeding each token like real decoding."""
-    from engine.decode.generation import Step
-
-    def steps(logits, settings, stats, constraint=None):
-        for tok in session.tokenizer.encode(text, add_special_tokens=False):
-            session.model(mx.array([[tok]]), cache=session.cache)
-            stats.generated += 1
-            yield Step(tok)
-        yield Step(stop_token, stop=True)
-
-    return steps
 
 
 AUDIO = np.random.default_rng(5).uniform(-0.4, 0.4, 2900).astype(np.float32)

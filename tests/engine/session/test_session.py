@@ -19,6 +19,7 @@ from session_invariants import (
     fresh_logits,
     kept_next_logits,
     run,
+    scripted_steps,
 )
 
 
@@ -162,20 +163,6 @@ def test_bad_requests_are_clear_errors_and_change_nothing(loaded):
     events = run(s.send("ok", GREEDY))
     assert answer_of(events) is not None
     assert fresh_logits(loaded.model, s.segments[:1]).shape[-1] == loaded.model.config.text_config.vocab_size
-
-
-def scripted_steps(session, text: str, stop_token: int):
-    """Make the session 'generate' `text` then `stop_token`, feeding each token like real decoding."""
-    from engine.decode.generation import Step
-
-    def steps(logits, settings, stats, constraint=None):
-        for tok in session.tokenizer.encode(text, add_special_tokens=False):
-            session.model(mx.array([[tok]]), cache=session.cache)
-            stats.generated += 1
-            yield Step(tok)
-        yield Step(stop_token, stop=True)
-
-    return steps
 
 
 def test_tool_call_round_trip_continues_the_same_turn(loaded):
