@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
-import numpy as np
 import PySide6
+from grey_clips import grey_clip
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -32,13 +31,4 @@ def drop_files(widget, paths) -> QDropEvent:
 
 def clip(path: Path, frames: int = 12, fps: int = 10) -> Path:
     """A small silent MPEG-4 clip of 64x48 frames whose grey level rises frame by frame (the first black)."""
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("mpeg4", rate=fps)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        for i in range(frames):
-            rgb = np.full((48, 64, 3), (i * 20) % 256, np.uint8)
-            for packet in video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
-    return path
+    return grey_clip(path, frames, fps, step=20, codec="mpeg4")

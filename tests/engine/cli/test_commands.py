@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import soundfile as sf
+from grey_clips import grey_clip
 
 from engine.cli import main
 
@@ -26,19 +27,7 @@ def test_generate_streams_an_answer_for_text_image_and_audio(tiny_checkpoint, tm
 
 
 def test_generate_with_a_video_and_its_sound(tiny_checkpoint, tmp_path, capsys):
-    import av
-
-    clip = tmp_path / "clip.webm"
-    with av.open(str(clip), "w") as out:
-        video = out.add_stream("libvpx-vp9", rate=5)
-        video.width, video.height = 64, 48
-        for i in range(6):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
+    clip = grey_clip(tmp_path / "clip.webm", frames=6, rate=5, step=40)
     rc = main(["generate", "--model", str(tiny_checkpoint), "--prompt", "What changes?",
                "--video", str(clip), "--max-tokens", "3", "--stats"])
     out = capsys.readouterr()

@@ -3,6 +3,7 @@
 import numpy as np
 import openai
 import pytest
+from grey_clips import grey_clip
 from server_helpers import API_KEY, BODY_LIMIT
 from PIL import Image
 from server_helpers import png_bytes, png_data_url, post, wav_b64
@@ -110,21 +111,9 @@ def test_image_and_audio_parts_reach_the_model(client, served, tmp_path):
 def test_a_video_part_reaches_the_model_with_its_sound(client, served, tmp_path):
     import base64
 
-    import av
-
     from engine.inputs.video import VideoInputs
 
-    path = tmp_path / "clip.webm"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libvpx-vp9", rate=4)
-        stream.width, stream.height = 64, 48
-        for i in range(4):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 60 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    path = grey_clip(tmp_path / "clip.webm", frames=4, rate=4, step=60)
     url = "data:video/webm;base64," + base64.b64encode(path.read_bytes()).decode()
     plain = chat(client, [{"role": "user", "content": [{"type": "text", "text": "What?"}]}])
     mark = served.mark()

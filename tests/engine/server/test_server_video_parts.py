@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import re
 
-import av
 import numpy as np
 import pytest
+from grey_clips import grey_clip
 
 from engine.inputs.video import VideoInputs
 from engine.server import openai_convert as oc
@@ -21,29 +21,8 @@ WHERE = "messages[0].content[1]"
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """Six frames and 1.2 s of AAC sound in MP4."""
-    path = tmp_path_factory.mktemp("video") / "clip.mp4"
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=5, options={"threads": "1", "preset": "ultrafast"})
-        video.width, video.height = 64, 48
-        audio = out.add_stream("aac", rate=16000, layout="mono")
-        for i in range(6):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
-        tone = (0.2 * np.sin(np.arange(19200) / 9.0)).astype(np.float32)[None]
-        for start in range(0, tone.shape[1], 1024):
-            part = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(tone[:, start : start + 1024]), format="fltp", layout="mono"
-            )
-            part.sample_rate, part.pts = 16000, start
-            for packet in audio.encode(part):
-                out.mux(packet)
-        for packet in audio.encode():
-            out.mux(packet)
-    return path
+    return grey_clip(tmp_path_factory.mktemp("video") / "clip.mp4", frames=6, rate=5, step=40,
+                     codec="libx264", options={"threads": "1", "preset": "ultrafast"}, sound_samples=19200)
 
 
 def data_url(path, mime="video/mp4") -> str:
