@@ -247,13 +247,19 @@ def test_a_message_the_engine_took_back_is_kept_and_fed_again_next_time(store):
     assert [m["content"] for m in history] == ["first", "one"]  # an unanswered message is not replayed
 
 
-def test_a_saved_cache_is_restored_with_the_stored_turns_as_fallback(store):
+def answered_with_a_saved_cache(store) -> str:
+    """A conversation with one answered turn and a (stand-in) saved engine cache; its id."""
     chat, engine, _ = make_chat(store)
     chat.send("Capital of France?")
     answer(chat, engine, "Paris.")
     conv = chat.current_id
     store.session_cache_path(conv).parent.mkdir(parents=True, exist_ok=True)
     store.session_cache_path(conv).write_bytes(b"cache")
+    return conv
+
+
+def test_a_saved_cache_is_restored_with_the_stored_turns_as_fallback(store):
+    conv = answered_with_a_saved_cache(store)
     again, engine2, _ = make_chat(store)  # the app restarted
     again.open_conversation(conv)
     again.send("And Germany?")
@@ -280,13 +286,7 @@ def test_a_cancelled_history_load_opens_the_session_again_next_time(store):
 
 
 def test_a_reopened_conversation_restores_its_saved_cache(store):
-    chat, engine, _ = make_chat(store)
-    chat.send("Capital of France?")
-    answer(chat, engine, "Paris.")
-    conv = chat.current_id
-    store.session_cache_path(conv).parent.mkdir(parents=True, exist_ok=True)
-    store.session_cache_path(conv).write_bytes(b"cache")
-
+    conv = answered_with_a_saved_cache(store)
     again, engine2, _ = make_chat(store)  # the app restarted
     assert [m.content for m in again.open_conversation(conv)] == ["Capital of France?", "Paris."]
     again.send("And Germany?")
