@@ -127,13 +127,19 @@ def test_a_regenerate_stopped_before_it_starts_keeps_the_old_answer(qtbot, open_
     assert [m.content for m in stored] == ["question", "first answer"]
 
 
-def test_edit_an_earlier_message_rolls_back(qtbot, open_window):
+def two_answered_turns(qtbot, open_window):
+    """A window whose conversation has q1/a1 and q2/a2 (a third reply waits); (window, engine)."""
     window, engine = open_window(replies=["a1", "a2", "a3"])
     send(qtbot, window, "q1")
     wait_answer(qtbot, window)
     send(qtbot, window, "q2")
     qtbot.waitUntil(lambda: window.chat_view.last().answer == "a2", timeout=3000)
     wait_answer(qtbot, window)
+    return window, engine
+
+
+def test_edit_an_earlier_message_rolls_back(qtbot, open_window):
+    window, engine = two_answered_turns(qtbot, open_window)
 
     first_user = window.chat_view.messages[0]
     first_user.edit_button.click()
@@ -359,12 +365,7 @@ def test_regenerate_keeps_the_earlier_answers_to_move_between(qtbot, open_window
 
 
 def test_editing_keeps_the_old_branch_reachable(qtbot, open_window):
-    window, engine = open_window(replies=["a1", "a2", "a3"])
-    send(qtbot, window, "q1")
-    wait_answer(qtbot, window)
-    send(qtbot, window, "q2")
-    qtbot.waitUntil(lambda: window.chat_view.last().answer == "a2", timeout=3000)
-    wait_answer(qtbot, window)
+    window, engine = two_answered_turns(qtbot, open_window)
     window.chat_view.messages[0].edit_button.click()
     window.composer.edit.selectAll()
     qtbot.keyClicks(window.composer.edit, "q1 edited")
