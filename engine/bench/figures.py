@@ -34,6 +34,10 @@ class Figure:
         return dict(self.quick if quick else self.full)
 
 
+# The video figures' input: a 30 s 1080p screen recording at 30 fps (`engine.bench.screen_clip`).
+SCREEN_RECORDING = {"seconds": 30, "width": 1920, "height": 1080, "fps": 30}
+VIDEO_TURN_EXTRA = ("preprocess_s", "prefill_s", "tokens", "frames", "preprocess_rss_gb", "prefill_mx_peak_gb")
+
 FIGURES: tuple[Figure, ...] = (
     Figure("load", "load", "load_s", "s", False, {}, {}, "load the checkpoint (page cache warm)"),
     Figure(
@@ -153,8 +157,8 @@ FIGURES: tuple[Figure, ...] = (
         "seconds",
         "s",
         False,
-        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 32, "sound": True},
-        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 32, "sound": True},
+        {**SCREEN_RECORDING, "frames": 32, "sound": True},
+        {**SCREEN_RECORDING, "frames": 32, "sound": True},
         "preprocess a 30 s 1080p screen recording: 32 frames (and, Tandem, its sound)",
         extra=("frames", "preprocess_rss_gb"),
         notes="no model: decoding, sampling, resizing and patches; mlx-vlm reads frames only "
@@ -166,10 +170,10 @@ FIGURES: tuple[Figure, ...] = (
         "seconds",
         "s",
         False,
-        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 32, "sound": False},
-        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 4, "sound": False},
+        {**SCREEN_RECORDING, "frames": 32, "sound": False},
+        {**SCREEN_RECORDING, "frames": 4, "sound": False},
         "30 s 1080p screen recording, 32 frames + a question: preprocess and prefill to the first token",
-        extra=("preprocess_s", "prefill_s", "tokens", "frames", "preprocess_rss_gb", "prefill_mx_peak_gb"),
+        extra=VIDEO_TURN_EXTRA,
         notes="the file's decoding, sampling and patches, then the turn's prefill and first token; "
         "preprocess_rss_gb: how far the RSS rose while preprocessing (before the model loads)",
     ),
@@ -179,11 +183,11 @@ FIGURES: tuple[Figure, ...] = (
         "seconds",
         "s",
         False,
-        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 32, "sound": True},
-        {"seconds": 30, "width": 1920, "height": 1080, "fps": 30, "frames": 4, "sound": True},
+        {**SCREEN_RECORDING, "frames": 32, "sound": True},
+        {**SCREEN_RECORDING, "frames": 4, "sound": True},
         "the same recording with its 30 s of sound (750 audio tokens after the frames)",
         peer=False,
-        extra=("preprocess_s", "prefill_s", "tokens", "frames", "preprocess_rss_gb", "prefill_mx_peak_gb"),
+        extra=VIDEO_TURN_EXTRA,
         notes="mlx-vlm does not read a video's sound",
     ),
     Figure(
