@@ -86,6 +86,14 @@ def _tandem_tokenizer(path: Path) -> tuple[Any, str]:
     return load_tokenizer(path), load_template(path)
 
 
+def _ready(path: Path, params: dict[str, Any]) -> tuple[Any, Any, str]:
+    """mlx-vlm's model, warmed up, with Tandem's tokenizer and chat template for the prompts."""
+    model, _ = _load(path, params.get("dtype", "float32"))
+    _warm_up(model)
+    tokenizer, template = _tandem_tokenizer(path)
+    return model, tokenizer, template
+
+
 def load(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     _, seconds = _load(path, params.get("dtype", "float32"))
     return {"load_s": seconds, "mx_active_after_load_gb": mx.get_active_memory() / 1e9}
@@ -180,9 +188,7 @@ def ttft_image(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     from engine.inputs.prompt import encode_prompt
     from engine.inputs.template import render_chat
 
-    model, _ = _load(path, params.get("dtype", "float32"))
-    _warm_up(model)
-    tokenizer, template = _tandem_tokenizer(path)
+    model, tokenizer, template = _ready(path, params)
     image = common.test_image(params["size"])
     text = render_chat(
         [
@@ -211,9 +217,7 @@ def voice(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     from engine.inputs.prompt import encode_prompt
     from engine.inputs.template import render_chat
 
-    model, _ = _load(path, params.get("dtype", "float32"))
-    _warm_up(model)
-    tokenizer, template = _tandem_tokenizer(path)
+    model, tokenizer, template = _ready(path, params)
     audio = common.test_audio(params["seconds"])
     text = render_chat([{"role": "user", "content": [{"type": "audio"}]}], template=template)
     ids = mx.array(encode_prompt(text, tokenizer, audios=[audio]).input_ids)
@@ -233,9 +237,7 @@ def turn(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     from engine.inputs.prompt import encode_prompt
     from engine.inputs.template import render_chat
 
-    model, _ = _load(path, params.get("dtype", "float32"))
-    _warm_up(model)
-    tokenizer, template = _tandem_tokenizer(path)
+    model, tokenizer, template = _ready(path, params)
     words = " ".join(["word"] * params["words"])
     answer = " ".join(["ok"] * params["answer"])
     messages: list[dict[str, Any]] = []
@@ -285,9 +287,7 @@ def video(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     data, preprocess, preprocess_rss = _read_recording(params)
     per_frame = f"{BOI}{VIDEO_TOKEN * data['num_soft_tokens_per_frame'][0]}{EOI}"
     layout = " ".join(f"{clock(t)} {per_frame}" for t in data["frame_timestamps"][0])
-    model, _ = _load(path, params.get("dtype", "float32"))
-    _warm_up(model)
-    tokenizer, template = _tandem_tokenizer(path)
+    model, tokenizer, template = _ready(path, params)
     question = [{"type": "video"}, {"type": "text", "text": "Why does the animation stutter?"}]
     text = render_chat([{"role": "user", "content": question}], template=template)
     # Tokenized directly: encode_prompt expands placeholders itself and refuses ready-made markers.
