@@ -133,6 +133,7 @@ class Session(VoiceTurns, Answering):
         self.awaiting_tools: list[ToolCall] = []
         self.voice: VoiceBuffer | None = None
         self.voice_thinking = False  # the open voice turn's thinking setting (for a close fed ahead)
+        self.closing_ids: dict[tuple, list[int]] = {}  # the open voice turn's closes, rendered once each
         self.prepared_close: PreparedClose | None = None  # fed ahead: rows past `self.offset` in the caches
         self.prefill_seconds = 0.0
         self.last_hidden = None  # post-norm hidden of the last prompt position (for the drafter)

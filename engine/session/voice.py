@@ -48,6 +48,7 @@ class VoiceTurns:
         self._begin_turn()
         self.voice = VoiceBuffer()
         self.voice_thinking = settings.enable_thinking
+        self.closing_ids = {}
         yield from self._feed_plain(ids)
 
     def _append_audio(self, samples: np.ndarray) -> Iterator[ev.Event]:
@@ -128,14 +129,22 @@ class VoiceTurns:
             voice.clip_tokens += len(frames)
 
     def _closing(self, text: str, enable_thinking: bool) -> tuple[dict, list[int]]:
-        """The open voice turn's user message and the ids that close it after its audio."""
+        """The open voice turn's user message and the ids that close it after its audio.
+
+        The ids are rendered from the whole conversation, which does not change while the turn is open:
+        they are kept per clip count, text and thinking setting for the turn (`closing_ids`), so the close
+        fed after every audio batch does not render the chat template again each time.
+        """
         content = [{"type": "audio"} for _ in range(self.voice.clips)]
         if text.strip():
             content.append({"type": "text", "text": text})
         message = {"role": "user", "content": content}
-        rendered, _ = self._new_turn_text(message, enable_thinking)
-        tail = rendered[rendered.rindex("<|audio|>") + len("<|audio|>"):]
-        return message, [self.eoa_token_id] + self._encode(tail)
+        key = (self.voice.clips, text, enable_thinking)
+        if key not in self.closing_ids:
+            rendered, _ = self._new_turn_text(message, enable_thinking)
+            tail = rendered[rendered.rindex("<|audio|>") + len("<|audio|>"):]
+            self.closing_ids[key] = [self.eoa_token_id] + self._encode(tail)
+        return message, list(self.closing_ids[key])
 
     def _close_ahead(self, forced: bool, enable_thinking: bool | None = None,
                      within_s: float | None = None) -> Iterator[ev.Event]:

@@ -341,3 +341,20 @@ def test_at_a_pause_a_close_slower_than_the_silence_left_is_not_fed(loaded):
     assert s.prepared_close is not None and s.prepared_close.answer
     run(s.prepare_answer(LONGER))  # no silence given (a benchmark, a test): fed where the device allows
     assert s.prepared_close.answer
+
+
+def test_the_close_is_rendered_once_per_turn_not_after_every_batch(loaded, monkeypatch):
+    s = new_session(loaded, True)
+    run(s.send("First a text turn.", GREEDY))
+    run(s.start_voice(GREEDY))
+    rendered = []
+    real = s._new_turn_text
+    monkeypatch.setattr(s, "_new_turn_text", lambda *a: rendered.append(a) or real(*a))
+    for part in CHUNKS:
+        run(s.append_audio(part))
+    assert s.close_rate.close_seconds is not None  # fed ahead after the batches
+    assert len(rendered) == 1  # the conversation's template, rendered once for the whole turn
+    run(s.end_voice("", GREEDY))
+    plain = new_session(loaded, False)
+    voice_turn(plain)
+    assert s.token_ids().tolist() == plain.token_ids().tolist()
